@@ -1,0 +1,33 @@
+# One command to set up and run; one to set up and test. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run index test bench clean
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: any other torch requirement pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+index: setup
+	$(BIN)/rag index corpus
+
+# The main job: index corpus/ and answer a question from it.
+run: index
+	$(BIN)/rag search "When was the IMU first formed?" -k 3
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/rag bench --quick
+
+clean:
+	rm -rf $(VENV) .rag

@@ -1,0 +1,34 @@
+"""Retrieval-augmented question answering over your documents, with verified citations.
+
+    >>> from rag import Retriever
+    >>> hits = Retriever.load(".rag/index").search("When was the IMU first formed?", k=3)
+"""
+
+from .config import Config
+from .errors import (ConfigError, DatasetError, DocumentError, EndpointError, GeneratorError,
+                     IndexCorruptError, IndexMismatchError, IndexNotFoundError, ModelNotFoundError,
+                     QuestionError, RagError)
+from .records import Answer, Chunk, Citation, Document, Hit
+
+__all__ = [
+    "Answer", "Chunk", "Citation", "Config", "ConfigError", "DatasetError", "Document", "DocumentError",
+    "EndpointError", "GeneratorError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
+    "Indexer", "ModelNotFoundError", "QuestionError", "RagError", "Retriever", "load_documents",
+]
+
+
+def __getattr__(name: str):
+    # Lazy: `import rag` must not pay for torch or faiss until they are used.
+    if name == "Retriever":
+        from .retriever import Retriever
+        return Retriever
+    if name == "Indexer":
+        from .indexer import Indexer
+        return Indexer
+    if name == "load_documents":
+        from .loaders import load_documents
+        return load_documents
+    if name == "Pipeline":
+        from .pipeline import Pipeline
+        return Pipeline
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

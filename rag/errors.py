@@ -1,0 +1,47 @@
+"""One exception hierarchy; every message says what to do next."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class for errors a user can act on. The CLI prints them without a traceback."""
+
+
+class ConfigError(RagError):
+    """A setting is missing, malformed or names something that does not exist."""
+
+
+class ModelNotFoundError(ConfigError):
+    """The configured embedding model cannot be found locally."""
+
+
+class QuestionError(RagError):
+    """The question cannot be used (empty, too long, undecodable)."""
+
+
+class DocumentError(RagError):
+    """A document could not be read or holds no text."""
+
+
+class IndexNotFoundError(RagError):
+    """No index exists where one was expected."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with other settings than the ones configured."""
+
+
+class IndexCorruptError(RagError):
+    """The index directory is incomplete, truncated or from an unknown format version."""
+
+
+class DatasetError(RagError):
+    """An evaluation dataset is malformed."""
+
+
+class GeneratorError(RagError):
+    """A generator failed to produce an answer."""
+
+
+class EndpointError(GeneratorError):
+    """A hosted model endpoint is unreachable, slow, or answered something unusable."""

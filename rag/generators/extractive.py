@@ -1,0 +1,204 @@
+"""The offline default: answer with the retrieved sentences that best answer the question.
+
+No language model is involved, so nothing can be invented: every answer sentence is a verbatim
+quote from a passage and carries its citation. Each candidate sentence is scored by
+
+    support = 0.55 * cosine(question, sentence)          (embedding model already loaded)
+            + 0.45 * coverage(question terms in sentence, sentence plus its neighbours)
+            + 0.10 if the sentence holds the kind of thing asked for (a year for "when", ...)
+
+and the answer abstains when the best support is below `threshold` (calibrated on the eval
+sets; see README "Quality"). A second sentence is added when it scores nearly as well and
+brings terms of the question the first one lacks, so two-part answers stay whole.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..chunking import split_sentences
+from ..config import Config
+from ..embedders import Embedder, create_embedder
+from ..lexical import analyze
+from ..prompts import NOT_IN_DOCUMENTS
+from ..records import Answer, Citation, Hit
+from . import StreamEvent
+
+SECOND_SENTENCE_MARGIN = 0.06
+MAX_SENTENCES = 2
+
+_QUESTION_WORDS = {"who", "whom", "whose", "what", "when", "where", "why", "which", "how", "many", "much",
+                   "did", "does", "do", "is", "are", "was", "were", "according", "article", "say", "said"}
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|\b(january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|"
+                     r"thousands?|millions?|few|several|many)\b", re.I)
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit: Hit
+    start: int  # offsets inside the chunk
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start:self.end]
+
+    @property
+    def doc_span(self) -> tuple[str, int, int]:
+        c = self.hit.chunk
+        return (c.doc_id, c.start + self.start, c.start + self.end)
+
+
+class ExtractiveGenerator:
+    name = "extractive"
+
+    def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None,
+                 threshold: float | None = None):
+        self.config = config or Config.load()
+        self._embedder = embedder
+        self.threshold = self.config.abstain_threshold if threshold is None else threshold
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = create_embedder(self.config.embedding_model)
+        return self._embedder
+
+    def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
+        t0 = time.perf_counter()
+        scored = self.score_sentences(question, hits)
+        timings = {"generate_ms": 0.0}
+        if not scored or scored[0][0] < self.threshold:
+            best = scored[0][0] if scored else 0.0
+            timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+            return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
+                          timings=timings, generator=self.name, confidence=best,
+                          notes=(f"best support {best:.2f} is below the threshold {self.threshold:.2f}",))
+        chosen = [scored[0]]
+        covered = set(_terms(question)) & set(analyze(scored[0][1].text))
+        for score, cand in scored[1:]:
+            if len(chosen) >= MAX_SENTENCES or score < scored[0][0] - SECOND_SENTENCE_MARGIN:
+                break
+            new_terms = (set(_terms(question)) & set(analyze(cand.text))) - covered
+            if new_terms and not _overlaps(cand, chosen):
+                chosen.append((score, cand))
+                covered |= new_terms
+        # Reading order inside a document reads better than score order.
+        chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
+        citations, parts = [], []
+        for marker, (score, cand) in enumerate(chosen, 1):
+            c = cand.hit.chunk
+            citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
+                                      end=c.start + cand.end, quote=cand.text, title=c.title, support=score))
+            parts.append(_with_marker(cand.text, marker))
+        timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+        return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
+                      abstained=False, timings=timings, generator=self.name, confidence=scored[0][0])
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+        answer = self.generate(question, hits)
+        for word in re.findall(r"\S+\s*", answer.text):
+            yield word
+        yield answer
+
+    def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, _Candidate]]:
+        """Every distinct sentence of the hits with its support score, best first."""
+        candidates: list[_Candidate] = []
+        seen: set[tuple[str, int, int]] = set()
+        for hit in hits:
+            for s, e in split_sentences(hit.chunk.text):
+                cand = _Candidate(hit, s, e)
+                if cand.doc_span not in seen and len(analyze(cand.text)) >= 2:
+                    seen.add(cand.doc_span)
+                    candidates.append(cand)
+        if not candidates:
+            return []
+        q_vec = self.embedder.encode_queries([question])[0]
+        s_vecs = self._sentence_vectors([c.text for c in candidates])
+        cosines = s_vecs @ q_vec
+        q_terms = _terms(question)
+        kind = _question_kind(question)
+        scored = []
+        for cand, cos in zip(candidates, cosines):
+            context = _neighbourhood(cand)
+            coverage = _coverage(q_terms, analyze(cand.text), analyze(context))
+            bonus = 0.10 if _has_kind(kind, cand.text, question) else 0.0
+            scored.append((0.55 * float(cos) + 0.45 * coverage + bonus, cand))
+        scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
+        return scored
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for t, v in zip(missing, self.embedder.encode_queries(missing)):
+                self._cache[t] = v
+        for t in texts:
+            self._cache.move_to_end(t)
+        while len(self._cache) > 20_000:
+            self._cache.popitem(last=False)
+        return np.stack([self._cache[t] for t in texts])
+
+
+def _terms(question: str) -> list[str]:
+    return [t for t in analyze(question) if t not in _QUESTION_WORDS]
+
+
+def _coverage(q_terms: list[str], sentence_terms: list[str], context_terms: list[str]) -> float:
+    """Question terms found in the sentence count fully, those only in its neighbours half."""
+    if not q_terms:
+        return 0.0
+    in_sentence, in_context = set(sentence_terms), set(context_terms)
+    total = sum(1.0 if t in in_sentence else 0.5 if t in in_context else 0.0 for t in set(q_terms))
+    return total / len(set(q_terms))
+
+
+def _neighbourhood(cand: _Candidate) -> str:
+    text = cand.hit.chunk.text
+    return text[max(0, cand.start - 300):min(len(text), cand.end + 300)]
+
+
+def _question_kind(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\bhow (many|much)\b|\bnumber of\b|\bhow large\b|\bhow big\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|decade|time)\b|\bwhich (year|date|day|month)\b", q):
+        return "time"
+    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
+        return "person"
+    if re.search(r"\bwhere\b|\bwhich (city|country|region|place|area)\b", q):
+        return "place"
+    return "other"
+
+
+def _has_kind(kind: str, sentence: str, question: str) -> bool:
+    if kind == "time":
+        return bool(_YEAR.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind in ("person", "place"):
+        asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+        return any(m.group().lower() not in asked for m in _PROPER.finditer(sentence))
+    return False
+
+
+def _overlaps(cand: _Candidate, chosen: list[tuple[float, _Candidate]]) -> bool:
+    d, s, e = cand.doc_span
+    return any(d == od and s < oe and os < e for _, c in chosen for od, os, oe in [c.doc_span])
+
+
+def _with_marker(sentence: str, marker: int) -> str:
+    """Put the marker before the closing punctuation: 'in the late 1990s [1].'"""
+    m = re.search(r"[.!?]+[\"'”’)\]]*$", sentence)
+    if m and m.start() > 0:
+        return f"{sentence[:m.start()]} [{marker}]{sentence[m.start():]}"
+    return f"{sentence} [{marker}]"

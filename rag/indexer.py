@@ -1,0 +1,150 @@
+"""Build or update the index from documents, embedding only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .chunking import Chunker
+from .config import Config
+from .embedders import Embedder, create_embedder
+from .errors import IndexCorruptError, IndexNotFoundError, RagError
+from .index_store import IndexStore, Manifest
+from .loaders import SkippedFile, load_documents
+from .records import Chunk, Document
+
+log = logging.getLogger("rag.indexer")
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    n_chunks: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    index_dir: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+                f"{self.n_chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s")
+
+
+def content_hash(doc: Document) -> str:
+    h = hashlib.sha256()
+    for part in (doc.title, doc.text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class Indexer:
+    """Keeps an index directory in step with a set of documents."""
+
+    def __init__(self, config: Config | None = None, embedder: Embedder | None = None):
+        self.config = config or Config.load()
+        self.embedder = embedder or create_embedder(self.config.embedding_model,
+                                                    batch_size=self.config.embedding_batch_size)
+        self.chunker = Chunker(self.config.chunk_tokens, self.config.chunk_overlap, self.config.encoding,
+                               fits=self.embedder.fits)
+
+    def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
+                    rebuild: bool = False, show_progress: bool = False) -> IndexReport:
+        """Make the index hold exactly the documents found under `paths`."""
+        loaded = load_documents(paths)
+        if not loaded.documents and loaded.skipped and not rebuild:
+            # Nothing readable: keep what is indexed rather than emptying it.
+            raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
+                           "; the index was left unchanged")
+        report = self.sync(loaded.documents, index_dir, rebuild=rebuild, show_progress=show_progress)
+        report.skipped = loaded.skipped
+        return report
+
+    def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
+             rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True) -> IndexReport:
+        """Add new, re-embed changed and (with `remove_missing`) drop absent documents."""
+        t0 = time.perf_counter()
+        store = IndexStore(index_dir or self.config.index_dir)
+        docs = {d.id: d for d in documents}
+        with store.lock():
+            old_manifest, old_chunks, old_vectors = self._previous(store, rebuild)
+            report = IndexReport(index_dir=str(store.root))
+            old_docs = old_manifest.documents if old_manifest else {}
+            hashes = {doc_id: content_hash(d) for doc_id, d in docs.items()}
+            for doc_id in docs:
+                if doc_id not in old_docs:
+                    report.added.append(doc_id)
+                elif old_docs[doc_id]["hash"] != hashes[doc_id]:
+                    report.updated.append(doc_id)
+                else:
+                    report.unchanged.append(doc_id)
+            report.removed = [d for d in old_docs if d not in docs] if remove_missing else []
+            keep_old = set(old_docs) - set(report.removed) - set(report.updated)
+
+            if old_manifest and not report.changed:
+                report.n_chunks = old_manifest.n_chunks
+                report.seconds = time.perf_counter() - t0
+                return report
+
+            kept_rows = [i for i, c in enumerate(old_chunks) if c.doc_id in keep_old]
+            kept_chunks = [old_chunks[i] for i in kept_rows]
+            kept_vectors = (np.asarray(old_vectors[kept_rows]) if kept_rows
+                            else np.zeros((0, 0), dtype=np.float32))
+            new_docs = [docs[d] for d in report.added + report.updated]
+            new_chunks = self.chunker.chunk_all(new_docs)
+            new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
+                                                        show_progress=show_progress)
+            chunks = kept_chunks + new_chunks
+            vectors = (np.vstack([kept_vectors, new_vectors]) if len(kept_chunks) else new_vectors)
+            if not chunks:
+                vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+            documents_meta = {d: old_docs[d] for d in keep_old}
+            per_doc = {}
+            for c in new_chunks:
+                per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+            for d in new_docs:
+                documents_meta[d.id] = {"hash": hashes[d.id], "title": d.title, "source": d.source,
+                                        "n_chunks": per_doc.get(d.id, 0),
+                                        "metadata": {k: v for k, v in d.metadata.items()
+                                                     if isinstance(v, (str, int, float, bool))}}
+            manifest = Manifest(
+                embedder={"name": self.embedder.name, "dim": int(vectors.shape[1]) if vectors.ndim == 2 and vectors.shape[1] else self.embedder.dim,
+                          "max_tokens": self.embedder.max_tokens},
+                chunker=self.chunker.settings.to_dict(),
+                documents=documents_meta,
+                n_chunks=len(chunks),
+                index_type=self.config.index_type,
+            )
+            store.write(manifest, chunks, vectors, approx_threshold=self.config.approx_threshold)
+            report.n_chunks = len(chunks)
+            report.embedded_chunks = len(new_chunks)
+            report.seconds = time.perf_counter() - t0
+            log.info("indexed %s: %s", store.root, report.summary())
+            return report
+
+    def _previous(self, store: IndexStore, rebuild: bool):
+        if rebuild:
+            return None, [], np.zeros((0, 0), dtype=np.float32)
+        try:
+            snapshot = store.load(mmap=True)
+        except IndexNotFoundError:
+            return None, [], np.zeros((0, 0), dtype=np.float32)
+        except IndexCorruptError as exc:
+            raise IndexCorruptError(f"{exc} (the existing index cannot be updated)") from None
+        snapshot.manifest.check_compatible(self.embedder.name, self.chunker.settings.to_dict(), store.root)
+        return snapshot.manifest, snapshot.chunks, snapshot.vectors

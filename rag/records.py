@@ -1,0 +1,131 @@
+"""The typed records that flow through the pipeline.
+
+`Chunk.text == document.text[chunk.start:chunk.end]` always holds; that invariant is what
+lets the web page highlight a passage and the evaluation check evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    text: str
+    source: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    n_tokens: int
+    title: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+    scores_by_retriever: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def doc_id(self) -> str:
+        return self.chunk.doc_id
+
+    @property
+    def title(self) -> str:
+        return self.chunk.title
+
+    @property
+    def start(self) -> int:
+        return self.chunk.start
+
+    @property
+    def end(self) -> int:
+        return self.chunk.end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "doc_id": self.chunk.doc_id,
+            "chunk_id": self.chunk.id,
+            "title": self.chunk.title,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "text": self.chunk.text,
+            "scores_by_retriever": {k: round(v, 6) for k, v in self.scores_by_retriever.items()},
+            "metadata": dict(self.chunk.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The exact supporting span: `quote == document.text[start:end]`."""
+
+    marker: int
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    quote: str
+    title: str = ""
+    support: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "marker": self.marker,
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "support": round(self.support, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()
+    abstained: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)
+    usage: Mapping[str, int] = field(default_factory=dict)
+    generator: str = ""
+    standalone_question: str = ""
+    notes: tuple[str, ...] = ()
+    # How well the best evidence supports answering (0-1); the abstention decision compares it
+    # with a calibrated threshold.
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "generator": self.generator,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "usage": dict(self.usage),
+            "confidence": round(self.confidence, 4),
+            "notes": list(self.notes),
+        }

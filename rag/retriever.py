@@ -1,0 +1,167 @@
+"""Find the chunks relevant to a question: dense (FAISS), lexical (BM25) or both fused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Collection
+
+import numpy as np
+
+from .config import Config
+from .embedders import Embedder, create_embedder
+from .index_store import IndexSnapshot, IndexStore
+from .questions import clean_question
+from .records import Chunk, Hit
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    question: str
+    hits: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+
+
+@dataclass(frozen=True)
+class Filters:
+    doc_ids: frozenset[str] | None = None
+    date_from: str | None = None  # ISO dates, inclusive; documents without a date never match
+    date_to: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids or self.date_from or self.date_to)
+
+    def accepts(self, chunk: Chunk) -> bool:
+        if self.doc_ids and chunk.doc_id not in self.doc_ids:
+            return False
+        if self.date_from or self.date_to:
+            date = str(chunk.metadata.get("date", ""))[:10]
+            if not date:
+                return False
+            if self.date_from and date < self.date_from:
+                return False
+            if self.date_to and date > self.date_to:
+                return False
+        return True
+
+
+class Retriever:
+    """`Retriever.load(index_dir).search("question", k=5)` returns ranked `Hit`s.
+
+    Hybrid mode fuses the dense and BM25 rankings with reciprocal rank fusion:
+    score = w_dense / (rrf_k + rank_dense) + w_bm25 / (rrf_k + rank_bm25).
+    """
+
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, config: Config, store: IndexStore):
+        self._snapshot = snapshot
+        self.embedder = embedder
+        self.config = config
+        self.store = store
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
+             embedder: Embedder | None = None) -> "Retriever":
+        config = config or Config.load()
+        store = IndexStore(index_dir or config.index_dir)
+        snapshot = store.load()
+        embedder = embedder or create_embedder(config.embedding_model, batch_size=config.embedding_batch_size)
+        snapshot.manifest.check_compatible(
+            embedder.name, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
+                            "encoding": config.encoding}, store.root)
+        return cls(snapshot, embedder, config, store)
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        return self._snapshot
+
+    @property
+    def documents(self) -> dict[str, dict]:
+        return self._snapshot.manifest.documents
+
+    def __len__(self) -> int:
+        return len(self._snapshot.chunks)
+
+    def refresh(self) -> bool:
+        """Switch to the live index version if another process or thread published a new one."""
+        with self._reload_lock:
+            if self.store.current_path() == self._snapshot.path:
+                return False
+            self._snapshot = self.store.load()
+            return True
+
+    def search(self, question: str, k: int | None = None, *, mode: str | None = None,
+               doc_ids: Collection[str] | None = None, date_from: str | None = None,
+               date_to: str | None = None) -> list[Hit]:
+        return self.retrieve(question, k, mode=mode, doc_ids=doc_ids, date_from=date_from, date_to=date_to).hits
+
+    def retrieve(self, question: str, k: int | None = None, *, mode: str | None = None,
+                 doc_ids: Collection[str] | None = None, date_from: str | None = None,
+                 date_to: str | None = None) -> Retrieval:
+        question = clean_question(question, self.config.max_question_chars)
+        k = self.config.k if k is None else k
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        mode = mode or self.config.retrieval
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise ValueError(f"mode must be hybrid, dense or bm25, not {mode!r}")
+        filters = Filters(frozenset(doc_ids) if doc_ids else None, date_from, date_to)
+        snap = self._snapshot  # one version for the whole query, even if a reload happens meanwhile
+        timings: dict[str, float] = {}
+        n = len(snap.chunks)
+        if n == 0:
+            return Retrieval(question, [], timings)
+        depth = max(k, self.config.candidate_depth)
+        if filters.active:
+            depth = n  # filtered-out candidates must not crowd out the ones that pass
+
+        t = time.perf_counter()
+        query = self.embedder.encode_queries([question])[0] if mode != "bm25" else None
+        timings["embed_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        dense_rank: dict[int, int] = {}
+        if query is not None:
+            _, positions = snap.vector_index.search(query[None, :], min(depth, n))
+            dense_rank = {int(p): r for r, p in enumerate(positions[0]) if p >= 0}
+        bm25_rank: dict[int, int] = {}
+        bm25_score: dict[int, float] = {}
+        if mode != "dense":
+            scores, positions = snap.bm25.search(question, min(depth, n))
+            bm25_rank = {int(p): r for r, p in enumerate(positions)}
+            bm25_score = {int(p): float(s) for p, s in zip(positions, scores)}
+
+        candidates = [p for p in {**dense_rank, **bm25_rank} if filters.accepts(snap.chunks[p])]
+        dense_score = {}
+        if query is not None and candidates:
+            # Cosine for every candidate, also those only BM25 found: the abstention decision needs it.
+            rows = np.asarray(snap.vectors[np.array(sorted(candidates))], dtype=np.float32)
+            dense_score = dict(zip(sorted(candidates), (rows @ query).tolist()))
+
+        def fused(p: int) -> float:
+            if mode == "dense":
+                return dense_score[p]
+            if mode == "bm25":
+                return bm25_score.get(p, 0.0)
+            c = self.config
+            s = 0.0
+            if p in dense_rank:
+                s += c.dense_weight / (c.rrf_k + dense_rank[p] + 1)
+            if p in bm25_rank:
+                s += c.bm25_weight / (c.rrf_k + bm25_rank[p] + 1)
+            return s
+
+        ranked = sorted(candidates, key=lambda p: (-fused(p), p))[:k]
+        hits = []
+        for rank, p in enumerate(ranked, 1):
+            parts = {}
+            if p in dense_score:
+                parts["dense"] = float(dense_score[p])
+            if mode != "dense":
+                parts["bm25"] = bm25_score.get(p, 0.0)
+            hits.append(Hit(chunk=snap.chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
+        timings["search_ms"] = (time.perf_counter() - t) * 1000
+        return Retrieval(question, hits, timings)

@@ -1,0 +1,53 @@
+"""Shared fixtures: the embedding model is loaded once per session, indexes are tiny."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a test that reaches for the hub is a bug
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = ROOT / "corpus" / "imu-pakistan-2014.txt"
+
+
+@pytest.fixture(scope="session")
+def config():
+    from rag.config import Config
+
+    return Config()
+
+
+@pytest.fixture(scope="session")
+def embedder(config):
+    from rag.embedders import create_embedder
+
+    return create_embedder(config.embedding_model)
+
+
+@pytest.fixture(scope="session")
+def article_corpus(tmp_path_factory) -> Path:
+    corpus = tmp_path_factory.mktemp("corpus")
+    shutil.copy(ARTICLE, corpus / ARTICLE.name)
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def article_index(tmp_path_factory, article_corpus, config, embedder) -> Path:
+    """An index of the article, built once; tests must not modify it."""
+    from rag.indexer import Indexer
+
+    index_dir = tmp_path_factory.mktemp("index") / "article"
+    Indexer(config, embedder).index_paths([article_corpus], index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def retriever(article_index, config, embedder):
+    from rag.retriever import Retriever
+
+    return Retriever.load(article_index, config=config, embedder=embedder)

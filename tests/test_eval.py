@@ -1,0 +1,98 @@
+"""`rag eval`: dataset loading errors and the command end to end on a tiny set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.datasets import check_doc_ids, load_eval_set
+from rag.errors import DatasetError
+
+from .conftest import ARTICLE
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD = {"id": "q1", "question": "When was the IMU first formed?", "answers": ["late 1990s"], "answerable": True,
+        "evidence": ["The IMU was first formed in the late 1990s"]}
+UNANSWERABLE = {"id": "q2", "question": "Who founded the IMU?", "answers": [], "answerable": False, "evidence": []}
+
+
+def test_a_bad_json_line_is_reported_with_its_line_number(tmp_path):
+    path = write_jsonl(tmp_path / "qa.jsonl", [GOOD, '{"id": "q2", "question": ', UNANSWERABLE])
+    with pytest.raises(DatasetError, match=r"qa\.jsonl:2: not valid JSON"):
+        load_eval_set(path)
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"id": "q", "answers": ["x"], "answerable": True}, "missing field(s) question"),
+    ({"id": "q", "question": "?", "answers": ["x"], "answerable": "yes"}, "'answerable' must be true or false"),
+    ({"id": "q", "question": "?", "answers": [], "answerable": True, "evidence": ["e"]}, "needs 'answers'"),
+    ({"id": "q", "question": "?", "answers": ["x"], "answerable": True}, "needs 'doc_ids' or 'evidence'"),
+    ({"id": "q", "question": "?", "answers": "x", "answerable": True}, "'answers' must be a list"),
+])
+def test_missing_or_malformed_fields_are_named(tmp_path, row, message):
+    with pytest.raises(DatasetError, match=":1: ") as err:
+        load_eval_set(write_jsonl(tmp_path / "qa.jsonl", [row]))
+    assert message in str(err.value)
+
+
+def test_duplicate_ids_and_empty_files_are_rejected(tmp_path):
+    with pytest.raises(DatasetError, match="duplicate id 'q1'"):
+        load_eval_set(write_jsonl(tmp_path / "d.jsonl", [GOOD, GOOD]))
+    (tmp_path / "e.jsonl").write_text("\n")
+    with pytest.raises(DatasetError, match="holds no questions"):
+        load_eval_set(tmp_path / "e.jsonl")
+
+
+def test_unknown_doc_ids_are_listed():
+    q = load_eval_set.__globals__["EvalQuestion"]("q", "?", ("a",), True, doc_ids=("d1", "ghost"))
+    with pytest.raises(DatasetError, match="1 doc id.*ghost"):
+        check_doc_ids([q], {"d1"})
+
+
+def test_a_dataset_directory_brings_its_corpus(tmp_path):
+    write_jsonl(tmp_path / "qa.jsonl", [GOOD])
+    write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d", "title": "", "text": "x"}])
+    s = load_eval_set(tmp_path)
+    assert s.corpus == tmp_path / "corpus.jsonl" and len(s.questions) == 1
+
+
+def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_measured_value(
+        tmp_path, capsys, monkeypatch, embedder, article_corpus):
+    monkeypatch.setattr("rag.indexer.create_embedder", lambda *a, **k: embedder)
+    dataset = write_jsonl(tmp_path / "tiny.jsonl", [GOOD, UNANSWERABLE, {
+        "id": "q3", "question": "Where is the group believed to be based now?", "answers": ["North Waziristan"],
+        "answerable": True, "evidence": ["tribal agency of North Waziristan"]}])
+    out = tmp_path / "report"
+    args = ["eval", str(dataset), "--corpus", str(article_corpus), "--out", str(out)]
+    monkeypatch.chdir(tmp_path)  # the index cache goes under ./.rag
+    assert main(args + ["--fail-under", "retrieval.recall@5=0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "retrieval.recall@5" in printed and "dense only" in printed and "bm25 only" in printed
+
+    report = json.loads((out / "report.json").read_text())
+    for key in ("retrieval.recall@5", "retrieval.mrr@10", "answer.f1", "answer.contains", "citation.precision",
+                "abstention.accuracy", "abstention.false_refusal", "latency.total_ms.p95"):
+        assert key in report["metrics"]
+    assert set(report["baselines"]) == {"dense", "bm25"}
+    assert report["metrics"]["retrieval.recall@5"] == 1.0
+    assert (out / "report.md").read_text().startswith("# Evaluation: tiny")
+    assert (out / "recall_at_k.png").read_bytes()[:4] == b"\x89PNG"
+    rows = [json.loads(l) for l in (out / "questions.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and {r["method"] for r in rows} == {"hybrid", "dense", "bm25"}
+
+    # The gate: a bar just above the measured value fails and names the metric.
+    measured = report["metrics"]["answer.contains"]
+    code = main(args + ["--out", str(tmp_path / "r2"), "--compare", str(out / "report.json"),
+                        "--fail-under", f"answer.contains={measured + 0.01}"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "quality gate failed: answer.contains" in captured.err
+    assert "change vs previous" in captured.out
