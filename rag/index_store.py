@@ -131,7 +131,7 @@ class IndexStore:
         try:
             vectors = np.load(path / VECTORS, mmap_mode="r" if mmap else None)
         except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"cannot read {path / VECTORS}: {exc}") from None
+            raise IndexCorruptError(f"cannot read {path / VECTORS} ({exc}); rebuild with `rag index --rebuild --index {self.root}`") from None
         vector_index = load_index(path / FAISS)
         bm25 = BM25Index.load(path / BM25_DIR)
         counts = {"chunks": len(chunks), "vectors": len(vectors), "vector index": len(vector_index),

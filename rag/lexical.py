@@ -39,8 +39,9 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
-def analyze(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords()]
+def analyze(text: str, stopwords: frozenset[str] | None = None) -> list[str]:
+    stop = _stopwords() if stopwords is None else stopwords
+    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
     stemmer = _stemmer()
     return stemmer.stemWords(words) if stemmer else words
 

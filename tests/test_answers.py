@@ -13,7 +13,9 @@ from rag.records import Chunk, Hit
 
 from .conftest import ARTICLE
 
-TEXT = ARTICLE.read_text(encoding="utf-8")
+from rag.loaders import load_documents
+
+TEXT = load_documents([ARTICLE]).documents[0].text  # citation spans are offsets into the cleaned document
 
 
 @pytest.fixture(scope="module")

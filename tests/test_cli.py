@@ -35,7 +35,7 @@ def test_index_then_search_prints_a_table_with_the_right_passage(tmp_path, capsy
     assert code == 0 and "1 added" in out and "chunks" in out
     code, out, _ = run(capsys, "search", "When was the IMU first formed?", "-k", "2", "--index", index)
     assert code == 0
-    first = out.split("[2]")[0]
+    first = " ".join(out.split("[2]")[0].split())  # the table wraps long lines
     assert first.startswith("[1]") and "late 1990s" in first and "imu-pakistan-2014.txt" in first
 
 
@@ -97,7 +97,7 @@ def test_installed_console_script_runs_offline(tmp_path, article_index):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     rag = Path(sys.executable).with_name("rag")
     cmd = [str(rag)] if rag.exists() else [sys.executable, "-m", "rag.cli"]
-    proc = subprocess.run(cmd + ["search", "Who is Noah Tucker?", "--json", "-k", "1", "--index", str(article_index)],
+    proc = subprocess.run(cmd + ["search", "When was the IMU first formed?", "--json", "-k", "1", "--index", str(article_index)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "Noah Tucker" in json.loads(proc.stdout)[0]["text"]
+    assert "late 1990s" in json.loads(proc.stdout)[0]["text"]

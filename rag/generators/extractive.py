@@ -3,8 +3,8 @@
 No language model is involved, so nothing can be invented: every answer sentence is a verbatim
 quote from a passage and carries its citation. Each candidate sentence is scored by
 
-    support = 0.55 * cosine(question, sentence)          (embedding model already loaded)
-            + 0.45 * coverage(question terms in sentence, sentence plus its neighbours)
+    support = 0.4 * cosine(question, best clause of the sentence)   (embedding model already loaded)
+            + 0.6 * coverage(IDF-weighted question terms in the sentence; half credit in the one before)
             + 0.10 if the sentence holds the kind of thing asked for (a year for "when", ...)
 
 and the answer abstains when the best support is below `threshold` (calibrated on the eval
@@ -18,6 +18,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -25,16 +26,21 @@ import numpy as np
 from ..chunking import split_sentences
 from ..config import Config
 from ..embedders import Embedder, create_embedder
-from ..lexical import analyze
+from ..lexical import _stopwords, analyze
 from ..prompts import NOT_IN_DOCUMENTS
 from ..records import Answer, Citation, Hit
 from . import StreamEvent
 
+COSINE_WEIGHT = 0.4
 SECOND_SENTENCE_MARGIN = 0.06
 MAX_SENTENCES = 2
 
+# Words a search engine may ignore but an answer must respect: "where is it *now*", "*first* formed".
+_MEANINGFUL = {"now", "first", "last", "most", "more", "only", "before", "after", "during", "against", "again",
+               "few", "over", "under", "same", "other", "own", "still", "no", "not", "never"}
 _QUESTION_WORDS = {"who", "whom", "whose", "what", "when", "where", "why", "which", "how", "many", "much",
-                   "did", "does", "do", "is", "are", "was", "were", "according", "article", "say", "said"}
+                   "did", "does", "do", "is", "are", "was", "were", "has", "have", "had", "be", "been", "according",
+                   "article", "say", "said", "tell", "describe", "name", "called"}
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|\b(january|february|march|april|may|june|july|august|september|"
                    r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|"
@@ -47,6 +53,7 @@ class _Candidate:
     hit: Hit
     start: int  # offsets inside the chunk
     end: int
+    previous: str = ""  # the sentence before: where "the group" or "it" is usually named
 
     @property
     def text(self) -> str:
@@ -85,11 +92,11 @@ class ExtractiveGenerator:
                           timings=timings, generator=self.name, confidence=best,
                           notes=(f"best support {best:.2f} is below the threshold {self.threshold:.2f}",))
         chosen = [scored[0]]
-        covered = set(_terms(question)) & set(analyze(scored[0][1].text))
+        covered = set(_terms(question)) & set(_analyze(scored[0][1].text))
         for score, cand in scored[1:]:
             if len(chosen) >= MAX_SENTENCES or score < scored[0][0] - SECOND_SENTENCE_MARGIN:
                 break
-            new_terms = (set(_terms(question)) & set(analyze(cand.text))) - covered
+            new_terms = (set(_terms(question)) & set(_analyze(cand.text))) - covered
             if new_terms and not _overlaps(cand, chosen):
                 chosen.append((score, cand))
                 covered |= new_terms
@@ -116,24 +123,32 @@ class ExtractiveGenerator:
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()
         for hit in hits:
-            for s, e in split_sentences(hit.chunk.text):
-                cand = _Candidate(hit, s, e)
+            spans = split_sentences(hit.chunk.text)
+            for i, (s, e) in enumerate(spans):
+                previous = hit.chunk.text[spans[i - 1][0]:spans[i - 1][1]] if i else ""
+                cand = _Candidate(hit, s, e, previous)
                 if cand.doc_span not in seen and len(analyze(cand.text)) >= 2:
                     seen.add(cand.doc_span)
                     candidates.append(cand)
         if not candidates:
             return []
         q_vec = self.embedder.encode_queries([question])[0]
-        s_vecs = self._sentence_vectors([c.text for c in candidates])
-        cosines = s_vecs @ q_vec
-        q_terms = _terms(question)
+        # A long sentence's embedding is dominated by its longest part; its clauses are scored too
+        # and the sentence takes the best of them.
+        pieces = [[c.text, *_clauses(c.text)] for c in candidates]
+        vecs = self._sentence_vectors([p for ps in pieces for p in ps]) @ q_vec
+        cosines, i = [], 0
+        for ps in pieces:
+            cosines.append(float(vecs[i:i + len(ps)].max()))
+            i += len(ps)
+        sentence_terms = [set(_analyze(c.text)) for c in candidates]
+        weights = _idf(set(_terms(question)), sentence_terms)
         kind = _question_kind(question)
         scored = []
-        for cand, cos in zip(candidates, cosines):
-            context = _neighbourhood(cand)
-            coverage = _coverage(q_terms, analyze(cand.text), analyze(context))
+        for cand, cos, terms in zip(candidates, cosines, sentence_terms):
+            coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
             bonus = 0.10 if _has_kind(kind, cand.text, question) else 0.0
-            scored.append((0.55 * float(cos) + 0.45 * coverage + bonus, cand))
+            scored.append((COSINE_WEIGHT * float(cos) + (1 - COSINE_WEIGHT) * coverage + bonus, cand))
         scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
         return scored
 
@@ -149,22 +164,47 @@ class ExtractiveGenerator:
         return np.stack([self._cache[t] for t in texts])
 
 
+@lru_cache(maxsize=1)
+def _stop() -> frozenset[str]:
+    return frozenset(_stopwords() - _MEANINGFUL)
+
+
+def _analyze(text: str) -> list[str]:
+    return analyze(text, _stop())
+
+
 def _terms(question: str) -> list[str]:
-    return [t for t in analyze(question) if t not in _QUESTION_WORDS]
+    return analyze(question, _stop() | _QUESTION_WORDS)
 
 
-def _coverage(q_terms: list[str], sentence_terms: list[str], context_terms: list[str]) -> float:
-    """Question terms found in the sentence count fully, those only in its neighbours half."""
-    if not q_terms:
+def _idf(terms: set[str], candidates: list[set[str]]) -> dict[str, float]:
+    """Rarer question terms among the candidate sentences tell more about where the answer is."""
+    n = len(candidates)
+    return {t: np.log(1 + n / (1 + sum(t in c for c in candidates))) for t in terms}
+
+
+def _coverage(weights: dict[str, float], sentence_terms: set[str], context_terms: set[str]) -> float:
+    """Question terms found in the sentence count fully, those only in the sentence before half."""
+    total = sum(weights.values())
+    if not total:
         return 0.0
-    in_sentence, in_context = set(sentence_terms), set(context_terms)
-    total = sum(1.0 if t in in_sentence else 0.5 if t in in_context else 0.0 for t in set(q_terms))
-    return total / len(set(q_terms))
+    got = sum(w * (1.0 if t in sentence_terms else 0.5 if t in context_terms else 0.0) for t, w in weights.items())
+    return got / total
 
 
-def _neighbourhood(cand: _Candidate) -> str:
-    text = cand.hit.chunk.text
-    return text[max(0, cand.start - 300):min(len(text), cand.end + 300)]
+_CLAUSE_BREAK = re.compile(r",\s+|;\s+|:\s+|\s+[–—]\s+")
+
+
+def _clauses(sentence: str, min_words: int = 5) -> list[str]:
+    """Comma/semicolon-separated parts long enough to carry a fact, when the sentence has several."""
+    parts = [p.strip() for p in _CLAUSE_BREAK.split(sentence)]
+    merged: list[str] = []
+    for p in parts:
+        if merged and len(merged[-1].split()) < min_words:
+            merged[-1] = f"{merged[-1]}, {p}"
+        else:
+            merged.append(p)
+    return merged if len(merged) > 1 else []
 
 
 def _question_kind(question: str) -> str:

@@ -1,0 +1,278 @@
+"""Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
+
+Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), and .jsonl corpora
+with one `{"id", "title", "text"}` document a line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .cleaning import clean_text, parse_date
+from .errors import DocumentError
+from .records import Document
+
+log = logging.getLogger("rag.loaders")
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_MD_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
+              "template", "button", "select", "input", "textarea", "object", "embed", "canvas")
+_BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
+               "blockquote", "pre", "table", "tr", "figure", "figcaption", "dd", "dt", "hr", "address", "time")
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    result = LoadResult()
+    seen: set[str] = set()
+    for given in paths:
+        given = Path(given)
+        base = root or (given if given.is_dir() else given.parent)
+        for path in _walk(given):
+            doc_id = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
+            try:
+                docs, skipped = _load_file(path, doc_id, max_bytes)
+            except DocumentError as exc:
+                _skip(result, str(path), str(exc))
+                continue
+            result.skipped.extend(skipped)
+            for doc in docs:
+                if doc.id in seen:
+                    _skip(result, str(path), f"duplicate document id {doc.id!r}")
+                    continue
+                seen.add(doc.id)
+                result.documents.append(doc)
+        if not given.exists():
+            _skip(result, str(given), "no such file or directory")
+    return result
+
+
+def load_text_document(name: str, data: bytes, *, doc_id: str | None = None,
+                       max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """One document from bytes (an upload); raises DocumentError with the reason."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".jsonl":
+        raise DocumentError(f"{name}: upload .jsonl corpora with `rag index`, not one at a time")
+    _check_suffix(name)
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+    return _parse(suffix, data, doc_id or Path(name).name, name)
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+    elif path.is_dir():
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    yield Path(dirpath) / name
+
+
+def _skip(result: LoadResult, path: str, reason: str) -> None:
+    log.warning("skipped %s: %s", path, reason)
+    result.skipped.append(SkippedFile(path, reason))
+
+
+def _check_suffix(name: str) -> None:
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        shown = f"'{suffix}'" if suffix else "without an extension"
+        raise DocumentError(f"unsupported file type {shown} (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+
+
+def _load_file(path: Path, doc_id: str, max_bytes: int) -> tuple[list[Document], list[SkippedFile]]:
+    _check_suffix(path.name)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentError(f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read: {exc.strerror}") from None
+    if path.suffix.lower() == ".jsonl":
+        return _parse_jsonl(path, data)
+    return [_parse(path.suffix.lower(), data, doc_id, _display(path))], []
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
+    if suffix == ".pdf":
+        raw, title, meta = _pdf_text(data)
+    else:
+        text = _decode(data)
+        if suffix in (".html", ".htm"):
+            raw, title, meta = _html_text(text)
+        elif suffix in (".md", ".markdown"):
+            raw, title, meta = _markdown_text(text)
+        else:
+            raw, title, meta = text, None, {}
+    cleaned = clean_text(raw)
+    if not cleaned.text.strip():
+        raise DocumentError("empty document (no text after cleaning)")
+    metadata = {**cleaned.metadata, **{k: v for k, v in meta.items() if v}, "path": source,
+                "type": suffix.lstrip(".").replace("htm", "html").replace("htmll", "html").replace("markdown", "md")}
+    title = title or cleaned.title or Path(doc_id).stem.replace("-", " ").replace("_", " ")
+    return Document(id=doc_id, title=title, text=cleaned.text, source=source, metadata=metadata)
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise DocumentError("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DocumentError("not valid UTF-8 text (re-save it as UTF-8)") from None
+
+
+def _markdown_text(text: str) -> tuple[str, str | None, dict]:
+    meta: dict = {}
+    m = _FRONT_MATTER.match(text)
+    if m:
+        for line in m.group(1).splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() in ("title", "date", "author") and value.strip():
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        text = text[m.end():]
+    if "date" in meta:
+        iso = parse_date(meta["date"])
+        meta["date_text"], meta["date"] = meta["date"], iso or meta["date"]
+    if "author" in meta:
+        meta["byline"] = meta.pop("author")
+    heading = _MD_HEADING.search(text)
+    title = meta.pop("title", None) or (heading.group(1) if heading else None)
+    return text, title, meta
+
+
+def _html_text(html: str) -> tuple[str, str | None, dict]:
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+
+    def meta_content(*selectors: str) -> str | None:
+        for sel in selectors:
+            node = tree.css_first(sel)
+            value = node and (node.attributes.get("content") or node.attributes.get("datetime"))
+            if value and value.strip():
+                return value.strip()
+        return None
+
+    title_node = tree.css_first("title")
+    title = meta_content('meta[property="og:title"]') or (title_node.text(strip=True) if title_node else None)
+    date_value = meta_content('meta[property="article:published_time"]', 'meta[name="date"]', "time[datetime]")
+    meta = {"byline": meta_content('meta[name="author"]')}
+    if date_value:
+        meta["date"] = parse_date(date_value[:10]) or date_value
+    tree.strip_tags(list(_DROP_TAGS))
+    for node in tree.css('[role="navigation"], [role="banner"], [role="contentinfo"], [aria-hidden="true"]'):
+        node.decompose()
+    root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
+    if root is None:
+        return "", title, meta
+    for tag in _BLOCK_TAGS:
+        for node in root.css(tag):
+            node.insert_before("\n\n")
+            node.insert_after("\n\n")
+    for node in root.css("br"):
+        node.insert_before("\n")
+    text = root.text(separator="", strip=False)
+    if not title:
+        h1 = root.css_first("h1")
+        title = h1.text(strip=True) if h1 else None
+    return text, title, meta
+
+
+def _pdf_text(data: bytes) -> tuple[str, str | None, dict]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise DocumentError("encrypted PDF (remove the password and try again)")
+            except DocumentError:
+                raise
+            except Exception:
+                raise DocumentError("encrypted PDF (remove the password and try again)") from None
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+        title = (info.title if info and info.title else None)
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+        raise DocumentError(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    if not text.strip():
+        raise DocumentError("no extractable text (scanned PDF?)")
+    return text, title.strip() if title and title.strip() else None, {}
+
+
+def _parse_jsonl(path: Path, data: bytes) -> tuple[list[Document], list[SkippedFile]]:
+    text = _decode(data)
+    docs, skipped, ids = [], [], set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("not a JSON object")
+            doc_id, body = item.get("id"), item.get("text")
+            if not isinstance(doc_id, (str, int)) or str(doc_id) == "":
+                raise ValueError("missing 'id'")
+            if not isinstance(body, str):
+                raise ValueError("missing or non-text 'text'")
+            if str(doc_id) in ids:
+                raise ValueError(f"duplicate id {doc_id!r}")
+        except ValueError as exc:
+            reason = f"bad JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            log.warning("skipped %s: %s", where, reason)
+            skipped.append(SkippedFile(where, reason))
+            continue
+        cleaned = clean_text(body)
+        if not cleaned.text:
+            log.warning("skipped %s: empty document", where)
+            skipped.append(SkippedFile(where, "empty document"))
+            continue
+        ids.add(str(doc_id))
+        extra = {k: v for k, v in item.items() if k not in ("id", "title", "text") and isinstance(v, (str, int, float, bool))}
+        docs.append(Document(id=str(doc_id), title=str(item.get("title") or ""), text=cleaned.text,
+                             source=f"{_display(path)}:{lineno}",
+                             metadata={**cleaned.metadata, **extra, "path": _display(path), "type": "jsonl"}))
+    if not docs and not skipped:
+        raise DocumentError("empty document")
+    return docs, skipped
