@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import Config
+from .errors import RagError
 from .records import Document
 
 QUESTIONS = [
@@ -62,13 +63,28 @@ def peak_rss_mb() -> float:
 
 
 def load_bench_documents(corpus: Path | None) -> list[Document]:
-    """The documents to index: a given corpus, else the project's corpus/ directory."""
+    """The documents to index: a given corpus, else the project's corpus/ directory.
+
+    A `.jsonl` corpus of snippets is bundled into documents of 1-8 consecutive records, so the
+    benchmark sees what real collections have: documents of mixed length, cut into chunks of
+    mixed length.
+    """
     from .loaders import load_documents
 
     paths = [corpus] if corpus else [Path("corpus")]
     docs = load_documents(paths).documents
     if not docs:
-        raise SystemExit(f"no documents to benchmark in {paths[0]}")
+        raise RagError(f"no documents to benchmark in {paths[0]}")
+    if corpus and corpus.suffix == ".jsonl":
+        rng = np.random.default_rng(0)
+        bundled, i = [], 0
+        while i < len(docs):
+            n = int(rng.integers(1, 9))
+            group = docs[i:i + n]
+            bundled.append(Document(id=f"bundle-{len(bundled)}", title=group[0].title,
+                                    text="\n\n".join(d.text for d in group)))
+            i += n
+        docs = bundled
     return docs
 
 
@@ -169,9 +185,6 @@ def machine() -> dict:
 
 
 def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config) -> list[Table]:
-    import faiss
-
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
     docs = load_bench_documents(corpus)
     tables = [
         bench_indexing(docs, config, repeats=1 if quick else 3),

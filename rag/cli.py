@@ -200,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         _quiet_third_party()
+        # Libraries that set their own loggers to DEBUG must not talk over the command's output.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda r: r.name.startswith("rag") or r.levelno >= logging.WARNING)
     try:
         return args.func(args)
     except RagError as exc:

@@ -137,7 +137,8 @@ def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, i
              log: Callable[[str], None] = print) -> dict[str, Any]:
     retriever = prepare_retriever(eval_set, config, corpus=corpus, index_dir=index_dir, log=log)
     gen_name = generator or config.generator
-    gen = make_generator(gen_name, config, retriever)
+    # One generator per method, so caches warmed by one method do not flatter another's latency.
+    gens = {m: make_generator(gen_name, config, retriever) for m in METHODS}
     k = k or config.k
     default = config.retrieval
     methods = [default] + [m for m in METHODS if m != default]
@@ -147,11 +148,11 @@ def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, i
     jobs = [(m, q) for m in methods for q in eval_set.questions]
     bar = _progress(len(jobs), progress)
     for method, q in jobs:
-        results[method].append(run_question(q, method, retriever, gen, k))
+        results[method].append(run_question(q, method, retriever, gens[method], k))
         bar.update(1)
     bar.close()
     per_method = {m: aggregate(results[m], questions) for m in methods}
-    threshold = getattr(gen, "threshold", None)
+    threshold = getattr(gens[default], "threshold", None)
     return {
         "dataset": eval_set.name,
         "dataset_path": str(eval_set.path),
