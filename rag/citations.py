@@ -40,6 +40,16 @@ class VerifiedText:
     notes: tuple[str, ...]
 
 
+def with_markers(sentence: str, markers: list[int]) -> str:
+    """Markers go before the closing punctuation: 'formed in the late 1990s [1].'"""
+    tags = "".join(f"[{m}]" for m in markers)
+    sentence = sentence.rstrip()
+    m = re.search(r"[.!?]+[\"'”’)\]]*$", sentence)
+    if m and m.start() > 0:
+        return f"{sentence[:m.start()]} {tags}{sentence[m.start():]}"
+    return f"{sentence} {tags}"
+
+
 def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
 
@@ -117,7 +127,7 @@ def verify(raw: str, passages: Sequence[Hit], *, min_support: float = MIN_SUPPOR
                 by_span[key] = len(citations) + 1
                 citations.append(make_citation(by_span[key], passages[n - 1], cs, ce, score))
             markers.append(by_span[key])
-        kept.append(claim.rstrip() + " " + "".join(f"[{m}]" for m in dict.fromkeys(markers)))
+        kept.append(with_markers(claim, list(dict.fromkeys(markers))))
     if not kept:
         return VerifiedText(NOT_IN_DOCUMENTS, (), True, tuple(notes))
     return VerifiedText(" ".join(kept), tuple(citations), False, tuple(notes))

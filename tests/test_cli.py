@@ -101,3 +101,27 @@ def test_installed_console_script_runs_offline(tmp_path, article_index):
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "late 1990s" in json.loads(proc.stdout)[0]["text"]
+
+
+def test_ask_prints_a_cited_answer_and_its_source(capsys, article_index):
+    code, out, _ = run(capsys, "ask", "When was the IMU first formed?", "--index", str(article_index))
+    assert code == 0
+    answer, _, sources = out.partition("\n\n")
+    assert "late 1990s" in answer and "[1]" in answer
+    assert sources.startswith("[1] imu-pakistan-2014.txt") and "late 1990s" in " ".join(sources.split())
+
+
+def test_ask_json_has_answer_citations_hits_and_timings(capsys, article_index):
+    code, out, _ = run(capsys, "ask", "What is the capital of Uzbekistan?", "--json", "--index", str(article_index))
+    data = json.loads(out)
+    assert code == 0 and data["abstained"] is True and data["answer"] == "The documents don't say."
+    assert {"answer", "abstained", "citations", "hits", "timings"} <= set(data)
+    code, out, _ = run(capsys, "ask", "When was the IMU first formed?", "--json", "--index", str(article_index))
+    (citation,) = json.loads(out)["citations"]
+    assert {"marker", "doc_id", "quote", "start", "end"} <= set(citation)
+
+
+def test_ask_with_an_unreachable_endpoint_fails_with_one_line(capsys, article_index):
+    code, _, err = run(capsys, "ask", "When was the IMU formed?", "--generator", "openai",
+                       "--base-url", "http://127.0.0.1:9/v1", "--index", str(article_index))
+    assert code == 1 and "is unreachable" in err and len(err.strip().splitlines()) == 1

