@@ -22,9 +22,9 @@ $(STAMP): pyproject.toml
 index: setup
 	$(BIN)/rag index corpus
 
-# The main job: index corpus/ and answer a question from it.
+# The main job: index corpus/ (only what changed) and open the web chat on http://127.0.0.1:7860
 run: index
-	$(BIN)/rag search "When was the IMU first formed?" -k 3
+	$(BIN)/rag serve
 
 test: setup
 	$(BIN)/python -m pytest -q

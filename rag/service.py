@@ -1,0 +1,57 @@
+"""What a chat front end needs from the library: one retriever (and embedding model) shared by
+every session, generators made on demand, and uploads indexed while others keep asking."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+from .config import Config
+from .indexer import Indexer
+from .pipeline import Pipeline, make_generator
+from .records import Answer
+from .retriever import Retriever
+from .uploads import ingest
+
+
+class ChatService:
+    """Thread-safe: sessions share it. Readers always see one whole index version."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.retriever = Retriever.load(config.index_dir, config=config)
+        self._generators: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+        self._indexer: Indexer | None = None
+
+    def warm_up(self) -> None:
+        """Load the embedding model now, so the first question does not wait for it."""
+        self.retriever.search("warm up")
+
+    def pipeline(self, generator: str, base_url: str = "", model: str = "") -> Pipeline:
+        key = (generator, base_url, model) if generator == "openai" else (generator,)
+        with self._lock:
+            if key not in self._generators:
+                options = {"base_url": base_url or None, "model": model or None} if generator == "openai" else {}
+                self._generators[key] = make_generator(generator, self.config, self.retriever, **options)
+            return Pipeline(self.retriever, self._generators[key], self.config)
+
+    def ask_stream(self, question: str, history: list, generator: str, k: int, base_url: str = "",
+                   model: str = "") -> Iterator[str | Answer]:
+        self.retriever.refresh()  # another process may have re-indexed
+        return self.pipeline(generator, base_url, model).ask_stream(question, history, k=int(k))
+
+    def upload(self, name: str, data: bytes):
+        with self._lock:  # one indexing at a time; readers keep using the live version meanwhile
+            if self._indexer is None:
+                self._indexer = Indexer(self.config, self.retriever.embedder)
+            result = ingest(name, data, corpus_dir=self.config.corpus_dir, index_dir=self.config.index_dir,
+                            indexer=self._indexer)
+            self.retriever.refresh()
+            return result
+
+    def ask_api(self, question: str, k: int = 5) -> dict:
+        """Question in; answer, abstained flag, citations and timings out."""
+        answer = self.pipeline(self.config.generator).ask(question, k=int(k))
+        data = answer.to_dict()
+        return {key: data[key] for key in ("question", "answer", "abstained", "citations", "timings")}

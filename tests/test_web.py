@@ -1,0 +1,160 @@
+"""The web chat in a real headless Chromium, and its API through gradio_client."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config
+
+from .conftest import ARTICLE, ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+MALICIOUS = """Notes on the Zanzibar lighthouse keeper.
+
+The Zanzibar lighthouse keeper is named Omari Juma <script>window.__pwned = 1; alert('xss')</script>.
+Visitors may read <img src=x onerror="window.__pwned = 2; alert('img')"> and follow <a href="javascript:alert('js')">this link</a>.
+The keeper also wrote ![tracker](https://evil.example.com/pixel.png) in his diary about the Zanzibar lighthouse.
+"""
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory, embedder, monkeypatch_module):
+    """The app serving a copy of the article on a free port, sharing the session's model."""
+    from rag.generators.local_server import free_port
+    from rag.indexer import Indexer
+    from ui.app import serve
+
+    root = tmp_path_factory.mktemp("web")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE, corpus / ARTICLE.name)
+    config = Config(corpus_dir=corpus, index_dir=root / "index")
+    Indexer(config, embedder).index_paths([corpus], config.index_dir)
+    monkeypatch_module.setattr("rag.retriever.create_embedder", lambda *a, **k: embedder)
+    port = free_port()
+    app = serve(config, port=port, block=False)
+    yield f"http://127.0.0.1:{port}/", config
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, web):
+    url, _ = web
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def ask(page, question: str, expect_messages: int) -> str:
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    bot = page.locator("#chat .bot, #chat [data-testid='bot']")
+    page.wait_for_function(
+        """([n]) => { const m = document.querySelectorAll("#chat [data-testid='bot']");
+                     return m.length >= n && !document.querySelector('#sources')?.innerText.includes('Searching'); }""",
+        arg=[expect_messages], timeout=60_000)
+    page.wait_for_timeout(300)
+    return bot.last.inner_text()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
+    answer = ask(page, "When was the IMU first formed?", 1)
+    assert "late 1990s" in answer and "[1]" in answer
+    mark = page.locator("#sources mark").first
+    assert "late 1990s" in mark.inner_text()
+    source = page.locator("#sources [data-testid='source']").first.inner_text()
+    assert "With Recent Attacks" in source and "2014-06-17" in source and "retrieval score" in source
+    screenshot(page, "answered-question")
+
+    follow_up = ask(page, "Where is it based now?", 2)
+    assert "North Waziristan" in follow_up
+
+    declined = ask(page, "What is the capital of Uzbekistan?", 3)
+    assert "documents don't say" in declined
+    assert page.locator("#sources [data-testid='abstained']").is_visible()
+    screenshot(page, "declined-question")
+
+
+@pytest.mark.browser
+def test_an_uploaded_document_is_answerable_without_a_restart(page, tmp_path):
+    doc = tmp_path / "harbour-notes.md"
+    doc.write_text("# Harbour notes\n\nThe Kilwa harbour master is Amina Said. She has kept the harbour since 2009.")
+    bad = tmp_path / "blob.pdf"
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    page.click("text=Add documents")
+    page.set_input_files("#upload input[type=file]", [str(doc), str(bad)])
+    page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('blob.pdf')",
+                           timeout=60_000)
+    status = page.input_value("#upload-status textarea")
+    assert "✓ uploads/harbour-notes.md: indexed" in status
+    assert re.search(r"✗ blob.pdf: .*PDF", status)
+    answer = ask(page, "Who is the Kilwa harbour master?", 1)
+    assert "Amina Said" in answer
+
+
+@pytest.mark.browser
+def test_document_text_is_shown_as_text_and_never_runs(page, tmp_path):
+    hostile = tmp_path / "zanzibar.txt"
+    hostile.write_text(MALICIOUS)
+    page.click("text=Add documents")
+    page.set_input_files("#upload input[type=file]", [str(hostile)])
+    page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('zanzibar')",
+                           timeout=60_000)
+    answer = ask(page, "Who is the Zanzibar lighthouse keeper?", 1)
+    assert "Omari Juma" in answer
+    page.wait_for_timeout(500)
+    sources = page.locator("#sources").inner_text()
+    assert "<script>" in sources or "<img" in sources or "evil.example.com" in sources  # shown as text
+    assert page.dialogs == []
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("#sources script, #sources img, #sources a, #chat img[src*='evil']").count() == 0
+    screenshot(page, "hostile-document")
+
+
+def test_the_api_answers_from_gradio_client(web):
+    from gradio_client import Client
+
+    url, _ = web
+    result = Client(url, verbose=False).predict("When was the IMU first formed?", 5, api_name="/ask")
+    assert "late 1990s" in result["answer"] and result["abstained"] is False
+    (citation,) = result["citations"]
+    assert "late 1990s" in citation["quote"] and citation["doc_id"] == "imu-pakistan-2014.txt"
