@@ -12,8 +12,8 @@ from .records import Answer, Chunk, Citation, Document, Hit
 
 __all__ = [
     "Answer", "Chunk", "Citation", "Config", "ConfigError", "DatasetError", "Document", "DocumentError",
-    "EndpointError", "GeneratorError", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
-    "Indexer", "ModelNotFoundError", "QuestionError", "RagError", "Retriever", "load_documents",
+    "EndpointError", "GeneratorError", "Hit", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
+    "Indexer", "ModelNotFoundError", "Pipeline", "QuestionError", "RagError", "Retriever", "load_documents",
 ]
 
 

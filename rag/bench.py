@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass

@@ -26,9 +26,9 @@ _MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", 
                                        "september", "october", "november", "december"], 1)}
 _WEEKDAY = r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"
 _DATE_FORMS = [
-    (re.compile(rf"^{_WEEKDAY}(?P<month>[a-z]+)\.?\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})$", re.I), "mdy"),
-    (re.compile(rf"^{_WEEKDAY}(?P<day>\d{{1,2}})\s+(?P<month>[a-z]+)\.?,?\s+(?P<year>\d{{4}})$", re.I), "dmy"),
-    (re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?:[T ][\d:.+\-Z]*)?$"), "iso"),
+    re.compile(rf"^{_WEEKDAY}(?P<month>[a-z]+)\.?\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})$", re.I),
+    re.compile(rf"^{_WEEKDAY}(?P<day>\d{{1,2}})\s+(?P<month>[a-z]+)\.?,?\s+(?P<year>\d{{4}})$", re.I),
+    re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?:[T ][\d:.+\-Z]*)?$"),
 ]
 _BYLINE = re.compile(r"^[Bb]y\s+([A-Z][\w.'’\-]+(?:\s+(?:and\s+)?[A-Z][\w.'’\-]+){0,5})$")
 _PHOTO = re.compile(r"^(?:photo|image|picture)(?: credit)?\s*:\s*(?P<caption>.+?)\s*(?:\((?P<credit>[^()]+)\))?\.?$", re.I)
@@ -44,13 +44,14 @@ class CleanedText:
 def parse_date(text: str) -> str | None:
     """ISO date for a line that is only a date ("Tuesday, June 17, 2014"), else None."""
     line = text.strip()
-    for pattern, form in _DATE_FORMS:
+    for pattern in _DATE_FORMS:
         m = pattern.match(line)
         if not m:
             continue
-        month = m.group("month")
-        month_num = int(month) if month.isdigit() else _MONTHS.get(month.lower()) or _MONTHS.get(
-            next((k for k in _MONTHS if k.startswith(month.lower()[:3])), ""), 0)
+        month = m.group("month").lower()
+        # Full names, and abbreviations such as "Sept." or "Jun".
+        month_num = int(month) if month.isdigit() else next(
+            (n for name, n in _MONTHS.items() if len(month) >= 3 and name.startswith(month)), 0)
         try:
             return date(int(m.group("year")), month_num, int(m.group("day"))).isoformat()
         except (TypeError, ValueError):

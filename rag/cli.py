@@ -19,8 +19,7 @@ log = logging.getLogger("rag.cli")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not the whole usage block
-        self.exit(2, f"rag: error: {message} (see `rag {self.prog.split()[-1]} --help`)\n"
-                  if " " in self.prog else f"rag: error: {message} (see `rag --help`)\n")
+        self.exit(2, f"rag: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

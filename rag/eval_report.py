@@ -137,7 +137,7 @@ def parse_bars(specs: Sequence[str]) -> dict[str, float]:
 
 def check_bars(metrics: dict[str, float | None], under: dict[str, float], over: dict[str, float]) -> list[str]:
     failures = []
-    for name, bar in {**under, **over}.items():
+    for name in {**under, **over}:
         if name not in metrics:
             raise ConfigError(f"unknown metric {name!r}; known: {', '.join(sorted(metrics))}")
     for name, bar in under.items():

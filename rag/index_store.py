@@ -220,9 +220,10 @@ def _chunk_to_dict(c: Chunk) -> dict[str, Any]:
 
 def _read_chunks(path: Path) -> list[Chunk]:
     chunks = []
+    lineno = 0
     try:
         with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
+            for lineno, line in enumerate(fh, 1):  # noqa: B007 - named in the error below
                 d = json.loads(line)
                 chunks.append(Chunk(id=d["id"], doc_id=d["doc_id"], text=d["text"], start=d["start"],
                                     end=d["end"], n_tokens=d["n_tokens"], title=d.get("title", ""),

@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .embedders import Embedder, create_embedder
 from .errors import IndexCorruptError, IndexNotFoundError, RagError
 from .index_store import IndexStore, Manifest
 from .loaders import SkippedFile, load_documents
-from .records import Chunk, Document
+from .records import Document
 
 log = logging.getLogger("rag.indexer")
 
@@ -109,9 +109,7 @@ class Indexer:
             new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
                                                         show_progress=show_progress)
             chunks = kept_chunks + new_chunks
-            vectors = (np.vstack([kept_vectors, new_vectors]) if len(kept_chunks) else new_vectors)
-            if not chunks:
-                vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
+            vectors = np.vstack([kept_vectors, new_vectors]) if kept_chunks else new_vectors
 
             documents_meta = {d: old_docs[d] for d in keep_old}
             per_doc = {}
@@ -123,8 +121,7 @@ class Indexer:
                                         "metadata": {k: v for k, v in d.metadata.items()
                                                      if isinstance(v, (str, int, float, bool))}}
             manifest = Manifest(
-                embedder={"name": self.embedder.name, "dim": int(vectors.shape[1]) if vectors.ndim == 2 and vectors.shape[1] else self.embedder.dim,
-                          "max_tokens": self.embedder.max_tokens},
+                embedder={"name": self.embedder.name, "dim": self.embedder.dim, "max_tokens": self.embedder.max_tokens},
                 chunker=self.chunker.settings.to_dict(),
                 documents=documents_meta,
                 n_chunks=len(chunks),

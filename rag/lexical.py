@@ -33,14 +33,14 @@ def _stemmer():
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
     return frozenset(STOPWORDS_EN)
 
 
-def analyze(text: str, stopwords: frozenset[str] | None = None) -> list[str]:
-    stop = _stopwords() if stopwords is None else stopwords
+def analyze(text: str, stop_words: frozenset[str] | None = None) -> list[str]:
+    stop = stopwords() if stop_words is None else stop_words
     words = [w for w in _WORD.findall(text.lower()) if w not in stop]
     stemmer = _stemmer()
     return stemmer.stemWords(words) if stemmer else words

@@ -20,7 +20,9 @@ from .records import Document
 
 log = logging.getLogger("rag.loaders")
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+_TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
+          ".jsonl": "jsonl"}
+SUPPORTED_SUFFIXES = tuple(_TYPES)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _MD_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
@@ -139,7 +141,7 @@ def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
     if not cleaned.text.strip():
         raise DocumentError("empty document (no text after cleaning)")
     metadata = {**cleaned.metadata, **{k: v for k, v in meta.items() if v}, "path": source,
-                "type": suffix.lstrip(".").replace("htm", "html").replace("htmll", "html").replace("markdown", "md")}
+                "type": _TYPES[suffix]}
     title = title or cleaned.title or Path(doc_id).stem.replace("-", " ").replace("_", " ")
     return Document(id=doc_id, title=title, text=cleaned.text, source=source, metadata=metadata)
 

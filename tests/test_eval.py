@@ -11,7 +11,6 @@ from rag.cli import main
 from rag.datasets import check_doc_ids, load_eval_set
 from rag.errors import DatasetError
 
-from .conftest import ARTICLE
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

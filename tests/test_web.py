@@ -90,6 +90,12 @@ def ask(page, question: str, expect_messages: int) -> str:
     return bot.last.inner_text()
 
 
+def choose_generator(page, name: str) -> None:
+    page.locator("#generator input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_function("([v]) => document.querySelector('#generator input').value === v", arg=[name])
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -158,3 +164,16 @@ def test_the_api_answers_from_gradio_client(web):
     assert "late 1990s" in result["answer"] and result["abstained"] is False
     (citation,) = result["citations"]
     assert "late 1990s" in citation["quote"] and citation["doc_id"] == "imu-pakistan-2014.txt"
+
+
+@pytest.mark.browser
+def test_an_unreachable_endpoint_shows_an_error_in_the_chat_and_the_session_goes_on(page):
+    page.click("text=Settings")
+    choose_generator(page, "openai")
+    page.locator("#base-url textarea").fill("http://127.0.0.1:9/v1")
+    failed = ask(page, "When was the IMU first formed?", 1)
+    assert "unreachable" in failed and failed.startswith("⚠")
+    assert page.locator("#sources [data-testid='error']").is_visible()
+    choose_generator(page, "extractive")
+    recovered = ask(page, "When was the IMU first formed?", 2)
+    assert "late 1990s" in recovered

@@ -94,9 +94,11 @@ def build_app(service: ChatService) -> gr.Blocks:
                 gr.Markdown("**Sources**")
                 sources = gr.HTML(EMPTY, elem_id="sources")
         with gr.Accordion("Settings", open=False):
-            generator = gr.Dropdown(available_generators(), value=config.generator, label="Generator")
+            generator = gr.Dropdown(available_generators(), value=config.generator, label="Generator",
+                                    elem_id="generator")
             k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)")
-            base_url = gr.Textbox(value=config.openai_base_url, label="Hosted endpoint (openai generator)")
+            base_url = gr.Textbox(value=config.openai_base_url, label="Hosted endpoint (openai generator)",
+                                  elem_id="base-url")
             model = gr.Textbox(value=config.openai_model, label="Hosted model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")

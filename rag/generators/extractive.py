@@ -27,7 +27,7 @@ from ..chunking import split_sentences
 from ..citations import with_markers
 from ..config import Config
 from ..embedders import Embedder, create_embedder
-from ..lexical import _stopwords, analyze
+from ..lexical import analyze, stopwords
 from ..prompts import NOT_IN_DOCUMENTS
 from ..records import Answer, Citation, Hit
 from . import StreamEvent
@@ -167,7 +167,7 @@ class ExtractiveGenerator:
 
 @lru_cache(maxsize=1)
 def _stop() -> frozenset[str]:
-    return frozenset(_stopwords() - _MEANINGFUL)
+    return frozenset(stopwords() - _MEANINGFUL)
 
 
 def _analyze(text: str) -> list[str]:
