@@ -45,6 +45,11 @@ FACTUAL = [
     ("Who drove the IMU from its original bases in Northern Afghanistan?", "U.S.-led invasion"),
     ("Why is the IMU losing potential recruits?", "Syrian war"),
 ]
+ABOUT_THE_DOCUMENT = [
+    ("What is the headline of the article?", "With Recent Attacks, the IMU Seeks to Raise Its Profile in Pakistan"),
+    ("When was the article published?", "June 17, 2014"),
+    ("Who took the photo?", "Mushtaq Ahmad Sadiq"),
+]
 UNANSWERABLE = [
     "What is the capital of Uzbekistan?",
     "When did the IMU pledge allegiance to ISIS?",
@@ -63,6 +68,13 @@ def test_factual_questions_are_answered_with_a_citation_quoting_the_article(pipe
     for c in answer.citations:
         assert TEXT[c.start:c.end] == c.quote
     assert any(expected.lower() in c.quote.lower() for c in answer.citations)
+
+
+@pytest.mark.parametrize("question, expected", ABOUT_THE_DOCUMENT)
+def test_questions_about_the_document_itself_are_answered_from_its_title_date_and_caption(
+        pipeline, question, expected):
+    answer = pipeline.ask(question)
+    assert expected in answer.text and expected in answer.citations[0].quote
 
 
 def test_questions_the_article_cannot_answer_are_declined(pipeline):

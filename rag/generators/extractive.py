@@ -6,6 +6,7 @@ quote from a passage and carries its citation. Each candidate sentence is scored
     support = 0.4 * cosine(question, best clause of the sentence)   (embedding model already loaded)
             + 0.6 * coverage(IDF-weighted question terms in the sentence; half credit in the one before)
             + 0.10 if the sentence holds the kind of thing asked for (a year for "when", ...)
+            (at least 0.75 for the title, date line or photo caption when the question asks for one)
 
 and the answer abstains when the best support is below `threshold` (calibrated on the eval
 sets; see README "Quality"). A second sentence is added when it scores nearly as well and
@@ -24,6 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..chunking import split_sentences
+from ..cleaning import parse_date
 from ..citations import with_markers
 from ..config import Config
 from ..embedders import Embedder, create_embedder
@@ -33,6 +35,11 @@ from ..records import Answer, Citation, Hit
 from . import StreamEvent
 
 COSINE_WEIGHT = 0.4
+KIND_BONUS = 0.10
+# Questions about the document itself ("what is the headline?", "when was it published?", "who took
+# the photo?") are answered by its title, date line or photo caption, which share no words with them:
+# such a match counts as well supported.
+STRUCTURE_SUPPORT = 0.75
 SECOND_SENTENCE_MARGIN = 0.06
 MAX_SENTENCES = 2
 
@@ -148,8 +155,11 @@ class ExtractiveGenerator:
         scored = []
         for cand, cos, terms in zip(candidates, cosines, sentence_terms):
             coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
-            bonus = 0.10 if _has_kind(kind, cand.text, question) else 0.0
-            scored.append((COSINE_WEIGHT * float(cos) + (1 - COSINE_WEIGHT) * coverage + bonus, cand))
+            bonus = KIND_BONUS if _has_kind(kind, cand.text, question) else 0.0
+            score = COSINE_WEIGHT * float(cos) + (1 - COSINE_WEIGHT) * coverage + bonus
+            if _answers_about_document(question, cand):
+                score = max(score, STRUCTURE_SUPPORT)
+            scored.append((score, cand))
         scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
         return scored
 
@@ -206,6 +216,19 @@ def _clauses(sentence: str, min_words: int = 5) -> list[str]:
         else:
             merged.append(p)
     return merged if len(merged) > 1 else []
+
+
+_ASKS_TITLE = re.compile(r"\b(headline|title)\b", re.I)
+_ASKS_DATE = re.compile(r"\b(published|publication date|dated)\b|\bdate of (the|this) (article|story|piece)\b", re.I)
+_ASKS_PHOTO = re.compile(r"\b(photo|photograph|picture|image)\b", re.I)
+_CAPTION = re.compile(r"^(photo|photograph|picture|image)( credit)?\s*:", re.I)
+
+
+def _answers_about_document(question: str, cand: _Candidate) -> bool:
+    text = cand.text
+    return bool((_ASKS_TITLE.search(question) and text == cand.hit.chunk.title)
+                or (_ASKS_DATE.search(question) and parse_date(text))
+                or (_ASKS_PHOTO.search(question) and _CAPTION.match(text)))
 
 
 def _question_kind(question: str) -> str:
