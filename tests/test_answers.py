@@ -164,3 +164,13 @@ def test_prompt_budget_is_never_exceeded(lengths, window, answer):
     prompt = build_prompt("What is the word?", hits, context_tokens=window, answer_tokens=answer)
     assert prompt.n_tokens <= window - answer
     assert [h.rank for h in prompt.passages] == sorted(h.rank for h in prompt.passages)
+
+
+def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one(embedder, config):
+    from rag.generators.extractive import ExtractiveGenerator
+
+    gen = ExtractiveGenerator(config, embedder=embedder)
+    text = "Angelique Kerber won the 2018 Wimbledon women's singles title, beating Serena Williams in the final."
+    hits = [Hit(Chunk("w#0", "w", text, 0, len(text), 25), 1.0, 1)]
+    assert gen.generate("Who won the women's singles at Wimbledon in 2018?", hits).abstained is False
+    assert gen.generate("Who won the women's singles at Wimbledon in 2019?", hits).abstained is True

@@ -6,6 +6,7 @@ quote from a passage and carries its citation. Each candidate sentence is scored
     support = 0.4 * cosine(question, best clause of the sentence)   (embedding model already loaded)
             + 0.6 * coverage(IDF-weighted question terms in the sentence; half credit in the one before)
             + 0.10 if the sentence holds the kind of thing asked for (a year for "when", ...)
+            - 0.30 when the sentence (with the one before) lacks a number the question names
             (at least 0.75 for the title, date line or photo caption when the question asks for one)
 
 and the answer abstains when the best support is below `threshold` (calibrated on the eval
@@ -40,6 +41,14 @@ KIND_BONUS = 0.10
 # the photo?") are answered by its title, date line or photo caption, which share no words with them:
 # such a match counts as well supported.
 STRUCTURE_SUPPORT = 0.75
+# Numbers in a question (a year, an edition: "in 2019", "the 92nd Academy Awards") are constraints:
+# a sentence about another year answers another question.
+MISSING_NUMBER_PENALTY = 0.3
+_NUMBER_TOKEN = re.compile(r"\b(\d+)(?:st|nd|rd|th)?\b")
+
+
+def _numbers(text: str) -> set[str]:
+    return set(_NUMBER_TOKEN.findall(text))
 SECOND_SENTENCE_MARGIN = 0.06
 MAX_SENTENCES = 2
 
@@ -152,11 +161,14 @@ class ExtractiveGenerator:
         sentence_terms = [set(_analyze(c.text)) for c in candidates]
         weights = _idf(set(_terms(question)), sentence_terms)
         kind = _question_kind(question)
+        required = _numbers(question)
         scored = []
         for cand, cos, terms in zip(candidates, cosines, sentence_terms):
             coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
             bonus = KIND_BONUS if _has_kind(kind, cand.text, question) else 0.0
             score = COSINE_WEIGHT * float(cos) + (1 - COSINE_WEIGHT) * coverage + bonus
+            if required and not required <= _numbers(cand.previous + " " + cand.text):
+                score -= MISSING_NUMBER_PENALTY
             if _answers_about_document(question, cand):
                 score = max(score, STRUCTURE_SUPPORT)
             scored.append((score, cand))
