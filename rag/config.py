@@ -43,6 +43,8 @@ class Config:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     candidate_depth: int = 50
+    # Passages at least this similar to a better-ranked one are skipped (1.0 keeps everything).
+    dedup_similarity: float = 0.98
     max_question_chars: int = 4000
 
     # Generation.

@@ -93,6 +93,26 @@ class Retriever:
             self._snapshot = self.store.load()
             return True
 
+    def _distinct(self, snap: IndexSnapshot, ranked: list[int], k: int) -> list[int]:
+        """The best k that each bring something new: a passage nearly identical to a better one
+        (cosine >= `dedup_similarity`, 0.98: the same news snippet from two sites; neighbouring chunks
+        of one article already reach 0.95) or mostly inside
+        one already chosen (overlapping chunks of one document) is passed over."""
+        threshold = self.config.dedup_similarity
+        if threshold >= 1.0:
+            return ranked[:k]
+        chosen: list[int] = []
+        for p in ranked:
+            if len(chosen) == k:
+                break
+            c = snap.chunks[p]
+            if any(_mostly_inside(c, snap.chunks[q]) for q in chosen):
+                continue
+            if chosen and float(np.max(np.asarray(snap.vectors[chosen]) @ np.asarray(snap.vectors[p]))) >= threshold:
+                continue
+            chosen.append(p)
+        return chosen
+
     def search(self, question: str, k: int | None = None, *, mode: str | None = None,
                doc_ids: Collection[str] | None = None, date_from: str | None = None,
                date_to: str | None = None) -> list[Hit]:
@@ -154,7 +174,7 @@ class Retriever:
                 s += c.bm25_weight / (c.rrf_k + bm25_rank[p] + 1)
             return s
 
-        ranked = sorted(candidates, key=lambda p: (-fused(p), p))[:k]
+        ranked = self._distinct(snap, sorted(candidates, key=lambda p: (-fused(p), p)), k)
         hits = []
         for rank, p in enumerate(ranked, 1):
             parts = {}
@@ -165,3 +185,11 @@ class Retriever:
             hits.append(Hit(chunk=snap.chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
         timings["search_ms"] = (time.perf_counter() - t) * 1000
         return Retrieval(question, hits, timings)
+
+
+def _mostly_inside(a: Chunk, b: Chunk) -> bool:
+    """More than half of chunk `a` lies inside chunk `b` of the same document."""
+    if a.doc_id != b.doc_id:
+        return False
+    overlap = min(a.end, b.end) - max(a.start, b.start)
+    return overlap > 0.5 * (a.end - a.start)

@@ -57,3 +57,20 @@ def test_unusable_questions_raise_a_clear_error(retriever, question):
     with pytest.raises(QuestionError) as err:
         retriever.search(question)
     assert str(err.value)
+
+
+def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, config, embedder):
+    from rag.indexer import Indexer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    snippet = "Lionel Messi won the 2022 World Cup with Argentina after a penalty shoot-out against France."
+    (docs / "site-a.txt").write_text(snippet)
+    (docs / "site-b.txt").write_text(snippet)  # the same story syndicated on a second site
+    (docs / "other.txt").write_text("Kylian Mbappé scored a hat-trick for France in the 2022 World Cup final.")
+    Indexer(config, embedder).index_paths([docs], tmp_path / "idx")
+    hits = Retriever.load(tmp_path / "idx", config=config, embedder=embedder).search("Who won the 2022 World Cup?", 3)
+    assert len({h.doc_id for h in hits} & {"site-a.txt", "site-b.txt"}) == 1
+    assert "other.txt" in {h.doc_id for h in hits}
+    everything = Retriever.load(tmp_path / "idx", config=config.replace(dedup_similarity=1.0), embedder=embedder)
+    assert len(everything.search("Who won the 2022 World Cup?", 3)) == 3
