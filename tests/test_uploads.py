@@ -1,0 +1,44 @@
+"""Uploads: stored only inside the corpus's upload folder, parsed before anything is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import DocumentError
+from rag.indexer import Indexer
+from rag.retriever import Retriever
+from rag.uploads import ingest, safe_filename
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("../../etc/passwd.txt", "passwd.txt"), ("..\\..\\boot.ini.md", "boot.ini.md"), (".hidden.md", "hidden.md"),
+    ("notes (final).PDF", "notes-final.pdf"), ("", "upload"), ("../", "upload"), ("a/b/../c.html", "c.html"),
+])
+def test_upload_names_cannot_leave_the_upload_folder(name, safe):
+    assert safe_filename(name) == safe
+
+
+def test_an_upload_is_stored_in_the_corpus_and_searchable(tmp_path, config, embedder):
+    corpus = tmp_path / "corpus"
+    index_dir = tmp_path / "index"
+    indexer = Indexer(config, embedder)
+    result = ingest("../../outside.md", b"# Kilns\n\nA kiln fires clay at high heat.", corpus_dir=corpus,
+                    index_dir=index_dir, indexer=indexer)
+    assert result.path == (corpus / "uploads" / "outside.md").resolve()
+    assert not (tmp_path / "outside.md").exists()
+    hits = Retriever.load(index_dir, config=config, embedder=embedder).search("What does a kiln do?", 1)
+    assert hits[0].doc_id == "uploads/outside.md"
+
+
+def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, config, embedder):
+    corpus = tmp_path / "corpus"
+    index_dir = tmp_path / "index"
+    indexer = Indexer(config, embedder)
+    ingest("good.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
+    with pytest.raises(DocumentError, match="PDF"):
+        ingest("broken.pdf", b"%PDF-1.4 nothing", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
+    with pytest.raises(DocumentError, match="too large"):
+        ingest("big.txt", b"x" * 2000, corpus_dir=corpus, index_dir=index_dir, indexer=indexer, max_bytes=1000)
+    assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["good.txt"]
+    hits = Retriever.load(index_dir, config=config, embedder=embedder).search("rock", 5)
+    assert {h.doc_id for h in hits} == {"uploads/good.txt"}
