@@ -21,7 +21,8 @@ class ChatService:
         self.config = config
         self.retriever = Retriever.load(config.index_dir, config=config)
         self._generators: dict[tuple, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the generator cache
+        self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
 
     def warm_up(self) -> None:
@@ -42,7 +43,7 @@ class ChatService:
         return self.pipeline(generator, base_url, model).ask_stream(question, history, k=int(k))
 
     def upload(self, name: str, data: bytes):
-        with self._lock:  # one indexing at a time; readers keep using the live version meanwhile
+        with self._upload_lock:  # readers keep answering from the live version meanwhile
             if self._indexer is None:
                 self._indexer = Indexer(self.config, self.retriever.embedder)
             result = ingest(name, data, corpus_dir=self.config.corpus_dir, index_dir=self.config.index_dir,
