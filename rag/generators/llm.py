@@ -1,9 +1,8 @@
 """What every language-model generator shares: prompt, call, verify, `Answer`.
 
-A backend only has to turn a `Prompt` into text (`complete`) or a stream of text pieces
-(`complete_stream`). Everything a user relies on — the token budget, the fenced passages, and
-the verification that each sentence is supported by the passage it cites — happens here, the
-same way for every model.
+A backend only has to turn a `Prompt` into a stream of text pieces (`_pieces`). Everything a
+user relies on — the token budget, the fenced passages, and the verification that each sentence
+is supported by the passage it cites — happens here, the same way for every model.
 """
 
 from __future__ import annotations
@@ -25,14 +24,9 @@ class LLMGenerator:
         self.config = config or Config.load()
 
     # --- the backend's part ---
-    def complete(self, prompt: Prompt) -> tuple[str, dict[str, int]]:
-        """The whole answer text and token usage."""
-        text = "".join(self.complete_stream(prompt))
-        return text, {}
-
-    def complete_stream(self, prompt: Prompt) -> Iterator[str]:
-        text, _ = self.complete(prompt)
-        yield text
+    def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
+        """The answer text as it is produced; fill `usage` with token counts if the backend has them."""
+        raise NotImplementedError
 
     # --- the shared part ---
     def prompt_for(self, question: str, hits: Sequence[Hit]) -> Prompt:
@@ -74,9 +68,6 @@ class LLMGenerator:
                      abstained=checked.abstained,
                      timings={"generate_ms": (time.perf_counter() - t0) * 1000}, usage=usage,
                      generator=self.name, notes=tuple(notes) + checked.notes, confidence=confidence)
-
-    def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
-        yield from self.complete_stream(prompt)
 
 
 class IncompleteStream(Exception):
