@@ -1,8 +1,8 @@
-"""`rag bench`: indexing throughput and query latency, printed as tables and written as JSON.
+"""`rag bench`: indexing throughput, embedding backends, query latency, scale to a million
+chunks and cold start, printed as tables and written as JSON.
 
-Throughput compares the indexing pipeline (load → chunk → embed → write the index) with a
-plain `SentenceTransformer.encode` call per document over the very same chunks, in the order
-the documents give them, in the same run, so the ratio is free of machine noise between runs.
+Every comparison (bucketed against plain batching, int8 against fp32, approximate against exact
+search) is made within one run, so the ratios are free of machine noise between runs.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -43,8 +42,13 @@ class Table:
         line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))
         return "\n".join([self.title, line(self.columns), line(["-" * w for w in widths]), *map(line, cells)])
 
+    details: list[dict] = field(default_factory=list)
+
     def to_dict(self) -> dict:
-        return {"title": self.title, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
+        out: dict = {"title": self.title, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
+        if self.details:
+            out["details"] = self.details
+        return out
 
 
 def _fmt(v: object) -> str:
@@ -55,10 +59,6 @@ def _fmt(v: object) -> str:
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_bench_documents(corpus: Path | None) -> list[Document]:
@@ -88,43 +88,98 @@ def load_bench_documents(corpus: Path | None) -> list[Document]:
 
 
 def bench_indexing(docs: list[Document], config: Config, repeats: int = 1) -> Table:
+    """The plain loop is what most code does: fixed batches in the order the documents give the
+    chunks, one `encode` call each. `rag index` sorts all new chunks by token length first."""
     from .chunking import Chunker
     from .embedders import create_embedder
     from .indexer import Indexer
 
     embedder = create_embedder(config.embedding_model, batch_size=config.embedding_batch_size)
     chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=embedder.fits)
-    per_doc = [[c.text for c in chunker.chunk(d)] for d in docs]
-    n_chunks = sum(map(len, per_doc))
-    n_tokens = sum(chunker.count(t) for texts in per_doc for t in texts)
+    texts = [c.text for d in docs for c in chunker.chunk(d)]
+    n_chunks = len(texts)
+    n_tokens = sum(chunker.count(t) for t in texts)
     embedder.encode_passages(["warm up the model"])  # load weights outside the timed part
 
-    model = embedder.model
-    plain, pipeline = [], []
+    model, size = embedder.model, config.embedding_batch_size
+    plain, bucketed, pipeline = [], [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        for texts in per_doc:  # the straightforward loop: one encode call per document
-            model.encode(texts, batch_size=config.embedding_batch_size, normalize_embeddings=True)
+        for start in range(0, n_chunks, size):
+            model.encode(texts[start:start + size], batch_size=size, normalize_embeddings=True)
         plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        embedder.encode_passages(texts)
+        bucketed.append(time.perf_counter() - t)
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
             Indexer(config, embedder).sync(docs, Path(tmp) / "index")
             pipeline.append(time.perf_counter() - t)
-    p, q = min(plain), min(pipeline)
+    p, b, q = min(plain), min(bucketed), min(pipeline)
     rows = [
-        ["plain encode loop (per document)", n_chunks, n_chunks / p, n_tokens / p, 1.0],
-        ["rag index (chunk + embed + write)", n_chunks, n_chunks / q, n_tokens / q, p / q],
+        [f"plain encode loop (batches of {size} in document order)", n_chunks, n_chunks / p, n_tokens / p, 1.0],
+        ["length-bucketed encode (sorted by token length)", n_chunks, n_chunks / b, n_tokens / b, p / b],
+        ["rag index (chunk + bucketed embed + write)", n_chunks, n_chunks / q, n_tokens / q, p / q],
     ]
     return Table(f"Indexing {len(docs)} documents ({n_chunks} chunks, {n_tokens} tokens; best of {repeats})",
                  ["method", "chunks", "chunks/s", "tokens/s", "speed vs plain"], rows)
 
 
-def bench_article_queries(config: Config, repeats: int = 5) -> Table:
+def bench_embedding_backends(docs: list[Document], config: Config, eval_sets: Sequence[Path],
+                             n_passages: int = 256) -> Table:
+    """PyTorch (fp32) against the int8 ONNX export, same model, same run: passages/s on ~200-token
+    chunks, question latency, and Recall@5 with questions embedded by each against an index
+    whose passages PyTorch embedded (what `query_backend = "auto"` does)."""
+    from .chunking import Chunker
+    from .datasets import load_eval_set
     from .embedders import create_embedder
+    from .evaluate import evaluate
+    from .models import resolve_quantized_model
+
+    if not resolve_quantized_model(config.embedding_model):
+        return Table("Embedding backends: no int8 ONNX export installed for this model", ["backend"], [])
+    torch_e = create_embedder(config.embedding_model, query_backend="torch")
+    int8_e = create_embedder(config.embedding_model, query_backend="onnx-int8")
+    long_chunks = Chunker(200, 0, config.encoding, fits=torch_e.fits).chunk_all(docs)
+    passages = [c.text for c in long_chunks if c.n_tokens >= 150][:n_passages] or [c.text for c in long_chunks]
+    avg_tokens = sum(torch_e.count_tokens(p) for p in passages) / len(passages)
+    rows = []
+    recalls: dict[str, list[float]] = {}
+    for backend, embedder, encode in (("torch (fp32)", torch_e, torch_e.encode_passages),
+                                      ("onnx-int8", int8_e, int8_e.encode_queries)):
+        encode(passages[:8])
+        t = time.perf_counter()
+        for start in range(0, len(passages), 32):
+            encode(passages[start:start + 32])
+        per_s = len(passages) / (time.perf_counter() - t)
+        embedder.encode_queries(["warm up"])
+        lat = []
+        for q in QUESTIONS * 5:
+            t = time.perf_counter()
+            embedder.encode_queries([q])
+            lat.append((time.perf_counter() - t) * 1000)
+        row: list[object] = [backend, per_s, percentile(lat, 50), percentile(lat, 95)]
+        for path in eval_sets:
+            eval_set = load_eval_set(path, max_question_chars=config.max_question_chars)
+            backend_config = config.replace(query_backend="torch" if embedder is torch_e else "onnx-int8")
+            report = evaluate(eval_set, backend_config, progress=False, log=lambda _: None)
+            for method, metrics in [(report["method"], report["metrics"]), *report["baselines"].items()]:
+                if method in ("hybrid", "dense"):
+                    row.append(metrics["retrieval.recall@5"])
+                    recalls.setdefault(f"{eval_set.name} {method}", []).append(metrics["retrieval.recall@5"])
+        rows.append(row)
+    columns = ["query backend", f"passages/s (~{avg_tokens:.0f} tok)", "query p50 ms", "query p95 ms"]
+    columns += [f"R@5 {name}" for name in recalls]
+    return Table("Embedding backends (all-MiniLM-L6-v2; passages of the index embedded by PyTorch)",
+                 columns, rows)
+
+
+def bench_article_queries(config: Config, repeats: int = 5) -> Table:
+    from .embedders import embedder_for
     from .indexer import Indexer
     from .retriever import Retriever
 
-    embedder = create_embedder(config.embedding_model)
+    embedder = embedder_for(config)
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
         Indexer(config, embedder).index_paths([Path("corpus")], index_dir)
@@ -146,36 +201,66 @@ def bench_article_queries(config: Config, repeats: int = 5) -> Table:
                  rows)
 
 
-def bench_synthetic(sizes: Sequence[int], config: Config, n_queries: int = 200) -> Table:
-    from .embedders import create_embedder
-    from .indexes import build_index
+def bench_scale(sizes: Sequence[int], config: Config, *, n_queries: int, article: bool = True) -> Table:
+    """See rag.bench_scale: build, load in a fresh process, query; the article is the real one."""
+    from .bench_scale import run_size
 
-    embedder = create_embedder(config.embedding_model)
-    questions = (QUESTIONS * (n_queries // len(QUESTIONS) + 1))[:n_queries]
-    embedder.encode_queries(["warm up"])
-    rng = np.random.default_rng(0)
+    rows, details = [], []
+    cases: list[tuple[int | None, object]] = [(n, None) for n in sizes]
+    if article:
+        cases.insert(0, (None, _article_chunks(config)))
+    for n, real in cases:
+        r = run_size(n, config, n_queries=n_queries, questions=QUESTIONS * 5, article=real)  # type: ignore[arg-type]
+        details.append({k: v for k, v in r.items() if not k.endswith("_ms")})
+        rows.append([r["corpus"], r["index"] + (f" ({r['search_param']})" if r["search_param"] else ""), r["build_s"],
+                     r["disk_mb"], r["load_s"], r["peak_rss_mb"], r["rss_anon_mb"], percentile(r["search_ms"], 50),
+                     percentile(r["search_ms"], 95), percentile(r["end_to_end_ms"]["dense"], 50),
+                     percentile(r["end_to_end_ms"]["dense"], 95), percentile(r["end_to_end_ms"]["hybrid"], 50),
+                     r["recall@10"]])
+    table = Table("Scale: index written as `rag index` does, then loaded and queried in a fresh process "
+                  "(ms; e2e = embed question + search + fetch chunks)",
+                  ["corpus", "index (nprobe/ef)", "build s", "disk MB", "load s", "peak RSS MB", "of it heap MB", "search p50",
+                   "search p95", "dense e2e p50", "dense e2e p95", "hybrid e2e p50", "recall@10"], rows)
+    table.details = details
+    return table
+
+
+def _article_chunks(config: Config):
+    from .embedders import create_embedder
+    from .index_store import IndexStore
+    from .indexer import Indexer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        embedder = create_embedder(config.embedding_model, query_backend="torch")
+        Indexer(config, embedder).index_paths([Path("corpus")], Path(tmp) / "index")
+        snap = IndexStore(Path(tmp) / "index").load(mmap=False)
+        return list(snap.chunks), np.array(snap.vectors)
+
+
+def bench_cold_start(config: Config, repeats: int = 3) -> Table:
+    """`rag ask` in a new process over a built index: everything a first answer waits for."""
+    import subprocess
+    import sys
+
+    from .indexer import Indexer
+
     rows = []
-    for n in sizes:
-        vectors = rng.standard_normal((n, 384), dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        t = time.perf_counter()
-        index = build_index(vectors, config.index_type, config.approx_threshold)
-        build = time.perf_counter() - t
-        search, total = [], []
-        for q in questions:
-            t = time.perf_counter()
-            qv = embedder.encode_queries([q])
-            t1 = time.perf_counter()
-            index.search(qv, config.k)
-            t2 = time.perf_counter()
-            search.append((t2 - t1) * 1000)
-            total.append((t2 - t) * 1000)
-        rows.append([n, index.kind, build, percentile(search, 50), percentile(search, 95), percentile(total, 50),
-                     percentile(total, 95), peak_rss_mb()])
-        del index, vectors
-    return Table("Dense search over synthetic normalised vectors (dim 384; ms)",
-                 ["chunks", "index", "build s", "search p50", "search p95", "with embed p50", "with embed p95",
-                  "peak RSS MB"], rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Path(tmp) / "index"
+        Indexer(config).index_paths([Path("corpus")], index)
+        for backend in ("onnx-int8", "torch"):
+            env = {**os.environ, "RAG_QUERY_BACKEND": backend}
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--index", str(index),
+                                       "When was the IMU first formed?"], env=env, capture_output=True, text=True)
+                times.append(time.perf_counter() - t)
+                if done.returncode != 0:
+                    raise RagError(f"rag ask failed in the cold-start benchmark: {done.stderr.strip()[-300:]}")
+            rows.append([f"rag ask, query_backend={backend}", min(times), percentile(times, 50)])
+    return Table("Cold start to first answer (s; new process, built index, nothing embedded but the question)",
+                 ["command", "best", "median"], rows)
 
 
 def machine() -> dict:
@@ -183,19 +268,50 @@ def machine() -> dict:
             "processor": platform.processor() or platform.machine()}
 
 
-def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config) -> list[Table]:
+def parse_size(text: str) -> int:
+    text = text.strip().lower().replace("_", "").replace(",", "")
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    try:
+        return int(float(text[:-1] if factor > 1 else text) * factor)
+    except ValueError:
+        raise RagError(f"cannot read corpus size {text!r}; write e.g. 10k, 100k or 1M") from None
+
+
+def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
+        sizes: Sequence[int] | None = None, eval_sets: Sequence[Path] = (), only: Sequence[str] = ()) -> list[Table]:
+    sizes = list(sizes) if sizes else ([10_000] if quick else [10_000, 100_000, 1_000_000])
+    eval_sets = list(eval_sets) or [Path("eval/article.jsonl")]
     docs = load_bench_documents(corpus)
-    tables = [
-        bench_indexing(docs, config, repeats=1 if quick else 3),
-        bench_article_queries(config, repeats=2 if quick else 10),
-        bench_synthetic([10_000, 100_000] if quick else [10_000, 100_000], config,
-                        n_queries=50 if quick else 300),
-    ]
-    for table in tables:
+    benches = {
+        "indexing": lambda: bench_indexing(docs, config, repeats=1 if quick else 3),
+        "embedding": lambda: bench_embedding_backends(docs, config, eval_sets),
+        "queries": lambda: bench_article_queries(config, repeats=2 if quick else 10),
+        "scale": lambda: bench_scale(sizes, config, n_queries=100 if quick else 300),
+        "cold-start": lambda: bench_cold_start(config, repeats=1 if quick else 3),
+    }
+    unknown = set(only) - set(benches)
+    if unknown:
+        raise RagError(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(benches)}")
+    tables = []
+    for name, bench in benches.items():
+        if only and name not in only:
+            continue
+        table = bench()
+        tables.append(table)
         print(table.render(), end="\n\n", flush=True)
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        result = {"machine": machine(), "quick": quick, "tables": [t.to_dict() for t in tables]}
-        (out / "bench.json").write_text(json.dumps(result, indent=2))
+        result = {"machine": machine(), "quick": quick, "config": {"query_backend": config.query_backend,
+                  "index_type": config.index_type, "approx_threshold": config.approx_threshold},
+                  "tables": [t.to_dict() for t in tables]}
+        (out / "bench.json").write_text(json.dumps(result, indent=2, default=_json_default))
         print(f"wrote {out / 'bench.json'}")
     return tables
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value).__name__)

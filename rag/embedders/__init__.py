@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+import importlib.util
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @runtime_checkable
@@ -22,7 +29,29 @@ class Embedder(Protocol):
     def fits(self, text: str) -> bool: ...
 
 
-def create_embedder(model: str, *, batch_size: int = 64) -> Embedder:
+QUERY_BACKENDS = ("auto", "torch", "onnx-int8")
+
+
+def create_embedder(model: str, *, batch_size: int = 64, query_backend: str = "torch",
+                    query_onnx_model: str = "") -> Embedder:
+    """`query_backend`: "torch" embeds everything with sentence-transformers; "onnx-int8" embeds
+    questions with an int8 ONNX export (passages still with PyTorch); "auto" takes the int8 path
+    when an export of `model` is installed."""
+    from ..models import resolve_quantized_model
     from .sentence_transformer import SentenceTransformerEmbedder
 
+    if query_backend not in QUERY_BACKENDS:
+        raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {query_backend!r})")
+    if query_backend == "auto":
+        available = (query_onnx_model or resolve_quantized_model(model)) and importlib.util.find_spec("onnxruntime")
+        query_backend = "onnx-int8" if available else "torch"
+    if query_backend == "onnx-int8":
+        from .onnx_int8 import OnnxInt8QueryEmbedder
+
+        return OnnxInt8QueryEmbedder(model, onnx_path=query_onnx_model, batch_size=batch_size)
     return SentenceTransformerEmbedder(model, batch_size=batch_size)
+
+
+def embedder_for(config: "Config") -> Embedder:
+    return create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
+                           query_backend=config.query_backend, query_onnx_model=config.query_onnx_model)

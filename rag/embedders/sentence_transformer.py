@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.device = device
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
 
     @cached_property
     def model(self):
@@ -61,10 +62,24 @@ class SentenceTransformerEmbedder:
     def max_tokens(self) -> int:  # type: ignore[override]
         return int(self.model.max_seq_length)
 
+    @cached_property
+    def _counting_tokenizer(self):
+        # A copy: calling a fast tokenizer with other truncation/padding settings changes them on
+        # the shared Rust object, and a batch being encoded for a question at that moment fails
+        # ("Unable to create tensor"). Counting happens while indexing an upload beside the chat.
+        import copy
+
+        return copy.deepcopy(self.model.tokenizer)
+
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees, including its special tokens."""
-        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False,
-                                   verbose=False)["input_ids"])
+        return self._token_counts([text])[0]
+
+    def _token_counts(self, texts: list[str]) -> list[int]:
+        with self._count_lock:
+            ids = self._counting_tokenizer(texts, add_special_tokens=True, truncation=False,
+                                           verbose=False)["input_ids"]
+        return [len(i) for i in ids]
 
     def fits(self, text: str) -> bool:
         return self.count_tokens(text) <= self.max_tokens
@@ -73,9 +88,18 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts), show_progress=False)
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        # sentence-transformers sorts each call's inputs by length before batching, so one call
-        # over all passages pads far less than a call per document.
-        return self._encode(list(texts), show_progress=show_progress)
+        """Batches of passages of similar token length: a batch is padded to its longest member,
+        so mixing a 20-token chunk with a 250-token one wastes most of the short one's compute.
+        (sentence-transformers' own sort is by characters and only within one call.)"""
+        texts = list(texts)
+        if len(texts) <= self.batch_size:
+            return self._encode(texts, show_progress=show_progress)
+        lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
+        order = np.argsort(lengths, kind="stable")[::-1]  # longest first: any memory peak comes at once
+        vectors = self._encode([texts[i] for i in order], show_progress=show_progress)
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         if not texts:
