@@ -8,8 +8,8 @@ model has its own tokenizer and a hard `max_seq_length`, every chunk is also che
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .records import Chunk, Document
 from .tokens import get_encoding
@@ -125,13 +125,21 @@ class Chunker:
                 pieces.append((s, e, len(tokens)))
                 continue
             _, offsets = self._enc.decode_with_offsets(tokens)
-            for i in range(0, len(tokens), limit):
-                ws = s + offsets[i]
-                we = s + offsets[i + limit] if i + limit < len(tokens) else e
-                trimmed: list[tuple[int, int]] = []
-                _append_trimmed(text, ws, we, trimmed)
-                for ts, te in trimmed:
-                    pieces.append((ts, te, self.count(text[ts:te])))
+            i = 0
+            while i < len(tokens):
+                n = limit
+                while True:
+                    we = s + offsets[i + n] if i + n < len(tokens) else e
+                    trimmed: list[tuple[int, int]] = []
+                    _append_trimmed(text, s + offsets[i], we, trimmed)
+                    counts = [self.count(text[ts:te]) for ts, te in trimmed]
+                    # A window cut out of the token stream can re-encode to more tokens than it held
+                    # (a character split across tokens): take fewer tokens until it fits.
+                    if n == 1 or all(c <= limit for c in counts):
+                        break
+                    n -= 1
+                pieces.extend((ts, te, c) for (ts, te), c in zip(trimmed, counts))
+                i += n
         return pieces
 
     def _pack(self, text: str, pieces: list[tuple[int, int, int]], limit: int) -> list[tuple[int, int]]:

@@ -7,13 +7,15 @@ own markers do not support it is re-attributed to a passage that does, or droppe
 returned text are renumbered 1..n in order of appearance, each mapped to a `Citation` holding
 the exact supporting quote and its span in the document. 60% lets a model paraphrase and add
 connecting words, while a sentence bringing facts of its own (names, numbers) falls below it.
+A passage sentence that tells the model to ignore its instructions is never evidence: a reply
+echoing it ("PWNED") repeats the attack, not a fact of the documents.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .chunking import split_sentences
 from .lexical import analyze
@@ -28,6 +30,11 @@ _ABSTAIN = re.compile(
     r"|\bno (information|mention|answer)\b|\bnot (mentioned|stated|specified|provided|in the (documents|passages))\b"
     r"|\bcannot (be )?(answer|determine|found)|\bcan't (answer|determine|tell)|\b(is|are) unknown\b"
     r"|\bI don't know\b|\bI do not know\b",
+    re.IGNORECASE,
+)
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?(previous|prior|above|earlier|preceding)\s+"
+    r"(instructions?|rules|directions|prompts?)\b",
     re.IGNORECASE,
 )
 
@@ -50,6 +57,11 @@ def with_markers(sentence: str, markers: list[int]) -> str:
     return f"{sentence} {tags}"
 
 
+def strip_markers(text: str) -> str:
+    """The text without `[n]` markers: a document's own reference marks are not our citations."""
+    return _MARKER.sub("", text)
+
+
 def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
 
@@ -66,12 +78,15 @@ def best_span(claim: str, hit: Hit) -> tuple[float, int, int]:
     """(support, start, end) of the best supporting sentence or pair of sentences, in chunk offsets."""
     text = hit.chunk.text
     spans = split_sentences(text) or [(0, len(text))]
+    evidence = [not _INJECTION.search(text[s:e]) for s, e in spans]
     best = (0.0, spans[0][0], spans[0][1])
     for i, (s, e) in enumerate(spans):
+        if not evidence[i]:
+            continue
         score = support(claim, text[s:e])
         if score > best[0]:
             best = (score, s, e)
-        if i + 1 < len(spans):
+        if i + 1 < len(spans) and evidence[i + 1]:
             pair = support(claim, text[s:spans[i + 1][1]])
             if pair > best[0] + 0.15:  # a second sentence must add real support to widen the quote
                 best = (pair, s, spans[i + 1][1])
@@ -94,7 +109,7 @@ def verify(raw: str, passages: Sequence[Hit], *, min_support: float = MIN_SUPPOR
     kept: list[str] = []
     for s, e in split_sentences(raw):
         sentence = raw[s:e]
-        claim = _MARKER.sub("", sentence).strip()
+        claim = strip_markers(sentence).strip()
         if not analyze(claim):
             continue
         if is_abstention(claim):

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DatasetError
+from .errors import DatasetError, QuestionError
+from .questions import clean_question
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,21 @@ class EvalSet:
         return [q for q in self.questions if not q.answerable]
 
 
-def load_eval_set(path: str | Path) -> EvalSet:
+def load_eval_set(path: str | Path, *, max_question_chars: int = 4000) -> EvalSet:
     path = Path(path)
     if path.is_dir():
         qa = path / "qa.jsonl"
         if not qa.is_file():
             raise DatasetError(f"{path} is a directory without qa.jsonl; give a .jsonl file or a dataset directory")
         corpus = path / "corpus.jsonl"
-        return EvalSet(path.name, path, tuple(read_questions(qa)), corpus if corpus.is_file() else None)
+        return EvalSet(path.name, path, tuple(read_questions(qa, max_question_chars)),
+                       corpus if corpus.is_file() else None)
     if not path.is_file():
         raise DatasetError(f"{path} does not exist")
-    return EvalSet(path.stem, path, tuple(read_questions(path)))
+    return EvalSet(path.stem, path, tuple(read_questions(path, max_question_chars)))
 
 
-def read_questions(path: Path) -> list[EvalQuestion]:
+def read_questions(path: Path, max_question_chars: int = 4000) -> list[EvalQuestion]:
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
     try:
@@ -75,6 +77,11 @@ def read_questions(path: Path) -> list[EvalQuestion]:
             raise DatasetError(f"{where}: missing field(s) {', '.join(missing)}")
         if not isinstance(item["question"], str) or not item["question"].strip():
             raise DatasetError(f"{where}: 'question' must be non-empty text")
+        try:
+            # The checks every entry point applies, here, before an index is built for nothing.
+            clean_question(item["question"], max_question_chars)
+        except QuestionError as exc:
+            raise DatasetError(f"{where}: {exc}") from None
         if not isinstance(item["answerable"], bool):
             raise DatasetError(f"{where}: 'answerable' must be true or false")
         qid = str(item["id"])

@@ -1,7 +1,8 @@
 """The index on disk: one directory per version, and a `CURRENT` file naming the live one.
 
     <index_dir>/CURRENT            name of the live version, replaced atomically
-    <index_dir>/v<time>-<id>/      manifest.json, chunks.jsonl, vectors.npy, vectors.faiss, bm25/
+    <index_dir>/v<time>-<id>/      manifest.json, chunks.jsonl (+ chunks.offsets.npy), vectors.npy,
+                                   vectors.faiss, bm25/
 
 A new version is written in a temporary sibling, fsynced, renamed into place, and only then
 published by replacing `CURRENT` (rename is atomic on POSIX). A crash at any moment leaves the
@@ -18,13 +19,16 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from .chunk_store import ChunkStore, write_chunks
+from .embedders import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .indexes import VectorIndex, build_index, load_index
 from .lexical import BM25Index
@@ -34,6 +38,7 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
+CHUNK_OFFSETS = "chunks.offsets.npy"
 VECTORS = "vectors.npy"
 FAISS = "vectors.faiss"
 BM25_DIR = "bm25"
@@ -67,6 +72,14 @@ class Manifest:
                    n_chunks=int(data["n_chunks"]), index_type=data["index_type"],
                    built_at=float(data["built_at"]), format_version=int(data["format_version"]))
 
+    def check_embedder(self, embedder: Embedder, chunker: dict[str, Any], index_dir: Path | str = "") -> None:
+        """`check_compatible` for a live embedder. When the models differ, the configured one is
+        loaded first: if it does not exist, "rebuild the index" would be the wrong advice, and
+        its ModelNotFoundError is the error to fix."""
+        if embedder.name != self.embedder.get("name"):
+            _ = embedder.dim
+        self.check_compatible(embedder.name, chunker, index_dir)
+
     def check_compatible(self, embedder: str, chunker: dict[str, Any], index_dir: Path | str = "") -> None:
         """Raise with every difference spelled out and the command that fixes it."""
         diffs = []
@@ -90,7 +103,7 @@ class IndexSnapshot:
 
     path: Path
     manifest: Manifest
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     vectors: np.ndarray
     vector_index: VectorIndex
     bm25: BM25Index
@@ -127,13 +140,16 @@ class IndexStore:
         if missing:
             raise IndexCorruptError(f"index version {path} is missing {', '.join(missing)}; "
                                     f"rebuild with `rag index --rebuild --index {self.root}`")
-        chunks = _read_chunks(path / CHUNKS)
+        chunks = ChunkStore(path / CHUNKS, path / CHUNK_OFFSETS)
         try:
             vectors = np.load(path / VECTORS, mmap_mode="r" if mmap else None)
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"cannot read {path / VECTORS} ({exc}); rebuild with `rag index --rebuild --index {self.root}`") from None
-        vector_index = load_index(path / FAISS)
-        bm25 = BM25Index.load(path / BM25_DIR)
+        try:
+            vector_index = load_index(path / FAISS)
+            bm25 = BM25Index.load(path / BM25_DIR)
+        except IndexCorruptError as exc:
+            raise IndexCorruptError(f"{exc}; rebuild with `rag index --rebuild --index {self.root}`") from None
         counts = {"chunks": len(chunks), "vectors": len(vectors), "vector index": len(vector_index),
                   "bm25": len(bm25), "manifest": manifest.n_chunks}
         if len(set(counts.values())) != 1:
@@ -141,9 +157,12 @@ class IndexStore:
                                     f"rebuild with `rag index --rebuild --index {self.root}`")
         return IndexSnapshot(path, manifest, chunks, vectors, vector_index, bm25)
 
-    def write(self, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, *,
-              approx_threshold: int = 200_000) -> Path:
-        """Write a complete new version and make it live. Call under `lock()`."""
+    def write(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray, *,
+              approx_threshold: int = 200_000, previous: VectorIndex | None = None) -> Path:
+        """Write a complete new version and make it live. Call under `lock()`.
+
+        `previous` is the live version's vector index: an approximate index reuses its training.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
         name = f"v{time.time_ns()}-{uuid.uuid4().hex[:6]}"
@@ -151,12 +170,10 @@ class IndexStore:
         tmp.mkdir()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
         np.save(tmp / VECTORS, vectors)
-        index = build_index(vectors, manifest.index_type, approx_threshold)
+        index = build_index(vectors, manifest.index_type, approx_threshold, previous)
         index.save(tmp / FAISS)
         BM25Index.build([c.text for c in chunks]).save(tmp / BM25_DIR)
-        with open(tmp / CHUNKS, "w", encoding="utf-8") as fh:
-            for c in chunks:
-                fh.write(json.dumps(_chunk_to_dict(c), ensure_ascii=False) + "\n")
+        write_chunks(chunks, tmp / CHUNKS, tmp / CHUNK_OFFSETS)
         final_manifest = Manifest(**{**manifest.__dict__, "index_type": index.kind, "n_chunks": len(chunks)})
         # The manifest goes last: a version without one is never considered complete.
         (tmp / MANIFEST).write_text(json.dumps(final_manifest.to_dict(), indent=1, ensure_ascii=False),
@@ -205,32 +222,13 @@ def _read_manifest(path: Path) -> Manifest:
         raise IndexCorruptError(f"{path / MANIFEST} is not valid JSON ({exc}); rebuild with `rag index --rebuild`") from None
     version = data.get("format_version") if isinstance(data, dict) else None
     if version != FORMAT_VERSION:
-        raise IndexCorruptError(f"index format version {version!r} is not supported (expected {FORMAT_VERSION}); "
-                                "rebuild with `rag index --rebuild`")
+        raise IndexCorruptError(f"{path} has index format version {version!r}, which this version of rag does not "
+                                f"read (it reads {FORMAT_VERSION}); rebuild with "
+                                f"`rag index --rebuild --index {path.parent}`")
     try:
         return Manifest.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorruptError(f"{path / MANIFEST} is missing {exc}; rebuild with `rag index --rebuild`") from None
-
-
-def _chunk_to_dict(c: Chunk) -> dict[str, Any]:
-    return {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "n_tokens": c.n_tokens,
-            "title": c.title, "metadata": dict(c.metadata), "text": c.text}
-
-
-def _read_chunks(path: Path) -> list[Chunk]:
-    chunks = []
-    lineno = 0
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):  # noqa: B007 - named in the error below
-                d = json.loads(line)
-                chunks.append(Chunk(id=d["id"], doc_id=d["doc_id"], text=d["text"], start=d["start"],
-                                    end=d["end"], n_tokens=d["n_tokens"], title=d.get("title", ""),
-                                    metadata=d.get("metadata", {})))
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"{path} line {lineno} is damaged ({exc}); rebuild with `rag index --rebuild`") from None
-    return chunks
 
 
 def _fsync_tree(root: Path) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from .chunking import Chunker
 from .config import Config
-from .embedders import Embedder, create_embedder
+from .embedders import Embedder, embedder_for
 from .errors import IndexCorruptError, IndexNotFoundError, RagError
 from .index_store import IndexStore, Manifest
 from .loaders import SkippedFile, load_documents
@@ -57,8 +57,7 @@ class Indexer:
 
     def __init__(self, config: Config | None = None, embedder: Embedder | None = None):
         self.config = config or Config.load()
-        self.embedder = embedder or create_embedder(self.config.embedding_model,
-                                                    batch_size=self.config.embedding_batch_size)
+        self.embedder = embedder or embedder_for(self.config)
         self.chunker = Chunker(self.config.chunk_tokens, self.config.chunk_overlap, self.config.encoding,
                                fits=self.embedder.fits)
 
@@ -70,18 +69,24 @@ class Indexer:
             # Nothing readable: keep what is indexed rather than emptying it.
             raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
                            "; the index was left unchanged")
-        report = self.sync(loaded.documents, index_dir, rebuild=rebuild, show_progress=show_progress)
+        # A file that cannot be read now (half-copied, damaged) keeps its indexed version until it
+        # is fixed or deleted: dropping it would lose what the index knew.
+        unreadable = {s.doc_id for s in loaded.skipped if s.doc_id}
+        report = self.sync(loaded.documents, index_dir, rebuild=rebuild, show_progress=show_progress,
+                           keep=unreadable)
         report.skipped = loaded.skipped
         return report
 
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
-             rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True) -> IndexReport:
-        """Add new, re-embed changed and (with `remove_missing`) drop absent documents."""
+             rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True,
+             keep: set[str] | frozenset[str] = frozenset()) -> IndexReport:
+        """Add new, re-embed changed and (with `remove_missing`) drop absent documents, except
+        those in `keep`, which stay as indexed."""
         t0 = time.perf_counter()
         store = IndexStore(index_dir or self.config.index_dir)
         docs = {d.id: d for d in documents}
         with store.lock():
-            old_manifest, old_chunks, old_vectors = self._previous(store, rebuild)
+            old_manifest, old_chunks, old_vectors, old_index = self._previous(store, rebuild)
             report = IndexReport(index_dir=str(store.root))
             old_docs = old_manifest.documents if old_manifest else {}
             hashes = {doc_id: content_hash(d) for doc_id, d in docs.items()}
@@ -92,7 +97,7 @@ class Indexer:
                     report.updated.append(doc_id)
                 else:
                     report.unchanged.append(doc_id)
-            report.removed = [d for d in old_docs if d not in docs] if remove_missing else []
+            report.removed = [d for d in old_docs if d not in docs and d not in keep] if remove_missing else []
             keep_old = set(old_docs) - set(report.removed) - set(report.updated)
 
             if old_manifest and not report.changed:
@@ -100,7 +105,8 @@ class Indexer:
                 report.seconds = time.perf_counter() - t0
                 return report
 
-            kept_rows = [i for i, c in enumerate(old_chunks) if c.doc_id in keep_old]
+            doc_of_row = old_chunks.doc_ids() if hasattr(old_chunks, "doc_ids") else (c.doc_id for c in old_chunks)
+            kept_rows = [i for i, doc_id in enumerate(doc_of_row) if doc_id in keep_old]
             kept_chunks = [old_chunks[i] for i in kept_rows]
             kept_vectors = (np.asarray(old_vectors[kept_rows]) if kept_rows
                             else np.zeros((0, 0), dtype=np.float32))
@@ -127,7 +133,8 @@ class Indexer:
                 n_chunks=len(chunks),
                 index_type=self.config.index_type,
             )
-            store.write(manifest, chunks, vectors, approx_threshold=self.config.approx_threshold)
+            store.write(manifest, chunks, vectors, approx_threshold=self.config.approx_threshold,
+                        previous=old_index)
             report.n_chunks = len(chunks)
             report.embedded_chunks = len(new_chunks)
             report.seconds = time.perf_counter() - t0
@@ -136,12 +143,12 @@ class Indexer:
 
     def _previous(self, store: IndexStore, rebuild: bool):
         if rebuild:
-            return None, [], np.zeros((0, 0), dtype=np.float32)
+            return None, [], np.zeros((0, 0), dtype=np.float32), None
         try:
             snapshot = store.load(mmap=True)
         except IndexNotFoundError:
-            return None, [], np.zeros((0, 0), dtype=np.float32)
+            return None, [], np.zeros((0, 0), dtype=np.float32), None
         except IndexCorruptError as exc:
             raise IndexCorruptError(f"{exc} (the existing index cannot be updated)") from None
-        snapshot.manifest.check_compatible(self.embedder.name, self.chunker.settings.to_dict(), store.root)
-        return snapshot.manifest, snapshot.chunks, snapshot.vectors
+        snapshot.manifest.check_embedder(self.embedder, self.chunker.settings.to_dict(), store.root)
+        return snapshot.manifest, snapshot.chunks, snapshot.vectors, snapshot.vector_index

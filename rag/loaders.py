@@ -10,9 +10,9 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .cleaning import clean_text, parse_date
 from .errors import DocumentError
@@ -26,6 +26,7 @@ SUPPORTED_SUFFIXES = tuple(_TYPES)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _MD_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
               "template", "button", "select", "input", "textarea", "object", "embed", "canvas")
 _BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
@@ -36,6 +37,7 @@ _BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4",
 class SkippedFile:
     path: str
     reason: str
+    doc_id: str | None = None  # the id the file's document would have had, if it has one
 
 
 @dataclass
@@ -56,7 +58,7 @@ def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
             try:
                 docs, skipped = _load_file(path, doc_id, max_bytes)
             except DocumentError as exc:
-                _skip(result, str(path), str(exc))
+                _skip(result, str(path), str(exc), doc_id)
                 continue
             result.skipped.extend(skipped)
             for doc in docs:
@@ -93,9 +95,9 @@ def _walk(path: Path) -> Iterator[Path]:
                     yield Path(dirpath) / name
 
 
-def _skip(result: LoadResult, path: str, reason: str) -> None:
+def _skip(result: LoadResult, path: str, reason: str, doc_id: str | None = None) -> None:
     log.warning("skipped %s: %s", path, reason)
-    result.skipped.append(SkippedFile(path, reason))
+    result.skipped.append(SkippedFile(path, reason, doc_id))
 
 
 def _check_suffix(name: str) -> None:
@@ -106,6 +108,8 @@ def _check_suffix(name: str) -> None:
 
 
 def _load_file(path: Path, doc_id: str, max_bytes: int) -> tuple[list[Document], list[SkippedFile]]:
+    if _SURROGATE.search(str(path)):  # undecodable bytes in the name: it could not be stored as an id
+        raise DocumentError("the file name is not valid UTF-8; rename the file")
     _check_suffix(path.name)
     size = path.stat().st_size
     if size > max_bytes:
@@ -216,7 +220,6 @@ def _pdf_text(data: bytes) -> tuple[str, str | None, dict]:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
@@ -234,7 +237,7 @@ def _pdf_text(data: bytes) -> tuple[str, str | None, dict]:
         title = (info.title if info and info.title else None)
     except DocumentError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged PDF makes pypdf raise almost anything
         raise DocumentError(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text.strip():
@@ -260,6 +263,9 @@ def _parse_jsonl(path: Path, data: bytes) -> tuple[list[Document], list[SkippedF
                 raise ValueError("missing or non-text 'text'")
             if str(doc_id) in ids:
                 raise ValueError(f"duplicate id {doc_id!r}")
+            if any(isinstance(v, str) and _SURROGATE.search(v) for kv in item.items() for v in kv):
+                # Valid JSON, but not text: it could not even be written back out as UTF-8.
+                raise ValueError("holds a lone surrogate escape such as \\udcff; re-export the line as UTF-8")
         except ValueError as exc:
             reason = f"bad JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)
             log.warning("skipped %s: %s", where, reason)

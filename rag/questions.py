@@ -12,7 +12,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def clean_question(question: object, max_chars: int = 4000) -> str:
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    if any("\udc80" <= ch <= "\udcff" for ch in question):
+    # Undecodable bytes arrive as surrogate escapes (\udc80-\udcff); a string cut inside an emoji
+    # holds half a surrogate pair. Neither is text, and the tokenizer would fail on both.
+    if any("\ud800" <= ch <= "\udfff" for ch in question):
         raise QuestionError("the question is not valid UTF-8 text; re-type it or fix the terminal encoding")
     text = " ".join(_CONTROL.sub(" ", question).split())
     if not text:

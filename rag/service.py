@@ -4,9 +4,11 @@ every session, generators made on demand, and uploads indexed while others keep 
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .config import Config
+from .embedders import Embedder
 from .indexer import Indexer
 from .pipeline import Pipeline, make_generator
 from .records import Answer
@@ -17,9 +19,10 @@ from .uploads import ingest
 class ChatService:
     """Thread-safe: sessions share it. Readers always see one whole index version."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, embedder: Embedder | None = None):
+        """`embedder`: an already loaded model, shared by questions and uploads."""
         self.config = config
-        self.retriever = Retriever.load(config.index_dir, config=config)
+        self.retriever = Retriever.load(config.index_dir, config=config, embedder=embedder)
         self._generators: dict[tuple, Any] = {}
         self._lock = threading.Lock()  # guards the generator cache
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
@@ -45,6 +48,8 @@ class ChatService:
     def upload(self, name: str, data: bytes):
         with self._upload_lock:  # readers keep answering from the live version meanwhile
             if self._indexer is None:
+                # The questions' model: its token counting has a tokenizer of its own, so chunking
+                # an upload cannot disturb a question being embedded (see rag.embedders).
                 self._indexer = Indexer(self.config, self.retriever.embedder)
             result = ingest(name, data, corpus_dir=self.config.corpus_dir, index_dir=self.config.index_dir,
                             indexer=self._indexer)

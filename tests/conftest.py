@@ -51,3 +51,17 @@ def retriever(article_index, config, embedder):
     from rag.retriever import Retriever
 
     return Retriever.load(article_index, config=config, embedder=embedder)
+
+
+def copy_as_built_by(index_dir: Path, copy: Path, model: str) -> Path:
+    """A copy of an index whose manifest names another embedding model."""
+    import json
+
+    from rag.index_store import IndexStore
+
+    shutil.copytree(index_dir, copy)
+    manifest_path = IndexStore(copy).current_path() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["embedder"]["name"] = model
+    manifest_path.write_text(json.dumps(manifest))
+    return copy

@@ -18,9 +18,9 @@ from .conftest import ARTICLE, ROOT
 @pytest.fixture(autouse=True)
 def shared_model(monkeypatch, embedder):
     """In-process commands reuse the session's model instead of loading their own."""
-    monkeypatch.setattr("rag.embedders.create_embedder", lambda *a, **k: embedder)
-    for module in ("rag.indexer", "rag.retriever"):
-        monkeypatch.setattr(f"{module}.create_embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr("rag.embedders.embedder_for", lambda *a, **k: embedder)
+    for module in ("rag.indexer", "rag.retriever", "rag.generators.extractive"):
+        monkeypatch.setattr(f"{module}.embedder_for", lambda *a, **k: embedder)
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -15,7 +15,7 @@ from rag.index_store import CURRENT, IndexStore
 from rag.indexer import Indexer
 from rag.retriever import Retriever
 
-from .conftest import ARTICLE
+from .conftest import ARTICLE, copy_as_built_by
 
 
 @pytest.fixture
@@ -96,12 +96,7 @@ def test_loading_an_index_built_with_other_settings_says_what_differs(article_in
 
 
 def test_updating_with_another_embedding_model_is_refused(tmp_path, article_index, config, embedder):
-    index_dir = tmp_path / "copy"
-    shutil.copytree(article_index, index_dir)
-    manifest_path = IndexStore(index_dir).current_path() / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["embedder"]["name"] = "intfloat/e5-small-v2"
-    manifest_path.write_text(json.dumps(manifest))
+    index_dir = copy_as_built_by(article_index, tmp_path / "copy", "intfloat/e5-small-v2")
     with pytest.raises(IndexMismatchError, match="embedding model: index has 'intfloat/e5-small-v2'"):
         Indexer(config, embedder).index_paths([ARTICLE], index_dir)
 

@@ -36,7 +36,7 @@ def web(tmp_path_factory, embedder, monkeypatch_module):
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     config = Config(corpus_dir=corpus, index_dir=root / "index")
     Indexer(config, embedder).index_paths([corpus], config.index_dir)
-    monkeypatch_module.setattr("rag.retriever.create_embedder", lambda *a, **k: embedder)
+    monkeypatch_module.setattr("rag.retriever.embedder_for", lambda *a, **k: embedder)
     port = free_port()
     app = serve(config, port=port, block=False)
     yield f"http://127.0.0.1:{port}/", config
@@ -177,3 +177,20 @@ def test_an_unreachable_endpoint_shows_an_error_in_the_chat_and_the_session_goes
     choose_generator(page, "extractive")
     recovered = ask(page, "When was the IMU first formed?", 2)
     assert "late 1990s" in recovered
+
+
+@pytest.mark.browser
+def test_an_unusable_question_gets_its_reason_in_the_page_and_from_the_api(page, web):
+    page.fill("#question textarea", "   ")
+    page.click("#ask")
+    page.wait_for_selector("#sources [data-testid='error']")
+    assert "Type a question first" in page.locator("#sources").inner_text()
+
+    refused = ask(page, "why " * 2500, 1)
+    assert refused.startswith("⚠") and "characters long" in refused
+    assert "late 1990s" in ask(page, "When was the IMU first formed?", 2)  # the session goes on
+
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="question is empty"):
+        Client(web[0], verbose=False).predict(" ", 5, api_name="/ask")

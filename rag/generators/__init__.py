@@ -6,14 +6,15 @@ Adding a generator is one module in this package and one line in `REGISTRY`.
 from __future__ import annotations
 
 import importlib
-from typing import Iterator, Protocol, Sequence, Union, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 from ..config import Config
 from ..errors import ConfigError
 from ..records import Answer, Hit
 
 # A stream yields text deltas as they are produced, then exactly one final, verified `Answer`.
-StreamEvent = Union[str, Answer]
+StreamEvent = str | Answer
 
 
 @runtime_checkable

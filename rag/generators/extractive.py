@@ -19,17 +19,17 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from ..chunking import split_sentences
+from ..citations import is_abstention, strip_markers, with_markers
 from ..cleaning import parse_date
-from ..citations import with_markers
 from ..config import Config
-from ..embedders import Embedder, create_embedder
+from ..embedders import Embedder, embedder_for
 from ..lexical import analyze, stopwords
 from ..prompts import NOT_IN_DOCUMENTS
 from ..records import Answer, Citation, Hit
@@ -95,7 +95,7 @@ class ExtractiveGenerator:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = create_embedder(self.config.embedding_model)
+            self._embedder = embedder_for(self.config)
         return self._embedder
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
@@ -124,15 +124,16 @@ class ExtractiveGenerator:
             c = cand.hit.chunk
             citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
                                       end=c.start + cand.end, quote=cand.text, title=c.title, support=score))
-            parts.append(with_markers(cand.text, [marker]))
+            # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
+            # citations of passages that do not exist; the quote in the citation keeps them.
+            parts.append(with_markers(strip_markers(cand.text), [marker]))
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
                       abstained=False, timings=timings, generator=self.name, confidence=scored[0][0])
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         answer = self.generate(question, hits)
-        for word in re.findall(r"\S+\s*", answer.text):
-            yield word
+        yield from re.findall(r"\S+\s*", answer.text)
         yield answer
 
     def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, _Candidate]]:
@@ -144,7 +145,8 @@ class ExtractiveGenerator:
             for i, (s, e) in enumerate(spans):
                 previous = hit.chunk.text[spans[i - 1][0]:spans[i - 1][1]] if i else ""
                 cand = _Candidate(hit, s, e, previous)
-                if cand.doc_span not in seen and len(analyze(cand.text)) >= 2:
+                # A sentence saying the documents do not answer is no answer, whatever document says it.
+                if cand.doc_span not in seen and len(analyze(cand.text)) >= 2 and not is_abstention(cand.text):
                     seen.add(cand.doc_span)
                     candidates.append(cand)
         if not candidates:

@@ -8,7 +8,7 @@ is supported by the passage it cites — happens here, the same way for every mo
 from __future__ import annotations
 
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from ..citations import verify
 from ..config import Config

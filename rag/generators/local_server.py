@@ -11,9 +11,9 @@ import os
 import socket
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import GeneratorError
 from .llama_cpp import llama_params, resolve_gguf

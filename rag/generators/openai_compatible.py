@@ -13,7 +13,7 @@ import logging
 import os
 import random
 import time
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 from ..config import Config
@@ -101,7 +101,7 @@ class OpenAICompatibleGenerator(LLMGenerator):
                 if not retryable or attempt == attempts:
                     raise self._describe(exc, attempts if retryable else 1) from None
                 delay = self._delay(exc, attempt)
-                log.warning("endpoint %s: %s; retrying in %.1fs (%d/%d)", self.base_url, _short(exc), delay,
+                log.warning("endpoint %s: %s; retrying in %.1fs (%d/%d)", self.base_url, self._short(exc), delay,
                             attempt, attempts - 1)
                 time.sleep(delay)
             except self._openai.APIError as exc:
@@ -126,7 +126,7 @@ class OpenAICompatibleGenerator(LLMGenerator):
             return EndpointError(f"{where} did not answer within {self.config.request_timeout:g} s{tries}; "
                                  "try again later or raise request_timeout")
         if isinstance(exc, o.APIConnectionError):
-            return EndpointError(f"{where} is unreachable{tries} ({_short(exc)}); check the URL or start the server")
+            return EndpointError(f"{where} is unreachable{tries} ({self._short(exc)}); check the URL or start the server")
         if isinstance(exc, o.AuthenticationError):
             return EndpointError(f"{where} rejected the API key (401); check {self.config.openai_api_key_env}")
         if isinstance(exc, o.NotFoundError):
@@ -134,9 +134,15 @@ class OpenAICompatibleGenerator(LLMGenerator):
                                  "name and that the URL ends in /v1")
         if isinstance(exc, o.APIStatusError):
             return EndpointError(f"{where} returned HTTP {exc.status_code}{tries}; try again later")
-        if isinstance(exc, o.APIResponseValidationError) or isinstance(exc, (ValueError, AttributeError)):
+        if isinstance(exc, (o.APIResponseValidationError, ValueError, AttributeError)):
             return EndpointError(f"{where} returned a malformed response; is it an OpenAI-compatible API?")
-        return EndpointError(f"{where} failed: {_short(exc)}")
+        return EndpointError(f"{where} failed: {self._short(exc)}")
+
+    def _short(self, exc: Exception) -> str:
+        # Error bodies are the server's words, and some servers echo the Authorization header back.
+        text = _short(exc)
+        key = self._client.api_key
+        return text.replace(key, "***") if key else text
 
 
 def _short(exc: Exception) -> str:
