@@ -27,6 +27,7 @@ run: index
 	$(BIN)/rag serve
 
 test: setup
+	$(BIN)/ruff check rag ui tests bench
 	$(BIN)/python -m pytest -q
 
 bench: setup

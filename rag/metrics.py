@@ -15,7 +15,7 @@ import math
 import re
 import string
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -103,8 +103,10 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else None
 
 
-def best_threshold(scores_answerable: Sequence[float], scores_unanswerable: Sequence[float]) -> tuple[float, float]:
-    """The abstention threshold maximising balanced accuracy, and that accuracy.
+def best_threshold(scores_answerable: Sequence[float], scores_unanswerable: Sequence[float], *,
+                   max_false_refusal: float = 1.0) -> tuple[float, float]:
+    """The abstention threshold maximising balanced accuracy, and that accuracy; with
+    `max_false_refusal`, only among thresholds that decline at most that share of answerable questions.
 
     A question is answered when its confidence is >= threshold. Candidates are midpoints between
     consecutive distinct observed scores, so the choice does not sit on one question's score.
@@ -117,6 +119,8 @@ def best_threshold(scores_answerable: Sequence[float], scores_unanswerable: Sequ
     for t in candidates:
         answered = sum(s >= t for s in scores_answerable) / len(scores_answerable)
         abstained = sum(s < t for s in scores_unanswerable) / len(scores_unanswerable)
+        if 1 - answered > max_false_refusal + 1e-12:
+            continue
         bal = (answered + abstained) / 2
         if bal > best[1] + 1e-12:
             best = (t, bal)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Collection, Iterator, Sequence
+from typing import Any
 
 from .config import Config
 from .followups import condense
-from .generators import Generator, StreamEvent, create_generator, REGISTRY
+from .generators import REGISTRY, Generator, StreamEvent, create_generator
 from .questions import clean_question
 from .records import Answer
 from .retriever import Retriever

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
 
 import numpy as np
 
+from .acronyms import asked_acronym, defines
 from .config import Config
-from .embedders import Embedder, create_embedder
+from .embedders import Embedder, embedder_for
 from .index_store import IndexSnapshot, IndexStore
 from .questions import clean_question
 from .records import Chunk, Hit
+from .rerankers import Reranker, create_reranker
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Retriever:
         self.config = config
         self.store = store
         self._reload_lock = threading.Lock()
+        self.reranker: Reranker | None = create_reranker(config.reranker) if config.reranker else None
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
@@ -68,10 +71,10 @@ class Retriever:
         config = config or Config.load()
         store = IndexStore(index_dir or config.index_dir)
         snapshot = store.load()
-        embedder = embedder or create_embedder(config.embedding_model, batch_size=config.embedding_batch_size)
-        snapshot.manifest.check_compatible(
-            embedder.name, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
-                            "encoding": config.encoding}, store.root)
+        embedder = embedder or embedder_for(config)
+        snapshot.manifest.check_embedder(
+            embedder, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
+                       "encoding": config.encoding}, store.root)
         return cls(snapshot, embedder, config, store)
 
     @property
@@ -174,7 +177,18 @@ class Retriever:
                 s += c.bm25_weight / (c.rrf_k + bm25_rank[p] + 1)
             return s
 
-        ranked = self._distinct(snap, sorted(candidates, key=lambda p: (-fused(p), p)), k)
+        ordered = sorted(candidates, key=lambda p: (-fused(p), p))
+        acronym = asked_acronym(question)
+        if acronym:  # the passage that spells it out is the answer, whatever else scores higher
+            ordered.sort(key=lambda p: not defines(snap.chunks[p].text, acronym))
+        rerank_score: dict[int, float] = {}
+        if self.reranker is not None and ordered:
+            t_rerank = time.perf_counter()
+            head = ordered[:max(k, self.config.rerank_depth)]
+            rerank_score = dict(zip(head, self.reranker.scores(question, [snap.chunks[p].text for p in head])))
+            ordered = sorted(head, key=lambda p: (-rerank_score[p], p)) + ordered[len(head):]
+            timings["rerank_ms"] = (time.perf_counter() - t_rerank) * 1000
+        ranked = self._distinct(snap, ordered, k)
         hits = []
         for rank, p in enumerate(ranked, 1):
             parts = {}
@@ -182,8 +196,10 @@ class Retriever:
                 parts["dense"] = float(dense_score[p])
             if mode != "dense":
                 parts["bm25"] = bm25_score.get(p, 0.0)
+            if p in rerank_score:
+                parts["rerank"] = rerank_score[p]
             hits.append(Hit(chunk=snap.chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
-        timings["search_ms"] = (time.perf_counter() - t) * 1000
+        timings["search_ms"] = (time.perf_counter() - t) * 1000 - timings.get("rerank_ms", 0.0)
         return Retrieval(question, hits, timings)
 
 

@@ -7,13 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.citations import verify
+from rag.loaders import load_documents
 from rag.pipeline import Pipeline, make_generator
 from rag.prompts import NOT_IN_DOCUMENTS, build_prompt, count_tokens
 from rag.records import Chunk, Hit
 
 from .conftest import ARTICLE
-
-from rag.loaders import load_documents
 
 TEXT = load_documents([ARTICLE]).documents[0].text  # citation spans are offsets into the cleaned document
 

@@ -12,7 +12,6 @@ from rag.datasets import check_doc_ids, load_eval_set
 from rag.errors import DatasetError
 
 
-
 def write_jsonl(path: Path, rows: list) -> Path:
     path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return path
@@ -65,7 +64,7 @@ def test_a_dataset_directory_brings_its_corpus(tmp_path):
 
 def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_measured_value(
         tmp_path, capsys, monkeypatch, embedder, article_corpus):
-    monkeypatch.setattr("rag.indexer.create_embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr("rag.indexer.embedder_for", lambda *a, **k: embedder)
     dataset = write_jsonl(tmp_path / "tiny.jsonl", [GOOD, UNANSWERABLE, {
         "id": "q3", "question": "Where is the group believed to be based now?", "answers": ["North Waziristan"],
         "answerable": True, "evidence": ["tribal agency of North Waziristan"]}])
@@ -84,7 +83,7 @@ def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_meas
     assert report["metrics"]["retrieval.recall@5"] == 1.0
     assert (out / "report.md").read_text().startswith("# Evaluation: tiny")
     assert (out / "recall_at_k.png").read_bytes()[:4] == b"\x89PNG"
-    rows = [json.loads(l) for l in (out / "questions.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "questions.jsonl").read_text().splitlines()]
     assert len(rows) == 9 and {r["method"] for r in rows} == {"hybrid", "dense", "bm25"}
 
     # The gate: a bar just above the measured value fails and names the metric.
@@ -95,3 +94,14 @@ def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_meas
     assert code == 1
     assert "quality gate failed: answer.contains" in captured.err
     assert "change vs previous" in captured.out
+
+
+def test_the_gate_can_require_the_configured_retrieval_to_beat_every_baseline():
+    from rag.eval_report import check_best
+
+    metrics = {"retrieval.recall@5": 0.8}
+    assert check_best(metrics, {"dense": {"retrieval.recall@5": 0.7}, "bm25": {"retrieval.recall@5": 0.79}},
+                      ["retrieval.recall@5"]) == []
+    failures = check_best(metrics, {"dense": {"retrieval.recall@5": 0.8}, "bm25": {"retrieval.recall@5": 0.6}},
+                          ["retrieval.recall@5"])
+    assert len(failures) == 1 and "does not beat dense" in failures[0]  # a tie is not a win

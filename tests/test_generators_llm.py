@@ -214,9 +214,8 @@ def test_the_api_key_never_appears_in_errors_logs_or_repr(endpoint, monkeypatch,
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     server = endpoint("status:401")
     gen = generator(server.url)
-    with caplog.at_level(logging.DEBUG):
-        with pytest.raises(EndpointError) as err:
-            gen.generate("q?", hits_for(FORMED))
+    with caplog.at_level(logging.DEBUG), pytest.raises(EndpointError) as err:
+        gen.generate("q?", hits_for(FORMED))
     assert "rejected the API key" in str(err.value)
     headers = {k.lower(): v for k, v in server.requests[0]["headers"].items()}
     assert headers["authorization"] == f"Bearer {SECRET}"  # it was sent...

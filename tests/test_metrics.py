@@ -63,6 +63,11 @@ def test_token_f1_by_hand():
 def test_best_threshold_maximises_balanced_accuracy():
     t, bal = M.best_threshold([0.9, 0.8, 0.7], [0.2, 0.3, 0.75])
     assert 0.3 < t <= 0.7 and bal == pytest.approx((1 + 2 / 3) / 2)
+    # Unbounded, declining everything under 0.775 wins, at half the answerable questions refused;
+    # bounded, only thresholds that refuse none of them remain.
+    answerable, unanswerable = [0.9, 0.8, 0.7, 0.6], [0.2, 0.65, 0.75]
+    assert M.best_threshold(answerable, unanswerable) == pytest.approx((0.775, 0.75))
+    assert M.best_threshold(answerable, unanswerable, max_false_refusal=0.1) == pytest.approx((0.4, (1 + 1 / 3) / 2))
     t, bal = M.best_threshold([0.9], [0.1])
     assert 0.1 < t < 0.9 and bal == 1.0
     assert math.isnan(M.best_threshold([], [0.1])[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag import Retriever
@@ -74,3 +75,63 @@ def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, config, embed
     assert "other.txt" in {h.doc_id for h in hits}
     everything = Retriever.load(tmp_path / "idx", config=config.replace(dedup_similarity=1.0), embedder=embedder)
     assert len(everything.search("Who won the 2022 World Cup?", 3)) == 3
+
+
+@pytest.fixture(scope="module")
+def small_cross_encoder(tmp_path_factory):
+    """No reranker ships offline; a cross-encoder made from the shipped MiniLM weights (its
+    scoring head freshly initialised, seeded) exercises the same loading and ranking path."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from rag.models import resolve_model
+
+    torch.manual_seed(0)
+    model = CrossEncoder(resolve_model("sentence-transformers/all-MiniLM-L6-v2"), num_labels=1)
+    path = tmp_path_factory.mktemp("cross-encoder")
+    model.save(str(path))
+    return path
+
+
+def test_a_configured_cross_encoder_reorders_the_best_candidates_by_its_own_scores(
+        article_index, config, embedder, small_cross_encoder):
+    from sentence_transformers import CrossEncoder
+
+    question = "Who claimed responsibility for the Karachi airport attack?"
+    plain = Retriever.load(article_index, config=config.replace(dedup_similarity=1.0), embedder=embedder)
+    reranking = Retriever.load(article_index, embedder=embedder, config=config.replace(
+        reranker=str(small_cross_encoder), rerank_depth=6, dedup_similarity=1.0))
+    candidates = plain.search(question, 6)
+    expected = CrossEncoder(str(small_cross_encoder)).predict([(question, h.text) for h in candidates])
+    retrieval = reranking.retrieve(question, 6)
+    assert [h.chunk.id for h in retrieval.hits] == [candidates[i].chunk.id for i in np.argsort(-expected, kind="stable")]
+    assert [h.scores_by_retriever["rerank"] for h in retrieval.hits] == pytest.approx(sorted(expected, reverse=True),
+                                                                                       rel=1e-4)
+    assert retrieval.timings["rerank_ms"] > 0
+
+
+def test_a_reranker_that_does_not_exist_is_named_with_the_way_out(article_index, config, embedder, tmp_path):
+    from rag.errors import ModelNotFoundError
+
+    retriever = Retriever.load(article_index, embedder=embedder,
+                               config=config.replace(reranker=str(tmp_path / "no-such-model")))
+    with pytest.raises(ModelNotFoundError, match="reranker"):
+        retriever.search("When was the IMU first formed?")
+
+
+@pytest.mark.parametrize("question, acronym", [
+    ("What does IMU stand for?", "IMU"), ("what is the full name of the TTP?", "TTP"),
+    ("Meaning of NATO", "NATO"), ("Who leads the IMU?", None), ("What do IMU fighters want?", None)])
+def test_questions_asking_for_an_acronym_are_recognised(question, acronym):
+    from rag.acronyms import asked_acronym
+
+    assert asked_acronym(question) == acronym
+
+
+def test_the_passage_spelling_an_acronym_out_ranks_first_for_what_it_stands_for(retriever):
+    from rag.acronyms import defines
+
+    assert defines("the North Atlantic Treaty Organization (NATO) said", "NATO")
+    assert not defines("the group (IMU) said", "IMU")
+    top = retriever.search("What does IMU stand for?", 1)[0]
+    assert "Islamic Movement of Uzbekistan (IMU)" in top.text
