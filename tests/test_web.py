@@ -194,3 +194,38 @@ def test_an_unusable_question_gets_its_reason_in_the_page_and_from_the_api(page,
 
     with pytest.raises(Exception, match="question is empty"):
         Client(web[0], verbose=False).predict(" ", 5, api_name="/ask")
+
+
+@pytest.mark.browser
+def test_a_shared_server_asks_for_a_login_and_binds_to_this_machine_by_default(web, embedder):
+    import urllib.error
+    import urllib.request
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
+
+    from rag.cli import build_parser
+    from rag.errors import ConfigError
+    from rag.generators.local_server import free_port
+    from rag.service import ChatService
+    from ui.app import serve
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+    _, config = web
+    with pytest.raises(ConfigError, match="USER:PASSWORD"):
+        serve(config, auth="no-colon", block=False, service=ChatService(config, embedder=embedder))
+    port = free_port()
+    app = serve(config, port=port, auth="ann:s3cret", block=False, service=ChatService(config, embedder=embedder))
+    try:
+        assert app.server_name == "127.0.0.1"
+        url = f"http://127.0.0.1:{port}/"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "config", timeout=10)
+        assert refused.value.code == 401
+        with pytest.raises(AuthenticationError):
+            Client(url, verbose=False, auth=("ann", "wrong"))
+        answer = Client(url, verbose=False, auth=("ann", "s3cret")).predict("When was the IMU first formed?", 5,
+                                                                             api_name="/ask")
+        assert "late 1990s" in answer["answer"]
+    finally:
+        app.close()
