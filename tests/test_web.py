@@ -202,7 +202,6 @@ def test_a_shared_server_asks_for_a_login_and_binds_to_this_machine_by_default(w
     import urllib.request
 
     from gradio_client import Client
-    from gradio_client.exceptions import AuthenticationError
 
     from rag.cli import build_parser
     from rag.errors import ConfigError
@@ -222,7 +221,7 @@ def test_a_shared_server_asks_for_a_login_and_binds_to_this_machine_by_default(w
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(url + "config", timeout=10)
         assert refused.value.code == 401
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(ValueError, match="Could not login"):  # gradio_client's refusal, any status
             Client(url, verbose=False, auth=("ann", "wrong"))
         answer = Client(url, verbose=False, auth=("ann", "s3cret")).predict("When was the IMU first formed?", 5,
                                                                              api_name="/ask")
