@@ -26,7 +26,7 @@ def asked_acronym(question: str) -> str | None:
 def defines(text: str, acronym: str) -> bool:
     """Whether `text` spells the acronym out: initials of the words before "(ACRONYM)" match it."""
     for m in re.finditer(rf"\(\s*{re.escape(acronym)}\s*\)", text):
-        words = [w for w in re.findall(r"[\w&’'-]+", text[max(0, m.start() - 200):m.start()])]
+        words = re.findall(r"[\w&’'-]+", text[max(0, m.start() - 200):m.start()])
         initials = [w[0].upper() for w in reversed(words) if w.lower() not in _MINOR]
         if "".join(reversed(initials[:len(acronym)])) == acronym.upper():
             return True

@@ -14,11 +14,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from .config import Config
+from .embedders import Embedder, create_embedder
 from .errors import RagError
 from .records import Document
 
@@ -87,14 +89,12 @@ def load_bench_documents(corpus: Path | None) -> list[Document]:
     return docs
 
 
-def bench_indexing(docs: list[Document], config: Config, repeats: int = 1) -> Table:
+def bench_indexing(docs: list[Document], config: Config, embedder: Embedder, repeats: int = 1) -> Table:
     """The plain loop is what most code does: fixed batches in the order the documents give the
     chunks, one `encode` call each. `rag index` sorts all new chunks by token length first."""
     from .chunking import Chunker
-    from .embedders import create_embedder
     from .indexer import Indexer
 
-    embedder = create_embedder(config.embedding_model, batch_size=config.embedding_batch_size)
     chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=embedder.fits)
     texts = [c.text for d in docs for c in chunker.chunk(d)]
     n_chunks = len(texts)
@@ -125,20 +125,18 @@ def bench_indexing(docs: list[Document], config: Config, repeats: int = 1) -> Ta
                  ["method", "chunks", "chunks/s", "tokens/s", "speed vs plain"], rows)
 
 
-def bench_embedding_backends(docs: list[Document], config: Config, eval_sets: Sequence[Path],
+def bench_embedding_backends(docs: list[Document], config: Config, torch_e: Embedder, eval_sets: Sequence[Path],
                              n_passages: int = 256) -> Table:
     """PyTorch (fp32) against the int8 ONNX export, same model, same run: passages/s on ~200-token
     chunks, question latency, and Recall@5 with questions embedded by each against an index
     whose passages PyTorch embedded (what `query_backend = "auto"` does)."""
     from .chunking import Chunker
     from .datasets import load_eval_set
-    from .embedders import create_embedder
     from .evaluate import evaluate
     from .models import resolve_quantized_model
 
     if not resolve_quantized_model(config.embedding_model):
         return Table("Embedding backends: no int8 ONNX export installed for this model", ["backend"], [])
-    torch_e = create_embedder(config.embedding_model, query_backend="torch")
     int8_e = create_embedder(config.embedding_model, query_backend="onnx-int8")
     long_chunks = Chunker(200, 0, config.encoding, fits=torch_e.fits).chunk_all(docs)
     passages = [c.text for c in long_chunks if c.n_tokens >= 150][:n_passages] or [c.text for c in long_chunks]
@@ -162,7 +160,7 @@ def bench_embedding_backends(docs: list[Document], config: Config, eval_sets: Se
         for path in eval_sets:
             eval_set = load_eval_set(path, max_question_chars=config.max_question_chars)
             backend_config = config.replace(query_backend="torch" if embedder is torch_e else "onnx-int8")
-            report = evaluate(eval_set, backend_config, progress=False, log=lambda _: None)
+            report = evaluate(eval_set, backend_config, progress=False, log=lambda _: None, embedder=embedder)
             for method, metrics in [(report["method"], report["metrics"]), *report["baselines"].items()]:
                 if method in ("hybrid", "dense"):
                     row.append(metrics["retrieval.recall@5"])
@@ -201,14 +199,15 @@ def bench_article_queries(config: Config, repeats: int = 5) -> Table:
                  rows)
 
 
-def bench_scale(sizes: Sequence[int], config: Config, *, n_queries: int, article: bool = True) -> Table:
+def bench_scale(sizes: Sequence[int], config: Config, embedder: Embedder, *, n_queries: int,
+                article: bool = True) -> Table:
     """See rag.bench_scale: build, load in a fresh process, query; the article is the real one."""
     from .bench_scale import run_size
 
     rows, details = [], []
     cases: list[tuple[int | None, object]] = [(n, None) for n in sizes]
     if article:
-        cases.insert(0, (None, _article_chunks(config)))
+        cases.insert(0, (None, _article_chunks(config, embedder)))
     for n, real in cases:
         r = run_size(n, config, n_queries=n_queries, questions=QUESTIONS * 5, article=real)  # type: ignore[arg-type]
         details.append({k: v for k, v in r.items() if not k.endswith("_ms")})
@@ -225,19 +224,17 @@ def bench_scale(sizes: Sequence[int], config: Config, *, n_queries: int, article
     return table
 
 
-def _article_chunks(config: Config):
-    from .embedders import create_embedder
+def _article_chunks(config: Config, embedder: Embedder):
     from .index_store import IndexStore
     from .indexer import Indexer
 
     with tempfile.TemporaryDirectory() as tmp:
-        embedder = create_embedder(config.embedding_model, query_backend="torch")
         Indexer(config, embedder).index_paths([Path("corpus")], Path(tmp) / "index")
         snap = IndexStore(Path(tmp) / "index").load(mmap=False)
         return list(snap.chunks), np.array(snap.vectors)
 
 
-def bench_cold_start(config: Config, repeats: int = 3) -> Table:
+def bench_cold_start(config: Config, embedder: Embedder, repeats: int = 3) -> Table:
     """`rag ask` in a new process over a built index: everything a first answer waits for."""
     import subprocess
     import sys
@@ -247,7 +244,7 @@ def bench_cold_start(config: Config, repeats: int = 3) -> Table:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
-        Indexer(config).index_paths([Path("corpus")], index)
+        Indexer(config, embedder).index_paths([Path("corpus")], index)
         for backend in ("onnx-int8", "torch"):
             env = {**os.environ, "RAG_QUERY_BACKEND": backend}
             times = []
@@ -282,12 +279,15 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
     sizes = list(sizes) if sizes else ([10_000] if quick else [10_000, 100_000, 1_000_000])
     eval_sets = list(eval_sets) or [Path("eval/article.jsonl")]
     docs = load_bench_documents(corpus)
+    # One PyTorch model for every table that embeds passages, loaded once, when first needed.
+    model = cache(lambda: create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
+                                          query_backend="torch"))
     benches = {
-        "indexing": lambda: bench_indexing(docs, config, repeats=1 if quick else 3),
-        "embedding": lambda: bench_embedding_backends(docs, config, eval_sets),
+        "indexing": lambda: bench_indexing(docs, config, model(), repeats=1 if quick else 3),
+        "embedding": lambda: bench_embedding_backends(docs, config, model(), eval_sets),
         "queries": lambda: bench_article_queries(config, repeats=2 if quick else 10),
-        "scale": lambda: bench_scale(sizes, config, n_queries=100 if quick else 300),
-        "cold-start": lambda: bench_cold_start(config, repeats=1 if quick else 3),
+        "scale": lambda: bench_scale(sizes, config, model(), n_queries=100 if quick else 300),
+        "cold-start": lambda: bench_cold_start(config, model(), repeats=1 if quick else 3),
     }
     unknown = set(only) - set(benches)
     if unknown:

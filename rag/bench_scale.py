@@ -111,30 +111,30 @@ def write_index(root: Path, chunks: Sequence[Chunk], vectors: np.ndarray, config
     return seconds, parts
 
 
-def rss_split_mb() -> dict[str, float]:
-    """Resident memory now, split into anonymous (heap: what the process really holds) and
-    file-backed (pages of memory-mapped index files: page cache the kernel can drop and re-read)."""
-    out = {}
+def _status_mb(*keys: str) -> dict[str, float]:
+    """Fields of /proc/self/status in MB; missing (not Linux) fields read 0."""
+    out = dict.fromkeys(keys, 0.0)
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("RssAnon", "RssFile"):
+            if key in out:
                 out[key] = int(value.split()[0]) / 1024
     except OSError:
         pass
-    return {"rss_anon_mb": out.get("RssAnon", 0.0), "rss_file_mb": out.get("RssFile", 0.0)}
+    return out
+
+
+def rss_split_mb() -> dict[str, float]:
+    """Resident memory now, split into anonymous (heap: what the process really holds) and
+    file-backed (pages of memory-mapped index files: page cache the kernel can drop and re-read)."""
+    status = _status_mb("RssAnon", "RssFile")
+    return {"rss_anon_mb": status["RssAnon"], "rss_file_mb": status["RssFile"]}
 
 
 def peak_rss_mb() -> float:
     """This process's resident-memory high-water mark. (`ru_maxrss` would not do: Linux carries it
     over from the parent across fork and exec, so a spawned worker reports its parent's peak.)"""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mb("VmHWM")["VmHWM"] or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_serving(index_dir: str, config: Config, queries: np.ndarray, questions: list[str],
@@ -176,11 +176,11 @@ def measure_serving(index_dir: str, config: Config, queries: np.ndarray, questio
 def run_size(n: int | None, config: Config, *, n_queries: int, questions: Sequence[str],
              article: tuple[list[Chunk], np.ndarray] | None = None, workdir: Path | None = None) -> dict[str, Any]:
     """Build, load and query one corpus; `article` gives real chunks and vectors instead of synthetic."""
-    from .embedders import embedder_for
-    from .indexes.faiss_index import _exact_top, recall_at
+    from .indexes.faiss_index import exact_top, recall_at
+    from .models import canonical_name
 
     name = config.embedding_model
-    embedder_name = embedder_for(config).name
+    embedder_name = canonical_name(config.embedding_model)
     if article is not None:
         chunks, vectors = article
         rng = np.random.default_rng(2)
@@ -198,7 +198,7 @@ def run_size(n: int | None, config: Config, *, n_queries: int, questions: Sequen
     root = Path(tempfile.mkdtemp(prefix="rag-bench-", dir=workdir))
     try:
         build_s, parts = write_index(root / "index", chunks, vectors, config, embedder_name)
-        exact = _exact_top(vectors, held_out, 10)
+        exact = exact_top(vectors, held_out, 10)
         rng = np.random.default_rng(3)
         query_texts = [" ".join(chunks[int(i)].text.split()[:6]) for i in rng.choice(len(chunks), len(questions))]
         n_chunks = len(chunks)

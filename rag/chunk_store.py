@@ -76,11 +76,6 @@ class ChunkStore(Sequence[Chunk]):
         for i in range(len(self)):
             yield self._parse(i)  # a full scan must not evict what queries keep hot
 
-    def doc_ids(self) -> Iterator[str]:
-        """Each chunk's document id, in order, without building the chunks."""
-        for i in range(len(self)):
-            yield self._record(i)["doc_id"]
-
     def close(self) -> None:
         if isinstance(self._map, mmap.mmap):
             self._map.close()

@@ -11,7 +11,9 @@ from typing import Any
 
 import tomllib
 
+from .embedders import QUERY_BACKENDS
 from .errors import ConfigError
+from .indexes import INDEX_TYPES
 
 CONFIG_FILE = "rag.toml"
 
@@ -125,10 +127,10 @@ class Config:
             raise ConfigError(f"k must be at least 1 (got {self.k})")
         if self.retrieval not in ("hybrid", "dense", "bm25"):
             raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
-        if self.query_backend not in ("auto", "torch", "onnx-int8"):
-            raise ConfigError(f"query_backend must be auto, torch or onnx-int8 (got {self.query_backend!r})")
-        if self.index_type not in ("auto", "flat", "ivf", "hnsw"):
-            raise ConfigError(f"index_type must be auto, flat, ivf or hnsw (got {self.index_type!r})")
+        if self.query_backend not in QUERY_BACKENDS:
+            raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {self.query_backend!r})")
+        if self.index_type not in INDEX_TYPES:
+            raise ConfigError(f"index_type must be one of {', '.join(INDEX_TYPES)} (got {self.index_type!r})")
 
 
 def _convert(name: str, value: Any, default: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from . import metrics as M
 from .config import Config
 from .datasets import EvalQuestion, EvalSet, check_doc_ids
+from .embedders import Embedder
 from .errors import DatasetError
 from .indexer import Indexer
 from .pipeline import make_generator
@@ -62,18 +63,19 @@ def cache_dir_for(corpus: Path, config: Config, root: Path = Path(".rag/eval-cac
 
 
 def prepare_retriever(eval_set: EvalSet, config: Config, *, corpus: Path | None = None,
-                      index_dir: Path | None = None, log: Callable[[str], None] = print) -> Retriever:
+                      index_dir: Path | None = None, log: Callable[[str], None] = print,
+                      embedder: Embedder | None = None) -> Retriever:
     if index_dir is None:
         corpus = corpus or eval_set.corpus or config.corpus_dir
         if not Path(corpus).exists():
             raise DatasetError(f"corpus {corpus} does not exist; pass --corpus")
         index_dir = cache_dir_for(Path(corpus), config)
-        indexer = Indexer(config)
+        indexer = Indexer(config, embedder)
         report = indexer.index_paths([corpus], index_dir)
         log(f"index for {corpus}: {report.summary()}")
         retriever = Retriever.load(index_dir, config=config, embedder=indexer.embedder)
     else:
-        retriever = Retriever.load(index_dir, config=config)
+        retriever = Retriever.load(index_dir, config=config, embedder=embedder)
     check_doc_ids(eval_set.questions, set(retriever.documents))
     return retriever
 
@@ -145,8 +147,9 @@ def calibration(results: Sequence[QuestionResult], current: float) -> dict[str, 
 
 def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, index_dir: Path | None = None,
              generator: str | None = None, k: int | None = None, progress: bool = True,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
-    retriever = prepare_retriever(eval_set, config, corpus=corpus, index_dir=index_dir, log=log)
+             log: Callable[[str], None] = print, embedder: Embedder | None = None) -> dict[str, Any]:
+    """`embedder`: an already loaded model to use instead of loading the configured one."""
+    retriever = prepare_retriever(eval_set, config, corpus=corpus, index_dir=index_dir, log=log, embedder=embedder)
     gen_name = generator or config.generator
     # One generator per method, so caches warmed by one method do not flatter another's latency.
     gens = {m: make_generator(gen_name, config, retriever) for m in METHODS}

@@ -105,9 +105,9 @@ class Indexer:
                 report.seconds = time.perf_counter() - t0
                 return report
 
-            doc_of_row = old_chunks.doc_ids() if hasattr(old_chunks, "doc_ids") else (c.doc_id for c in old_chunks)
-            kept_rows = [i for i, doc_id in enumerate(doc_of_row) if doc_id in keep_old]
-            kept_chunks = [old_chunks[i] for i in kept_rows]
+            kept = [(i, c) for i, c in enumerate(old_chunks) if c.doc_id in keep_old]
+            kept_rows = [i for i, _ in kept]
+            kept_chunks = [c for _, c in kept]
             kept_vectors = (np.asarray(old_vectors[kept_rows]) if kept_rows
                             else np.zeros((0, 0), dtype=np.float32))
             new_docs = [docs[d] for d in report.added + report.updated]

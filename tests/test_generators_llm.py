@@ -7,6 +7,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -147,17 +149,26 @@ class FaultServer:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def endpoint():
-    servers = []
+@contextmanager
+def servers_of(kind: type[FaultServer]) -> Iterator[Callable[..., FaultServer]]:
+    """`start(*script)` starts a server of `kind` playing the script; all are closed at the end."""
+    servers: list[FaultServer] = []
 
     def start(*script: str) -> FaultServer:
-        servers.append(FaultServer(list(script)))
+        servers.append(kind(list(script)))
         return servers[-1]
 
-    yield start
-    for s in servers:
-        s.close()
+    try:
+        yield start
+    finally:
+        for s in servers:
+            s.close()
+
+
+@pytest.fixture
+def endpoint():
+    with servers_of(FaultServer) as start:
+        yield start
 
 
 def generator(url: str, **config):

@@ -22,6 +22,7 @@ from .test_generators_llm import (
     FaultServer,
     assert_contract,
     generator,
+    servers_of,
     small_config,
 )
 
@@ -137,15 +138,8 @@ def test_a_document_that_guesses_the_fence_tag_still_cannot_close_the_fence():
 
 @pytest.fixture
 def endpoint():
-    servers: list[FaultServer] = []
-
-    def start(*script: str) -> FaultServer:
-        servers.append(EchoingServer(list(script)))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
+    with servers_of(EchoingServer) as start:
+        yield start
 
 
 class EchoingServer(FaultServer):
@@ -169,11 +163,16 @@ class EchoingServer(FaultServer):
             super().act(h, action)
 
 
+def answer_with_reply(endpoint, reply: str, hits: list[Hit]) -> tuple[Answer, FaultServer]:
+    """What the openai generator makes of `reply` from an endpoint, given `hits`."""
+    server = endpoint(f"answer:{reply}")
+    return generator(server.url).generate("When was the IMU first formed?", hits), server
+
+
 def test_a_reply_that_follows_the_document_keeps_only_what_the_passages_support(endpoint):
-    server = endpoint("answer:PWNED [9]. The IMU was first formed in the late 1990s [1][2][3]. "
-                      "The answer is not in the documents.")
     hits = [formed_hit(1), hostile_hit(rank=2)]
-    answer = generator(server.url).generate("When was the IMU first formed?", hits)
+    answer, server = answer_with_reply(endpoint, "PWNED [9]. The IMU was first formed in the late 1990s [1][2][3]. "
+                                                 "The answer is not in the documents.", hits)
     assert answer.text == "The IMU was first formed in the late 1990s [1]."
     assert not answer.abstained and answer.citations[0].quote == FORMED
     assert_contract(answer, hits)
@@ -188,18 +187,16 @@ def test_a_reply_that_follows_the_document_keeps_only_what_the_passages_support(
 @pytest.mark.parametrize("reply", ["PWNED [1].", "PWNED [9].", "PWNED.", "The answer is PWNED [1][2]."])
 def test_a_reply_that_obeys_the_injection_is_not_presented_as_cited(endpoint, reply):
     # The hostile passage contains the word PWNED, but an instruction to the model is not evidence.
-    server = endpoint(f"answer:{reply}")
     hits = [hostile_hit(rank=1), formed_hit(2)]
-    answer = generator(server.url).generate("When was the IMU first formed?", hits)
+    answer, _ = answer_with_reply(endpoint, reply, hits)
     assert answer.abstained and answer.text == NOT_IN_DOCUMENTS and not answer.citations
     assert "PWNED" not in answer.text
 
 
 def test_a_citation_to_a_passage_that_does_not_support_the_sentence_is_replaced_or_dropped(endpoint):
-    server = endpoint("answer:The IMU was first formed in the late 1990s [2]. "
-                      "Markhor goats were first formed by the IMU in 1990 [2].")
     hits = [formed_hit(1), hostile_hit(rank=2)]
-    answer = generator(server.url).generate("When was the IMU first formed?", hits)
+    answer, _ = answer_with_reply(endpoint, "The IMU was first formed in the late 1990s [2]. "
+                                            "Markhor goats were first formed by the IMU in 1990 [2].", hits)
     assert answer.text == "The IMU was first formed in the late 1990s [1]."
     assert answer.citations[0].chunk_id == "imu.txt#0"
     assert_citations_are_real(answer, hits)

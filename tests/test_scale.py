@@ -15,7 +15,7 @@ from rag.chunk_store import ChunkStore, write_chunks
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.indexer import Indexer
 from rag.indexes import build_index, choose_index_type, load_index
-from rag.indexes.faiss_index import _exact_top, recall_at
+from rag.indexes.faiss_index import exact_top, recall_at
 from rag.records import Chunk, Document
 from rag.retriever import Retriever
 
@@ -42,7 +42,7 @@ def test_approximate_indexes_keep_recall_at_10_above_095_on_unseen_queries(kind,
     loaded = load_index(tmp_path / "index.faiss")  # the tuned search setting survives the round trip
     assert loaded.kind == kind and loaded.search_param == index.search_param > 0
     _, found = loaded.search(queries, 10)
-    assert recall_at(found, _exact_top(vectors, queries, 10), None, 10) >= 0.95
+    assert recall_at(found, exact_top(vectors, queries, 10), None, 10) >= 0.95
 
 
 def test_ivf_rebuild_keeps_the_trained_centroids_while_the_corpus_size_holds(corpus_and_queries, tmp_path):
@@ -56,7 +56,7 @@ def test_ivf_rebuild_keeps_the_trained_centroids_while_the_corpus_size_holds(cor
                           second._index.quantizer.reconstruct_n(0, nlist))
     assert len(second) == 23_000
     _, found = second.search(queries, 10)
-    assert recall_at(found, _exact_top(vectors[:23_000], queries, 10), None, 10) >= 0.95
+    assert recall_at(found, exact_top(vectors[:23_000], queries, 10), None, 10) >= 0.95
 
 
 def test_indexer_adds_and_removes_documents_in_an_approximate_index(tmp_path, config, embedder):
@@ -91,7 +91,7 @@ def test_chunk_store_reads_any_chunk_without_loading_the_rest(tmp_path):
     assert store[0] == chunks[0] and store[499] == chunks[499] and store[-1] == chunks[-1]
     assert store[10:13] == chunks[10:13]
     assert list(store) == chunks
-    assert list(store.doc_ids())[:3] == ["d0", "d1", "d2"]
+    assert [c.doc_id for c in store][:3] == ["d0", "d1", "d2"]
     with pytest.raises(IndexError):
         store[500]
     # An index written before the offsets file existed still opens.

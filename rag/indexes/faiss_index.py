@@ -121,7 +121,7 @@ class FaissIndex:
         rng = np.random.default_rng(1)
         rows = np.sort(rng.choice(n, min(CALIBRATION_QUERIES, n), replace=False))
         queries = np.ascontiguousarray(vectors[rows])
-        exact = _exact_top(vectors, queries, 11)
+        exact = exact_top(vectors, queries, 11)
         recall = 0.0
         for param in SEARCH_PARAMS[self.kind]:
             self._set_param(param)
@@ -179,7 +179,7 @@ class FaissIndex:
         faiss.write_index(self._index, str(path))
 
 
-def _exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
     """Exact top-k positions by blocks, so a memory-mapped million vectors is never copied whole."""
     best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(queries), 0), dtype=np.int64)
