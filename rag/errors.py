@@ -15,6 +15,10 @@ class ModelNotFoundError(ConfigError):
     """The configured embedding model cannot be found locally."""
 
 
+class NotOwnedError(ConfigError):
+    """A directory the tool would write into holds things it did not create."""
+
+
 class QuestionError(RagError):
     """The question cannot be used (empty, too long, undecodable)."""
 
@@ -33,6 +37,10 @@ class IndexMismatchError(RagError):
 
 class IndexCorruptError(RagError):
     """The index directory is incomplete, truncated or from an unknown format version."""
+
+
+class IndexWriteError(RagError):
+    """The index or an upload could not be written (read-only, disk full); the previous state is kept."""
 
 
 class DatasetError(RagError):

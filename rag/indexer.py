@@ -69,19 +69,22 @@ class Indexer:
             # Nothing readable: keep what is indexed rather than emptying it.
             raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
                            "; the index was left unchanged")
-        # A file that cannot be read now (half-copied, damaged) keeps its indexed version until it
-        # is fixed or deleted: dropping it would lose what the index knew.
+        # A file that cannot be read now (half-copied, damaged, a bad line in a JSONL corpus) keeps
+        # its indexed documents until it is fixed or deleted: dropping them would lose what the
+        # index knew. Documents that the file still yields are updated as usual.
         unreadable = {s.doc_id for s in loaded.skipped if s.doc_id}
+        unreadable_files = {s.file for s in loaded.skipped if s.file}
         report = self.sync(loaded.documents, index_dir, rebuild=rebuild, show_progress=show_progress,
-                           keep=unreadable)
+                           keep=unreadable, keep_files=unreadable_files)
         report.skipped = loaded.skipped
         return report
 
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
              rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True,
-             keep: set[str] | frozenset[str] = frozenset()) -> IndexReport:
+             keep: set[str] | frozenset[str] = frozenset(),
+             keep_files: set[str] | frozenset[str] = frozenset()) -> IndexReport:
         """Add new, re-embed changed and (with `remove_missing`) drop absent documents, except
-        those in `keep`, which stay as indexed."""
+        those in `keep` or read from a file in `keep_files`, which stay as indexed."""
         t0 = time.perf_counter()
         store = IndexStore(index_dir or self.config.index_dir)
         docs = {d.id: d for d in documents}
@@ -97,7 +100,12 @@ class Indexer:
                     report.updated.append(doc_id)
                 else:
                     report.unchanged.append(doc_id)
-            report.removed = [d for d in old_docs if d not in docs and d not in keep] if remove_missing else []
+            def kept_as_indexed(doc_id: str) -> bool:
+                meta = old_docs[doc_id].get("metadata") or {}
+                return doc_id in keep or meta.get("path") in keep_files
+
+            report.removed = ([d for d in old_docs if d not in docs and not kept_as_indexed(d)]
+                              if remove_missing else [])
             keep_old = set(old_docs) - set(report.removed) - set(report.updated)
 
             if old_manifest and not report.changed:

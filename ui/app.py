@@ -70,11 +70,11 @@ def build_app(service: ChatService) -> gr.Blocks:
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
                     raise RagError(f"file too large (the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
                 result = service.upload(path.name, path.read_bytes())
-                lines.append(f"✓ {result.document.id}: indexed ({result.chunks} chunk{'' if result.chunks == 1 else 's'}) — ask away")
+                lines.append(f"✓ {result.status()} — ask away")
             except RagError as exc:
                 lines.append(f"✗ {path.name}: {exc}")
             except OSError as exc:
-                lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror})")
+                lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror or exc})")
         return "\n".join(lines) or "No files received."
 
     with gr.Blocks(title="rag — ask your documents") as app:
