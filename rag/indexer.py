@@ -101,8 +101,14 @@ class Indexer:
                 else:
                     report.unchanged.append(doc_id)
             def kept_as_indexed(doc_id: str) -> bool:
+                if doc_id in keep:
+                    return True
                 meta = old_docs[doc_id].get("metadata") or {}
-                return doc_id in keep or meta.get("path") in keep_files
+                if "corpus_file" in meta:
+                    return meta["corpus_file"] in keep_files
+                # Indexed before documents recorded their corpus file: match the path it was read from.
+                path = str(meta.get("path", ""))
+                return any(path == f or path.endswith("/" + f) for f in keep_files)
 
             report.removed = ([d for d in old_docs if d not in docs and not kept_as_indexed(d)]
                               if remove_missing else [])

@@ -38,7 +38,7 @@ class SkippedFile:
     path: str  # the file, or `file:line` for one line of a JSONL corpus
     reason: str
     doc_id: str | None = None  # the id the file's document would have had, if it has one
-    file: str | None = None  # the file as documents record it (metadata "path"), when it is one
+    file: str | None = None  # the file's id under the corpus (documents from it record it as "corpus_file")
 
 
 @dataclass
@@ -59,7 +59,7 @@ def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
             try:
                 docs, skipped = _load_file(path, doc_id, max_bytes)
             except DocumentError as exc:
-                _skip(result, str(path), str(exc), doc_id, _display(path))
+                _skip(result, str(path), str(exc), doc_id, doc_id)
                 continue
             result.skipped.extend(skipped)
             for doc in docs:
@@ -128,7 +128,7 @@ def _load_file(path: Path, doc_id: str, max_bytes: int) -> tuple[list[Document],
     except OSError as exc:
         raise DocumentError(f"cannot read: {exc.strerror}") from None
     if path.suffix.lower() == ".jsonl":
-        return _parse_jsonl(path, data)
+        return _parse_jsonl(path, data, doc_id)
     return [_parse(path.suffix.lower(), data, doc_id, _display(path))], []
 
 
@@ -254,7 +254,9 @@ def _pdf_text(data: bytes) -> tuple[str, str | None, dict]:
     return text, title.strip() if title and title.strip() else None, {}
 
 
-def _parse_jsonl(path: Path, data: bytes) -> tuple[list[Document], list[SkippedFile]]:
+def _parse_jsonl(path: Path, data: bytes, file_id: str) -> tuple[list[Document], list[SkippedFile]]:
+    """`file_id`: the corpus file's own id (its path under the corpus), recorded with every line's
+    document so a file that turns unreadable can keep them."""
     text = _decode(data)
     docs, skipped, ids = [], [], set()
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -278,18 +280,19 @@ def _parse_jsonl(path: Path, data: bytes) -> tuple[list[Document], list[SkippedF
         except ValueError as exc:
             reason = f"bad JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)
             log.warning("skipped %s: %s", where, reason)
-            skipped.append(SkippedFile(where, reason, file=_display(path)))
+            skipped.append(SkippedFile(where, reason, file=file_id))
             continue
         cleaned = clean_text(body)
         if not cleaned.text:
             log.warning("skipped %s: empty document", where)
-            skipped.append(SkippedFile(where, "empty document", file=_display(path)))
+            skipped.append(SkippedFile(where, "empty document", file=file_id))
             continue
         ids.add(str(doc_id))
         extra = {k: v for k, v in item.items() if k not in ("id", "title", "text") and isinstance(v, (str, int, float, bool))}
         docs.append(Document(id=str(doc_id), title=str(item.get("title") or ""), text=cleaned.text,
                              source=f"{_display(path)}:{lineno}",
-                             metadata={**cleaned.metadata, **extra, "path": _display(path), "type": "jsonl"}))
+                             metadata={**cleaned.metadata, **extra, "path": _display(path), "type": "jsonl",
+                                       "corpus_file": file_id}))
     if not docs and not skipped:
         raise DocumentError("empty document")
     return docs, skipped

@@ -154,11 +154,13 @@ def test_a_jsonl_corpus_that_turns_unreadable_keeps_its_indexed_documents(tmp_pa
 def test_a_truncated_last_jsonl_line_keeps_that_lines_document(tmp_path, docs, indexer):
     lines = [{"id": "c1", "text": "A kiln fires clay at high heat."}, {"id": "c2", "text": "A loom weaves cloth."}]
     text = "".join(json.dumps(x) + "\n" for x in lines)
-    corpus_file = write(docs / "c.jsonl", text)
+    write(docs / "c.jsonl", text)
     index_dir = tmp_path / "index"
     indexer.index_paths([docs], index_dir)
-    corpus_file.write_text(text[:-12], encoding="utf-8")  # a copy that stopped half-way
-    report = indexer.index_paths([docs], index_dir)
+    moved = tmp_path / "moved-docs"  # the same corpus, read from elsewhere
+    shutil.copytree(docs, moved)
+    (moved / "c.jsonl").write_text(text[:-12], encoding="utf-8")  # a copy that stopped half-way
+    report = indexer.index_paths([moved], index_dir)
     assert report.removed == [] and any(s.path.endswith("c.jsonl:2") for s in report.skipped)
     assert set(IndexStore(index_dir).read_manifest().documents) == {"a.txt", "c1", "c2"}
 

@@ -1,0 +1,726 @@
+"""Fault injection: every bad input and fault we know of, run through the real `rag` command (and
+the library where a case has no command), and one table of what went wrong.
+
+    python bench/faults.py                      # all cases; writes reports/bench/faults.json
+    python bench/faults.py --only secrets       # one group
+
+A case passes when the command ends as a person would want: the right exit code, at most one
+line of error that says what to do, and none of: a traceback, a document lost from the index, the
+API key (or any 8 characters of its secret part) in stdout, stderr, logs or files written, or a
+temporary file left in the index or upload folder. The process exits non-zero when any count is
+not 0, so CI can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RAG = [sys.executable, "-m", "rag.cli"]
+SECRET = "sk-fault-R4nd0mK3yV4lu3Xq9Lm2Pz8Tw"  # never a real key: it only has to be recognisable
+ARTICLE = ROOT / "corpus" / "imu-pakistan-2014.txt"
+QUESTION = "When was the IMU first formed?"
+TIMEOUT = 120.0  # a case still running after this has hung
+
+
+@dataclass
+class Outcome:
+    group: str
+    name: str
+    ok: bool = True
+    traceback: bool = False
+    lost: int = 0
+    key_leaks: int = 0
+    leftovers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def fail(self, why: str) -> None:
+        self.ok = False
+        self.notes.append(why)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Bench:
+    def __init__(self, work: Path):
+        self.work = work
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+                    "OPENAI_API_KEY": SECRET}
+        for name in list(self.env):
+            if name.startswith("RAG_"):
+                del self.env[name]
+        self.outcomes: list[Outcome] = []
+        self._base_index: Path | None = None
+        self._base_corpus: Path | None = None
+
+    # --- running the command ---
+
+    def rag(self, outcome: Outcome, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = TIMEOUT) -> Result:
+        try:
+            proc = subprocess.run([*RAG, *args], cwd=cwd or self.work, env={**self.env, **(env or {})},
+                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            outcome.fail(f"hung: no answer in {timeout:.0f} s")
+            return Result(-1, _text(exc.stdout), _text(exc.stderr))
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if "Traceback (most recent call last)" in proc.stderr + proc.stdout:
+            outcome.traceback = True
+            outcome.fail("traceback: " + proc.stderr.strip().splitlines()[-1][:160])
+        outcome.key_leaks += count_key(proc.stdout) + count_key(proc.stderr)
+        return result
+
+    def expect_error(self, outcome: Outcome, result: Result, *must_say: str) -> None:
+        """Exit 1 with one line of error that names what to fix."""
+        lines = result.err.strip().splitlines()
+        if result.code == 0:
+            outcome.fail("exited 0 on bad input")
+        elif len(lines) != 1 or not lines[0].startswith("rag: error: "):
+            outcome.fail(f"not one error line: {result.err.strip()[:200]!r}")
+        for words in must_say:
+            if words.lower() not in result.err.lower():
+                outcome.fail(f"error does not say {words!r}: {result.err.strip()[:200]!r}")
+
+    # --- fixtures made once ---
+
+    def base_corpus(self) -> Path:
+        if self._base_corpus is None:
+            self._base_corpus = self.work / "base-corpus"
+            self._base_corpus.mkdir()
+            shutil.copy(ARTICLE, self._base_corpus / ARTICLE.name)
+            write(self._base_corpus / "c.jsonl", "".join(json.dumps(x) + "\n" for x in JSONL_DOCS))
+        return self._base_corpus
+
+    def base_index(self) -> Path:
+        if self._base_index is None:
+            self._base_index = self.work / "base-index"
+            setup = Outcome("setup", "base index")
+            result = self.rag(setup, "index", str(self.base_corpus()), "--index", str(self._base_index))
+            if result.code != 0:
+                raise SystemExit(f"cannot build the base index: {result.err}")
+        return self._base_index
+
+    def fresh(self, name: str) -> tuple[Path, Path]:
+        """A private copy of the corpus and its index."""
+        root = self.work / name
+        corpus, index = root / "corpus", root / "index"
+        shutil.copytree(self.base_corpus(), corpus)
+        shutil.copytree(self.base_index(), index)
+        return corpus, index
+
+    # --- checks after a case ---
+
+    def check_index(self, outcome: Outcome, index: Path, expected: set[str]) -> None:
+        docs = indexed_documents(index)
+        missing = expected - docs
+        if missing:
+            outcome.lost += len(missing)
+            outcome.fail(f"documents lost: {sorted(missing)}")
+        outcome.leftovers += [str(p) for p in leftovers(index)]
+
+    def check_files_for_key(self, outcome: Outcome, *roots: Path) -> None:
+        for root in roots:
+            for p in (root.rglob("*") if root.is_dir() else [root]):
+                if p.is_file() and p.stat().st_size < 50_000_000:
+                    outcome.key_leaks += count_key(p.read_bytes().decode("utf-8", "replace"))
+
+
+JSONL_DOCS = [{"id": "kiln", "title": "Kilns", "text": "A kiln fires clay at high heat for many hours."},
+              {"id": "loom", "title": "Looms", "text": "A loom weaves thread into cloth, row after row."}]
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def _text(data: str | bytes | None) -> str:
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
+
+
+def count_key(text: str) -> int:
+    """Occurrences of the key or of any 8 characters of its secret part (a truncated key leaks too)."""
+    secret = SECRET.removeprefix("sk-fault-")
+    whole = text.count(SECRET)
+    return whole or int(any(secret[i:i + 8] in text for i in range(len(secret) - 7)))
+
+
+def indexed_documents(index: Path) -> set[str]:
+    try:
+        name = (index / "CURRENT").read_text(encoding="utf-8").strip()
+        return set(json.loads((index / name / "manifest.json").read_text(encoding="utf-8"))["documents"])
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
+def leftovers(*roots: Path) -> list[Path]:
+    found = []
+    for root in roots:
+        if root.is_dir():
+            found += [p for p in root.rglob("*") if p.name.startswith("tmp-") or p.name.endswith(".part")]
+    return found
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+# --- a hostile OpenAI-compatible endpoint on 127.0.0.1 ---
+
+class EchoHandler(http.server.BaseHTTPRequestHandler):
+    """Puts the Authorization header it receives into every field it can."""
+
+    mode = "answer"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._send(200, {"data": [{"id": "echo-model", "object": "model"}]})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        auth = self.headers.get("Authorization", "")
+        mode = type(self).mode
+        if mode == "error":
+            self._send(500, {"error": {"message": f"upstream refused {auth}", "type": auth}})
+        elif mode == "unauthorized":
+            self._send(401, {"error": {"message": f"Incorrect API key provided: {auth}"}})
+        elif mode == "garbage":
+            self._raw(200, "application/json", f"<<not json {auth}>>".encode())
+        elif body.get("stream"):
+            events = [{"choices": [{"delta": {"content": f"The IMU was first formed in the late 1990s {auth} [1]."}}]}]
+            if mode == "stream-error":
+                events.append({"error": {"message": f"stream broke {auth}"}})
+            payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            self._raw(200, "text/event-stream", payload.encode())
+        else:
+            self._send(200, {"choices": [{"message": {"role": "assistant",
+                                                      "content": f"The IMU was first formed in the late 1990s {auth} [1]."},
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+
+    def _send(self, status: int, data: dict) -> None:
+        self._raw(status, "application/json", json.dumps(data).encode())
+
+    def _raw(self, status: int, kind: str, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextlib.contextmanager
+def echo_server(mode: str) -> Iterator[str]:
+    handler = type("Echo", (EchoHandler,), {"mode": mode})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the cases ---
+
+CASES: list[tuple[str, str, Callable[[Bench, Outcome], None]]] = []
+
+
+def case(group: str, name: str):
+    def register(fn: Callable[[Bench, Outcome], None]):
+        CASES.append((group, name, fn))
+        return fn
+    return register
+
+
+def users_folder(b: Bench, name: str) -> Path:
+    home = b.work / name
+    for d in ("vendor", "venv", "videos", "tmp-notes", "tmp-build"):
+        write(home / d / "keep.txt", f"{d} belongs to the user")
+    write(home / "tmp-list.md", "shopping list")
+    return home
+
+
+def _never_touches_users_folder(args: list[str], env: dict[str, str] | None = None):
+    def run(b: Bench, o: Outcome) -> None:
+        home = users_folder(b, f"home-{len(b.outcomes)}")
+        before = tree(home)
+        result = b.rag(o, *[a.replace("{corpus}", str(b.base_corpus())) for a in args], cwd=home, env=env)
+        b.expect_error(o, result)
+        if tree(home) != before:
+            gone = sorted(set(before) - set(tree(home)))
+            o.lost += len(gone)
+            o.fail(f"the user's folder changed: {gone[:5]}")
+    return run
+
+
+case("data loss", "index into a user's folder (--index .)")(_never_touches_users_folder(
+    ["index", "{corpus}", "--index", "."]))
+case("data loss", "rebuild a user's folder (--rebuild --index .)")(_never_touches_users_folder(
+    ["index", "{corpus}", "--rebuild", "--index", "."]))
+case("data loss", "RAG_INDEX_DIR set but empty")(_never_touches_users_folder(
+    ["index", "{corpus}"], env={"RAG_INDEX_DIR": ""}))
+case("data loss", "--index \"\"")(_never_touches_users_folder(["index", "{corpus}", "--index", ""]))
+
+
+@case("data loss", "JSONL corpus gains an undecodable byte")
+def _jsonl_byte(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("jsonl-byte")
+    expected = indexed_documents(index)
+    with open(corpus / "c.jsonl", "ab") as fh:
+        fh.write(b"\xff")
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0:
+        o.fail(f"exit {result.code}: {result.err.strip()[:160]}")
+    b.check_index(o, index, expected)
+
+
+@case("data loss", "JSONL corpus with a truncated last line")
+def _jsonl_truncated(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("jsonl-cut")
+    expected = indexed_documents(index)
+    text = (corpus / "c.jsonl").read_text(encoding="utf-8")
+    (corpus / "c.jsonl").write_text(text[:-15], encoding="utf-8")
+    b.rag(o, "index", str(corpus), "--index", str(index))
+    b.check_index(o, index, expected)
+
+
+@case("data loss", "index kept inside the corpus, indexed three times")
+def _index_in_corpus(b: Bench, o: Outcome) -> None:
+    corpus, _ = b.fresh("self-index")
+    counts = []
+    for _ in range(3):
+        result = b.rag(o, "index", str(corpus), "--index", str(corpus / "idx"))
+        counts.append(result.out.strip())
+    chunks = [line.split(";")[-1].split("chunks")[0].strip() for line in counts]
+    if len(set(chunks)) != 1:
+        o.fail(f"the index read itself: {chunks}")
+
+
+@case("data loss", "uploads whose names differ (北京/上海, case, (1)/-1, long names)")
+def _uploads(b: Bench, o: Outcome) -> None:
+    code = r"""
+import json, sys
+from pathlib import Path
+from rag.config import Config
+from rag.indexer import Indexer
+from rag.uploads import ingest
+corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+indexer = Indexer(Config(index_dir=index, corpus_dir=corpus))
+pairs = [("北京.txt", "上海.txt"), ("report (1).txt", "report-1.txt"), ("A.TXT", "A.txt"),
+         ("x" * 90 + "-alpha.txt", "x" * 90 + "-beta.txt")]
+ids = []
+for i, (a, c) in enumerate(pairs):
+    for j, name in enumerate((a, c)):
+        ids.append(ingest(name, f"Upload {i}-{j} tells of granite number {i}{j}.".encode(), corpus_dir=corpus,
+                          index_dir=index, indexer=indexer).document.id)
+again = ingest("北京.txt", "Upload 0-0 again, now about basalt.".encode(), corpus_dir=corpus, index_dir=index,
+               indexer=indexer)
+print(json.dumps({"ids": ids, "replaced": again.replaced, "status": again.status()}))
+"""
+    corpus, index = b.work / "uploads" / "corpus", b.work / "uploads" / "index"
+    proc = subprocess.run([sys.executable, "-c", code, str(corpus), str(index)], env=b.env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    if "Traceback" in proc.stderr:
+        o.traceback = True
+        o.fail("traceback: " + proc.stderr.strip().splitlines()[-1][:160])
+        return
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    if len(set(data["ids"])) != len(data["ids"]):
+        o.lost += len(data["ids"]) - len(set(data["ids"]))
+        o.fail(f"uploads overwrote each other: {data['ids']}")
+    if not data["replaced"] or "replaced the earlier" not in data["status"]:
+        o.fail("re-uploading a name did not say it replaced the earlier version")
+    b.check_index(o, index, set(data["ids"]))
+    o.leftovers += [str(p) for p in leftovers(corpus)]
+
+
+# --- secrets: a hosted endpoint that echoes the key everywhere ---
+
+def _hosted(mode: str, *extra: str):
+    def run(b: Bench, o: Outcome) -> None:
+        with echo_server(mode) as url:
+            result = b.rag(o, "ask", QUESTION, "--index", str(b.base_index()), "--generator", "openai",
+                           "--base-url", url, "--model", "echo-model", *extra,
+                           env={"RAG_MAX_RETRIES": "0", "RAG_REQUEST_TIMEOUT": "10"})
+        if mode in ("error", "unauthorized", "garbage") and result.code == 0:
+            o.fail("a failing endpoint was not reported as an error")
+    return run
+
+
+for _mode in ("answer", "stream-error", "error", "unauthorized", "garbage"):
+    case("secrets", f"endpoint echoes the key: {_mode}")(_hosted(_mode))
+    case("secrets", f"endpoint echoes the key: {_mode}, --json")(_hosted(_mode, "--json"))
+
+
+@case("secrets", "rag eval against an echoing endpoint: report files")
+def _eval_report(b: Bench, o: Outcome) -> None:
+    qa = write(b.work / "eval-secrets" / "qa.jsonl", json.dumps(
+        {"id": "q1", "question": QUESTION, "answers": ["late 1990s"], "doc_ids": [ARTICLE.name],
+         "answerable": True}) + "\n")
+    out = b.work / "eval-secrets" / "report"
+    with echo_server("answer") as url:
+        b.rag(o, "eval", str(qa), "--corpus", str(b.base_corpus() / ARTICLE.name), "--index", str(b.base_index()),
+              "--generator", "openai", "--out", str(out),
+              env={"RAG_OPENAI_BASE_URL": url, "RAG_OPENAI_MODEL": "echo-model", "RAG_MAX_RETRIES": "0"})
+    b.check_files_for_key(o, out)
+
+
+# --- resources ---
+
+@case("resources", "a named pipe in the corpus")
+def _fifo(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("fifo")
+    os.mkfifo(corpus / "pipe.txt")
+    expected = indexed_documents(index)
+    b.rag(o, "index", str(corpus), "--index", str(index), timeout=60)
+    b.check_index(o, index, expected)
+
+
+@case("resources", "a symlink to a file outside the corpus")
+def _outside_link(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("outside-link")
+    secret = write(b.work / "outside" / "private.txt", "Private notes: the vault code is 4711.")
+    (corpus / "link.txt").symlink_to(secret)
+    b.rag(o, "index", str(corpus), "--index", str(index))
+    if any("link" in d for d in indexed_documents(index)):
+        o.fail("followed a symlink out of the corpus without being configured to")
+
+
+@case("resources", "a 30 KB compressed PDF that expands to megabytes of text")
+def _pdf_bomb(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("pdf-bomb")
+    write(corpus / "bomb.pdf", pdf_bomb())
+    t0 = time.perf_counter()
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    seconds = time.perf_counter() - t0
+    if seconds > 60:
+        o.fail(f"took {seconds:.0f} s")
+    if "bomb.pdf" not in result.err:
+        o.fail("no message naming the file")
+
+
+# --- no traceback anywhere ---
+
+@case("no traceback", "dangling symlink in the corpus")
+def _dangling(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("dangling")
+    (corpus / "gone.txt").symlink_to(b.work / "nowhere.txt")
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0:
+        o.fail(f"exit {result.code}")
+    b.check_index(o, index, indexed_documents(b.base_index()))
+
+
+@case("no traceback", "symlink loop in the corpus")
+def _loop(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("loop")
+    (corpus / "a.txt").symlink_to(corpus / "b.txt")
+    (corpus / "b.txt").symlink_to(corpus / "a.txt")
+    (corpus / "sub").symlink_to(corpus, target_is_directory=True)
+    b.rag(o, "index", str(corpus), "--index", str(index))
+    b.check_index(o, index, indexed_documents(b.base_index()))
+
+
+def _mount(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                                capture_output=True).returncode == 0
+
+
+@case("no traceback", "full disk while indexing")
+def _full_disk(b: Bench, o: Outcome) -> None:
+    disk = b.work / "small-disk"
+    if not _mount(disk, "192k"):
+        o.notes.append("skipped: cannot mount a small tmpfs here (the test suite injects ENOSPC instead)")
+        return
+    try:
+        corpus = b.work / "full-corpus"
+        write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
+        b.rag(o, "index", str(corpus), "--index", str(disk / "index"))
+        expected = indexed_documents(disk / "index")
+        for i in range(40):
+            write(corpus / f"big{i}.txt", " ".join(f"Paragraph {i}.{j} about tides and ships." for j in range(60)))
+        result = b.rag(o, "index", str(corpus), "--index", str(disk / "index"))
+        b.expect_error(o, result, "space")
+        b.check_index(o, disk / "index", expected)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@case("no traceback", "read-only index directory")
+def _read_only(b: Bench, o: Outcome) -> None:
+    disk = b.work / "ro-disk"
+    if not _mount(disk, "4m"):
+        o.notes.append("skipped: cannot mount a tmpfs here")
+        return
+    try:
+        corpus = b.work / "ro-corpus"
+        write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
+        b.rag(o, "index", str(corpus), "--index", str(disk / "index"))
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        write(corpus / "b.txt", "Basalt is a volcanic rock.")
+        b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(disk / "index")), "read-only")
+        b.check_index(o, disk / "index", {"a.txt"})
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@case("no traceback", "rag serve --port 99999")
+def _bad_port(b: Bench, o: Outcome) -> None:
+    b.expect_error(o, b.rag(o, "serve", "--port", "99999", "--index", str(b.base_index()), timeout=60), "port")
+
+
+@case("no traceback", "rag serve on a port in use")
+def _busy_port(b: Bench, o: Outcome) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        b.expect_error(o, b.rag(o, "serve", "--port", str(port), "--index", str(b.base_index()), timeout=90),
+                       str(port))
+
+
+def _toml(body: str, *must_say: str):
+    def run(b: Bench, o: Outcome) -> None:
+        folder = b.work / f"toml-{len(b.outcomes)}"
+        write(folder / "rag.toml", body)
+        b.expect_error(o, b.rag(o, "search", QUESTION, "--index", str(b.base_index()), cwd=folder), *must_say)
+    return run
+
+
+case("no traceback", 'rag.toml: rag = "x"')(_toml('rag = "x"\n', "rag.toml"))
+case("no traceback", "rag.toml: rag = 5")(_toml("rag = 5\n", "rag.toml"))
+case("no traceback", "rag.toml: rag = [1,2]")(_toml("rag = [1, 2]\n", "rag.toml"))
+case("no traceback", "rag.toml: rrf_k = -1")(_toml("[rag]\nrrf_k = -1\n", "rrf_k"))
+case("no traceback", "rag.toml: k = 0")(_toml("[rag]\nk = 0\n", "k"))
+case("no traceback", "rag.toml: candidate_depth = -5")(_toml("[rag]\ncandidate_depth = -5\n", "candidate_depth"))
+case("no traceback", "rag.toml: request_timeout = 0")(_toml("[rag]\nrequest_timeout = 0\n", "request_timeout"))
+case("no traceback", "rag.toml: dense_weight = -1")(_toml("[rag]\ndense_weight = -1\n", "dense_weight"))
+case("no traceback", "rag.toml: not TOML")(_toml("[rag\nk = \n", "rag.toml"))
+
+
+@case("no traceback", "RAG_CONFIG names a missing file")
+def _missing_config(b: Bench, o: Outcome) -> None:
+    b.expect_error(o, b.rag(o, "search", QUESTION, "--index", str(b.base_index()),
+                            env={"RAG_CONFIG": str(b.work / "no-such.toml")}), "no-such.toml")
+
+
+@case("no traceback", "--index names a file")
+def _index_is_file(b: Bench, o: Outcome) -> None:
+    f = write(b.work / "a-file.txt", "not a directory")
+    b.expect_error(o, b.rag(o, "index", str(b.base_corpus()), "--index", str(f)), "a-file.txt")
+    b.expect_error(o, b.rag(o, "search", QUESTION, "--index", str(f)), "a-file.txt")
+    if f.read_text() != "not a directory":
+        o.lost += 1
+        o.fail("the file was changed")
+
+
+@case("no traceback", "--index under a file (uncreatable)")
+def _index_uncreatable(b: Bench, o: Outcome) -> None:
+    f = write(b.work / "plain.txt", "x")
+    b.expect_error(o, b.rag(o, "index", str(b.base_corpus()), "--index", str(f / "index")))
+
+
+@case("no traceback", "rag eval --out an existing file (checked before the run)")
+def _eval_out_file(b: Bench, o: Outcome) -> None:
+    f = write(b.work / "report.txt", "keep me")
+    t0 = time.perf_counter()
+    result = b.rag(o, "eval", str(ROOT / "eval" / "article.jsonl"), "--index", str(b.base_index()), "--out", str(f))
+    b.expect_error(o, result, "report.txt")
+    if f.read_text() != "keep me":
+        o.lost += 1
+        o.fail("the file was overwritten")
+    if time.perf_counter() - t0 > 30:
+        o.fail("the whole evaluation ran before the bad --out was reported")
+
+
+def _damaged(how: str, target: str = ""):
+    def run(b: Bench, o: Outcome) -> None:
+        _, index = b.fresh(f"damaged-{len(b.outcomes)}")
+        name = (index / "CURRENT").read_text().strip()
+        if how == "current-dir":
+            (index / "CURRENT").unlink()
+            (index / "CURRENT").mkdir()
+        elif how == "current-random":
+            (index / "CURRENT").write_bytes(os.urandom(48))
+        elif how == "random":
+            path = index / name / target
+            path.write_bytes(os.urandom(max(path.stat().st_size, 64)))
+        for command in ("search", "ask"):
+            b.expect_error(o, b.rag(o, command, QUESTION, "--index", str(index)), "rebuild")
+    return run
+
+
+case("no traceback", "CURRENT is a directory")(_damaged("current-dir"))
+case("no traceback", "CURRENT holds random bytes")(_damaged("current-random"))
+for _file in ("manifest.json", "chunks.jsonl", "chunks.offsets.npy", "vectors.npy", "vectors.faiss"):
+    case("no traceback", f"{_file} overwritten with random bytes")(_damaged("random", _file))
+
+
+@case("no traceback", "bm25 files overwritten with random bytes")
+def _bm25_random(b: Bench, o: Outcome) -> None:
+    _, index = b.fresh("bm25-random")
+    name = (index / "CURRENT").read_text().strip()
+    for p in (index / name / "bm25").rglob("*"):
+        if p.is_file():
+            p.write_bytes(os.urandom(max(p.stat().st_size, 64)))
+    b.expect_error(o, b.rag(o, "search", QUESTION, "--index", str(index)), "rebuild")
+
+
+# --- bad input from the existing suites ---
+
+for _q, _name in (("", "empty question"), ("   \t ", "whitespace question"), ("x" * 100_000, "100k-character question"),
+                  ("\x1b[2J\x07what?", "control characters")):
+    case("bad input", _name)(lambda b, o, q=_q: b.expect_error(o, b.rag(o, "ask", q, "--index", str(b.base_index()))))
+
+
+@case("bad input", "binary, zero-byte and encrypted files in the corpus")
+def _bad_files(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("bad-files")
+    expected = indexed_documents(index)
+    write(corpus / "binary.txt", os.urandom(2048) + b"\x00")
+    write(corpus / "empty.md", b"")
+    write(corpus / "broken.pdf", b"%PDF-1.4 this is not a pdf")
+    write(corpus / "photo.jpg", os.urandom(512))
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0:
+        o.fail(f"exit {result.code}")
+    b.check_index(o, index, expected)
+
+
+@case("bad input", "library contracts: k, mode, doc_ids")
+def _library(b: Bench, o: Outcome) -> None:
+    code = r"""
+import sys
+from rag.config import Config
+from rag.errors import RagError
+from rag.retriever import Retriever
+r = Retriever.load(sys.argv[1], config=Config())
+bad = 0
+for kwargs in ({"k": 0}, {"k": -3}, {"k": 2.5}, {"k": "3"}, {"mode": "BM25"}, {"doc_ids": "imu"}):
+    try:
+        r.search("When was the IMU formed?", **kwargs)
+        print("accepted", kwargs); bad += 1
+    except RagError:
+        pass
+    except Exception as exc:
+        print("wrong error", kwargs, type(exc).__name__); bad += 1
+print("bad", bad)
+"""
+    proc = subprocess.run([sys.executable, "-c", code, str(b.base_index())], env=b.env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    if "Traceback" in proc.stderr:
+        o.traceback = True
+        o.fail(proc.stderr.strip().splitlines()[-1][:160])
+    elif not proc.stdout.strip().endswith("bad 0"):
+        o.fail(proc.stdout.strip().replace("\n", "; ")[:300])
+
+
+def pdf_bomb(pages: int = 4, repeat: int = 40_000) -> bytes:
+    """A valid PDF whose compressed page streams expand to megabytes of text."""
+    line = b"BT /F1 9 Tf 20 700 Td (lorem ipsum dolor sit amet consectetur) Tj ET\n"
+    stream = zlib.compress(line * repeat, 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [" + b" ".join(f"{4 + 2 * i} 0 R".encode() for i in range(pages)) +
+               f"] /Count {pages} >>".encode(),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    for i in range(pages):
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {5 + 2 * i} 0 R "
+                       f"/Resources << /Font << /F1 3 0 R >> >> >>".encode())
+        objects.append(f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream + b"\nendstream")
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+# --- the table ---
+
+def run(only: list[str] | None = None) -> list[Outcome]:
+    with tempfile.TemporaryDirectory(prefix="rag-faults-") as tmp:
+        bench = Bench(Path(tmp))
+        for group, name, fn in CASES:
+            if only and group not in only:
+                continue
+            outcome = Outcome(group, name)
+            t0 = time.perf_counter()
+            try:
+                fn(bench, outcome)
+            except Exception as exc:  # noqa: BLE001 - a case that cannot even run is a failure to report
+                outcome.fail(f"the case itself failed: {type(exc).__name__}: {exc}")
+            outcome.seconds = time.perf_counter() - t0
+            if outcome.leftovers:
+                outcome.fail(f"left behind: {outcome.leftovers[:3]}")
+            if outcome.key_leaks:
+                outcome.fail(f"the key appeared {outcome.key_leaks} times")
+            bench.outcomes.append(outcome)
+            mark = "ok " if outcome.ok else "FAIL"
+            print(f"  {mark} {group:13} {name} ({outcome.seconds:.1f}s)" +
+                  ("" if outcome.ok else "\n       " + "\n       ".join(outcome.notes)), flush=True)
+        return bench.outcomes
+
+
+def table(outcomes: list[Outcome]) -> str:
+    groups = list(dict.fromkeys(o.group for o in outcomes))
+    header = "| group | cases | failed | tracebacks | documents lost | key occurrences | leftover files |"
+    rows = [header, "|---|---|---|---|---|---|---|"]
+    for g in [*groups, "all"]:
+        sel = [o for o in outcomes if g in ("all", o.group)]
+        rows.append(f"| {g} | {len(sel)} | {sum(not o.ok for o in sel)} | {sum(o.traceback for o in sel)} | "
+                    f"{sum(o.lost for o in sel)} | {sum(o.key_leaks for o in sel)} | "
+                    f"{sum(len(o.leftovers) for o in sel)} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", help="run one group (repeatable): " +
+                        ", ".join(dict.fromkeys(g for g, _, _ in CASES)))
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "faults.json")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    outcomes = run(args.only)
+    print()
+    print(table(outcomes))
+    print(f"\n{len(outcomes)} cases in {time.perf_counter() - t0:.0f} s ({platform.machine()}, {os.cpu_count()} cores)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"cases": [o.__dict__ for o in outcomes], "table": table(outcomes)}, indent=1,
+                                   ensure_ascii=False), encoding="utf-8")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
