@@ -396,15 +396,17 @@ def describe_os_error(exc: OSError) -> str:
 
 def _quiet_third_party() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # transformers reads these when it is imported: importing it here just to quiet it would cost
+    # every command, even one that fails at once, over a second.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
+    if "transformers" in sys.modules:  # already imported (main() called from Python)
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 if __name__ == "__main__":

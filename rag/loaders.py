@@ -266,10 +266,10 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-# Plain-text formats parse in time proportional to their size, which `max_bytes` bounds. The
-# others (PDF above all: compressed streams, fonts, content operators) run in a child process
-# that is stopped at the deadline.
-_IN_PROCESS = {".txt", ".md", ".markdown", ".jsonl"}
+# Text, Markdown and HTML (lexbor) parse in time proportional to their size, which `max_bytes`
+# bounds. The others (PDF above all: compressed streams expand a thousandfold, and every content
+# operator costs) run in a child process that is stopped at the deadline.
+_IN_PROCESS = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
@@ -301,7 +301,7 @@ def _check_chars(doc: Document, limits: FileLimits) -> Document:
     return doc
 
 
-_PARSER = Worker()
+_PARSER = Worker(preload=("rag.loaders", "pypdf"))
 _PARSER_BROKEN = threading.Event()
 
 

@@ -39,7 +39,8 @@ class WorkerFailed(Exception):
 class Worker:
     """One child process, started on first use and replaced after a timeout or a crash."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        self._preload = preload  # modules imported before the child says it is ready
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
 
@@ -86,7 +87,7 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", "from rag.parse_worker import _serve; _serve()"],
+                [sys.executable, "-c", f"from rag.parse_worker import _serve; _serve({list(self._preload)!r})"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 start_new_session=True)  # Ctrl-C in a terminal goes to the parent, which ends the child
             assert self._process.stdout is not None
@@ -117,8 +118,10 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     return b"".join(parts)
 
 
-def _serve() -> None:
+def _serve(preload: list[str]) -> None:
     """The child's loop: one request at a time until stdin closes."""
+    import importlib
+
     channel_in = os.fdopen(os.dup(0), "rb")
     channel_out = os.fdopen(os.dup(1), "wb")
     # Whatever a parser prints must not end up inside a reply.
@@ -129,6 +132,11 @@ def _serve() -> None:
         channel_out.write(_HEADER.pack(len(payload)) + payload)
         channel_out.flush()
 
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the call that needs it will say so
     send(b"ready")
     while True:
         header = channel_in.read(_HEADER.size)
