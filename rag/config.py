@@ -79,8 +79,8 @@ class Config:
     # Limits per file read by `rag index` and uploads. They bound what one small file can cost:
     # a compressed PDF can expand to megabytes of text and thousands of chunks, or take minutes to
     # parse. A file over a limit is skipped with a message; its indexed version, if any, is kept.
-    max_file_chars: int = 2_000_000  # extracted text after cleaning (about 700 pages)
-    max_file_chunks: int = 4_000
+    max_file_chars: int = 5_000_000  # extracted text after cleaning: War and Peace fits, 3.2 M
+    max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
     max_parse_seconds: float = 30.0
     # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
     # the corpus are always read.

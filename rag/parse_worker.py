@@ -12,6 +12,7 @@ pickles framed by their length over the child's stdin and stdout.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
@@ -43,6 +44,7 @@ class Worker:
         self._preload = preload  # modules imported before the child says it is ready
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        atexit.register(self.close)
 
     def run(self, func: Callable[..., Any], args: tuple, timeout: float) -> Any:
         """`func(*args)` in the child; its exception is re-raised here."""
