@@ -20,7 +20,7 @@ from typing import Any
 
 from .cleaning import clean_text, parse_date
 from .errors import DocumentError
-from .parse_worker import DeadlineExceeded, Worker, WorkerFailed
+from .parse_worker import DeadlineExceeded, Worker, WorkerFailed, WorkerUnavailable
 from .records import Document
 
 log = logging.getLogger("rag.loaders")
@@ -275,18 +275,20 @@ _IN_PROCESS = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
     if suffix in _IN_PROCESS:
         return _check_chars(_parse(suffix, data, doc_id, source), limits)
+    if _NO_PARSER_PROCESS.is_set():
+        return _check_chars(_parse(suffix, data, doc_id, source), limits)
     try:
         doc = _PARSER.run(_parse, (suffix, data, doc_id, source), limits.max_parse_seconds)
     except DeadlineExceeded:
         raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
                             "was stopped; raise max_parse_seconds to index it") from None
-    except WorkerFailed as exc:
-        if _PARSER_BROKEN.is_set():
-            raise DocumentError("the parser stopped on this file (damaged, or out of memory?)") from None
+    except WorkerUnavailable as exc:
         # No child process here (an embedded interpreter, say): parse without a deadline.
-        _PARSER_BROKEN.set()
+        _NO_PARSER_PROCESS.set()
         log.warning("%s; files are parsed without a time limit", exc)
         doc = _parse(suffix, data, doc_id, source)
+    except WorkerFailed:
+        raise DocumentError("the parser stopped on this file (damaged, or out of memory?)") from None
     except DocumentError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file makes parsers raise almost anything
@@ -302,7 +304,7 @@ def _check_chars(doc: Document, limits: FileLimits) -> Document:
 
 
 _PARSER = Worker(preload=("rag.loaders", "pypdf"))
-_PARSER_BROKEN = threading.Event()
+_NO_PARSER_PROCESS = threading.Event()
 
 
 def _display(path: Path) -> str:

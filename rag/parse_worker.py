@@ -34,7 +34,11 @@ class DeadlineExceeded(Exception):
 
 
 class WorkerFailed(Exception):
-    """The child could not be started, or died during a call (crash, out of memory)."""
+    """The child died during a call (a crash, out of memory)."""
+
+
+class WorkerUnavailable(WorkerFailed):
+    """No child process could be started here."""
 
 
 class Worker:
@@ -97,7 +101,7 @@ class Worker:
                 raise EOFError
         except (OSError, EOFError, TimeoutError) as exc:
             self.close()
-            raise WorkerFailed(f"cannot start a parser process ({sys.executable}): {exc}") from None
+            raise WorkerUnavailable(f"cannot start a parser process ({sys.executable}): {exc}") from None
 
 
 def _read_frame(stream: BinaryIO, deadline: float) -> bytes:

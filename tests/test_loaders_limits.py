@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -19,6 +20,7 @@ from rag.config import Config
 from rag.index_store import IndexStore
 from rag.indexer import Indexer
 from rag.loaders import FileLimits, load_documents, load_text_document
+from rag.parse_worker import DeadlineExceeded, Worker, WorkerFailed
 
 from .test_loaders import make_pdf
 
@@ -199,3 +201,30 @@ def test_files_over_a_limit_keep_their_indexed_version(tmp_path, corpus, embedde
     assert report.removed == [] and {s.doc_id for s in report.skipped} == {"b.txt", "c.txt"}
     assert "max_file_chars" in report.skipped[0].reason
     assert set(IndexStore(index).read_manifest().documents) == {"a.txt", "b.txt"}
+
+
+def test_the_parser_process_survives_a_crash_and_a_timeout():
+    worker = Worker()
+    try:
+        with pytest.raises(WorkerFailed):
+            worker.run(os._exit, (3,), 30)
+        t0 = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            worker.run(time.sleep, (30,), 0.3)
+        assert time.monotonic() - t0 < 5
+        with pytest.raises(ValueError):
+            worker.run(int, ("not a number",), 30)
+        assert worker.run(len, ("abc",), 30) == 3
+    finally:
+        worker.close()
+
+
+def test_without_a_parser_process_files_still_parse(monkeypatch, caplog):
+    import rag.loaders
+
+    monkeypatch.setattr(rag.loaders, "_PARSER", Worker())
+    monkeypatch.setattr(rag.loaders, "_NO_PARSER_PROCESS", threading.Event())
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    doc = load_text_document("owls.pdf", make_pdf("Barn owls live on every continent."), limits=LIMITS)
+    assert "Barn owls" in doc.text
+    assert any("without a time limit" in r.getMessage() for r in caplog.records)
