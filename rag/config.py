@@ -76,21 +76,28 @@ class Config:
     llama_model_path: str = ""
     llama_threads: int = 0
 
+    # Limits per file read by `rag index` and uploads. They bound what one small file can cost:
+    # a compressed PDF can expand to megabytes of text and thousands of chunks, or take minutes to
+    # parse. A file over a limit is skipped with a message; its indexed version, if any, is kept.
+    max_file_chars: int = 5_000_000  # extracted text after cleaning: War and Peace fits, 3.2 M
+    max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
+    max_parse_seconds: float = 30.0
+    # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
+    # the corpus are always read.
+    follow_external_symlinks: bool = False
+
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._validate()
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":
         """Defaults < rag.toml (or `path`) < RAG_* environment < keyword overrides (None ignored)."""
         values: dict[str, Any] = {}
-        file = Path(path) if path else Path(os.environ.get("RAG_CONFIG", CONFIG_FILE))
-        if path and not file.is_file():
-            raise ConfigError(f"config file {file} does not exist")
-        if file.is_file():
-            try:
-                data = tomllib.loads(file.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{file} is not valid TOML: {exc}") from None
-            values.update(data.get("rag", data))
+        file = _config_file(path)
+        if file is not None:
+            values.update(_read_settings(file))
         known = {f.name: f for f in fields(cls) if f.name != "extra"}
         for name in known:
             env = os.environ.get(f"RAG_{name.upper()}")
@@ -112,19 +119,19 @@ class Config:
                 continue
             default = getattr(self, f.name)
             converted[f.name] = _convert(f.name, values[f.name], default)
-        cfg = dataclasses.replace(self, **converted)
-        cfg._validate()
-        return cfg
+        return dataclasses.replace(self, **converted)
 
     def _validate(self) -> None:
-        if self.chunk_tokens < 16:
-            raise ConfigError(f"chunk_tokens must be at least 16 (got {self.chunk_tokens})")
-        if not 0 <= self.chunk_overlap < self.chunk_tokens:
-            raise ConfigError("chunk_overlap must be between 0 and chunk_tokens - 1")
-        if self.rerank_depth < 1:
-            raise ConfigError(f"rerank_depth must be at least 1 (got {self.rerank_depth})")
-        if self.k < 1:
-            raise ConfigError(f"k must be at least 1 (got {self.k})")
+        for name, (low, high) in RANGES.items():
+            _check_range(name, getattr(self, name), low, high)
+        if not self.chunk_overlap < self.chunk_tokens:
+            raise ConfigError(f"chunk_overlap must be smaller than chunk_tokens ({self.chunk_tokens}); "
+                              f"got {self.chunk_overlap}")
+        if self.dense_weight == 0 and self.bm25_weight == 0:
+            raise ConfigError("dense_weight and bm25_weight are both 0; give at least one a positive weight")
+        for name in ("corpus_dir", "index_dir"):
+            if not str(getattr(self, name)).strip():
+                raise ConfigError(f"{name} is empty; give a directory")
         if self.retrieval not in ("hybrid", "dense", "bm25"):
             raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
         if self.query_backend not in QUERY_BACKENDS:
@@ -133,18 +140,122 @@ class Config:
             raise ConfigError(f"index_type must be one of {', '.join(INDEX_TYPES)} (got {self.index_type!r})")
 
 
-def _convert(name: str, value: Any, default: Any) -> Any:
+# The accepted range of every numeric setting, bounds included (None: no upper bound), checked
+# whenever a Config is made, so a bad value fails at load, naming the setting. Settings in
+# _ABOVE_ZERO exclude their lower bound 0, where 0 would make them meaningless.
+RANGES: dict[str, tuple[float, float | None]] = {
+    "embedding_batch_size": (1, 4096),
+    "chunk_tokens": (16, 8192),
+    "chunk_overlap": (0, 8191),
+    "approx_threshold": (1, None),
+    "k": (1, 1000),
+    "rrf_k": (0, 100_000),
+    "dense_weight": (0.0, 1000.0),
+    "bm25_weight": (0.0, 1000.0),
+    "candidate_depth": (1, 100_000),
+    "dedup_similarity": (0.0, 1.0),
+    "max_question_chars": (1, 1_000_000),
+    "rerank_depth": (1, 10_000),
+    "abstain_threshold": (-1.0, 2.0),
+    "context_tokens": (64, 10_000_000),
+    "answer_tokens": (1, 1_000_000),
+    "request_timeout": (0.0, 86_400.0),
+    "max_retries": (0, 100),
+    "llama_threads": (0, 4096),
+    "max_file_chars": (1, None),
+    "max_file_chunks": (1, None),
+    "max_parse_seconds": (0.0, 86_400.0),
+}
+_ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}
+
+
+def _check_range(name: str, value: Any, low: float, high: float | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"setting {name} should be a number (got {value!r})")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"setting {name} must be a finite number (got {value})")
+    if name in _ABOVE_ZERO and high is not None:
+        bad, wanted = not low < value <= high, f"greater than {low:g} and at most {high:g}"
+    elif high is None:
+        bad, wanted = value < low, f"at least {low:g}"
+    else:
+        bad, wanted = not low <= value <= high, f"between {low:g} and {high:g}"
+    if bad:
+        raise ConfigError(f"setting {name} must be {wanted} (got {value:g})")
+
+
+def _config_file(path: str | Path | None) -> Path | None:
+    """The settings file to read, or None; one named explicitly must exist."""
+    if path is not None:
+        named, by = str(path), "--config"
+    elif "RAG_CONFIG" in os.environ:
+        named, by = os.environ["RAG_CONFIG"], "RAG_CONFIG"
+    else:
+        default = Path(CONFIG_FILE)
+        return default if default.is_file() else None
+    if not named.strip():
+        raise ConfigError(f"{by} is empty; name a TOML settings file or leave it unset")
+    file = Path(named)
+    if not file.exists():
+        raise ConfigError(f"config file {file} (from {by}) does not exist; fix the path or leave {by} unset")
+    if not file.is_file():
+        raise ConfigError(f"config file {file} (from {by}) is not a file; name a TOML settings file")
+    return file
+
+
+def _read_settings(file: Path) -> dict[str, Any]:
     try:
-        if isinstance(default, bool):
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-        if isinstance(default, Path):
-            return Path(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, str):
-            return str(value)
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+    if "rag" not in data:
+        return data
+    table = data["rag"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: `rag` must be a table of settings (a [rag] line followed by name = value "
+                          f"lines), not a {_toml_type(table)}")
+    return table
+
+
+def _toml_type(value: Any) -> str:
+    return {str: "string", int: "number", float: "number", bool: "boolean", list: "list"}.get(type(value), "value")
+
+
+def _convert(name: str, value: Any, default: Any) -> Any:
+    wanted = {bool: "true or false", int: "whole number", float: "number", Path: "path", str: "string"}
+    kind = next((t for t in wanted if isinstance(default, t)), None)
+    if kind is None:
+        return value
+    if isinstance(value, (dict, list)) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(f"setting {name}={value!r} should be a {wanted[kind]}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"setting {name}={value!r} should be true or false")
+    if kind is Path:
+        if not str(value).strip():
+            raise ConfigError(f"setting {name} is empty; give a directory (default {default}) in RAG_{name.upper()}, "
+                              "rag.toml or the command's flag")
+        return Path(value)
+    if kind is str:
+        return str(value)
+    try:
+        number = float(value) if kind is float else _whole(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"setting {name}={value!r} should be a {type(default).__name__}") from None
-    return value
+        raise ConfigError(f"setting {name}={value!r} should be a {wanted[kind]}") from None
+    return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(value)

@@ -16,7 +16,7 @@ from .config import Config
 from .embedders import Embedder, embedder_for
 from .errors import IndexCorruptError, IndexNotFoundError, RagError
 from .index_store import IndexStore, Manifest
-from .loaders import SkippedFile, load_documents
+from .loaders import FileLimits, SkippedFile, load_documents
 from .records import Document
 
 log = logging.getLogger("rag.indexer")
@@ -64,7 +64,7 @@ class Indexer:
     def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
                     rebuild: bool = False, show_progress: bool = False) -> IndexReport:
         """Make the index hold exactly the documents found under `paths`."""
-        loaded = load_documents(paths)
+        loaded = load_documents(paths, limits=FileLimits.from_config(self.config))
         if not loaded.documents and loaded.skipped and not rebuild:
             # Nothing readable: keep what is indexed rather than emptying it.
             raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
@@ -76,7 +76,7 @@ class Indexer:
         unreadable_files = {s.file for s in loaded.skipped if s.file}
         report = self.sync(loaded.documents, index_dir, rebuild=rebuild, show_progress=show_progress,
                            keep=unreadable, keep_files=unreadable_files)
-        report.skipped = loaded.skipped
+        report.skipped[:0] = loaded.skipped
         return report
 
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
@@ -100,6 +100,15 @@ class Indexer:
                     report.updated.append(doc_id)
                 else:
                     report.unchanged.append(doc_id)
+            chunked, too_big = self._chunk_within_limit([docs[d] for d in report.added + report.updated])
+            if too_big:  # skipped like an unreadable file: an indexed version stays
+                over = {s.doc_id for s in too_big}
+                report.skipped.extend(too_big)
+                report.added = [d for d in report.added if d not in over]
+                report.updated = [d for d in report.updated if d not in over]
+                docs = {d: doc for d, doc in docs.items() if d not in over}
+                keep = set(keep) | over
+
             def kept_as_indexed(doc_id: str) -> bool:
                 if doc_id in keep:
                     return True
@@ -125,7 +134,7 @@ class Indexer:
             kept_vectors = (np.asarray(old_vectors[kept_rows]) if kept_rows
                             else np.zeros((0, 0), dtype=np.float32))
             new_docs = [docs[d] for d in report.added + report.updated]
-            new_chunks = self.chunker.chunk_all(new_docs)
+            new_chunks = [c for d in new_docs for c in chunked[d.id]]
             new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
                                                         show_progress=show_progress)
             chunks = kept_chunks + new_chunks
@@ -154,6 +163,21 @@ class Indexer:
             report.seconds = time.perf_counter() - t0
             log.info("indexed %s: %s", store.root, report.summary())
             return report
+
+    def _chunk_within_limit(self, docs: list[Document]) -> tuple[dict[str, list], list[SkippedFile]]:
+        """Each document's chunks, except for documents over `max_file_chunks`, which are skipped."""
+        chunked: dict[str, list] = {}
+        over: list[SkippedFile] = []
+        limit = self.config.max_file_chunks
+        for doc in docs:
+            chunks = self.chunker.chunk(doc)
+            if len(chunks) <= limit:
+                chunked[doc.id] = chunks
+                continue
+            reason = f"too many chunks: {len(chunks):,} > max_file_chunks ({limit:,}); raise max_file_chunks to index it"
+            log.warning("skipped %s: %s", doc.source, reason)
+            over.append(SkippedFile(doc.source, reason, doc.id))
+        return chunked, over
 
     def _previous(self, store: IndexStore, rebuild: bool):
         if rebuild:

@@ -75,7 +75,7 @@ def test_bad_files_are_named_and_skipped_while_the_rest_is_indexed(tmp_path, cap
     (["search", "anything", "--index", "{tmp}/missing"], "no index at"),
     (["search", "   ", "--index", "{index}"], "question is empty"),
     (["index", "{tmp}/does-not-exist", "--index", "{tmp}/i"], "does not exist"),
-    (["search", "x", "-k", "0", "--index", "{index}"], "k must be at least 1"),
+    (["search", "x", "-k", "0", "--index", "{index}"], "setting k must be between 1 and"),
 ])
 def test_errors_print_one_clear_line_and_exit_non_zero(tmp_path, capsys, article_index, args, message):
     args = [a.format(tmp=tmp_path, index=article_index) for a in args]
