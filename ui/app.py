@@ -127,6 +127,10 @@ def build_app(service: ChatService) -> gr.Blocks:
                 return service.ask_api(question, k)
             except RagError as exc:  # the reason, not Gradio's generic "Error", reaches the caller
                 raise gr.Error(redact(str(exc)), print_exception=False) from None
+            except Exception:  # details go to the (masked) server log, not to the caller
+                log.exception("answering through /ask failed")
+                raise gr.Error("Something went wrong while answering; see the server log.",
+                               print_exception=False) from None
 
         gr.api(ask_api, api_name="ask")
     return app
