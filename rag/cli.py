@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import logging
 import os
 import socket
@@ -15,6 +14,8 @@ from pathlib import Path
 
 from .config import Config
 from .errors import ConfigError, RagError
+from .redact import install_log_redaction
+from .terminal import json_text, plain
 
 log = logging.getLogger("rag.cli")
 
@@ -190,7 +191,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         for logger in loggers:
             logger.removeFilter(hold)
         for line in skipped:
-            print(line, file=sys.stderr)
+            print(plain(line), file=sys.stderr)
     print(f"index {report.index_dir}: {report.summary()}")
     return 0
 
@@ -203,16 +204,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = retriever.search(args.question, config.k, mode=args.mode, doc_ids=args.doc,
                             date_from=args.after, date_to=args.before)
     if args.json:
-        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        print(json_text([h.to_dict() for h in hits]))
         return 0
     if not hits:
         print("no passages match")
         return 0
     width = min(os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100, 120)
     for h in hits:
-        print(f"[{h.rank}] {h.score:.4f}  {h.doc_id}  chars {h.start}-{h.end}" +
-              (f"  ({h.title})" if h.title else ""))
-        print(textwrap.indent(textwrap.fill(h.text, width - 4), "    "))
+        print(f"[{h.rank}] {h.score:.4f}  {plain(h.doc_id)}  chars {h.start}-{h.end}" +
+              (f"  ({plain(h.title)})" if h.title else ""))
+        print(textwrap.indent(textwrap.fill(plain(h.text, multiline=True), width - 4), "    "))
     return 0
 
 
@@ -234,23 +235,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
             answer = event
         elif not args.json and config.generator != "extractive" and sys.stdout.isatty():
             # Show the model's words as they come; the verified answer replaces them below.
-            print(event, end="", flush=True)
+            print(plain(event, multiline=True), end="", flush=True)
             streamed = True
     assert answer is not None
     if args.json:
         out = answer.to_dict()
         out["citations"] = [{k: c[k] for k in ("marker", "doc_id", "title", "quote", "start", "end", "support")}
                             for c in out["citations"]]
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        print(json_text(out))
         return 0
     if streamed:
         print("\n\nVerified answer:")
-    print(answer.text)
+    print(plain(answer.text, multiline=True))
     for c in answer.citations:
-        print(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}" + (f" ({c.title})" if c.title else ""))
-        print(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+        print(f"\n[{c.marker}] {plain(c.doc_id)}, characters {c.start}-{c.end}" +
+              (f" ({plain(c.title)})" if c.title else ""))
+        print(textwrap.indent(textwrap.fill(f"“{plain(c.quote, multiline=True)}”", 96), "    "))
     for note in answer.notes if args.verbose else ():
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {plain(note)}", file=sys.stderr)
     return 0
 
 
@@ -266,7 +268,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _check_directory(args.out or Path("reports/eval"), "report directory", "--out", writable=True)
     eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars)
     report = evaluate(eval_set, config, corpus=args.corpus, index_dir=Path(args.index) if args.index else None,
-                      progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
+                      progress=sys.stderr.isatty(), log=lambda m: print(plain(m), file=sys.stderr))
     print(render_table(report, previous))
     out = args.out or Path("reports/eval") / eval_set.name
     files = write_report(report, out, previous)
@@ -338,6 +340,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_log_redaction()  # before any record is made: logs never hold the key
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
@@ -349,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except RagError as exc:
-        print(f"rag: error: {exc}", file=sys.stderr)
+        print(f"rag: error: {plain(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomllib
 
@@ -71,6 +72,9 @@ class Config:
     openai_base_url: str = "https://api.openai.com/v1"
     openai_model: str = "gpt-4o-mini"
     openai_api_key_env: str = "OPENAI_API_KEY"
+    # Endpoints the web page and its APIs may send the API key to, besides `openai_base_url`
+    # (TOML list, or comma-separated in RAG_OPENAI_ALLOWED_BASE_URLS). See rag.endpoints.
+    openai_allowed_base_urls: tuple[str, ...] = ()
     request_timeout: float = 60.0
     max_retries: int = 3
     llama_model_path: str = ""
@@ -138,6 +142,11 @@ class Config:
             raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {self.query_backend!r})")
         if self.index_type not in INDEX_TYPES:
             raise ConfigError(f"index_type must be one of {', '.join(INDEX_TYPES)} (got {self.index_type!r})")
+        for url in self.openai_allowed_base_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"openai_allowed_base_urls: {url!r} is not an http(s) URL such as "
+                                  "https://api.openai.com/v1")
 
 
 # The accepted range of every numeric setting, bounds included (None: no upper bound), checked
@@ -225,6 +234,11 @@ def _toml_type(value: Any) -> str:
 
 def _convert(name: str, value: Any, default: Any) -> Any:
     wanted = {bool: "true or false", int: "whole number", float: "number", Path: "path", str: "string"}
+    if isinstance(default, tuple):  # a list of strings: TOML array, or comma-separated text
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"setting {name}={value!r} should be a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
     kind = next((t for t in wanted if isinstance(default, t)), None)
     if kind is None:
         return value

@@ -23,6 +23,10 @@ class QuestionError(RagError):
     """The question cannot be used (empty, too long, undecodable)."""
 
 
+class QueryError(RagError):
+    """A search argument is invalid: `k`, `mode` or a filter such as `doc_ids`."""
+
+
 class DocumentError(RagError):
     """A document could not be read or holds no text."""
 
@@ -53,3 +57,7 @@ class GeneratorError(RagError):
 
 class EndpointError(GeneratorError):
     """A hosted model endpoint is unreachable, slow, or answered something unusable."""
+
+
+class EndpointNotAllowedError(ConfigError):
+    """A hosted endpoint was chosen that the operator did not allow the API key to be sent to."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DatasetError
+from .redact import redact, redact_data
 
 SUMMARY_KEYS = [
     "retrieval.recall@1", "retrieval.recall@3", "retrieval.recall@5", "retrieval.recall@10", "retrieval.mrr@10",
@@ -104,10 +105,12 @@ def plot_recall(report: dict[str, Any], path: Path) -> bool:
 
 def write_report(report: dict[str, Any], out: Path, previous: dict[str, Any] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    results = report.pop("_results", {})
+    # Answers quote endpoints, and endpoints may repeat the API key: masked before writing.
+    results = redact_data(report.pop("_results", {}))
+    report = redact_data(report)
     files = [out / "report.json", out / "report.md", out / "questions.jsonl"]
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(render_markdown(report, previous), encoding="utf-8")
+    (out / "report.md").write_text(redact(render_markdown(report, previous)), encoding="utf-8")
     with open(out / "questions.jsonl", "w", encoding="utf-8") as fh:
         for rows in results.values():
             for row in rows:

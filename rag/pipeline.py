@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .errors import QueryError
 from .followups import condense
 from .generators import REGISTRY, Generator, StreamEvent, create_generator
 from .questions import clean_question
 from .records import Answer
-from .retriever import Retriever
+from .retriever import Retriever, check_k
+
+SEARCH_OPTIONS = ("mode", "doc_ids", "date_from", "date_to")
 
 
 class Pipeline:
@@ -47,8 +50,12 @@ class Pipeline:
         """Text deltas as the answer is produced, then the final verified `Answer`."""
         t0 = time.perf_counter()
         question = clean_question(question, self.config.max_question_chars)
+        k = check_k(self.config.k if k is None else k)  # k=0 is a mistake, not "the default"
+        unknown = sorted(set(filters) - set(SEARCH_OPTIONS))
+        if unknown:
+            raise QueryError(f"unknown search option(s) {', '.join(unknown)}; known: {', '.join(SEARCH_OPTIONS)}")
         standalone = condense(question, history)
-        retrieval = self.retriever.retrieve(standalone, k or self.config.k, **filters)
+        retrieval = self.retriever.retrieve(standalone, k, **filters)
         for event in self.generator.stream(standalone, retrieval.hits):
             if isinstance(event, Answer):
                 timings = {**retrieval.timings, **event.timings,

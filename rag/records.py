@@ -62,14 +62,14 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
-            "score": round(self.score, 6),
+            "score": round(float(self.score), 6),
             "doc_id": self.chunk.doc_id,
             "chunk_id": self.chunk.id,
             "title": self.chunk.title,
             "start": self.chunk.start,
             "end": self.chunk.end,
             "text": self.chunk.text,
-            "scores_by_retriever": {k: round(v, 6) for k, v in self.scores_by_retriever.items()},
+            "scores_by_retriever": {k: round(float(v), 6) for k, v in self.scores_by_retriever.items()},
             "metadata": dict(self.chunk.metadata),
         }
 
@@ -96,7 +96,7 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
-            "support": round(self.support, 4),
+            "support": round(float(self.support), 4),  # a plain number, also when scored with numpy
         }
 
 
@@ -125,8 +125,8 @@ class Answer:
             "generator": self.generator,
             "citations": [c.to_dict() for c in self.citations],
             "hits": [h.to_dict() for h in self.hits],
-            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "timings": {k: round(float(v), 2) for k, v in self.timings.items()},
             "usage": dict(self.usage),
-            "confidence": round(self.confidence, 4),
+            "confidence": round(float(self.confidence), 4),
             "notes": list(self.notes),
         }

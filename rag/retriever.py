@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection
@@ -13,10 +14,14 @@ import numpy as np
 from .acronyms import asked_acronym, defines
 from .config import Config
 from .embedders import Embedder, embedder_for
+from .errors import QueryError, RagError
 from .index_store import IndexSnapshot, IndexStore
 from .questions import clean_question
 from .records import Chunk, Hit
 from .rerankers import Reranker, create_reranker
+
+log = logging.getLogger("rag.retriever")
+MODES = ("hybrid", "dense", "bm25")
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class Retriever:
         self.config = config
         self.store = store
         self._reload_lock = threading.Lock()
+        self._rejected: Path | None = None  # a newer version that failed its checks; not retried
+        # Why the live version on disk is not the one answering (None when it is); for the page.
+        self.refresh_problem: str | None = None
         self.reranker: Reranker | None = create_reranker(config.reranker) if config.reranker else None
 
     @classmethod
@@ -72,9 +80,7 @@ class Retriever:
         store = IndexStore(index_dir or config.index_dir)
         snapshot = store.load()
         embedder = embedder or embedder_for(config)
-        snapshot.manifest.check_embedder(
-            embedder, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
-                       "encoding": config.encoding}, store.root)
+        _check_compatible(snapshot, embedder, config, store)
         return cls(snapshot, embedder, config, store)
 
     @property
@@ -89,11 +95,29 @@ class Retriever:
         return len(self._snapshot.chunks)
 
     def refresh(self) -> bool:
-        """Switch to the live index version if another process or thread published a new one."""
+        """Switch to the live index version if another process or thread published a new one.
+
+        The new version passes the same checks as a load (built with this model and these chunk
+        settings, whole on disk); one that fails them is not loaded: searches keep using the
+        version loaded before, `refresh_problem` says why, and the log says it once."""
         with self._reload_lock:
-            if self.store.current_path() == self._snapshot.path:
+            path: Path | None = None
+            try:
+                path = self.store.current_path()
+                if path == self._snapshot.path:
+                    self.refresh_problem = None
+                    return False
+                if path == self._rejected:
+                    return False
+                snapshot = self.store.load()
+                _check_compatible(snapshot, self.embedder, self.config, self.store)
+            except RagError as exc:
+                self._rejected = path
+                self.refresh_problem = (f"the index at {self.store.root} changed, but the new version was not "
+                                        f"loaded: {exc} Answers still come from the version loaded before.")
+                log.warning("%s", self.refresh_problem)
                 return False
-            self._snapshot = self.store.load()
+            self._snapshot, self._rejected, self.refresh_problem = snapshot, None, None
             return True
 
     def _distinct(self, snap: IndexSnapshot, ranked: list[int], k: int) -> list[int]:
@@ -125,13 +149,11 @@ class Retriever:
                  doc_ids: Collection[str] | None = None, date_from: str | None = None,
                  date_to: str | None = None) -> Retrieval:
         question = clean_question(question, self.config.max_question_chars)
-        k = self.config.k if k is None else k
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        mode = mode or self.config.retrieval
-        if mode not in ("hybrid", "dense", "bm25"):
-            raise ValueError(f"mode must be hybrid, dense or bm25, not {mode!r}")
-        filters = Filters(frozenset(doc_ids) if doc_ids else None, date_from, date_to)
+        k = check_k(self.config.k if k is None else k)
+        mode = self.config.retrieval if mode is None else mode
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)} (lower case), not {mode!r}")
+        filters = Filters(_doc_id_set(doc_ids), _date("date_from", date_from), _date("date_to", date_to))
         snap = self._snapshot  # one version for the whole query, even if a reload happens meanwhile
         timings: dict[str, float] = {}
         n = len(snap.chunks)
@@ -201,6 +223,41 @@ class Retriever:
             hits.append(Hit(chunk=snap.chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
         timings["search_ms"] = (time.perf_counter() - t) * 1000 - timings.get("rerank_ms", 0.0)
         return Retrieval(question, hits, timings)
+
+
+def check_k(k: object) -> int:
+    """`k` as an int, or a QueryError: 2.5, "3" and True are not passage counts."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise QueryError(f"k must be a whole number of passages, such as 5 (got {k!r} of type {type(k).__name__})")
+    if k < 1:
+        raise QueryError(f"k must be at least 1 (got {k})")
+    return int(k)
+
+
+def _doc_id_set(doc_ids: Collection[str] | None) -> frozenset[str] | None:
+    if doc_ids is None:
+        return None
+    if isinstance(doc_ids, (str, bytes)):  # a string is a collection of its characters: never meant
+        raise QueryError(f"doc_ids must be a list of document ids, such as [{doc_ids!r}], not a single string")
+    try:
+        ids = frozenset(doc_ids)
+    except TypeError:
+        raise QueryError(f"doc_ids must be a list of document ids (got {type(doc_ids).__name__})") from None
+    if not all(isinstance(i, str) for i in ids):
+        raise QueryError("doc_ids must hold document ids as strings")
+    return ids or None
+
+
+def _date(name: str, value: str | None) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise QueryError(f"{name} must be an ISO date string such as '2014-06-17' (got {type(value).__name__})")
+    return value or None
+
+
+def _check_compatible(snapshot: IndexSnapshot, embedder: Embedder, config: Config, store: IndexStore) -> None:
+    snapshot.manifest.check_embedder(
+        embedder, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
+                   "encoding": config.encoding}, store.root)
 
 
 def _mostly_inside(a: Chunk, b: Chunk) -> bool:

@@ -4,16 +4,77 @@ every session, generators made on demand, and uploads indexed while others keep 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 from .config import Config
 from .embedders import Embedder
+from .endpoints import check_endpoint
 from .indexer import Indexer
 from .pipeline import Pipeline, make_generator
 from .records import Answer
+from .redact import install_log_redaction, redact_data, watch_env
 from .retriever import Retriever
 from .uploads import ingest
+
+# Generators (each hosted one holds an HTTP client and its connections) kept for reuse. Visitors
+# choose the model freely, so without a bound every new name would cost memory until restart.
+MAX_GENERATORS = 8
+
+
+class GeneratorCache:
+    """At most `size` generators, least recently used evicted first. An evicted generator is
+    closed once no answer is streaming from it any more, never under a running answer."""
+
+    def __init__(self, size: int = MAX_GENERATORS):
+        self.size = size
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._in_use: dict[int, int] = {}  # id(generator) -> answers streaming from it
+        self._retired: dict[int, Any] = {}  # evicted while in use: closed when the last answer ends
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def acquire(self, key: tuple, make) -> Any:
+        with self._lock:
+            generator = self._items.get(key)
+            if generator is None:
+                generator = make()
+                self._items[key] = generator
+                while len(self._items) > self.size:
+                    _, old = self._items.popitem(last=False)
+                    if self._in_use.get(id(old)):
+                        self._retired[id(old)] = old
+                    else:
+                        _close(old)
+            self._items.move_to_end(key)
+            self._in_use[id(generator)] = self._in_use.get(id(generator), 0) + 1
+            return generator
+
+    def release(self, generator: Any) -> None:
+        with self._lock:
+            left = self._in_use.get(id(generator), 1) - 1
+            if left > 0:
+                self._in_use[id(generator)] = left
+                return
+            self._in_use.pop(id(generator), None)
+            retired = self._retired.pop(id(generator), None)
+        if retired is not None:
+            _close(retired)
+
+    def close(self) -> None:
+        with self._lock:
+            items, self._items = list(self._items.values()), OrderedDict()
+        for generator in items:
+            _close(generator)
+
+
+def _close(generator: Any) -> None:
+    close = getattr(generator, "close", None)
+    if callable(close):
+        close()
 
 
 class ChatService:
@@ -21,10 +82,11 @@ class ChatService:
 
     def __init__(self, config: Config, *, embedder: Embedder | None = None):
         """`embedder`: an already loaded model, shared by questions and uploads."""
+        install_log_redaction()  # the server log never holds the key, whoever logs it
+        watch_env(config.openai_api_key_env)
         self.config = config
         self.retriever = Retriever.load(config.index_dir, config=config, embedder=embedder)
-        self._generators: dict[tuple, Any] = {}
-        self._lock = threading.Lock()  # guards the generator cache
+        self.generators = GeneratorCache()
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
 
@@ -32,18 +94,37 @@ class ChatService:
         """Load the embedding model now, so the first question does not wait for it."""
         self.retriever.search("warm up")
 
+    @property
+    def index_problem(self) -> str | None:
+        """Why the index on disk is not the one answering, if it is not (for the page)."""
+        return self.retriever.refresh_problem
+
+    def _key(self, generator: str, base_url: str, model: str) -> tuple[tuple, dict]:
+        if generator != "openai":
+            return (generator,), {}
+        # The operator decides where the key may go: refused before any client (and key) is made.
+        base_url = check_endpoint(self.config, base_url)
+        model = model or self.config.openai_model
+        return (generator, base_url.rstrip("/"), model), {"base_url": base_url, "model": model}
+
     def pipeline(self, generator: str, base_url: str = "", model: str = "") -> Pipeline:
-        key = (generator, base_url, model) if generator == "openai" else (generator,)
-        with self._lock:
-            if key not in self._generators:
-                options = {"base_url": base_url or None, "model": model or None} if generator == "openai" else {}
-                self._generators[key] = make_generator(generator, self.config, self.retriever, **options)
-            return Pipeline(self.retriever, self._generators[key], self.config)
+        """A pipeline for one answer (the generator stays cached; prefer `ask_stream`)."""
+        key, options = self._key(generator, base_url, model)
+        gen = self.generators.acquire(key, lambda: make_generator(generator, self.config, self.retriever, **options))
+        self.generators.release(gen)
+        return Pipeline(self.retriever, gen, self.config)
 
     def ask_stream(self, question: str, history: list, generator: str, k: int, base_url: str = "",
                    model: str = "") -> Iterator[str | Answer]:
+        """Text deltas, then the verified `Answer`. Runs on the live index version, and holds its
+        generator until the answer is done (or abandoned), so eviction never closes it midway."""
         self.retriever.refresh()  # another process may have re-indexed
-        return self.pipeline(generator, base_url, model).ask_stream(question, history, k=int(k))
+        key, options = self._key(generator, base_url, model)
+        gen = self.generators.acquire(key, lambda: make_generator(generator, self.config, self.retriever, **options))
+        try:
+            yield from Pipeline(self.retriever, gen, self.config).ask_stream(question, history, k=k)
+        finally:
+            self.generators.release(gen)
 
     def upload(self, name: str, data: bytes):
         with self._upload_lock:  # readers keep answering from the live version meanwhile
@@ -58,6 +139,13 @@ class ChatService:
 
     def ask_api(self, question: str, k: int = 5) -> dict:
         """Question in; answer, abstained flag, citations and timings out."""
-        answer = self.pipeline(self.config.generator).ask(question, k=int(k))
+        answer = None
+        for event in self.ask_stream(question, [], self.config.generator, k):  # refreshes like the chat
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
         data = answer.to_dict()
-        return {key: data[key] for key in ("question", "answer", "abstained", "citations", "timings")}
+        out = {key: data[key] for key in ("question", "answer", "abstained", "citations", "timings")}
+        if self.index_problem:
+            out["notice"] = self.index_problem
+        return redact_data(out)

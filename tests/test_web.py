@@ -14,6 +14,7 @@ from rag.config import Config
 from .conftest import ARTICLE, ROOT
 
 CHROMIUM = "/usr/bin/chromium"
+DOWN = "http://127.0.0.1:9/v1"
 ARTIFACTS = ROOT / "test-artifacts"
 MALICIOUS = """Notes on the Zanzibar lighthouse keeper.
 
@@ -34,7 +35,8 @@ def web(tmp_path_factory, embedder, monkeypatch_module):
     corpus = root / "corpus"
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    config = Config(corpus_dir=corpus, index_dir=root / "index")
+    # An allowed endpoint that is down: the page reports it in the chat.
+    config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN,))
     Indexer(config, embedder).index_paths([corpus], config.index_dir)
     monkeypatch_module.setattr("rag.retriever.embedder_for", lambda *a, **k: embedder)
     port = free_port()
@@ -170,13 +172,28 @@ def test_the_api_answers_from_gradio_client(web):
 def test_an_unreachable_endpoint_shows_an_error_in_the_chat_and_the_session_goes_on(page):
     page.click("text=Settings")
     choose_generator(page, "openai")
-    page.locator("#base-url textarea").fill("http://127.0.0.1:9/v1")
+    page.locator("#base-url input").click()
+    page.get_by_role("option", name=DOWN, exact=True).click()
     failed = ask(page, "When was the IMU first formed?", 1)
     assert "unreachable" in failed and failed.startswith("⚠")
     assert page.locator("#sources [data-testid='error']").is_visible()
     choose_generator(page, "extractive")
     recovered = ask(page, "When was the IMU first formed?", 2)
     assert "late 1990s" in recovered
+
+
+@pytest.mark.browser
+def test_a_typed_endpoint_the_operator_did_not_allow_is_refused_with_the_allowed_ones_named(page, web):
+    _, config = web
+    page.click("text=Settings")
+    choose_generator(page, "openai")
+    page.locator("#base-url input").fill("http://attacker.example:8000/v1")
+    page.locator("#base-url input").press("Enter")
+    refused = ask(page, "When was the IMU first formed?", 1)
+    assert refused.startswith("⚠") and "does not send its API key to 'http://attacker.example:8000/v1'" in refused
+    assert config.openai_base_url in refused and DOWN in refused
+    assert "openai_allowed_base_urls" in page.locator("#sources [data-testid='error']").inner_text()
+    screenshot(page, "endpoint-refused")
 
 
 @pytest.mark.browser

@@ -12,13 +12,15 @@ from pathlib import Path
 import gradio as gr
 
 from rag.config import Config
+from rag.endpoints import allowed_endpoints
 from rag.errors import ConfigError, RagError
 from rag.generators import available_generators
 from rag.records import Answer
+from rag.redact import redact
 from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
-from .render import CSS, EMPTY, error_html, sources_html
+from .render import CSS, EMPTY, error_html, sources_html, with_notice
 
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
@@ -45,16 +47,17 @@ def build_app(service: ChatService) -> gr.Blocks:
         history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         yield history, '<div class="rag-sources"><p class="rag-meta">Searching…</p></div>', ""
         try:
-            for event in service.ask_stream(message, prior, generator, int(k), base_url, model):
+            for event in service.ask_stream(message, prior, generator, int(k), base_url or "", model or ""):
                 if isinstance(event, Answer):
                     history[-1]["content"] = event.text
-                    yield history, sources_html(event), ""
+                    yield history, with_notice(sources_html(event), service.index_problem), ""
                 else:
                     history[-1]["content"] += event
                     yield history, gr.skip(), ""
         except RagError as exc:
-            history[-1]["content"] = f"⚠ {exc}"
-            yield history, error_html(str(exc)), ""
+            reason = redact(str(exc))  # masked before it is formatted into the page
+            history[-1]["content"] = f"⚠ {reason}"
+            yield history, with_notice(error_html(reason), service.index_problem), ""
         except Exception:  # the session must survive anything; details go to the server log
             log.exception("answering failed")
             history[-1]["content"] = "⚠ Something went wrong while answering; see the server log."
@@ -97,8 +100,12 @@ def build_app(service: ChatService) -> gr.Blocks:
             generator = gr.Dropdown(available_generators(), value=config.generator, label="Generator",
                                     elem_id="generator")
             k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)")
-            base_url = gr.Textbox(value=config.openai_base_url, label="Hosted endpoint (openai generator)",
-                                  elem_id="base-url")
+            # Only endpoints the operator allowed receive the API key; another URL typed here is
+            # refused with the list (the service checks it too, for the APIs).
+            endpoints = allowed_endpoints(config)
+            base_url = gr.Dropdown(endpoints, value=endpoints[0] if endpoints else "", allow_custom_value=True,
+                                   label="Hosted endpoint (openai generator)", elem_id="base-url",
+                                   info="the endpoints this server may send its API key to")
             model = gr.Textbox(value=config.openai_model, label="Hosted model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
@@ -119,7 +126,11 @@ def build_app(service: ChatService) -> gr.Blocks:
             try:
                 return service.ask_api(question, k)
             except RagError as exc:  # the reason, not Gradio's generic "Error", reaches the caller
-                raise gr.Error(str(exc), print_exception=False) from None
+                raise gr.Error(redact(str(exc)), print_exception=False) from None
+            except Exception:  # details go to the (masked) server log, not to the caller
+                log.exception("answering through /ask failed")
+                raise gr.Error("Something went wrong while answering; see the server log.",
+                               print_exception=False) from None
 
         gr.api(ask_api, api_name="ask")
     return app

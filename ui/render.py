@@ -15,6 +15,7 @@ CSS = """
 .rag-passage mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
 .rag-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.1); padding: 8px 10px; }
+.rag-notice { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, 0.1); padding: 8px 10px; margin-bottom: 10px; }
 """
 
 EMPTY = '<div class="rag-sources"><p class="rag-meta">Cited passages appear here.</p></div>'
@@ -77,3 +78,10 @@ def _block(markers: list[int] | None, hit: Hit, spans: list[tuple[int, int]]) ->
 
 def error_html(message: str) -> str:
     return f'<div class="rag-sources"><div class="rag-error" data-testid="error">{escape(message)}</div></div>'
+
+
+def with_notice(html: str, notice: str | None) -> str:
+    """`html` with a notice above it (e.g. why a newer index version is not in use)."""
+    if not notice:
+        return html
+    return f'<div class="rag-notice" data-testid="notice">{escape(notice)}</div>\n{html}'

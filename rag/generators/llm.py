@@ -14,6 +14,7 @@ from ..citations import verify
 from ..config import Config
 from ..prompts import NOT_IN_DOCUMENTS, Prompt, build_prompt, count_tokens
 from ..records import Answer, Hit
+from ..redact import StreamRedactor, redact
 from . import StreamEvent
 
 
@@ -53,13 +54,21 @@ class LLMGenerator:
         pieces: list[str] = []
         notes: list[str] = []
         usage: dict[str, int] = {}
+        # The model's words are the endpoint's words: an endpoint may repeat the API key, so the
+        # text is masked as it enters, before it is shown, verified, quoted in notes or reported.
+        masked = StreamRedactor()
         try:
             for piece in self._pieces(prompt, usage):
                 pieces.append(piece)
-                yield piece
+                shown = masked.feed(piece)
+                if shown:
+                    yield shown
         except IncompleteStream as exc:
-            notes.append(str(exc))
-        raw = "".join(pieces)
+            notes.append(redact(str(exc)))
+        rest = masked.flush()
+        if rest:
+            yield rest
+        raw = redact("".join(pieces))
         usage = {"prompt_tokens": usage.get("prompt_tokens") or prompt.n_tokens,
                  "completion_tokens": usage.get("completion_tokens") or count_tokens(raw, self.config.encoding)}
         checked = verify(raw, prompt.passages)

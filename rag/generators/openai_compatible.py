@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from ..config import Config
 from ..errors import ConfigError, EndpointError
 from ..prompts import Prompt
+from ..redact import redact, remember, watch_env
 from .llm import IncompleteStream, LLMGenerator
 
 log = logging.getLogger("rag.generators.openai")
@@ -41,6 +42,8 @@ class OpenAICompatibleGenerator(LLMGenerator):
         self.model = model or self.config.openai_model
         self.backoff = backoff
         host = urlparse(self.base_url).hostname or ""
+        watch_env(self.config.openai_api_key_env)
+        remember(api_key)
         key = api_key or os.environ.get(self.config.openai_api_key_env)
         if not key:
             if host not in LOCAL_HOSTS:
@@ -138,13 +141,17 @@ class OpenAICompatibleGenerator(LLMGenerator):
             return EndpointError(f"{where} returned a malformed response; is it an OpenAI-compatible API?")
         return EndpointError(f"{where} failed: {self._short(exc)}")
 
+    def close(self) -> None:
+        """Release the client's connections (the generator cannot be used afterwards)."""
+        self._client.close()
+
     def _short(self, exc: Exception) -> str:
         # Error bodies are the server's words, and some servers echo the Authorization header back.
-        text = _short(exc)
-        key = self._client.api_key
-        return text.replace(key, "***") if key else text
+        return _short(exc, self._client.api_key)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _short(exc: Exception, key: str = "") -> str:
+    # Masked first, then cut: a key cut in half no longer matches the key.
+    text = redact(str(exc), [key]).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
     return text[:160]
