@@ -194,6 +194,7 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
     """Puts the Authorization header it receives into every field it can."""
 
     mode = "answer"
+    requests = 0  # requests that carried an Authorization header, across all servers
 
     def log_message(self, *args) -> None:
         pass
@@ -205,6 +206,8 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         auth = self.headers.get("Authorization", "")
+        if auth:
+            EchoHandler.requests += 1
         mode = type(self).mode
         if mode == "error":
             self._send(500, {"error": {"message": f"upstream refused {auth}", "type": auth}})
@@ -391,6 +394,36 @@ def _eval_report(b: Bench, o: Outcome) -> None:
               "--generator", "openai", "--out", str(out),
               env={"RAG_OPENAI_BASE_URL": url, "RAG_OPENAI_MODEL": "echo-model", "RAG_MAX_RETRIES": "0"})
     b.check_files_for_key(o, out)
+
+
+@case("secrets", "a web visitor names their own endpoint (chat service)")
+def _visitor_endpoint(b: Bench, o: Outcome) -> None:
+    code = r"""
+import sys
+from rag.config import Config
+from rag.errors import RagError
+from rag.service import ChatService
+service = ChatService(Config(index_dir=sys.argv[1]))
+try:
+    for _ in service.ask_stream("When was the IMU first formed?", [], "openai", 5, base_url=sys.argv[2]):
+        pass
+    print("answered")
+except RagError as exc:
+    print("refused:", exc)
+"""
+    with echo_server("answer") as url:
+        EchoHandler.requests = 0
+        proc = subprocess.run([sys.executable, "-c", code, str(b.base_index()), url], env=b.env, capture_output=True,
+                              text=True, timeout=TIMEOUT)
+    if "Traceback" in proc.stderr:
+        o.traceback = True
+        o.fail(proc.stderr.strip().splitlines()[-1][:160])
+    o.key_leaks += count_key(proc.stdout + proc.stderr)
+    if "refused" not in proc.stdout:
+        o.fail(f"an endpoint the operator did not allow was used: {proc.stdout.strip()[:160]}")
+    if EchoHandler.requests:
+        o.key_leaks += EchoHandler.requests
+        o.fail(f"the visitor's endpoint received {EchoHandler.requests} request(s) with the key")
 
 
 # --- resources ---
