@@ -630,9 +630,15 @@ def _bm25_random(b: Bench, o: Outcome) -> None:
 
 # --- bad input from the existing suites ---
 
-for _q, _name in (("", "empty question"), ("   \t ", "whitespace question"), ("x" * 100_000, "100k-character question"),
-                  ("\x1b[2J\x07what?", "control characters")):
+for _q, _name in (("", "empty question"), ("   \t ", "whitespace question"), ("x" * 100_000, "100k-character question")):
     case("bad input", _name)(lambda b, o, q=_q: b.expect_error(o, b.rag(o, "ask", q, "--index", str(b.base_index()))))
+
+
+@case("bad input", "terminal escape sequences in a question")
+def _escapes(b: Bench, o: Outcome) -> None:
+    result = b.rag(o, "ask", "\x1b[2J\x1b]0;owned\x07When was the IMU formed?", "--index", str(b.base_index()))
+    if "\x1b" in result.out + result.err or "\x07" in result.out + result.err:
+        o.fail("an escape sequence reached the terminal")
 
 
 @case("bad input", "binary, zero-byte and encrypted files in the corpus")
