@@ -76,6 +76,9 @@ class Config:
     llama_model_path: str = ""
     llama_threads: int = 0
 
+    # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
+    read_only: bool = False
+
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -45,3 +45,11 @@ class GeneratorError(RagError):
 
 class EndpointError(GeneratorError):
     """A hosted model endpoint is unreachable, slow, or answered something unusable."""
+
+
+class DocumentNotFoundError(RagError):
+    """No indexed document has the given id."""
+
+
+class ReadOnlyError(RagError):
+    """A change was asked of a deployment that only serves answers."""

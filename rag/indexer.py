@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +14,18 @@ import numpy as np
 from .chunking import Chunker
 from .config import Config
 from .embedders import Embedder, embedder_for
-from .errors import IndexCorruptError, IndexNotFoundError, RagError
+from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, RagError
 from .index_store import IndexStore, Manifest
+from .library import (
+    DocumentInfo,
+    Removal,
+    find_document,
+    list_documents,
+    restore,
+    set_aside,
+    source_file,
+    uploaded_file,
+)
 from .loaders import SkippedFile, load_documents
 from .records import Document
 
@@ -79,9 +89,9 @@ class Indexer:
 
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
              rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True,
-             keep: set[str] | frozenset[str] = frozenset()) -> IndexReport:
+             keep: set[str] | frozenset[str] = frozenset(), remove: Collection[str] = ()) -> IndexReport:
         """Add new, re-embed changed and (with `remove_missing`) drop absent documents, except
-        those in `keep`, which stay as indexed."""
+        those in `keep`, which stay as indexed; the ids in `remove` are dropped in any case."""
         t0 = time.perf_counter()
         store = IndexStore(index_dir or self.config.index_dir)
         docs = {d.id: d for d in documents}
@@ -98,6 +108,7 @@ class Indexer:
                 else:
                     report.unchanged.append(doc_id)
             report.removed = [d for d in old_docs if d not in docs and d not in keep] if remove_missing else []
+            report.removed += [d for d in dict.fromkeys(remove) if d in old_docs and d not in report.removed]
             keep_old = set(old_docs) - set(report.removed) - set(report.updated)
 
             if old_manifest and not report.changed:
@@ -112,8 +123,12 @@ class Indexer:
                             else np.zeros((0, 0), dtype=np.float32))
             new_docs = [docs[d] for d in report.added + report.updated]
             new_chunks = self.chunker.chunk_all(new_docs)
-            new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
-                                                        show_progress=show_progress)
+            if new_chunks:
+                new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
+                                                            show_progress=show_progress)
+            else:  # only removals: nothing to embed, and no reason to load the model
+                dim = kept_vectors.shape[1] if kept_chunks else int(old_manifest.embedder["dim"])
+                new_vectors = np.zeros((0, dim), dtype=np.float32)
             chunks = kept_chunks + new_chunks
             vectors = np.vstack([kept_vectors, new_vectors]) if kept_chunks else new_vectors
 
@@ -121,9 +136,11 @@ class Indexer:
             per_doc = {}
             for c in new_chunks:
                 per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+            now = time.time()
             for d in new_docs:
+                added = old_docs[d.id].get("added_at") if d.id in old_docs else now
                 documents_meta[d.id] = {"hash": hashes[d.id], "title": d.title, "source": d.source,
-                                        "n_chunks": per_doc.get(d.id, 0),
+                                        "n_chunks": per_doc.get(d.id, 0), "added_at": added, "updated_at": now,
                                         "metadata": {k: v for k, v in d.metadata.items()
                                                      if isinstance(v, (str, int, float, bool))}}
             manifest = Manifest(
@@ -140,6 +157,44 @@ class Indexer:
             report.seconds = time.perf_counter() - t0
             log.info("indexed %s: %s", store.root, report.summary())
             return report
+
+    def list_documents(self, index_dir: Path | str | None = None) -> list[DocumentInfo]:
+        """The indexed documents, by id."""
+        return list_documents(IndexStore(index_dir or self.config.index_dir).read_manifest())
+
+    def get_document(self, doc_id: str, index_dir: Path | str | None = None) -> DocumentInfo:
+        return find_document(IndexStore(index_dir or self.config.index_dir).read_manifest(), doc_id)
+
+    def remove_documents(self, doc_ids: Collection[str], index_dir: Path | str | None = None) -> Removal:
+        """Drop documents from the index in one atomic update. Files that uploads stored under
+        `<corpus>/uploads/` are deleted with them; other files are left alone (and reported, since
+        the next `rag index` of their folder would add them again). Unknown ids change nothing."""
+        store = IndexStore(index_dir or self.config.index_dir)
+        manifest = store.read_manifest()
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            raise DocumentNotFoundError("no document ids given; `rag docs` lists them")
+        unknown = [d for d in ids if d not in manifest.documents]
+        if unknown:
+            raise DocumentNotFoundError(f"no document {', '.join(map(repr, unknown))} in the index "
+                                        f"(nothing was removed); `rag docs` lists the ids")
+        infos = [find_document(manifest, d) for d in ids]
+        uploads = {i.id: uploaded_file(i, self.config.corpus_dir) for i in infos}
+        hidden: dict[Path, Path] = {}
+        try:
+            for path in uploads.values():
+                if path is not None:
+                    hidden[path] = set_aside(path)
+            report = self.sync([], store.root, remove_missing=False, remove=ids)
+        except BaseException:
+            for path, aside in hidden.items():
+                restore(aside, path)
+            raise
+        for aside in hidden.values():
+            aside.unlink(missing_ok=True)
+        kept = [source_file(i) for i in infos if uploads[i.id] is None]
+        return Removal(removed=tuple(report.removed), deleted_files=tuple(str(p) for p in hidden),
+                       kept_files=tuple(str(p) for p in kept if p is not None), n_chunks=report.n_chunks)
 
     def _previous(self, store: IndexStore, rebuild: bool):
         if rebuild:
