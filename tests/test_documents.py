@@ -252,3 +252,31 @@ def test_the_library_api_on_indexer_and_retriever_and_emptying_the_index(library
     assert set(removal.removed) == {d.id for d in docs} and removal.n_chunks == 0
     assert indexer.list_documents() == []
     assert retriever.refresh() and retriever.search("Who is the director?") == []
+
+
+def test_eval_question_rows_carry_the_page_of_each_citation(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the evaluation's index cache goes under the working directory
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    velmont_pdf(corpus / "velmont.pdf")
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "budget", "question": "What is the annual budget of the observatory?",
+                              "answers": ["1.3 million euros"], "answerable": True,
+                              "evidence": ["The annual budget of the observatory is 1.3 million euros"]}) + "\n")
+    code, _, err = run(capsys, "eval", str(qa), "--corpus", str(corpus), "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "report" / "questions.jsonl").read_text().splitlines()]
+    cited = [c for row in rows for c in row["citations"]]
+    assert cited and all((c["page_start"], c["page_end"]) == (2, 2) for c in cited)
+
+
+def test_an_upload_under_a_name_already_indexed_says_it_replaced_the_earlier_version(library, embedder):
+    from rag.service import ChatService
+
+    config = Config(corpus_dir=library / "corpus", index_dir=library / "idx")
+    service = ChatService(config, embedder=embedder)
+    first = service.upload("tide-table.md", b"# Tides\n\nHigh tide at Kilwa is at 06:10.")
+    assert not first.replaced
+    second = service.upload("tide-table.md", b"# Tides\n\nHigh tide at Kilwa is at 07:25.")
+    assert second.replaced and second.document.id == first.document.id
+    assert service.retriever.get_document(first.document.id).chunks == 1

@@ -170,6 +170,7 @@ def test_the_api_answers_from_gradio_client(web):
     assert "late 1990s" in result["answer"] and result["abstained"] is False
     (citation,) = result["citations"]
     assert "late 1990s" in citation["quote"] and citation["doc_id"] == "imu-pakistan-2014.txt"
+    assert citation["page_start"] is None and citation["page_end"] is None  # a text file has no pages
 
 
 @pytest.mark.browser
