@@ -78,8 +78,31 @@ def test_pdf_chunks_record_their_pages_and_never_hold_header_or_footer_text(tmp_
         assert 1 <= c.metadata["page_start"] <= c.metadata["page_end"] <= 2
     budget = next(c for c in chunks if "1.3 million euros" in c.text)
     assert (budget.metadata["page_start"], budget.metadata["page_end"]) == (2, 2)
+    assert budget.metadata["section"] == "Funding"
+    assert [s[2] for s in doc.metadata["sections"]] == ["Velmont Observatory", "People", "Funding"]
     telescope = next(c for c in chunks if "named Aurora" in c.text)
     assert telescope.metadata["page_end"] == 1
+
+
+def test_line_ends_are_joined_by_what_the_lines_show_not_by_a_word_list():
+    from rag.ingest.anchors import locate
+    from rag.ingest.pdf import join_pages
+
+    pages = [["The survey is a well-known reference and the team that wrote it is well-",
+              "known too. Its chapters were written by the obser-",
+              "vatory staff over many years of careful work on the",
+              "Summary of results",
+              "Results improved every year."],
+             ["A new page starts a paragraph, but only when the line before ends a sentence.",
+              "Short end."]]
+    text, sections = join_pages(pages)
+    text, anchors = locate(text)
+    assert "the team that wrote it is well-known too." in text  # the compound keeps its hyphen
+    assert "written by the observatory staff" in text  # the broken word loses it
+    assert "careful work on the Summary of results" in text  # a full line runs on
+    assert "Results improved every year.\n\nA new page starts" in text
+    assert text[anchors[("p", 1)]:].startswith("A new page")
+    assert sections == []
 
 
 def test_a_line_repeated_on_only_one_page_is_text_not_a_header(tmp_path):

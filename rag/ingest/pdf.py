@@ -17,14 +17,15 @@ from collections.abc import Sequence
 
 from ..chunking import ABBREVIATIONS
 from ..errors import DocumentError
-from .anchors import Extracted, mark, scrub
+from .anchors import Extracted, Section, mark, scrub
 
 # Lines at each edge of a page where headers and footers can sit (browsers print two a side).
 EDGE_LINES = 3
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 _BULLET = re.compile(r"^(?:[-•▪◦‣*]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s")
-_HYPHENATED_END = re.compile(r"(\w+)-$")
+_HYPHENATED_END = re.compile(r"(\w+)[-\u00ad]$")
+_SOFT_HYPHEN_INSIDE = re.compile(r"\u00ad(?!$)")
 _LEADING_WORD = re.compile(r"^(\w+)")
 _COMPOUND = re.compile(r"\b\w+-\w+\b")
 _SENTENCE_END = ('.', '!', '?', ':', ';', '"', '”', '’', ')')
@@ -54,9 +55,9 @@ def extract_pdf(data: bytes) -> Extracted:
         raise DocumentError(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
     if not any(line for lines in pages for line in lines):
         raise DocumentError("no extractable text (scanned PDF?)")
-    text = join_pages(remove_running_lines(pages))
+    text, sections = join_pages(remove_running_lines(pages))
     title = title.strip() if isinstance(title, str) and title.strip() else None
-    return Extracted(text, title, {}, pages=len(pages))
+    return Extracted(text, title, {}, pages=len(pages), sections=tuple(sections))
 
 
 def _key(line: str) -> str:
@@ -94,18 +95,29 @@ def _typical_width(pages: list[list[str]]) -> int:
     return lengths[min(len(lengths) - 1, int(len(lengths) * 0.8))]
 
 
-def join_pages(pages: list[list[str]]) -> str:
-    """The lines of all pages as paragraphs, each page's first line preceded by its anchor."""
+def join_pages(pages: list[list[str]]) -> tuple[str, list[Section]]:
+    """The lines of all pages as paragraphs, each page's first line preceded by its anchor; and
+    the headings: paragraphs of one short line that ends no sentence."""
     width = _typical_width(pages)
     compounds = {m.group().lower() for lines in pages for line in lines for m in _COMPOUND.finditer(line)}
     parts: list[str] = []
+    sections: list[Section] = []
     prev = ""
     pending: list[str] = []  # anchors of pages whose text has not started yet
     blank_before = False
+    paragraph_lines = 0
+
+    def close_paragraph() -> None:
+        if paragraph_lines == 1 and _is_heading_like(prev, width) and not _BULLET.match(prev) \
+                and prev[:1].isupper():
+            parts[-1] = parts[-1][:-len(prev)] + mark("s", len(sections)) + prev
+            sections.append(Section(1, prev))
+
     for number, lines in enumerate(pages):
         if number:
             pending.append(mark("p", number))
         for line in lines:
+            line = _SOFT_HYPHEN_INSIDE.sub("", line)
             if not line:
                 blank_before = bool(prev)
                 continue
@@ -117,18 +129,22 @@ def join_pages(pages: list[list[str]]) -> str:
             elif _HYPHENATED_END.search(prev) and line[:1].islower():
                 head = _HYPHENATED_END.search(prev).group(1)
                 tail = _LEADING_WORD.match(line)
-                keep = tail is not None and f"{head}-{tail.group(1)}".lower() in compounds
+                keep = prev.endswith("-") and tail is not None and f"{head}-{tail.group(1)}".lower() in compounds
                 sep = "" if keep else None
             else:
                 sep = " "
+            if sep == "\n\n":
+                close_paragraph()
+                paragraph_lines = 0
             if sep is None:  # a word broken at the line end: drop the hyphen
                 parts[-1] = parts[-1][:-1]
                 sep = ""
             parts.append(sep + "".join(pending) + line)
+            paragraph_lines += 1
             pending = []
             prev, blank_before = line, False
     parts.extend(pending)
-    return "".join(parts)
+    return "".join(parts), sections
 
 
 def _ends_paragraph(line: str, width: int) -> bool:
