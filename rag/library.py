@@ -60,9 +60,11 @@ class Removal:
     kept_files: tuple[str, ...] = ()  # the user's own files, left in place
     n_chunks: int = 0  # chunks left in the index
 
-    def messages(self) -> list[str]:
+    def messages(self, *, full_paths: bool = True) -> list[str]:
+        """One line per thing done; `full_paths=False` names deleted uploads by file name only
+        (for a web page, which has no business showing the server's folders)."""
         lines = [f"removed {doc_id}" for doc_id in self.removed]
-        lines += [f"deleted the uploaded file {path}" for path in self.deleted_files]
+        lines += [f"deleted the uploaded file {path if full_paths else Path(path).name}" for path in self.deleted_files]
         lines += [f"left {path} in place: delete it, or it will be indexed again by the next `rag index`"
                   for path in self.kept_files]
         return lines

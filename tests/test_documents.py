@@ -303,3 +303,20 @@ def test_an_upload_under_a_name_already_indexed_says_it_replaced_the_earlier_ver
     second = service.upload("tide-table.md", b"# Tides\n\nHigh tide at Kilwa is at 07:25.")
     assert second.replaced and second.document.id == first.document.id
     assert service.retriever.get_document(first.document.id).chunks == 1
+
+
+def test_an_index_from_before_the_library_lists_its_documents_without_times(tmp_path, capsys, article_index):
+    from rag.index_store import IndexStore
+
+    old = shutil.copytree(article_index, tmp_path / "old")
+    manifest_path = IndexStore(old).current_path() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["documents"].values():
+        for key in ("added_at", "updated_at"):
+            entry.pop(key, None)
+        entry["metadata"].pop("bytes", None)
+    manifest_path.write_text(json.dumps(manifest))
+    code, out, _ = run(capsys, "docs", "--index", str(old))
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("imu-pakistan-2014.txt"))
+    assert row.split()[-5:] == ["-", "8", "-", "-", "-"]  # pages, chunks, added, updated, size

@@ -267,7 +267,8 @@ def test_a_pdf_is_uploaded_cited_by_page_and_removed_in_the_documents_panel(page
     page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('removed')",
                            timeout=60_000)
     page.locator("#doc-list [data-doc-id='uploads/velmont.pdf']").wait_for(state="detached")
-    assert "deleted the uploaded file" in page.input_value("#upload-status textarea")
+    status = page.input_value("#upload-status textarea")
+    assert "deleted the uploaded file velmont.pdf" in status and str(tmp_path) not in status and "/" not in status.split("file ")[-1]
 
     after = ask(page, question, 2)
     assert "The documents don't say." in after

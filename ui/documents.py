@@ -86,7 +86,7 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
             except OSError as exc:
                 lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror})")
         html, choices = listing()
-        return "\n".join(lines) or "No files received.", html, choices
+        return "\n".join(lines) or "No files received.", html, choices, None  # None empties the file box
 
     def ask_confirmation(doc_id: str | None):
         if not doc_id:
@@ -104,7 +104,7 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
         try:
             if not doc_id:
                 raise RagError("choose a document to remove first")
-            message = "\n".join(f"✓ {line}" for line in service.remove_documents([doc_id]).messages())
+            message = "\n".join(f"✓ {line}" for line in service.remove_documents([doc_id]).messages(full_paths=False))
             html, choices = listing()
         except RagError as exc:
             message = f"✗ {exc}"
@@ -114,7 +114,7 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
         return message, html, choices, gr.update(visible=False)
 
     app.load(listing, None, [docs_list, chosen], api_visibility="private")
-    files.upload(on_upload, files, [status, docs_list, chosen], api_visibility="private")
+    files.upload(on_upload, files, [status, docs_list, chosen, files], api_visibility="private")
     remove.click(ask_confirmation, chosen, [status, confirm_row, question], api_visibility="private")
     confirm.click(on_remove, chosen, [status, docs_list, chosen, confirm_row], api_visibility="private")
     cancel.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
