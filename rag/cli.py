@@ -212,15 +212,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .indexer import Indexer
-    from .library import format_size, format_time
+    from .index_store import IndexStore
+    from .library import find_document, format_size, format_time, list_documents
 
     config = _config(args)
-    indexer = Indexer(config)
+    store = IndexStore(config.index_dir)  # reading the catalogue needs no model
     if args.action == "list":
         if args.ids:
             raise RagError("`rag docs` lists every document; use `rag docs show ID` for one")
-        docs = indexer.list_documents(config.index_dir)
+        docs = list_documents(store.read_manifest())
         if args.json:
             print(json.dumps([d.to_dict() for d in docs], ensure_ascii=False, indent=2))
             return 0
@@ -239,7 +239,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if not args.ids:
         raise RagError(f"give the id of a document to {args.action}: rag docs {args.action} ID (`rag docs` lists them)")
     if args.action == "show":
-        infos = [indexer.get_document(doc_id, config.index_dir) for doc_id in args.ids]
+        manifest = store.read_manifest()
+        infos = [find_document(manifest, doc_id) for doc_id in args.ids]
         if args.json:
             print(json.dumps([d.to_dict() for d in infos] if len(infos) > 1 else infos[0].to_dict(),
                              ensure_ascii=False, indent=2))
@@ -255,7 +256,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
                     print(f"{key + ':':9} {value}")
             print()
         return 0
-    removal = indexer.remove_documents(args.ids, config.index_dir)
+    from .indexer import Indexer
+
+    removal = Indexer(config).remove_documents(args.ids, config.index_dir)
     if args.json:
         print(json.dumps({"removed": list(removal.removed), "deleted_files": list(removal.deleted_files),
                           "kept_files": list(removal.kept_files), "chunks": removal.n_chunks}, indent=2))

@@ -133,7 +133,7 @@ def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
     text = text.rstrip()
     if not text.strip():
         raise DocumentError("empty document (no text after cleaning)")
-    found = {k: v for k, v in cleaned.metadata.items() if not isinstance(v, str) or locate(v)[0] == v}
+    found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
     metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
                 "type": _TYPES[suffix], "bytes": len(data)}
     if extracted.pages:
