@@ -76,3 +76,27 @@ def harbour_docx(path: Path, *, core_title: str = "") -> Path:
         row.cells[0].text, row.cells[1].text = berth, fee
     document.save(str(path))
     return path
+
+
+def browser_printed_pdf(path: Path, chromium: str) -> Path:
+    """A web page printed to PDF by Chromium with its default header (date, time, title) and
+    footer (URL, page n/N), the way a user saves an article."""
+    from playwright.sync_api import sync_playwright
+
+    notes = " ".join(f"Survey note {i}: the observers recorded steady skies over the ridge on most nights."
+                     for i in range(90))
+    html = path.with_suffix(".html")
+    html.write_text(
+        "<html><head><title>Velmont Observatory Annual Report</title></head><body style='font-size:16px'>"
+        "<h1>Velmont Observatory</h1><p>Its main telescope, named Aurora, is a 2.4 metre reflector that was "
+        f"commissioned in 1988 after a long campaign by local amateurs.</p><p>{notes}</p><h2>Funding</h2>"
+        "<p>The annual budget of the observatory is 1.3 million euros.</p></body></html>", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        page.goto(html.as_uri())
+        page.pdf(path=str(path), display_header_footer=True, format="A4",
+                 margin={"top": "1cm", "bottom": "1cm", "left": "1cm", "right": "1cm"})
+        browser.close()
+    return path

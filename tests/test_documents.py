@@ -4,6 +4,7 @@ structure, page-aware citations, and the document library (`rag docs`, Indexer, 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -16,7 +17,7 @@ from rag.errors import DocumentNotFoundError
 from rag.loaders import load_documents, load_text_document
 
 from .conftest import ARTICLE
-from .document_files import FOOTER_URL, HEADER, harbour_docx, velmont_pdf
+from .document_files import FOOTER_URL, HEADER, browser_printed_pdf, harbour_docx, velmont_pdf
 
 
 @pytest.fixture(autouse=True)
@@ -103,6 +104,25 @@ def test_line_ends_are_joined_by_what_the_lines_show_not_by_a_word_list():
     assert "Results improved every year.\n\nA new page starts" in text
     assert text[anchors[("p", 1)]:].startswith("A new page")
     assert sections == []
+
+
+@pytest.mark.browser
+def test_a_web_page_printed_by_chromium_reads_as_written(tmp_path):
+    chromium = "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        pytest.skip("Debian's chromium is not installed")
+    pdf = browser_printed_pdf(tmp_path / "report.pdf", chromium)
+    (doc,) = load_documents([pdf]).documents
+    assert doc.metadata["pages"] >= 2
+    assert "file:" not in doc.text and "Annual Report" not in doc.text  # the print header and footer
+    assert not re.search(r"\d+/\d+/\d+, \d+:\d+", doc.text)
+    assert "Its main telescope, named Aurora, is a 2.4 metre reflector that was commissioned in 1988" in doc.text
+    notes = re.findall(r"Survey note \d+: the observers recorded steady skies over the ridge on most nights\.",
+                       doc.text)
+    assert len(notes) == 90  # none cut where a line or a page ended
+    budget = doc.text.index("The annual budget")
+    assert budget >= doc.metadata["page_starts"][-1]  # on the last page
+    assert [s[2] for s in doc.metadata["sections"]] == ["Velmont Observatory", "Funding"]
 
 
 def test_a_line_repeated_on_only_one_page_is_text_not_a_header(tmp_path):

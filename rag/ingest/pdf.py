@@ -28,6 +28,9 @@ _HYPHENATED_END = re.compile(r"(\w+)[-\u00ad]$")
 _SOFT_HYPHEN_INSIDE = re.compile(r"\u00ad(?!$)")
 _LEADING_WORD = re.compile(r"^(\w+)")
 _COMPOUND = re.compile(r"\b\w+-\w+\b")
+# Typographic ligatures that PDF text layers keep ("ﬁle", "ﬂoor"): searched for, they match nothing.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
 _SENTENCE_END = ('.', '!', '?', ':', ';', '"', '”', '’', ')')
 
 
@@ -45,7 +48,8 @@ def extract_pdf(data: bytes) -> Extracted:
                 raise
             except Exception:
                 raise DocumentError("encrypted PDF (remove the password and try again)") from None
-        pages = [[scrub(_SPACE.sub(" ", line)).strip() for line in (page.extract_text() or "").splitlines()]
+        pages = [[scrub(_SPACE.sub(" ", line)).translate(_LIGATURES).strip()
+                  for line in (page.extract_text() or "").splitlines()]
                  for page in reader.pages]
         info = reader.metadata
         title = info.title if info and info.title else None
