@@ -127,7 +127,8 @@ class Indexer:
                 new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
                                                             show_progress=show_progress)
             else:  # only removals: nothing to embed, and no reason to load the model
-                dim = kept_vectors.shape[1] if kept_chunks else int(old_manifest.embedder["dim"])
+                dim = (kept_vectors.shape[1] if kept_chunks else
+                       int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim)
                 new_vectors = np.zeros((0, dim), dtype=np.float32)
             chunks = kept_chunks + new_chunks
             vectors = np.vstack([kept_vectors, new_vectors]) if kept_chunks else new_vectors
