@@ -9,6 +9,7 @@ from .errors import (
     ConfigError,
     DatasetError,
     DocumentError,
+    DocumentNotFoundError,
     EndpointError,
     GeneratorError,
     IndexCorruptError,
@@ -17,13 +18,15 @@ from .errors import (
     ModelNotFoundError,
     QuestionError,
     RagError,
+    ReadOnlyError,
 )
 from .records import Answer, Chunk, Citation, Document, Hit
 
 __all__ = [
     "Answer", "Chunk", "Citation", "Config", "ConfigError", "DatasetError", "Document", "DocumentError",
+    "DocumentInfo", "DocumentNotFoundError",
     "EndpointError", "GeneratorError", "Hit", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
-    "Indexer", "ModelNotFoundError", "Pipeline", "QuestionError", "RagError", "Retriever", "load_documents",
+    "Indexer", "ModelNotFoundError", "Pipeline", "QuestionError", "RagError", "ReadOnlyError", "Retriever", "load_documents",
 ]
 
 
@@ -38,6 +41,9 @@ def __getattr__(name: str):
     if name == "load_documents":
         from .loaders import load_documents
         return load_documents
+    if name == "DocumentInfo":
+        from .library import DocumentInfo
+        return DocumentInfo
     if name == "Pipeline":
         from .pipeline import Pipeline
         return Pipeline

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .pages import chunk_structure
 from .records import Chunk, Document
 from .tokens import get_encoding
 
@@ -18,7 +19,7 @@ from .tokens import get_encoding
 # something that starts a sentence; line breaks always end one (titles, datelines, captions).
 _SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])|\n+""")
 # Words that end in a period without ending the sentence.
-_ABBREVIATIONS = {
+ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt",
     "gov", "sen", "rep", "rev", "vs", "etc", "inc", "ltd", "co", "corp", "no", "fig", "jan",
     "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "e.g", "i.e",
@@ -46,7 +47,7 @@ def _ends_with_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
     if not word:
         return False
     token = word.group(1).lower().rstrip(".")
-    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+    return token in ABBREVIATIONS or (len(token) == 1 and token.isalpha())
 
 
 def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
@@ -97,7 +98,7 @@ class Chunker:
             text = doc.text[start:end]
             chunks.append(Chunk(id=f"{doc.id}#{i}", doc_id=doc.id, text=text, start=start,
                                 end=end, n_tokens=self.count(text), title=doc.title,
-                                metadata=_chunk_metadata(doc)))
+                                metadata=_chunk_metadata(doc, start, end)))
         return chunks
 
     def chunk_all(self, docs: Iterable[Document]) -> list[Chunk]:
@@ -166,6 +167,7 @@ class Chunker:
         return spans
 
 
-def _chunk_metadata(doc: Document) -> dict:
+def _chunk_metadata(doc: Document, start: int, end: int) -> dict:
     keep = ("date", "path", "type", "byline")
-    return {k: doc.metadata[k] for k in keep if k in doc.metadata}
+    return {**{k: doc.metadata[k] for k in keep if k in doc.metadata},
+            **chunk_structure(doc.metadata, start, end)}

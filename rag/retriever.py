@@ -16,6 +16,7 @@ from .config import Config
 from .embedders import Embedder, embedder_for
 from .errors import QueryError, RagError
 from .index_store import IndexSnapshot, IndexStore
+from .library import DocumentInfo, find_document, list_documents
 from .questions import clean_question
 from .records import Chunk, Hit
 from .rerankers import Reranker, create_reranker
@@ -90,6 +91,13 @@ class Retriever:
     @property
     def documents(self) -> dict[str, dict]:
         return self._snapshot.manifest.documents
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """The documents of the version this retriever searches, by id."""
+        return list_documents(self._snapshot.manifest)
+
+    def get_document(self, doc_id: str) -> DocumentInfo:
+        return find_document(self._snapshot.manifest, doc_id)
 
     def __len__(self) -> int:
         return len(self._snapshot.chunks)

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from .config import Config
 from .embedders import Embedder
 from .endpoints import check_endpoint
+from .errors import ReadOnlyError
 from .indexer import Indexer
+from .library import DocumentInfo, Removal
 from .pipeline import Pipeline, make_generator
 from .records import Answer
 from .redact import install_log_redaction, redact_data, watch_env
 from .retriever import Retriever
-from .uploads import ingest
+from .uploads import Ingested, ingest
 
 # Generators (each hosted one holds an HTTP client and its connections) kept for reuse. Visitors
 # choose the model freely, so without a bound every new name would cost memory until restart.
@@ -126,16 +128,40 @@ class ChatService:
         finally:
             self.generators.release(gen)
 
-    def upload(self, name: str, data: bytes):
+    @property
+    def read_only(self) -> bool:
+        return bool(self.config.read_only)
+
+    def _writable(self, action: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"this deployment is read-only: it does not {action} "
+                                "(start it without --read-only / read_only = true to allow it)")
+
+    def _get_indexer(self) -> Indexer:
+        if self._indexer is None:
+            # The questions' model: its token counting has a tokenizer of its own, so chunking
+            # an upload cannot disturb a question being embedded (see rag.embedders).
+            self._indexer = Indexer(self.config, self.retriever.embedder)
+        return self._indexer
+
+    def upload(self, name: str, data: bytes) -> Ingested:
+        self._writable("take uploads")
         with self._upload_lock:  # readers keep answering from the live version meanwhile
-            if self._indexer is None:
-                # The questions' model: its token counting has a tokenizer of its own, so chunking
-                # an upload cannot disturb a question being embedded (see rag.embedders).
-                self._indexer = Indexer(self.config, self.retriever.embedder)
             result = ingest(name, data, corpus_dir=self.config.corpus_dir, index_dir=self.config.index_dir,
-                            indexer=self._indexer)
+                            indexer=self._get_indexer())
             self.retriever.refresh()
             return result
+
+    def list_documents(self) -> list[DocumentInfo]:
+        self.retriever.refresh()  # another process may have changed the index
+        return self.retriever.list_documents()
+
+    def remove_documents(self, doc_ids: Collection[str]) -> Removal:
+        self._writable("remove documents")
+        with self._upload_lock:
+            removal = self._get_indexer().remove_documents(doc_ids, self.config.index_dir)
+            self.retriever.refresh()
+            return removal
 
     def ask_api(self, question: str, k: int = 5) -> dict:
         """Question in; answer, abstained flag, citations and timings out."""

@@ -13,14 +13,19 @@ import hashlib
 import os
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentError
-from .indexer import Indexer
 from .loaders import load_text_document
 from .ownership import OwnedDir, write_error
 from .records import Document
+
+if TYPE_CHECKING:
+    from .indexer import Indexer
 
 UPLOAD_DIR = "uploads"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -65,7 +70,7 @@ class Ingested:
     def status(self) -> str:
         """One line for people: what happened to the upload."""
         s = "" if self.chunks == 1 else "s"
-        what = f"replaced the earlier {self.document.id}" if self.replaced else "indexed"
+        what = f"replaced the earlier version of {self.document.id}" if self.replaced else "indexed"
         return f"{self.document.id}: {what} ({self.chunks} chunk{s})"
 
 
@@ -106,6 +111,39 @@ class UploadFolder:
             return False
         with self.owned.lock():
             return bool(self.owned.delete(name))
+
+    def stored_name(self, doc_id: str) -> str | None:
+        """The file an upload stored for this document id, when the ledger says rag stored it."""
+        prefix = f"{UPLOAD_DIR}/"
+        if not doc_id.startswith(prefix) or not self.owned.is_claimed():
+            return None
+        name = doc_id[len(prefix):]
+        return name if self.owned.owns(name) and (self.root / name).is_file() else None
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the folder's lock (when it exists) while files are set aside, restored or discarded."""
+        if not self.owned.is_claimed():
+            yield
+            return
+        with self.owned.lock():
+            yield
+
+    def set_aside(self, name: str) -> str:
+        """Hide an upload (loaders skip hidden files) until the index update removing its
+        document is committed; `restore` undoes it, `discard` completes it."""
+        hidden = f".{name}.removing"
+        self.owned.record(hidden)
+        os.replace(self.root / name, self.root / hidden)
+        return hidden
+
+    def restore(self, hidden: str, name: str) -> None:
+        os.replace(self.root / hidden, self.root / name)
+        self.owned.forget(hidden)
+
+    def discard(self, hidden: str, name: str) -> None:
+        self.owned.delete(hidden)
+        self.owned.forget(name)
 
 
 def _listing(folder: Path) -> list[str]:

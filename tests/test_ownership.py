@@ -370,7 +370,7 @@ def test_reuploading_a_name_replaces_that_upload_and_says_so(tmp_path, indexer, 
     first = ingest("北京.txt", b"Old text about granite.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     again = ingest("北京.txt", b"New text about basalt.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     assert again.replaced and again.path == first.path and again.path.read_bytes() == b"New text about basalt."
-    assert again.status().startswith(f"{again.document.id}: replaced the earlier {again.document.id}")
+    assert again.status().startswith(f"{again.document.id}: replaced the earlier version of {again.document.id}")
     hits = Retriever.load(index_dir, config=config, embedder=embedder).search("basalt", 5)
     assert [h.chunk.text for h in hits] == ["New text about basalt."]
 

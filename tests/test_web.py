@@ -12,6 +12,7 @@ import pytest
 from rag.config import Config
 
 from .conftest import ARTICLE, ROOT
+from .document_files import velmont_pdf
 
 CHROMIUM = "/usr/bin/chromium"
 DOWN = "http://127.0.0.1:9/v1"
@@ -98,6 +99,11 @@ def choose_generator(page, name: str) -> None:
     page.wait_for_function("([v]) => document.querySelector('#generator input').value === v", arg=[name])
 
 
+def open_documents(page) -> None:
+    page.locator("#documents").get_by_text("Documents", exact=True).first.click()
+    page.wait_for_selector("#doc-list [data-testid='doc-row'], #doc-list [data-testid='no-docs']")
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -128,7 +134,7 @@ def test_an_uploaded_document_is_answerable_without_a_restart(page, tmp_path):
     doc.write_text("# Harbour notes\n\nThe Kilwa harbour master is Amina Said. She has kept the harbour since 2009.")
     bad = tmp_path / "blob.pdf"
     bad.write_bytes(b"%PDF-1.4 truncated")
-    page.click("text=Add documents")
+    open_documents(page)
     page.set_input_files("#upload input[type=file]", [str(doc), str(bad)])
     page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('blob.pdf')",
                            timeout=60_000)
@@ -143,7 +149,7 @@ def test_an_uploaded_document_is_answerable_without_a_restart(page, tmp_path):
 def test_document_text_is_shown_as_text_and_never_runs(page, tmp_path):
     hostile = tmp_path / "zanzibar.txt"
     hostile.write_text(MALICIOUS)
-    page.click("text=Add documents")
+    open_documents(page)
     page.set_input_files("#upload input[type=file]", [str(hostile)])
     page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('zanzibar')",
                            timeout=60_000)
@@ -166,6 +172,7 @@ def test_the_api_answers_from_gradio_client(web):
     assert "late 1990s" in result["answer"] and result["abstained"] is False
     (citation,) = result["citations"]
     assert "late 1990s" in citation["quote"] and citation["doc_id"] == "imu-pakistan-2014.txt"
+    assert citation["page_start"] is None and citation["page_end"] is None  # a text file has no pages
 
 
 @pytest.mark.browser
@@ -245,3 +252,72 @@ def test_a_shared_server_asks_for_a_login_and_binds_to_this_machine_by_default(w
         assert "late 1990s" in answer["answer"]
     finally:
         app.close()
+
+
+@pytest.mark.browser
+def test_a_pdf_is_uploaded_cited_by_page_and_removed_in_the_documents_panel(page, tmp_path):
+    pdf = velmont_pdf(tmp_path / "velmont.pdf")
+    open_documents(page)
+    page.set_input_files("#upload input[type=file]", [str(pdf)])
+    page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('velmont')",
+                           timeout=60_000)
+    assert "✓ uploads/velmont.pdf: indexed" in page.input_value("#upload-status textarea")
+    row = page.locator("#doc-list [data-doc-id='uploads/velmont.pdf']")
+    row.wait_for()  # the list follows the upload without a reload
+    assert "Velmont Observatory Annual Report" in row.inner_text() and "2 pages" in row.inner_text()
+
+    question = "What is the annual budget of the Velmont Observatory?"
+    answer = ask(page, question, 1)
+    assert "1.3 million euros" in answer
+    card = page.locator("#sources [data-testid='source']").first
+    assert "p. 2" in card.locator("[data-testid='pages']").inner_text()
+    assert "Velmont Observatory Annual Report" in card.inner_text()
+    screenshot(page, "pdf-cited-by-page")
+
+    page.locator("#remove-choice input").click()
+    page.get_by_role("option", name="Velmont Observatory Annual Report (uploads/velmont.pdf)").click()
+    page.click("#remove")
+    page.locator("#confirm-row").get_by_text("Remove", exact=False).first.wait_for()
+    assert page.locator("#doc-list [data-doc-id='uploads/velmont.pdf']").count() == 1  # not before confirming
+    screenshot(page, "remove-confirmation")
+    page.click("#confirm-remove")
+    page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('removed')",
+                           timeout=60_000)
+    page.locator("#doc-list [data-doc-id='uploads/velmont.pdf']").wait_for(state="detached")
+    status = page.input_value("#upload-status textarea")
+    assert "deleted the uploaded file velmont.pdf" in status and str(tmp_path) not in status and "/" not in status.split("file ")[-1]
+
+    after = ask(page, question, 2)
+    assert "The documents don't say." in after
+    screenshot(page, "pdf-removed")
+
+
+@pytest.mark.browser
+def test_a_read_only_server_lists_documents_but_takes_no_uploads_or_removals(browser, web, embedder):
+    from rag.errors import ReadOnlyError
+    from rag.generators.local_server import free_port
+    from rag.service import ChatService
+    from ui.app import serve
+
+    _, config = web
+    service = ChatService(config.replace(read_only=True), embedder=embedder)
+    port = free_port()
+    app = serve(service.config, port=port, block=False, service=service)
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#question textarea")
+        open_documents(page)
+        assert "imu-pakistan-2014.txt" in page.locator("#doc-list").inner_text()
+        assert page.locator("#upload, #remove, #confirm-remove").count() == 0
+        assert "read-only" in page.locator("#read-only-note").inner_text()
+        screenshot(page, "read-only-documents")
+        context.close()
+    finally:
+        app.close()
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        service.upload("notes.txt", b"The lighthouse keeper is Omari Juma.")
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        service.remove_documents(["imu-pakistan-2014.txt"])
+    assert "imu-pakistan-2014.txt" in [d.id for d in service.list_documents()]

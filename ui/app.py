@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 from html import escape
-from pathlib import Path
 
 import gradio as gr
 
@@ -20,10 +19,10 @@ from rag.redact import redact
 from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
+from .documents import documents_panel
 from .render import CSS, EMPTY, error_html, sources_html, with_notice
 
 log = logging.getLogger("rag.ui")
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
 EXAMPLES = ["When was the IMU first formed?", "Where is it based now?", "How many fighters does the IMU have?"]
 
 
@@ -63,23 +62,6 @@ def build_app(service: ChatService) -> gr.Blocks:
             history[-1]["content"] = "⚠ Something went wrong while answering; see the server log."
             yield history, error_html("Something went wrong while answering."), ""
 
-    def on_upload(files, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
-        lines = []
-        files = files or []
-        for i, f in enumerate(files):
-            path = Path(f if isinstance(f, str) else f.name)
-            progress(i / max(1, len(files)), desc=f"indexing {path.name}")
-            try:
-                if path.stat().st_size > MAX_UPLOAD_BYTES:
-                    raise RagError(f"file too large (the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
-                result = service.upload(path.name, path.read_bytes())
-                lines.append(f"✓ {result.status()} — ask away")
-            except RagError as exc:
-                lines.append(f"✗ {path.name}: {exc}")
-            except OSError as exc:
-                lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror or exc})")
-        return "\n".join(lines) or "No files received."
-
     with gr.Blocks(title="rag — ask your documents") as app:
         gr.Markdown("### Ask your documents\nAnswers quote the documents and cite them; "
                     "when the documents don't hold the answer, it says so.")
@@ -109,10 +91,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             model = gr.Textbox(value=config.openai_model, label="Hosted model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
-        with gr.Accordion("Add documents", open=False):
-            files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="txt, md, html or pdf",
-                            elem_id="upload")
-            upload_status = gr.Textbox(label="Upload status", interactive=False, lines=3, elem_id="upload-status")
+        documents_panel(app, service)
 
         inputs = [question, chatbot, generator, k, base_url, model]
         # Callable by programs (bench/load.py drives the chat exactly as the page does) but left
@@ -120,7 +99,6 @@ def build_app(service: ChatService) -> gr.Blocks:
         ask.click(respond, inputs, [chatbot, sources, question], api_name="chat", api_visibility="undocumented")
         question.submit(respond, inputs, [chatbot, sources, question], api_visibility="private")
         clear.click(lambda: ([], EMPTY, ""), None, [chatbot, sources, question], api_visibility="private")
-        files.upload(on_upload, files, upload_status, api_visibility="private")
         def ask_api(question: str, k: int = 5) -> dict:
             """Question in; answer, abstained flag, citations and timings out."""
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from rag.pages import pages_label
 from rag.records import Answer, Hit
 
 CSS = """
@@ -14,6 +15,9 @@ CSS = """
 .rag-passage { white-space: pre-wrap; line-height: 1.45; }
 .rag-passage mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
+.rag-docs table { width: 100%; border-collapse: collapse; font-size: 0.88rem; }
+.rag-docs th, .rag-docs td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+.rag-docs .rag-meta { margin: 0; }
 .rag-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.1); padding: 8px 10px; }
 .rag-notice { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, 0.1); padding: 8px 10px; margin-bottom: 10px; }
 """
@@ -21,11 +25,16 @@ CSS = """
 EMPTY = '<div class="rag-sources"><p class="rag-meta">Cited passages appear here.</p></div>'
 
 
-def _meta(hit: Hit) -> str:
+def _meta(hit: Hit, pages: str = "") -> str:
     c = hit.chunk
     parts = [escape(c.doc_id)]
     if c.metadata.get("date"):
         parts.append(escape(str(c.metadata["date"])))
+    pages = pages or pages_label(c.metadata.get("page_start"), c.metadata.get("page_end"))
+    if pages:
+        parts.append(f'<span data-testid="pages">{escape(pages)}</span>')
+    if c.metadata.get("section"):
+        parts.append(escape(str(c.metadata["section"])))
     parts.append(f"characters {c.start}–{c.end}")
     parts.append(f"retrieval score {hit.score:.4f}")
     return " · ".join(parts)
@@ -63,16 +72,19 @@ def sources_html(answer: Answer) -> str:
             if hit is None:
                 continue
             spans = [(c.start - hit.chunk.start, c.end - hit.chunk.start) for c in cites]
-            blocks.append(_block([c.marker for c in cites], hit, spans))
+            firsts = [c.page_start for c in cites if c.page_start is not None]
+            lasts = [c.page_end or c.page_start for c in cites if c.page_start is not None]
+            pages = pages_label(min(firsts), max(lasts)) if firsts else ""
+            blocks.append(_block([c.marker for c in cites], hit, spans, pages))
     blocks.append("</div>")
     return "\n".join(blocks)
 
 
-def _block(markers: list[int] | None, hit: Hit, spans: list[tuple[int, int]]) -> str:
+def _block(markers: list[int] | None, hit: Hit, spans: list[tuple[int, int]], pages: str = "") -> str:
     label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
     title = escape(hit.chunk.title or hit.chunk.doc_id)
     return (f'<div class="rag-source" data-testid="source">'
-            f"<h4>{label}{title}</h4><div class=\"rag-meta\">{_meta(hit)}</div>"
+            f"<h4>{label}{title}</h4><div class=\"rag-meta\">{_meta(hit, pages)}</div>"
             f'<div class="rag-passage">{passage_html(hit, spans)}</div></div>')
 
 

@@ -31,6 +31,7 @@ from ..cleaning import parse_date
 from ..config import Config
 from ..embedders import Embedder, embedder_for
 from ..lexical import analyze, stopwords
+from ..pages import span_pages
 from ..prompts import NOT_IN_DOCUMENTS
 from ..records import Answer, Citation, Hit
 from . import StreamEvent
@@ -122,8 +123,10 @@ class ExtractiveGenerator:
         citations, parts = [], []
         for marker, (score, cand) in enumerate(chosen, 1):
             c = cand.hit.chunk
+            first, last = span_pages(c.metadata, c.start + cand.start, c.start + cand.end)
             citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
-                                      end=c.start + cand.end, quote=cand.text, title=c.title, support=score))
+                                      end=c.start + cand.end, quote=cand.text, title=c.title, support=score,
+                                      page_start=first, page_end=last))
             # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
             # citations of passages that do not exist; the quote in the citation keeps them.
             parts.append(with_markers(strip_markers(cand.text), [marker]))

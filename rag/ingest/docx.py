@@ -1,0 +1,67 @@
+"""Word (.docx) → text: paragraphs and headings in reading order, tables row by row."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from ..errors import DocumentError
+from .anchors import Extracted, Section, mark, scrub
+
+_HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
+
+
+def extract_docx(data: bytes) -> Extracted:
+    try:
+        import docx
+        from docx.table import Table
+    except ImportError as exc:
+        raise DocumentError(f"reading .docx needs python-docx ({exc}); pip install python-docx") from None
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks = list(document.iter_inner_content())
+        core_title = document.core_properties.title
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes zipfile/lxml raise many things
+        raise DocumentError(f"unreadable Word file: {type(exc).__name__}: {str(exc)[:120]}") from None
+    parts: list[str] = []
+    sections: list[Section] = []
+    for block in blocks:
+        if isinstance(block, Table):
+            rows = [_row_text(row) for row in block.rows]
+            text = "\n".join(r for r in rows if r)
+            if text:
+                parts.append(text)
+            continue
+        text = scrub(block.text).strip()
+        if not text:
+            continue
+        level = _heading_level(block)
+        if level is not None:
+            text = mark("s", len(sections)) + text
+            sections.append(Section(level, scrub(block.text).strip()))
+        parts.append(text)
+    headings = sorted(sections, key=lambda s: s.level)
+    title = (core_title or "").strip() or (headings[0].heading if headings else None)
+    return Extracted("\n\n".join(parts), title, {}, sections=tuple(sections))
+
+
+def _heading_level(paragraph) -> int | None:
+    try:
+        name = (paragraph.style.name or "") if paragraph.style is not None else ""
+    except Exception:  # noqa: BLE001 - a style that points nowhere is plain text
+        return None
+    if name.lower() == "title":
+        return 0
+    m = _HEADING_STYLE.match(name.strip())
+    return int(m.group(1)) if m else None
+
+
+def _row_text(row) -> str:
+    cells: list[str] = []
+    previous = None
+    for cell in row.cells:
+        if cell._tc is previous:  # a merged cell is listed once per grid column it spans
+            continue
+        previous = cell._tc
+        cells.append(" ".join(scrub(cell.text).split()))
+    return " | ".join(c for c in cells if c)

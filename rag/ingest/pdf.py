@@ -1,0 +1,169 @@
+"""PDF → text as written: lines joined into paragraphs, hyphenated words rejoined, running
+headers, footers and page numbers removed, and the start of every page anchored.
+
+Headers and footers are found by recurrence, not by wording: a line near the top or bottom of
+a page whose digit-normalised form ("Page 3 of 9" → "page # of #") appears near the edges of
+most pages is page furniture. Paragraphs are found from line lengths: wrapped lines fill the
+text width, so a line that does not, and ends a sentence, ends its paragraph.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from ..chunking import ABBREVIATIONS
+from ..errors import DocumentError
+from .anchors import Extracted, Section, mark, scrub
+
+# Lines at each edge of a page where headers and footers can sit (browsers print two a side).
+EDGE_LINES = 3
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+_BULLET = re.compile(r"^(?:[-•▪◦‣*]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s")
+_HYPHENATED_END = re.compile(r"(\w+)[-\u00ad]$")
+_SOFT_HYPHEN_INSIDE = re.compile(r"\u00ad(?!$)")
+_LEADING_WORD = re.compile(r"^(\w+)")
+_COMPOUND = re.compile(r"\b\w+-\w+\b")
+# Typographic ligatures that PDF text layers keep ("ﬁle", "ﬂoor"): searched for, they match nothing.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+_SENTENCE_END = ('.', '!', '?', ':', ';', '"', '”', '’', ')')
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise DocumentError("encrypted PDF (remove the password and try again)")
+            except DocumentError:
+                raise
+            except Exception:
+                raise DocumentError("encrypted PDF (remove the password and try again)") from None
+        pages = [[scrub(_SPACE.sub(" ", line)).translate(_LIGATURES).strip()
+                  for line in (page.extract_text() or "").splitlines()]
+                 for page in reader.pages]
+        info = reader.metadata
+        title = info.title if info and info.title else None
+    except DocumentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged PDF makes pypdf raise almost anything
+        raise DocumentError(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
+    if not any(line for lines in pages for line in lines):
+        raise DocumentError("no extractable text (scanned PDF?)")
+    text, sections = join_pages(remove_running_lines(pages))
+    title = title.strip() if isinstance(title, str) and title.strip() else None
+    return Extracted(text, title, {}, pages=len(pages), sections=tuple(sections))
+
+
+def _key(line: str) -> str:
+    return _DIGITS.sub("#", line.lower())
+
+
+def _edges(lines: Sequence[str]) -> list[int]:
+    """Positions of the non-empty lines at the top and bottom of a page."""
+    filled = [i for i, line in enumerate(lines) if line]
+    return sorted(set(filled[:EDGE_LINES] + filled[-EDGE_LINES:]))
+
+
+def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Pages without the lines that recur at the page edges on most pages."""
+    if len(pages) < 2:
+        return pages
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        counts.update({_key(lines[i]) for i in _edges(lines)})
+    need = max(2, len(pages) // 2 + 1)
+    running = {key for key, n in counts.items() if n >= need}
+    if not running:
+        return pages
+    out = []
+    for lines in pages:
+        edge = set(_edges(lines))
+        out.append([line for i, line in enumerate(lines) if not (i in edge and _key(line) in running)])
+    return out
+
+
+def _typical_width(pages: list[list[str]]) -> int:
+    lengths = sorted(len(line) for lines in pages for line in lines if line)
+    if not lengths:
+        return 0
+    return lengths[min(len(lengths) - 1, int(len(lengths) * 0.8))]
+
+
+def join_pages(pages: list[list[str]]) -> tuple[str, list[Section]]:
+    """The lines of all pages as paragraphs, each page's first line preceded by its anchor; and
+    the headings: paragraphs of one short line that ends no sentence."""
+    width = _typical_width(pages)
+    compounds = {m.group().lower() for lines in pages for line in lines for m in _COMPOUND.finditer(line)}
+    parts: list[str] = []
+    sections: list[Section] = []
+    prev = ""
+    pending: list[str] = []  # anchors of pages whose text has not started yet
+    blank_before = False
+    paragraph_lines = 0
+
+    def close_paragraph() -> None:
+        if paragraph_lines == 1 and _is_heading_like(prev, width) and not _BULLET.match(prev) \
+                and prev[:1].isupper():
+            parts[-1] = parts[-1][:-len(prev)] + mark("s", len(sections)) + prev
+            sections.append(Section(1, prev))
+
+    for number, lines in enumerate(pages):
+        if number:
+            pending.append(mark("p", number))
+        for line in lines:
+            line = _SOFT_HYPHEN_INSIDE.sub("", line)
+            if not line:
+                blank_before = bool(prev)
+                continue
+            if not prev:
+                sep = ""
+            elif (blank_before or _ends_paragraph(prev, width) or _BULLET.match(line)
+                  or (_ends_sentence(prev) and _is_heading_like(line, width))):
+                sep = "\n\n"
+            elif _HYPHENATED_END.search(prev) and line[:1].islower():
+                head = _HYPHENATED_END.search(prev).group(1)
+                tail = _LEADING_WORD.match(line)
+                keep = prev.endswith("-") and tail is not None and f"{head}-{tail.group(1)}".lower() in compounds
+                sep = "" if keep else None
+            else:
+                sep = " "
+            if sep == "\n\n":
+                close_paragraph()
+                paragraph_lines = 0
+            if sep is None:  # a word broken at the line end: drop the hyphen
+                parts[-1] = parts[-1][:-1]
+                sep = ""
+            parts.append(sep + "".join(pending) + line)
+            paragraph_lines += 1
+            pending = []
+            prev, blank_before = line, False
+    parts.extend(pending)
+    return "".join(parts), sections
+
+
+def _ends_paragraph(line: str, width: int) -> bool:
+    if _ends_sentence(line):
+        return len(line) < 0.8 * width
+    # A short line that ends no sentence and is not a wrapped one: a heading or a label.
+    return len(line) < 0.5 * width and not line.endswith((",", "-", "–"))
+
+
+def _ends_sentence(line: str) -> bool:
+    if not line.endswith(_SENTENCE_END):
+        return False
+    last = line.rsplit(" ", 1)[-1].rstrip(".").lower()
+    return not (line.endswith(".") and (last in ABBREVIATIONS or len(last) == 1))
+
+
+def _is_heading_like(line: str, width: int) -> bool:
+    return len(line) < 0.5 * width and not line.endswith((*_SENTENCE_END, ","))

@@ -1,0 +1,116 @@
+"""The Documents panel: what is indexed, with upload and (confirmed) removal.
+
+A read-only deployment gets the list only; the service refuses changes as well, so hiding the
+controls is a courtesy, not the protection.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from pathlib import Path
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.library import DocumentInfo, format_time
+from rag.service import ChatService
+from rag.uploads import MAX_UPLOAD_BYTES
+
+log = logging.getLogger("rag.ui")
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
+
+
+def library_html(docs: list[DocumentInfo]) -> str:
+    if not docs:
+        return '<div class="rag-docs"><p class="rag-meta" data-testid="no-docs">No documents are indexed.</p></div>'
+    rows = []
+    for d in docs:
+        extent = f"{d.pages} page{'' if d.pages == 1 else 's'} · " if d.pages else ""
+        extent += f"{d.chunks} chunk{'' if d.chunks == 1 else 's'}"
+        rows.append(f'<tr data-testid="doc-row" data-doc-id="{escape(d.id)}"><td>{escape(d.title or d.id)}'
+                    f'<div class="rag-meta">{escape(d.id)}</div></td><td>{escape(extent)}</td>'
+                    f"<td>{escape(format_time(d.added_at) or '–')}</td></tr>")
+    return ('<div class="rag-docs"><table><thead><tr><th>Document</th><th>Pages / chunks</th><th>Added</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            f'<p class="rag-meta">{len(docs)} document{"" if len(docs) == 1 else "s"}</p></div>')
+
+
+def _choices(docs: list[DocumentInfo]) -> list[tuple[str, str]]:
+    return [(f"{d.title} ({d.id})" if d.title and d.title != d.id else d.id, d.id) for d in docs]
+
+
+def documents_panel(app: gr.Blocks, service: ChatService) -> None:
+    """Lay the panel out inside `app` (call within its `with` block) and wire its events."""
+
+    def listing():
+        docs = service.list_documents()
+        return library_html(docs), gr.update(choices=_choices(docs), value=None)
+
+    with gr.Accordion("Documents", open=False, elem_id="documents"):
+        docs_list = gr.HTML(library_html([]), elem_id="doc-list")
+        if service.read_only:
+            gr.Markdown("This server is read-only: documents cannot be added or removed here.",
+                        elem_id="read-only-note")
+            app.load(lambda: listing()[0], None, docs_list, api_visibility="private")
+            return
+        files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES,
+                        label="Add documents: txt, md, html, pdf or docx", elem_id="upload")
+        status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status")
+        with gr.Row():
+            chosen = gr.Dropdown(choices=[], value=None, label="Document to remove", elem_id="remove-choice",
+                                 scale=3)
+            remove = gr.Button("Remove…", elem_id="remove", scale=1)
+        with gr.Row(visible=False, elem_id="confirm-row") as confirm_row:
+            question = gr.Markdown(elem_id="confirm-text")
+            confirm = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove")
+            cancel = gr.Button("Cancel", elem_id="cancel-remove")
+
+    def on_upload(uploaded, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
+        lines = []
+        uploaded = uploaded or []
+        for i, f in enumerate(uploaded):
+            path = Path(f if isinstance(f, str) else f.name)
+            progress(i / max(1, len(uploaded)), desc=f"indexing {path.name}")
+            try:
+                if path.stat().st_size > MAX_UPLOAD_BYTES:
+                    raise RagError(f"file too large (the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
+                result = service.upload(path.name, path.read_bytes())
+                lines.append(f"✓ {result.status()} — ask away")
+            except RagError as exc:
+                lines.append(f"✗ {path.name}: {exc}")
+            except OSError as exc:
+                lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror or exc})")
+        html, choices = listing()
+        return "\n".join(lines) or "No files received.", html, choices, None  # None empties the file box
+
+    def ask_confirmation(doc_id: str | None):
+        if not doc_id:
+            return "Choose a document to remove first.", gr.update(visible=False), gr.skip()
+        try:
+            info = service.retriever.get_document(doc_id)
+        except RagError as exc:
+            return str(exc), gr.update(visible=False), gr.skip()
+        what = ("Its uploaded file is deleted too." if info.id.startswith("uploads/")
+                else "Its file stays where it is, so re-indexing that folder adds it again.")
+        return "", gr.update(visible=True), f"Remove **{escape(info.title or info.id)}** from the index? {what}"
+
+    def on_remove(doc_id: str | None):
+        html, choices = gr.skip(), gr.skip()
+        try:
+            if not doc_id:
+                raise RagError("choose a document to remove first")
+            message = "\n".join(f"✓ {line}" for line in service.remove_documents([doc_id]).messages(full_paths=False))
+            html, choices = listing()
+        except RagError as exc:
+            message = f"✗ {exc}"
+        except Exception:  # the page must survive anything; details go to the server log
+            log.exception("removing %s failed", doc_id)
+            message = "✗ removing the document failed; see the server log"
+        return message, html, choices, gr.update(visible=False)
+
+    app.load(listing, None, [docs_list, chosen], api_visibility="private")
+    files.upload(on_upload, files, [status, docs_list, chosen, files], api_visibility="private")
+    remove.click(ask_confirmation, chosen, [status, confirm_row, question], api_visibility="private")
+    confirm.click(on_remove, chosen, [status, docs_list, chosen, confirm_row], api_visibility="private")
+    cancel.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
