@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,15 @@ class Pipeline:
         question = clean_question(question, self.config.max_question_chars)
         standalone = condense(question, history)
         retrieval = self.retriever.retrieve(standalone, k or self.config.k, **filters)
-        for event in self.generator.stream(standalone, retrieval.hits):
-            if isinstance(event, Answer):
-                timings = {**retrieval.timings, **event.timings,
-                           "total_ms": (time.perf_counter() - t0) * 1000}
-                yield replace(event, question=question, standalone_question=standalone, timings=timings)
-            else:
-                yield event
+        # closing(): a reader that stops early (Stop in the page) cancels the model's request at once.
+        with closing(self.generator.stream(standalone, retrieval.hits)) as events:
+            for event in events:
+                if isinstance(event, Answer):
+                    timings = {**retrieval.timings, **event.timings,
+                               "total_ms": (time.perf_counter() - t0) * 1000}
+                    yield replace(event, question=question, standalone_question=standalone, timings=timings)
+                else:
+                    yield event
 
 
 def make_generator(generator: str | Generator, config: Config, retriever: Retriever | None = None,

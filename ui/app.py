@@ -3,6 +3,7 @@ only wires them to the page."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -18,11 +19,13 @@ from rag.records import Answer
 from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
-from .render import CSS, EMPTY, error_html, sources_html
+from .chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
+from .conversations import sources_of
+from .render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html
 
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
-EXAMPLES = ["When was the IMU first formed?", "Where is it based now?", "How many fighters does the IMU have?"]
+TRANSPORT_LIMIT = 5 * MAX_UPLOAD_BYTES
 
 
 def _message_text(message: dict) -> str:
@@ -32,29 +35,39 @@ def _message_text(message: dict) -> str:
     return content if isinstance(content, str) else ""
 
 
+def storage_secret(config: Config) -> str:
+    """The key the browser's copy of the conversations is encrypted with. Stable across restarts of
+    this deployment (so conversations survive them); what keeps browsers apart is localStorage."""
+    return hashlib.sha256(f"rag-conversations:{Path(config.index_dir).resolve()}".encode()).hexdigest()[:32]
+
+
 def build_app(service: ChatService) -> gr.Blocks:
     config = service.config
     key_state = ("set" if os.environ.get(config.openai_api_key_env) else "not set")
 
     def respond(message: str, history: list, generator: str, k: float, base_url: str, model: str):
+        """Stateless chat for programs (bench/load.py): history in, streamed history out."""
         history = [{"role": m["role"], "content": _message_text(m)} for m in (history or [])]
         prior = list(history)
         if not (message or "").strip():
             yield history, error_html("Type a question first."), message
             return
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        yield history, '<div class="rag-sources"><p class="rag-meta">Searching…</p></div>', ""
+        history += [{"role": "user", "content": text_html(message)}, {"role": "assistant", "content": ""}]
+        yield history, SEARCHING, ""
         try:
+            if generator == "openai":
+                check_endpoint(base_url)
             for event in service.ask_stream(message, prior, generator, int(k), base_url, model):
                 if isinstance(event, Answer):
-                    history[-1]["content"] = event.text
+                    turn = {"answer": event.text, "sources": sources_of(event)}
+                    history[-1]["content"] = answer_html(turn)
                     yield history, sources_html(event), ""
                 else:
-                    history[-1]["content"] += event
+                    history[-1]["content"] += text_html(event)
                     yield history, gr.skip(), ""
         except RagError as exc:
-            history[-1]["content"] = f"⚠ {exc}"
-            yield history, error_html(str(exc)), ""
+            history[-1]["content"] = text_html(f"⚠ {page_message(exc)}")
+            yield history, error_html(page_message(exc)), ""
         except Exception:  # the session must survive anything; details go to the server log
             log.exception("answering failed")
             history[-1]["content"] = "⚠ Something went wrong while answering; see the server log."
@@ -67,12 +80,16 @@ def build_app(service: ChatService) -> gr.Blocks:
             path = Path(f if isinstance(f, str) else f.name)
             progress(i / max(1, len(files)), desc=f"indexing {path.name}")
             try:
+                if path.suffix.lower() not in UPLOAD_TYPES:
+                    raise RagError(f"not a supported type ({path.suffix or 'no extension'}); "
+                                   "upload txt, md, html or pdf files")
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
-                    raise RagError(f"file too large (the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
+                    raise RagError(f"file too large ({path.stat().st_size / 1e6:.1f} MB; "
+                                   f"the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
                 result = service.upload(path.name, path.read_bytes())
                 lines.append(f"✓ {result.document.id}: indexed ({result.chunks} chunk{'' if result.chunks == 1 else 's'}) — ask away")
             except RagError as exc:
-                lines.append(f"✗ {path.name}: {exc}")
+                lines.append(f"✗ {path.name}: {page_message(exc)}")
             except OSError as exc:
                 lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror})")
         return "\n".join(lines) or "No files received."
@@ -82,38 +99,38 @@ def build_app(service: ChatService) -> gr.Blocks:
                     "when the documents don't hold the answer, it says so.")
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=480, render_markdown=False, elem_id="chat",
-                                     sanitize_html=True, feedback_options=None)
-                question = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
-                                      elem_id="question", lines=1, max_lines=4)
-                with gr.Row():
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear = gr.Button("New chat", elem_id="clear")
-                gr.Examples(EXAMPLES, inputs=question)
+                chat = build_chat(storage_secret=storage_secret(config))
             with gr.Column(scale=2):
                 gr.Markdown("**Sources**")
-                sources = gr.HTML(EMPTY, elem_id="sources")
+                chat.sources.render()
         with gr.Accordion("Settings", open=False):
             generator = gr.Dropdown(available_generators(), value=config.generator, label="Generator",
                                     elem_id="generator")
-            k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)")
+            k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)", elem_id="k")
             base_url = gr.Textbox(value=config.openai_base_url, label="Hosted endpoint (openai generator)",
                                   elem_id="base-url")
-            model = gr.Textbox(value=config.openai_model, label="Hosted model")
+            model = gr.Textbox(value=config.openai_model, label="Hosted model", elem_id="model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
         with gr.Accordion("Add documents", open=False):
-            files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="txt, md, html or pdf",
+            # No file_types filter and a transport limit above the upload limit: a wrong type or a
+            # file over the limit gets its reason in the status box, not a toast that fades.
+            files = gr.File(file_count="multiple", label="Documents to add: txt, md, html or pdf, 10 MB each",
                             elem_id="upload")
             upload_status = gr.Textbox(label="Upload status", interactive=False, lines=3, elem_id="upload-status")
 
-        inputs = [question, chatbot, generator, k, base_url, model]
-        # Callable by programs (bench/load.py drives the chat exactly as the page does) but left
-        # out of the API page: `/ask` is the documented API.
-        ask.click(respond, inputs, [chatbot, sources, question], api_name="chat", api_visibility="undocumented")
-        question.submit(respond, inputs, [chatbot, sources, question], api_visibility="private")
-        clear.click(lambda: ([], EMPTY, ""), None, [chatbot, sources, question], api_visibility="private")
+        settings = [generator, k, base_url, model]
+        wire_chat(app, service, chat, settings)
+
+        # Callable by programs (bench/load.py drives the chat through it) but left out of the API
+        # page: `/ask` is the documented API.
+        legacy_history = gr.Chatbot(visible=False, render_markdown=False, allow_tags=False)
+        legacy_question = gr.Textbox(visible=False)
+        legacy = gr.Button(visible=False)
+        legacy.click(respond, [legacy_question, legacy_history, *settings], [legacy_history, chat.sources, legacy_question],
+                     api_name="chat", api_visibility="undocumented")
         files.upload(on_upload, files, upload_status, api_visibility="private")
+
         def ask_api(question: str, k: int = 5) -> dict:
             """Question in; answer, abstained flag, citations and timings out."""
             try:
@@ -139,7 +156,9 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: b
         if not sep or not user or not password:
             raise ConfigError("--auth must look like USER:PASSWORD")
         credentials = (user, password)
-    app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS,
-               prevent_thread_lock=not block, show_error=False, max_file_size=MAX_UPLOAD_BYTES,
+    # The transport limit is above the upload limit, so a file just over it gets its reason in the
+    # status box (on_upload) instead of a toast.
+    app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS, head=HEAD,
+               prevent_thread_lock=not block, show_error=False, max_file_size=TRANSPORT_LIMIT,
                quiet=True, footer_links=[])
     return app

@@ -53,12 +53,15 @@ class LLMGenerator:
         pieces: list[str] = []
         notes: list[str] = []
         usage: dict[str, int] = {}
+        backend = self._pieces(prompt, usage)
         try:
-            for piece in self._pieces(prompt, usage):
+            for piece in backend:
                 pieces.append(piece)
                 yield piece
         except IncompleteStream as exc:
             notes.append(str(exc))
+        finally:
+            backend.close()  # a reader that stopped early cancels the backend's request now
         raw = "".join(pieces)
         usage = {"prompt_tokens": usage.get("prompt_tokens") or prompt.n_tokens,
                  "completion_tokens": usage.get("completion_tokens") or count_tokens(raw, self.config.encoding)}
