@@ -60,7 +60,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             for event in service.ask_stream(message, prior, generator, int(k), base_url, model):
                 if isinstance(event, Answer):
                     turn = {"answer": event.text, "sources": sources_of(event)}
-                    history[-1]["content"] = answer_html(turn)
+                    history[-1]["content"] = answer_html(turn)  # its markers link to this answer's passages
                     yield history, sources_html(event), ""
                 else:
                     history[-1]["content"] += text_html(event)

@@ -162,7 +162,7 @@ class ChatEvents:
 
     def last_sources(self, session: ChatSession) -> str:
         conv = convs.current(session.store)
-        return sources_panel(conv["turns"][-1]) if conv and conv["turns"] else EMPTY
+        return sources_panel(conv["turns"]) if conv else EMPTY
 
     def last_status(self, session: ChatSession) -> str:
         return status_html(self.last_status_text(session))
@@ -260,7 +260,7 @@ class ChatEvents:
             with session.lock:
                 session.live = None
                 convs.add_turn(session.store, turn)
-            yield (self.display(session), sources_panel(turn), status_html(turn["meta"]), session.store,
+            yield (self.display(session), self.last_sources(session), status_html(turn["meta"]), session.store,
                    self.list_update(session), gr.skip(), gr.skip())
         finally:
             cancel.set()  # the worker stops reading and closes the model's stream

@@ -1,13 +1,19 @@
-// A citation marker in an answer ([1]) scrolls to its passage in the sources panel, unfolds it if
-// it is folded, and highlights it. Delegated from the document: the chat re-renders its bubbles.
+// A citation marker in an answer ([1]) shows that answer's passages in the sources panel, unfolds
+// the cited one if it is folded, scrolls to it and highlights it. Delegated from the document:
+// the chat re-renders its bubbles. The chat's sanitizer keeps only href and class on a link, so
+// the answer and the marker come from the href: #rag-src-<answer>-<marker>.
 document.addEventListener("click", (event) => {
   const link = event.target instanceof Element ? event.target.closest("a.rag-cite") : null;
   if (!link) return;
   event.preventDefault();
   event.stopPropagation();
-  // The chat's sanitizer keeps only href and class, so the marker number comes from the href.
-  const n = (link.getAttribute("href") || "").replace("#rag-src-", "");
-  const card = document.querySelector(`#sources .rag-source[data-markers~="${CSS.escape(n)}"]`);
+  const found = /^#rag-src-(\d+)-(\d+)$/.exec(link.getAttribute("href") || "");
+  if (!found) return;
+  const [, turn, marker] = found;
+  const group = document.querySelector(`#sources .rag-turn[data-turn="${turn}"]`);
+  if (!group) return;
+  document.querySelectorAll("#sources .rag-turn").forEach((g) => { g.hidden = g !== group; });
+  const card = group.querySelector(`.rag-source[data-markers~="${marker}"]`);
   if (!card) return;
   const fold = card.closest("details");
   if (fold) fold.open = true;

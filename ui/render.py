@@ -48,15 +48,16 @@ def text_html(text: str) -> str:
     return escape(text, quote=False).replace("\n", "<br>")
 
 
-def answer_html(turn: dict, *, live: bool = False) -> str:
-    """An answer bubble: escaped text whose [n] markers (the citations it has) become links."""
+def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
+    """An answer bubble: escaped text whose [n] markers (the citations it has) link to passage n of
+    answer `index` in the sources panel."""
     cited = {m for s in turn.get("sources", []) for m in s.get("markers", [])}
 
     def link(m: re.Match) -> str:
         n = int(m.group(1))
         if n not in cited:
             return m.group(0)
-        return f'<a class="rag-cite" href="#rag-src-{n}">[{n}]</a>'
+        return f'<a class="rag-cite" href="#rag-src-{index}-{n}">[{n}]</a>'
 
     text = turn.get("answer", "")
     if turn.get("status") == "error":
@@ -74,12 +75,12 @@ def answer_html(turn: dict, *, live: bool = False) -> str:
 
 def messages(turns: list[dict], live: dict | None = None, queued: list[str] = ()) -> list[dict]:
     out: list[dict] = []
-    for turn in turns:
+    for i, turn in enumerate(turns):
         out += [{"role": "user", "content": text_html(turn["question"])},
-                {"role": "assistant", "content": answer_html(turn)}]
+                {"role": "assistant", "content": answer_html(turn, i)}]
     if live is not None:
         out += [{"role": "user", "content": text_html(live["question"])},
-                {"role": "assistant", "content": answer_html(live, live=True)}]
+                {"role": "assistant", "content": answer_html(live, len(turns), live=True)}]
     for question in queued:
         out.append({"role": "user", "content": text_html(question)
                     + ' <span class="rag-queued rag-queued-q">(queued: answered next)</span>'})
@@ -116,11 +117,11 @@ def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
     return marked_text(hit.chunk.text, spans)
 
 
-def _card(source: dict) -> str:
+def _card(source: dict, index: int) -> str:
     markers = [int(m) for m in source.get("markers", [])]
     label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
     title = escape(source.get("title") or source["doc_id"])
-    attrs = (f' id="rag-src-{markers[0]}" data-markers="{" ".join(map(str, markers))}" tabindex="-1"'
+    attrs = (f' id="rag-src-{index}-{markers[0]}" data-markers="{" ".join(map(str, markers))}" tabindex="-1"'
              if markers else "")
     classes = "rag-source rag-cited" if markers else "rag-source"
     return (f'<div class="{classes}" data-testid="source"{attrs}>'
@@ -128,35 +129,50 @@ def _card(source: dict) -> str:
             f'<div class="rag-passage">{marked_text(str(source.get("text", "")), source.get("spans", []))}</div></div>')
 
 
-def sources_panel(turn: dict | None) -> str:
-    """All retrieved passages of an answer: cited ones first and open, the others folded below."""
-    if turn is None:
-        return EMPTY
+def turn_sources(turn: dict, index: int = 0) -> str:
+    """All retrieved passages of one answer: cited ones first and open, the others folded below."""
     if turn.get("status") == "error":
-        return error_html(turn.get("answer", "").removeprefix("⚠ "))
+        message = turn.get("answer", "").removeprefix("⚠ ")
+        return f'<div class="rag-error" data-testid="error">{escape(message)}</div>'
     sources = turn.get("sources", [])
     cited = [s for s in sources if s.get("markers")]
     others = [s for s in sources if not s.get("markers")]
-    blocks = ['<div class="rag-sources">']
+    blocks = []
     if turn.get("abstained"):
         blocks.append('<div class="rag-abstained" data-testid="abstained"><strong>Not in the documents.</strong> '
                       'No retrieved passage supports an answer. Closest passages:</div>')
         cited, others = others[:3], others[3:]
     if not sources:
-        blocks.append('<p class="rag-meta">No passages were retrieved.</p>')
-    blocks += [_card(s) for s in cited]
+        blocks.append('<p class="rag-meta">The answer was stopped before its passages were checked.</p>'
+                      if turn.get("status") == "stopped" else '<p class="rag-meta">No passages were retrieved.</p>')
+    blocks += [_card(s, index) for s in cited]
     if others:
         noun = "passage" if len(others) == 1 else "passages"
         more = "other retrieved" if cited else "retrieved"
         blocks.append(f'<details class="rag-more" data-testid="more-sources"><summary>{len(others)} {more} {noun}'
-                      f"</summary>{''.join(_card(s) for s in others)}</details>")
+                      f"</summary>{''.join(_card(s, index) for s in others)}</details>")
+    return "\n".join(blocks)
+
+
+def sources_panel(turns: list[dict]) -> str:
+    """The passages of every answer of the conversation; the last answer's are shown, and a click on
+    an earlier answer's marker shows that answer's (ui/cite.js), with no round trip to the server."""
+    if not turns:
+        return EMPTY
+    last = len(turns) - 1
+    blocks = ['<div class="rag-sources">']
+    for i, turn in enumerate(turns):
+        hidden = "" if i == last else " hidden"
+        heading = (f'<p class="rag-meta rag-for">Passages for: {escape(turn.get("question", ""), quote=False)}</p>'
+                   if len(turns) > 1 else "")
+        blocks.append(f'<div class="rag-turn" data-turn="{i}"{hidden}>{heading}{turn_sources(turn, i)}</div>')
     blocks.append("</div>")
     return "\n".join(blocks)
 
 
 def sources_html(answer: Answer) -> str:
     """The panel for an `Answer` (all its retrieved passages)."""
-    return sources_panel({"sources": sources_of(answer), "abstained": answer.abstained})
+    return sources_panel([{"sources": sources_of(answer), "abstained": answer.abstained}])
 
 
 def error_html(message: str) -> str:
