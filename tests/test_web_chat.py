@@ -115,8 +115,9 @@ def test_a_citation_marker_reveals_and_highlights_its_passage(page):
     assert "late 1990s" in wait_idle(page, 1)
     send(page, "Where is it based now?")
     assert "North Waziristan" in wait_idle(page, 2)
-    visible_marks = page.locator("#sources .rag-turn:not([hidden]) mark")
-    assert "North Waziristan" in visible_marks.first.inner_text()  # the latest answer's passages
+    latest, earlier = (page.locator(f"#sources .rag-turn[data-turn='{i}']") for i in (1, 0))
+    assert latest.is_visible() and not earlier.is_visible()  # the latest answer's passages
+    assert "North Waziristan" in latest.inner_text()
 
     marker = bots(page).first.locator("a.rag-cite").first  # [1] of the *first* answer
     assert marker.inner_text() == "[1]"
@@ -124,8 +125,8 @@ def test_a_citation_marker_reveals_and_highlights_its_passage(page):
     card = page.locator("#sources .rag-source.rag-flash")
     card.wait_for(timeout=10_000)
     assert card.count() == 1 and "1" in card.get_attribute("data-markers").split()
-    assert "late 1990s" in card.locator("mark").first.inner_text()  # that answer's passage, not the latest's
-    assert page.locator("#sources .rag-turn[data-turn='1']").get_attribute("hidden") is not None
+    assert "late 1990s" in card.locator("mark").first.inner_text()
+    assert earlier.is_visible() and not latest.is_visible()  # that answer's passages, not the latest's
     page.wait_for_timeout(800)  # smooth scrolling
     box, viewport = card.bounding_box(), page.viewport_size
     assert box["y"] < viewport["height"] and box["y"] + box["height"] > 0

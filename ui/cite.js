@@ -12,7 +12,7 @@ document.addEventListener("click", (event) => {
   const [, turn, marker] = found;
   const group = document.querySelector(`#sources .rag-turn[data-turn="${turn}"]`);
   if (!group) return;
-  document.querySelectorAll("#sources .rag-turn").forEach((g) => { g.hidden = g !== group; });
+  document.querySelectorAll("#sources .rag-turn").forEach((g) => g.classList.toggle("rag-hidden", g !== group));
   const card = group.querySelector(`.rag-source[data-markers~="${marker}"]`);
   if (!card) return;
   const fold = card.closest("details");

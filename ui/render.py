@@ -23,6 +23,7 @@ CSS = """
 .rag-meta { color: var(--body-text-color-subdued); font-size: 0.8rem; margin-bottom: 6px; }
 .rag-passage { white-space: pre-wrap; line-height: 1.45; }
 .rag-passage mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
+.rag-turn.rag-hidden { display: none; }
 .rag-more > summary { cursor: pointer; color: var(--body-text-color-subdued); margin: 4px 0 8px; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
 .rag-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.1); padding: 8px 10px; }
@@ -162,10 +163,10 @@ def sources_panel(turns: list[dict]) -> str:
     last = len(turns) - 1
     blocks = ['<div class="rag-sources">']
     for i, turn in enumerate(turns):
-        hidden = "" if i == last else " hidden"
+        hidden = "" if i == last else " rag-hidden"
         heading = (f'<p class="rag-meta rag-for">Passages for: {escape(turn.get("question", ""), quote=False)}</p>'
                    if len(turns) > 1 else "")
-        blocks.append(f'<div class="rag-turn" data-turn="{i}"{hidden}>{heading}{turn_sources(turn, i)}</div>')
+        blocks.append(f'<div class="rag-turn{hidden}" data-turn="{i}">{heading}{turn_sources(turn, i)}</div>')
     blocks.append("</div>")
     return "\n".join(blocks)
 
