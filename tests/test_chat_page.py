@@ -102,3 +102,26 @@ def test_questions_in_other_languages_are_recognised(question, language):
 
     assert question_language(question) == language
     assert bool(language_note(question)) == (language != "English")
+
+
+@pytest.mark.llm
+def test_closing_a_local_model_stream_cancels_the_generation(retriever):
+    pytest.importorskip("xllamacpp")
+    import json
+    import urllib.request
+
+    from rag.generators.llama_cpp import LlamaCppGenerator
+    from rag.pipeline import Pipeline
+
+    generator = LlamaCppGenerator(Config(llama_threads=1, answer_tokens=300))
+    server = generator._load()
+
+    def busy() -> bool:
+        with urllib.request.urlopen(f"{server.listening_address}/slots", timeout=10) as r:
+            return any(slot.get("is_processing") for slot in json.load(r))
+
+    stream = Pipeline(retriever, generator).ask_stream("Tell everything the passages say about the IMU.")
+    assert isinstance(next(stream), str) and isinstance(next(stream), str)  # words arrive as they are made
+    assert busy()
+    stream.close()
+    assert wait_for(lambda: not busy(), 5.0), "the local model kept generating for nobody"

