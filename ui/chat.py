@@ -268,12 +268,12 @@ class ChatEvents:
     def halt(self, session: ChatSession) -> list[str]:
         """End the tab's answering loop (Gradio closes the event; this also tells the worker) and wait
         for it, so the answer so far is saved, marked stopped. Returns the questions still queued."""
+        with session.lock:  # first, so the loop cannot move on to a queued question meanwhile
+            queued, session.pending = session.pending, []
         session.cancel.set()
         deadline = time.monotonic() + STOP_WAIT
         while session.running and time.monotonic() < deadline:
             time.sleep(0.05)
-        with session.lock:
-            queued, session.pending = session.pending, []
         return queued
 
     def _after_halt(self, session: ChatSession, queued: list[str], status: str):
