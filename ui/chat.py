@@ -187,10 +187,12 @@ class ChatEvents:
     def run(self, session: ChatSession, generator: str, k: float, base_url: str, model: str):
         idle = tuple(gr.skip() for _ in self.loop_outputs())
         with session.lock:
-            if session.running or not session.pending:
-                yield idle  # the tab's loop is already answering; it takes the new question next
-                return
-            session.running = True
+            busy = session.running or not session.pending
+            if not busy:
+                session.running = True
+        if busy:  # the tab's loop is already answering; it takes the new question next
+            yield idle
+            return
         settings = Settings(generator, int(k), base_url or "", model or "")
         try:
             while True:
@@ -225,9 +227,9 @@ class ChatEvents:
         worker = threading.Thread(target=_pump, args=(self.service, question, history, s, out, cancel), daemon=True,
                                   name="rag-answer")
         worker.start()
-        yield (self.display(session), SEARCHING, status_html("Searching…"), gr.skip(), gr.skip(),
-               gr.update(visible=False), gr.update(visible=True))
         try:
+            yield (self.display(session), SEARCHING, status_html("Searching…"), gr.skip(), gr.skip(),
+                   gr.update(visible=False), gr.update(visible=True))
             while True:
                 try:
                     kind, value = out.get(timeout=TICK)
