@@ -77,7 +77,7 @@ def test_bubbles_escape_everything_and_link_only_real_citations():
 
 
 def test_errors_in_the_page_name_settings_not_command_line_flags():
-    from rag.errors import ConfigError
+    from rag.errors import ConfigError, IndexCorruptError
     from ui.chat import check_endpoint, page_message
 
     with pytest.raises(ConfigError, match="is not a URL"):
@@ -86,6 +86,8 @@ def test_errors_in_the_page_name_settings_not_command_line_flags():
     message = page_message(ConfigError("OPENAI_API_KEY is not set; export it with your API key for api.x.com, "
                                        "or choose --generator extractive"))
     assert "--" not in message and '"extractive" generator in Settings' in message
+    message = page_message(IndexCorruptError("x is not valid JSON; rebuild with `rag index --rebuild --index /i`"))
+    assert message == "x is not valid JSON; the index must be rebuilt on the server"
 
 
 @pytest.mark.parametrize(("question", "language"), [

@@ -91,6 +91,9 @@ _FLAG_WORDS = [
     (re.compile(r"--model"), "Hosted model (Settings)"),
     (re.compile(r"raise request_timeout"), "ask the operator to raise request_timeout"),
     (re.compile(r"; export it with your API key for ([^,;]+)"), r" on the server, so \1 cannot be used"),
+    (re.compile(r"; (re)?build (one )?with `rag index[^`]*`"), "; the index must be rebuilt on the server"),
+    (re.compile(r"upload \.jsonl corpora with `rag index`, not one at a time"),
+     ".jsonl corpora cannot be added here; they are indexed on the server"),
 ]
 
 
