@@ -235,6 +235,10 @@ def test_a_reload_keeps_the_conversation_and_the_list_reopens_an_earlier_one(pag
     assert page.locator("#chat [data-testid='user']").inner_text() == "When was the IMU first formed?"
     screenshot(page, "chat-reopened-from-list")
 
+    page.click("#delete-chat")
+    page.wait_for_function("() => document.querySelectorAll('#conversations label').length === 1", timeout=WAIT)
+    assert bots(page).count() == 0 and "How many fighters" in page.locator("#conversations").inner_text()
+
 
 def test_conversations_stay_in_their_own_browser(browser, web, page):  # noqa: F811
     send(page, "When was the IMU first formed?")

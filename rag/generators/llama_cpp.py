@@ -18,6 +18,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..config import Config
@@ -92,20 +93,7 @@ class LlamaCppGenerator(LLMGenerator):
                     raise GeneratorError(f"cannot load {self.model_path.name}: {exc}") from None
             return self._server
 
-    def complete(self, prompt: Prompt) -> tuple[str, dict[str, int]]:
-        server = self._load()
-        request = {"messages": prompt.messages, "max_tokens": self.config.answer_tokens, "temperature": 0}
-        with self._lock:  # one llama.cpp context: requests take turns
-            result = server.handle_chat_completions(request)
-        if not isinstance(result, dict) or "choices" not in result:
-            message = result.get("error", {}).get("message") if isinstance(result, dict) else None
-            raise GeneratorError(f"{self.model_path.name} failed: {message or 'no answer'}")
-        text = result["choices"][0].get("message", {}).get("content") or ""
-        usage = result.get("usage", {})
-        return text, {"prompt_tokens": usage.get("prompt_tokens", 0),
-                      "completion_tokens": usage.get("completion_tokens", 0)}
-
-    def _pieces(self, prompt, usage):
+    def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
         # Streamed through the binding's own loopback endpoint rather than the blocking in-process
         # call: the words appear as they are made, and a reader that stops early (Stop in the page)
         # closes the connection, on which llama.cpp cancels the generation instead of finishing it.
