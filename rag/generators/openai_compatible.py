@@ -88,6 +88,10 @@ class OpenAICompatibleGenerator(LLMGenerator):
                 raise IncompleteStream(f"the answer stream from {self.base_url} broke off "
                                        f"({type(exc).__name__}); showing what arrived") from None
             raise EndpointError(f"the endpoint {self.base_url} broke off the answer ({type(exc).__name__})") from None
+        finally:
+            # A reader that stops early (the page's Stop) closes the generator here: closing the
+            # response ends the request, so the server stops generating instead of running on.
+            stream.close()
         if chunks == 0:
             raise EndpointError(f"the endpoint {self.base_url} returned a malformed response (no answer events); "
                                 "is it an OpenAI-compatible API?")

@@ -1,0 +1,159 @@
+"""The conversations a browser keeps: plain JSON (it lives in the browser's localStorage), so every
+function here takes and returns dicts and trusts nothing it reads back — a stored value may be
+from an older version of the page or edited by hand.
+
+    store = {"current": id, "conversations": [{"id", "title", "updated", "turns": [turn, ...]}, ...]}
+    turn  = {"question", "answer", "status", "abstained", "sources", "meta", "note"}
+
+`status` is "done", "stopped" or "error". `sources` are the retrieved passages as shown in the
+sources panel (see `sources_of`), so a reopened conversation shows what its answers cited.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from rag.pages import pages_label
+from rag.records import Answer
+
+MAX_CONVERSATIONS = 30  # localStorage holds ~5 MB; the oldest conversations make room
+MAX_TITLE = 60
+STATUSES = {"done", "stopped", "error"}
+
+
+def empty_store() -> dict:
+    return {"current": "", "conversations": []}
+
+
+def new_conversation() -> dict:
+    return {"id": uuid.uuid4().hex[:12], "title": "", "updated": time.time(), "turns": []}
+
+
+def clean_store(value: Any) -> dict:
+    """A usable store from whatever the browser sent back; anything malformed is dropped."""
+    if not isinstance(value, dict) or not isinstance(value.get("conversations"), list):
+        return empty_store()
+    conversations = []
+    for conv in value["conversations"]:
+        if not isinstance(conv, dict) or not isinstance(conv.get("id"), str) or not isinstance(conv.get("turns"), list):
+            continue
+        turns = [clean_turn(t) for t in conv["turns"] if isinstance(t, dict)]
+        updated = conv.get("updated")
+        conversations.append({"id": conv["id"][:40], "title": str(conv.get("title", ""))[:MAX_TITLE],
+                              "updated": float(updated) if isinstance(updated, (int, float)) else 0.0,
+                              "turns": [t for t in turns if t["question"]]})
+    current = value.get("current") if isinstance(value.get("current"), str) else ""
+    return {"current": current, "conversations": conversations[:MAX_CONVERSATIONS]}
+
+
+def clean_turn(turn: dict) -> dict:
+    sources = turn.get("sources")
+    return {"question": str(turn.get("question", "")), "answer": str(turn.get("answer", "")),
+            "status": turn.get("status") if turn.get("status") in STATUSES else "done",
+            "abstained": bool(turn.get("abstained")),
+            "sources": [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else [],
+            "meta": str(turn.get("meta", "")), "note": str(turn.get("note", ""))}
+
+
+def current(store: dict) -> dict | None:
+    for conv in store["conversations"]:
+        if conv["id"] == store["current"]:
+            return conv
+    return None
+
+
+def current_or_new(store: dict) -> dict:
+    """The open conversation; a new one (first in the list) when none is open."""
+    conv = current(store)
+    if conv is None:
+        conv = new_conversation()
+        store["conversations"].insert(0, conv)
+        store["current"] = conv["id"]
+        del store["conversations"][MAX_CONVERSATIONS:]
+    return conv
+
+
+def start_new(store: dict) -> None:
+    """'New chat': an empty conversation replaces an empty open one rather than piling up."""
+    store["conversations"] = [c for c in store["conversations"] if c["turns"]]
+    store["current"] = ""
+
+
+def open_conversation(store: dict, conv_id: str) -> bool:
+    if any(c["id"] == conv_id for c in store["conversations"]):
+        store["current"] = conv_id
+        return True
+    return False
+
+
+def delete_current(store: dict) -> None:
+    store["conversations"] = [c for c in store["conversations"] if c["id"] != store["current"]]
+    store["current"] = ""
+
+
+def add_turn(store: dict, turn: dict) -> None:
+    conv = current_or_new(store)
+    conv["turns"].append(turn)
+    if not conv["title"]:
+        title = " ".join(turn["question"].split())
+        conv["title"] = title if len(title) <= MAX_TITLE else title[:MAX_TITLE - 1] + "…"
+    touch(store, conv)
+
+
+def touch(store: dict, conv: dict) -> None:
+    """Most recently used first."""
+    conv["updated"] = time.time()
+    store["conversations"].remove(conv)
+    store["conversations"].insert(0, conv)
+
+
+def choices(store: dict) -> list[tuple[str, str]]:
+    """(label, id) for the list; labels are shown as text by the page."""
+    out = []
+    for conv in store["conversations"]:
+        if conv["turns"]:
+            when = time.strftime("%d %b %H:%M", time.localtime(conv["updated"]))
+            out.append((f"{conv['title']} · {when}", conv["id"]))
+    return out
+
+
+def history(conv: dict | None) -> list[dict]:
+    """The conversation as role/content messages, for resolving follow-up questions."""
+    messages: list[dict] = []
+    for turn in (conv or {}).get("turns", []):
+        if turn["status"] == "error":
+            continue
+        messages += [{"role": "user", "content": turn["question"]},
+                     {"role": "assistant", "content": turn["answer"]}]
+    return messages
+
+
+def sources_of(answer: Answer) -> list[dict]:
+    """Every retrieved passage, cited ones first with their markers and quote spans (chunk offsets)."""
+    markers: dict[str, list[int]] = {}
+    spans: dict[str, list[list[int]]] = {}
+    for c in answer.citations:
+        markers.setdefault(c.chunk_id, []).append(c.marker)
+    hits = {h.chunk.id: h for h in answer.hits}
+    for c in answer.citations:
+        hit = hits.get(c.chunk_id)
+        if hit is not None:
+            spans.setdefault(c.chunk_id, []).append([c.start - hit.chunk.start, c.end - hit.chunk.start])
+    # A cited passage shows the pages its quotes are on; another shows the pages the passage spans.
+    pages: dict[str, str] = {}
+    for chunk_id in markers:
+        cites = [c for c in answer.citations if c.chunk_id == chunk_id and c.page_start is not None]
+        if cites:
+            pages[chunk_id] = pages_label(min(c.page_start for c in cites),
+                                          max(c.page_end or c.page_start for c in cites))
+    ordered = sorted(answer.hits, key=lambda h: (min(markers.get(h.chunk.id, [10**6])), h.rank))
+    return [{"doc_id": h.chunk.doc_id, "title": h.chunk.title, "date": str(h.chunk.metadata.get("date") or ""),
+             "start": h.chunk.start, "end": h.chunk.end, "score": round(float(h.score), 4), "rank": h.rank,
+             "text": h.chunk.text, "markers": sorted(set(markers.get(h.chunk.id, []))),
+             "spans": spans.get(h.chunk.id, []),
+             "pages": pages.get(h.chunk.id) or pages_label(h.chunk.metadata.get("page_start"),
+                                                            h.chunk.metadata.get("page_end")),
+             "section": str(h.chunk.metadata.get("section") or "")}
+            for h in ordered]
