@@ -434,12 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        print(f"rag: error: {describe_os_error(exc)}", file=sys.stderr)
+        print(f"rag: error: {plain(describe_os_error(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
             raise
-        first_line = (str(exc).strip().splitlines() or [""])[0]
+        first_line = (plain(exc, multiline=True).strip().splitlines() or [""])[0]  # masked, then cut
         print(f"rag: error: unexpected {type(exc).__name__}" + (f": {first_line}" if first_line else "") +
               "; run the command again with --debug (or RAG_DEBUG=1) to see where it happened, "
               "and report it", file=sys.stderr)

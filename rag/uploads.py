@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import DocumentError
-from .loaders import load_text_document
+from .loaders import FileLimits, load_text_document
 from .ownership import OwnedDir, write_error
 from .records import Document
 
@@ -163,7 +163,8 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
     if len(data) > max_bytes:
         raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
     original = _base_name(name)
-    parsed = load_text_document(original or "upload", data, max_bytes=max_bytes)
+    parsed = load_text_document(original or "upload", data, max_bytes=max_bytes,
+                                limits=FileLimits.from_config(indexer.config))
     folder = UploadFolder(corpus_dir)
     folder.owned.claim(allow_foreign=True)
     with folder.owned.lock():
@@ -182,6 +183,9 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
         try:
             _write_synced(part, data)
             report = indexer.sync([document], index_dir, remove_missing=False)
+            over = [s for s in report.skipped if s.doc_id == doc_id]
+            if over:  # over a per-file limit (max_file_chunks): not indexed, so not stored either
+                raise DocumentError(f"{original}: {over[0].reason}")
             os.replace(part, target)
         except BaseException as exc:
             if not replaced:

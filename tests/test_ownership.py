@@ -383,3 +383,14 @@ def test_an_upload_never_overwrites_a_file_the_user_put_in_the_upload_folder(tmp
     assert result.path != mine and mine.read_text() == "The user's own notes." and not result.replaced
     assert UploadFolder(corpus).remove("notes.txt") is False and mine.exists()
     assert UploadFolder(corpus).remove(result.path.name) is True and not result.path.exists()
+
+
+def test_an_upload_over_the_chunk_limit_is_refused_and_stores_nothing(tmp_path, config, embedder):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    small = Indexer(config.replace(max_file_chunks=1), embedder)
+    ingest("short.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=small)
+    long_text = " ".join(f"Sentence {i} tells of tides, harbours and the ships in them." for i in range(200))
+    with pytest.raises(DocumentError, match="max_file_chunks"):
+        ingest("long.txt", long_text.encode(), corpus_dir=corpus, index_dir=index_dir, indexer=small)
+    assert sorted(p.name for p in (corpus / "uploads").iterdir() if not p.name.startswith(".")) == ["short.txt"]
+    assert set(IndexStore(index_dir).read_manifest().documents) == {"uploads/short.txt"}
