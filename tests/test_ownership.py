@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import IndexCorruptError, IndexWriteError, NotOwnedError
+from rag.errors import DocumentError, IndexCorruptError, IndexWriteError, NotOwnedError
 from rag.index_store import IndexStore
 from rag.indexer import Indexer
 from rag.retriever import Retriever
