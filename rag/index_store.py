@@ -285,8 +285,9 @@ class IndexStore:
 
 def is_index_dir(path: Path) -> bool:
     """An index directory, ledgered or written before ledgers (a CURRENT naming a version)."""
-    if (path / LEDGER).is_file():
-        return True
+    kind = OwnedDir(path, "index").kind_on_disk() if (path / LEDGER).is_file() else None
+    if kind is not None:
+        return kind == "index"  # an upload folder keeps a ledger too
     try:
         name = (path / CURRENT).read_text(encoding="utf-8").strip()
     except (OSError, ValueError):

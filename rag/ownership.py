@@ -49,6 +49,14 @@ class OwnedDir:
         """Name → what was recorded when the entry was made. Empty when there is no ledger."""
         return self._read().get("entries", {})
 
+    def kind_on_disk(self) -> str | None:
+        """What the ledger says the directory is ("index", "uploads"), or None without a ledger."""
+        try:
+            kind = self._read().get("kind")
+        except IndexCorruptError:
+            return None  # a damaged ledger says nothing
+        return kind if isinstance(kind, str) else None
+
     def owns(self, name: str) -> bool:
         return name in self.entries()
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,9 @@ from rag.chunking import Chunker
 from rag.cli import main
 from rag.config import Config
 from rag.errors import DocumentNotFoundError
+from rag.indexer import Indexer
 from rag.loaders import load_documents, load_text_document
+from rag.uploads import ingest
 
 from .conftest import ARTICLE
 from .document_files import FOOTER_URL, HEADER, browser_printed_pdf, harbour_docx, velmont_pdf
@@ -35,8 +38,11 @@ def library(tmp_path, monkeypatch):
     (corpus / "uploads").mkdir(parents=True)
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     harbour_docx(corpus / "harbour.docx")
-    velmont_pdf(corpus / "uploads" / "velmont.pdf")
     assert main(["index", "corpus", "--index", "idx"]) == 0
+    # The PDF arrives as the page uploads it, so the upload folder's ledger knows rag stored it.
+    pdf = velmont_pdf(tmp_path / "velmont.pdf").read_bytes()
+    config = Config.load(index_dir="idx", corpus_dir="corpus")
+    ingest("velmont.pdf", pdf, corpus_dir=corpus, index_dir=Path("idx"), indexer=Indexer(config))
     return tmp_path
 
 
@@ -244,7 +250,7 @@ def test_rag_docs_lists_shows_and_removes_documents(library, capsys):
     assert code == 0
     assert "removed uploads/velmont.pdf" in out and "removed harbour.docx" in out
     assert not (library / "corpus" / "uploads" / "velmont.pdf").exists()  # the upload goes with it
-    assert list((library / "corpus" / "uploads").iterdir()) == []
+    assert [p for p in (library / "corpus" / "uploads").iterdir() if not p.name.startswith(".")] == []
     assert (library / "corpus" / "harbour.docx").exists()  # the user's own file stays...
     assert "left corpus/harbour.docx in place" in out and "next `rag index`" in out  # ...and they are told
 

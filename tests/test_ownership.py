@@ -394,3 +394,13 @@ def test_an_upload_over_the_chunk_limit_is_refused_and_stores_nothing(tmp_path, 
         ingest("long.txt", long_text.encode(), corpus_dir=corpus, index_dir=index_dir, indexer=small)
     assert sorted(p.name for p in (corpus / "uploads").iterdir() if not p.name.startswith(".")) == ["short.txt"]
     assert set(IndexStore(index_dir).read_manifest().documents) == {"uploads/short.txt"}
+
+
+def test_uploads_are_read_by_the_next_index_run_of_the_corpus(tmp_path, indexer):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
+    indexer.index_paths([corpus], index_dir)
+    ingest("kilns.txt", b"A kiln fires clay at high heat.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
+    report = indexer.index_paths([corpus], index_dir)  # the upload folder's ledger does not make it an index
+    assert report.removed == [] and set(IndexStore(index_dir).read_manifest().documents) == {"a.txt",
+                                                                                          "uploads/kilns.txt"}
