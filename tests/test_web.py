@@ -25,9 +25,9 @@ The keeper also wrote ![tracker](https://evil.example.com/pixel.png) in his diar
 """
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory, embedder, monkeypatch_module):
-    """The app serving a copy of the article on a free port, sharing the session's model."""
+def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str, ...] = ()):
+    """The app serving a copy of the article on a free port, sharing the session's model; the
+    operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`."""
     from rag.generators.local_server import free_port
     from rag.indexer import Indexer
     from ui.app import serve
@@ -36,13 +36,18 @@ def web(tmp_path_factory, embedder, monkeypatch_module):
     corpus = root / "corpus"
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    # An allowed endpoint that is down: the page reports it in the chat.
-    config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN,))
+    config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
     Indexer(config, embedder).index_paths([corpus], config.index_dir)
     monkeypatch_module.setattr("rag.retriever.embedder_for", lambda *a, **k: embedder)
     port = free_port()
     app = serve(config, port=port, block=False)
-    yield f"http://127.0.0.1:{port}/", config
+    return f"http://127.0.0.1:{port}/", config, app
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory, embedder, monkeypatch_module):
+    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module)
+    yield url, config
     app.close()
 
 

@@ -18,8 +18,9 @@ from .test_web import (  # noqa: F401 - fixtures: one app server and one browser
     browser,
     choose_generator,
     monkeypatch_module,
+    open_documents,
     screenshot,
-    web,
+    start_web,
 )
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,14 @@ def endpoint():
     server = SlowEndpoint()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory, embedder, monkeypatch_module, endpoint):  # noqa: F811
+    """The app, with the slow local endpoint among those the operator allows the key to go to."""
+    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module, allowed=(endpoint.url,))
+    yield url, config
+    app.close()
 
 
 @pytest.fixture
@@ -76,16 +85,17 @@ def wait_idle(page, answers: int) -> str:
 def use_endpoint(page, endpoint: SlowEndpoint) -> None:
     page.click("text=Settings")
     choose_generator(page, "openai")
-    page.locator("#base-url textarea").fill(endpoint.url)
+    page.locator("#base-url input").click()
+    page.get_by_role("option", name=endpoint.url, exact=True).click()
     page.locator("#model textarea").fill("m")
-    page.locator("#base-url textarea").press("Tab")
+    page.locator("#model textarea").press("Tab")
 
 
 def test_a_hostile_document_and_question_render_as_text_with_no_request_and_no_dialog(page, tmp_path):
     hostile = tmp_path / "zanzibar.txt"
     hostile.write_text(MALICIOUS + '\nThe Zanzibar lighthouse keeper says <span style="font-size:60px;color:red">'
                        'CALL 555-0100 NOW</span> and <a href="https://evil.example.com/x">click here</a>.\n')
-    page.click("text=Add documents")
+    open_documents(page)
     page.set_input_files("#upload input[type=file]", [str(hostile)])
     page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('zanzibar')",
                            timeout=WAIT)
@@ -256,16 +266,16 @@ def test_conversations_stay_in_their_own_browser(browser, web, page):  # noqa: F
 
 
 def test_upload_errors_stay_in_the_status_box(page, tmp_path):
-    wrong = tmp_path / "report.docx"
-    wrong.write_bytes(b"PK\x03\x04 not really a docx")
+    wrong = tmp_path / "report.xlsx"
+    wrong.write_bytes(b"PK\x03\x04 a spreadsheet")
     big = tmp_path / "huge.txt"
     big.write_bytes(b"word " * 2_200_000)  # 11 MB
-    page.click("text=Add documents")
+    open_documents(page)
     page.set_input_files("#upload input[type=file]", [str(wrong), str(big)])
     page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('huge.txt')",
                            timeout=WAIT)
     status = page.input_value("#upload-status textarea")
-    assert "✗ report.docx: not a supported type" in status
+    assert "✗ report.xlsx: not a supported type" in status
     assert "✗ huge.txt: file too large" in status
     page.wait_for_timeout(6000)  # a toast would have faded by now; the status box keeps it
     assert page.input_value("#upload-status textarea") == status
@@ -275,14 +285,16 @@ def test_upload_errors_stay_in_the_status_box(page, tmp_path):
 def test_errors_are_worded_for_the_page(page):
     page.click("text=Settings")
     choose_generator(page, "openai")
-    page.locator("#base-url textarea").fill("htp:/not a url")
+    page.locator("#base-url input").fill("htp:/not a url")
+    page.locator("#base-url input").press("Enter")
     send(page, "When was the IMU first formed?")
     failed = wait_idle(page, 1)
     assert failed.startswith("⚠") and "is not a URL" in failed and "API key" not in failed
-    page.locator("#base-url textarea").fill("https://api.example.invalid/v1")
+    page.locator("#base-url input").fill("https://api.example.invalid/v1")
+    page.locator("#base-url input").press("Enter")
     send(page, "When was the IMU first formed?")
     failed = wait_idle(page, 2)
-    assert "--" not in failed and "is not set" in failed and "Settings" in failed
+    assert "--" not in failed and "openai_allowed_base_urls" in failed  # refused, the allowed ones named
     screenshot(page, "chat-page-worded-error")
 
 
@@ -301,7 +313,7 @@ def test_every_input_and_button_has_an_accessible_name(page):
     send(page, "When was the IMU first formed?")
     wait_idle(page, 1)
     page.click("text=Settings")
-    page.click("text=Add documents")
+    open_documents(page)
     assert page.get_by_role("textbox", name="Question").count() == 1
     for name in ("Ask", "Retry", "New chat"):
         assert page.get_by_role("button", name=name, exact=True).count() == 1
