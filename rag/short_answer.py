@@ -30,6 +30,9 @@ PROXIMITY_WEIGHT = 0.5
 OVERLAP_PENALTY = 0.6
 LATER_SENTENCE_PENALTY = 0.1
 MAX_PHRASE_WORDS = 8
+DIRECTION_DISCOUNT = 0.8  # a candidate on the unusual side of the question's words
+SUBJECT_BONUS = 0.15  # "Emma Stone has won the best actress Oscar": who is the sentence's subject
+TRIM_PENALTY = 0.1  # a name cut down around the question's words is less sure than a whole one
 
 # The answer type a question's head noun names ("what year", "which city", "Tesla's revenue").
 _TIME_NOUNS = {"year", "date", "day", "month", "decade", "century", "time", "era", "season"}
@@ -54,7 +57,7 @@ _FUNCTION = {"a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to",
 _PREPOSITIONS = {"in", "on", "at", "to", "for", "from", "with", "by", "into", "onto", "as", "than", "about",
                  "over", "under", "after", "before", "during", "since", "through", "between", "among",
                  "against", "within", "without", "upon", "via", "per", "across", "toward", "towards"}
-_LOCATIVE = {"in", "at", "from", "near", "to", "into", "across", "outside", "inside"}
+_LOCATIVE = {"in", "at", "from", "near", "to", "into", "across", "outside", "inside", "atop", "throughout"}
 _CLAUSE_WORDS = {"which", "who", "whom", "whose", "that", "while", "because", "although", "though", "but",
                  "where", "when", "whereas", "if", "says", "said", "according"}
 _NAME_JOINERS = {"of", "de", "da", "del", "la", "le", "van", "von", "der", "den", "du", "bin", "al", "&"}
@@ -64,7 +67,7 @@ _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 _DATES = [re.compile(p) for p in (
-    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:of\s+)?\d{{4}}\b",
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}\b",
     rf"\b{_MONTH},?\s+\d{{4}}\b",
     rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b",
@@ -180,7 +183,7 @@ def _noun_kind(noun: str | None) -> str | None:
 
 # Type fit: how well a candidate of one type answers a question of another.
 _FIT = {
-    "time": {"date": 1.0, "year": 0.95, "weekday": 0.6},
+    "time": {"date": 1.0, "year": 0.85, "weekday": 0.6},
     "number": {"number": 1.0, "money": 1.0},
     "person": {"name": 1.0, "list": 0.7},
     "place": {"name": 1.0, "list": 0.7, "phrase": 0.55},
@@ -228,7 +231,7 @@ def _tokens(sentence: str) -> list[_Token]:
     out = []
     for m in _TOKEN.finditer(sentence):
         text = m.group()
-        if len(text) > 1 and text.endswith(".") and not _ABBREVIATION.fullmatch(text):
+        if len(text) > 2 and text.endswith(".") and not _ABBREVIATION.fullmatch(text):
             text = text.rstrip(".")
         out.append(_Token(m.start(), m.start() + len(text), text, text.lower(), _stems(text)))
     return out
@@ -260,13 +263,18 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         raw += _phrases(tokens, anchors, locative_only=qtype.kind == "place")
     prefixes = {w[:k] for w in q_words if len(w) >= 4 for k in range(4, len(w) + 1)}
     repeats = [_repeats(t, q_words, q_stems, prefixes) for t in tokens]
+    # Distance counts content words and clause boundaries: "California, which was acquired by" is
+    # farther from "acquired" than "by Facebook" is.
     content_before = [0]
     for t in tokens:
-        content_before.append(content_before[-1] + (t.text[0].isalnum() and t.lower not in _FUNCTION))
+        content_before.append(content_before[-1] + ((t.text[0].isalnum() and t.lower not in _FUNCTION)
+                                                    or _is_boundary(t)))
     starts = [t.start for t in tokens]
     spans = []
     seen: set[tuple[int, int]] = set()
+    q_years = {w for w in q_words if re.fullmatch(r"1[5-9]\d\d|20\d\d", w)}
     for start, end, kind in raw:
+        raw_span = _trim(sentence, start, end)
         if kind in ("name", "list") and any(s < end and start < e for s, e, _ in dates):
             continue  # "Sunday", "June": a time, not a name
         idx = [i for i in range(bisect_left(starts, start), len(tokens)) if tokens[i].start < end
@@ -300,14 +308,30 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
             continue  # the question's own words answer nothing
         if kind == "name" and qtype.kind == "place" and _after_locative(tokens, start):
             fit += 0.1
+        if kind == "year" and q_years and qtype.kind == "time":
+            continue  # the question fixes the year ("the 2020 NBA Draft"): another year is another event
+        if kind in ("date", "year") and _is_date_line_prefix(sentence, start, end):
+            continue  # "Jun 4, 2023 ... The iPhone 11, released on ...": when the page was written
+        if kind == "name" and qtype.kind == "person" and _after_locative(tokens, start):
+            fit -= 0.2  # "a teacher in Las Vegas": a place, not the person asked for
         first, last = idx[0], idx[-1]
-        # Distance in content words: "launched a long-delayed ground assault" is adjacent.
-        gaps = [content_before[first] - content_before[a + 1] if a < first else content_before[a] -
-                content_before[last + 1] for a in anchors if not first <= a <= last]
-        proximity = PROXIMITY_WEIGHT / (1 + min(gaps)) if gaps else 0.0
+        # Distance in content words: "launched a long-delayed ground assault" is adjacent. A "who" is
+        # usually the subject before the question's words; a time, number or thing follows them.
+        subject_first = qtype.kind == "person"
+        proximity = 0.0
+        for a in anchors:
+            if first <= a <= last:
+                continue
+            gap = content_before[first] - content_before[a + 1] if a < first else content_before[a] - \
+                content_before[last + 1]
+            side = 1.0 if (a < first) != subject_first else DIRECTION_DISCOUNT
+            proximity = max(proximity, side * PROXIMITY_WEIGHT / (1 + gap))
+        if subject_first and kind == "name" and content_before[first] == 0:
+            proximity += SUBJECT_BONUS
         length = max(0, len(idx) - 5) * 0.04 if kind == "phrase" else 0.0
-        spans.append(Span(start, end, sentence[start:end], fit - OVERLAP_PENALTY * repeated + proximity - length,
-                          kind))
+        trimmed = TRIM_PENALTY if kind == "name" and (start, end) != raw_span else 0.0
+        spans.append(Span(start, end, sentence[start:end],
+                          fit - OVERLAP_PENALTY * repeated + proximity - length - trimmed, kind))
     return spans
 
 
@@ -318,6 +342,14 @@ def _repeats(token: _Token, q_words: set[str], q_stems: set[str], q_prefixes: se
         return True
     w = token.lower.replace("’", "'").split("'")[0]
     return len(w) >= 4 and (w in q_prefixes or any(w[:k] in q_words for k in range(4, len(w))))
+
+
+_DATE_LINE_END = re.compile(r"\s*(?:\.\.\.|…|—|·|\|)")
+
+
+def _is_date_line_prefix(sentence: str, start: int, end: int) -> bool:
+    return not sentence[:start].strip(" ,") .replace(",", "").isalpha() and bool(_DATE_LINE_END.match(sentence, end)) \
+        and len(sentence[:start].split()) <= 1
 
 
 def _dates(sentence: str) -> list[tuple[int, int, str]]:
@@ -441,6 +473,8 @@ def _trim(sentence: str, start: int, end: int) -> tuple[int, int]:
     lead = m.end() if m and m.end() < len(text) and not re.match(r"(?:the\s+)?(?:early|mid|late)[\s-]", text,
                                                                      re.I) else 0
     start += lead
+    if re.search(r"\w['’]s$", sentence[start:end]):
+        end -= 2  # "Garry Marshall's"
     while end > start and sentence[end - 1] in " ,.;:’'\"”)":
         if sentence[end - 1] == "." and re.search(r"\b(?:[A-Za-z]\.){2,}$", sentence[start:end]):
             break
