@@ -31,7 +31,7 @@ OVERLAP_PENALTY = 0.6
 LATER_SENTENCE_PENALTY = 0.1
 MAX_PHRASE_WORDS = 8
 DIRECTION_DISCOUNT = 0.8  # a candidate on the unusual side of the question's words
-SUBJECT_BONUS = 0.15  # "Emma Stone has won the best actress Oscar": who is the sentence's subject
+SUBJECT_BONUS = 0.2  # "Emma Stone has won the best actress Oscar": who is the sentence's subject
 TRIM_PENALTY = 0.1  # a name cut down around the question's words is less sure than a whole one
 
 # The answer type a question's head noun names ("what year", "which city", "Tesla's revenue").
@@ -42,6 +42,7 @@ _NUMBER_NOUNS = {"number", "amount", "population", "percentage", "percent", "tot
                  "cost", "size", "count", "sales", "income", "profit", "budget", "salary", "score"}
 _PERSON_NOUNS = {"person", "man", "woman", "winner", "founder", "director", "author", "leader", "president",
                  "ceo", "chairman", "editor", "player", "actor", "actress", "singer", "spokesman"}
+_NAME_NOUNS = {"name", "acronym", "abbreviation", "nickname", "title"}
 # Function words: a span never starts or ends with one, and a sentence's first capitalised word
 # that is one is not a name.
 _FUNCTION = {"a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to", "for", "from", "with", "by",
@@ -88,6 +89,7 @@ _NUMBER = re.compile(rf"(?:\b{_MODIFIER})?(?:\b\d[\d,]*(?:\.\d+)?%?|\b(?:{_NUMBE
 _QUOTED = re.compile(r"“([^”]{2,120})”|\"([^\"]{2,120})\"")
 _TOKEN = re.compile(r"[$€£¥]?\d[\d,.]*\d%?|[$€£¥]?\d%?|[^\W\d_](?:[\w'’.\-]*\w)?\.?|[^\w\s]")
 _CAPITAL = re.compile(r"^(?:[A-Z][\w'’.\-]*|[A-Z]{2,}s?)$")
+_POSSESSIVE = re.compile(r"\w['’]s$")
 _BOUNDARY_PUNCT = set(",;:()[]“”\"–—!?")
 
 
@@ -97,6 +99,8 @@ class QuestionType:
     with_unit: bool = False  # "how long", "how old": the unit belongs to the answer
     plural: bool = False  # "which countries": a list answers
     money: bool = False  # "how much"
+    head: str = ""  # the noun the question asks for: "valley" in "which valley"; part of a name answer
+    options: tuple[str, ...] = ()  # "which is stronger, the IMU or the TTP?": the answer is one of them
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,19 @@ class Span:
     kind: str
 
 
+_OPTIONS = re.compile(r"(?:,|\bbetween)\s+(?:the\s+)?([\w'’.\- ]{1,40}?)\s+(?:or|and)\s+(?:the\s+)?([\w'’.\- ]{1,40}?)\s*\?*$",
+                      re.I)
+
+
 def question_kind(question: str) -> QuestionType:
+    qtype = _question_kind(question)
+    m = _OPTIONS.search(question)
+    if m and qtype.kind in ("entity", "person", "place", "phrase"):
+        return QuestionType(qtype.kind, options=(m.group(1), m.group(2)), head=qtype.head)
+    return qtype
+
+
+def _question_kind(question: str) -> QuestionType:
     q = question.lower().strip()
     words = re.findall(r"[a-z][a-z'’\-]*", q)
     if re.search(r"\bwhy\b|\bfor what reason\b", q):
@@ -130,7 +146,7 @@ def question_kind(question: str) -> QuestionType:
     typed = _noun_kind(head)
     if typed:
         return QuestionType(typed, plural=bool(head and head.endswith("s") and not head.endswith("ss")
-                                                 and typed == "place"))
+                                                 and typed == "place"), head=head or "")
     if re.search(r"\b(who|whom|whose)\b", q):
         return QuestionType("person")
     if re.search(r"\bwhere\b", q):
@@ -139,7 +155,7 @@ def question_kind(question: str) -> QuestionType:
         return QuestionType(None)  # manner: the sentence is the answer
     if wh is not None:
         if head:
-            return QuestionType("entity", plural=head.endswith("s") and not head.endswith("ss"))
+            return QuestionType("entity", plural=head.endswith("s") and not head.endswith("ss"), head=head)
         return QuestionType("phrase")
     return QuestionType(None)
 
@@ -154,11 +170,15 @@ def _head_noun(after_wh: list[str]) -> str | None:
     for i, w in enumerate(after_wh):
         if i == 0 and w in _AUXILIARIES:
             # "what is the X of ...": the head is the subject's noun; "what did X do": no head.
-            if w not in ("is", "are", "was", "were") or len(after_wh) < 2 or after_wh[1] not in (
-                    "the", "a", "an") and not after_wh[1].endswith(("'s", "’s")):
+            if w not in ("is", "are", "was", "were"):
                 return None
             continue
-        if w in ("the", "a", "an") and not phrase:
+        if i == 0:
+            # "which valley did ...", "what movie won ...": the noun right after the question word,
+            # or the typed noun after it ("what premiere date").
+            nxt = after_wh[1] if len(after_wh) > 1 else ""
+            return nxt if _noun_kind(nxt) and not _noun_kind(w) else w
+        if w in ("the", "a", "an", "another", "its", "their", "his", "her") and not phrase:
             continue
         if w in _PREPOSITIONS or w in _AUXILIARIES or w in _CLAUSE_WORDS or w in ("and", "or"):
             break
@@ -175,7 +195,7 @@ def _noun_kind(noun: str | None) -> str | None:
         return None
     singular = noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
     for kind, nouns in (("time", _TIME_NOUNS), ("place", _PLACE_NOUNS), ("number", _NUMBER_NOUNS),
-                        ("person", _PERSON_NOUNS)):
+                        ("person", _PERSON_NOUNS), ("name", _NAME_NOUNS)):
         if noun in nouns or singular in nouns or (singular.endswith("ie") and singular[:-2] + "y" in nouns):
             return kind
     return None
@@ -186,6 +206,7 @@ _FIT = {
     "time": {"date": 1.0, "year": 0.85, "weekday": 0.6},
     "number": {"number": 1.0, "money": 1.0},
     "person": {"name": 1.0, "list": 0.7},
+    "name": {"name": 1.0, "quoted": 0.95, "list": 0.7},
     "place": {"name": 1.0, "list": 0.7, "phrase": 0.55},
     "entity": {"name": 1.0, "list": 0.8, "quoted": 0.9, "phrase": 0.75, "date": 0.5, "number": 0.5, "money": 0.5},
     "phrase": {"phrase": 0.9, "name": 0.85, "quoted": 0.95, "list": 0.7, "date": 0.6, "number": 0.6,
@@ -199,8 +220,14 @@ def extract(question: str, sentences: Sequence[str], question_terms: set[str],
     qtype = qtype or question_kind(question)
     if qtype.kind is None:
         return None
+    if qtype.options:
+        return _choice(sentences, qtype.options)
     q_words = {w.lower() for w in re.findall(r"\w+", question)}
     q_stems = set(question_terms) | set(analyze(question, _stop()))
+    if qtype.head:
+        # "Which valley": the answer "Ferghana Valley" says "valley" too.
+        q_words = q_words - {qtype.head, qtype.head.rstrip("s")}
+        q_stems = q_stems - set(analyze(qtype.head, _stop()))
     best: tuple[int, Span] | None = None
     for i, sentence in enumerate(sentences):
         for span in _candidates(sentence, qtype, q_words, q_stems):
@@ -208,6 +235,16 @@ def extract(question: str, sentences: Sequence[str], question_terms: set[str],
             if score >= MIN_SCORE and (best is None or score > best[1].score):
                 best = (i, Span(span.start, span.end, span.text, score, span.kind))
     return best
+
+
+def _choice(sentences: Sequence[str], options: tuple[str, ...]) -> tuple[int, Span] | None:
+    """The one option of "the IMU or the TTP?" that a quoted sentence names (none when both or neither)."""
+    for i, sentence in enumerate(sentences):
+        found = [m for o in options for m in [re.search(rf"\b{re.escape(o.strip())}\b", sentence, re.I)] if m]
+        if len(found) == 1:
+            m = found[0]
+            return i, Span(m.start(), m.end(), m.group(), 1.0, "choice")
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -268,7 +305,7 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
     content_before = [0]
     for t in tokens:
         content_before.append(content_before[-1] + ((t.text[0].isalnum() and t.lower not in _FUNCTION)
-                                                    or _is_boundary(t)))
+                                                    or (_is_boundary(t) and t.text not in "()")))
     starts = [t.start for t in tokens]
     spans = []
     seen: set[tuple[int, int]] = set()
@@ -308,8 +345,10 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
             continue  # the question's own words answer nothing
         if kind == "name" and qtype.kind == "place" and _after_locative(tokens, start):
             fit += 0.1
-        if kind == "year" and q_years and qtype.kind == "time":
-            continue  # the question fixes the year ("the 2020 NBA Draft"): another year is another event
+        if q_years and qtype.kind == "time" and kind in ("date", "year"):
+            years = set(re.findall(r"\b(?:1[5-9]\d\d|20\d\d)\b", sentence[start:end]))
+            if kind == "year" or (years and not years & q_years):
+                continue  # the question fixes the year ("the 2020 NBA Draft"): another year is another event
         if kind in ("date", "year") and _is_date_line_prefix(sentence, start, end):
             continue  # "Jun 4, 2023 ... The iPhone 11, released on ...": when the page was written
         if kind == "name" and qtype.kind == "person" and _after_locative(tokens, start):
@@ -390,7 +429,8 @@ def _names(tokens: list[_Token]) -> list[tuple[int, int, str]]:
             i += 1
             continue
         j = i
-        while j + 1 < len(tokens):
+        while j + 1 < len(tokens) and not _POSSESSIVE.search(tokens[j].text):
+            # "Pixar's Soul": the owner and the thing owned are two names.
             if _is_name_word(tokens, j + 1) and tokens[j + 1].start - tokens[j].end <= 1:
                 j += 1
             elif (tokens[j + 1].lower in _NAME_JOINERS and j + 2 < len(tokens) and _is_name_word(tokens, j + 2)):
