@@ -190,6 +190,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     if streamed:
         print("\n\nVerified answer:")
+    if answer.short_answer:
+        # The few words asked for first, then the quotes that prove them.
+        bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+        print(f"{bold[0]}{answer.short_answer.text}{bold[1]} [{answer.short_answer.marker}]\n")
     print(answer.text)
     for c in answer.citations:
         print(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}" + (f" ({c.title})" if c.title else ""))

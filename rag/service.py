@@ -57,7 +57,7 @@ class ChatService:
             return result
 
     def ask_api(self, question: str, k: int = 5) -> dict:
-        """Question in; answer, abstained flag, citations and timings out."""
+        """Question in; answer, short answer (or null), abstained flag, citations and timings out."""
         answer = self.pipeline(self.config.generator).ask(question, k=int(k))
         data = answer.to_dict()
-        return {key: data[key] for key in ("question", "answer", "abstained", "citations", "timings")}
+        return {key: data[key] for key in ("question", "answer", "short_answer", "abstained", "citations", "timings")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from rag.records import Answer, Hit
@@ -73,6 +74,19 @@ def _block(markers: list[int] | None, hit: Hit, spans: list[tuple[int, int]]) ->
     return (f'<div class="rag-source" data-testid="source">'
             f"<h4>{label}{title}</h4><div class=\"rag-meta\">{_meta(hit)}</div>"
             f'<div class="rag-passage">{passage_html(hit, spans)}</div></div>')
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message: the short answer in bold with its marker, then the supporting quote.
+
+    Document text is untrusted: every Markdown and HTML character of the span is escaped."""
+    if answer.abstained or answer.short_answer is None:
+        return answer.text
+    span = _MARKDOWN_SPECIAL.sub(r"\\\1", answer.short_answer.text)
+    return f"**{span}** [{answer.short_answer.marker}]\n\n{answer.text}"
 
 
 def error_html(message: str) -> str:

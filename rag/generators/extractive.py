@@ -135,6 +135,7 @@ class ExtractiveGenerator:
                     chosen.append(part[0])
         else:
             chosen = self._choose(question, own, scored)
+        span = self._short_span(own, parts, chosen, question)
         # Reading order inside a document reads better than score order.
         chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
         citations, parts_text = [], []
@@ -145,7 +146,12 @@ class ExtractiveGenerator:
             # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
             # citations of passages that do not exist; the quote in the citation keeps them.
             parts_text.append(with_markers(strip_markers(cand.text), [marker]))
-        short = self._short_answer(question, own, parts, chosen, citations)
+        short = None
+        if span:
+            cand, (start, end, kind) = span
+            cite = next(ci for (_, c), ci in zip(chosen, citations) if c.doc_span == cand.doc_span)
+            short = ShortAnswer(cite.quote[start:end], cite.marker, cite.doc_id, cite.start + start, cite.start + end,
+                                kind)
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, text=" ".join(parts_text), citations=tuple(citations), hits=tuple(hits),
                       abstained=False, timings=timings, generator=self.name, confidence=scored[0][0],
@@ -168,24 +174,22 @@ class ExtractiveGenerator:
             chosen = [(top_score, before), (top_score, top)]
         return chosen
 
-    def _short_answer(self, question: str, own: str, parts: list[str], chosen: list[tuple[float, _Candidate]],
-                      citations: list[Citation]) -> ShortAnswer | None:
-        """The span of the best-supported quote that answers the question, when it asks for one."""
+    def _short_span(self, own: str, parts: list[str], chosen: list[tuple[float, _Candidate]],
+                    question: str) -> tuple[_Candidate, tuple[int, int, str]] | None:
+        """The quoted sentence and the span in it (offsets, kind) that answer the question in a few words."""
         if len(parts) > 1:
             return None  # one span cannot answer two questions; the quotes answer both
-        by_span = {cand.doc_span: cite for (_, cand), cite in zip(chosen, citations)}
-        order = [cand for _, cand in sorted(chosen, key=lambda sc: -sc[0])]
-        top = order[0]
+        top = max(chosen, key=lambda sc: sc[0])[1]
         if _ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
-            cite = by_span[top.doc_span]
-            return ShortAnswer(top.text, cite.marker, cite.doc_id, cite.start, cite.end, "title")
-        found = extract(question, [c.text for c in order], set(_terms(question)), question_kind(own))
+            return top, (0, len(top.text), "title")
+        pool = [c for _, c in sorted(chosen, key=lambda sc: -sc[0])]
+        qtype = question_kind(own)
+        terms = set(_terms(question))
+        found = extract(question, [c.text for c in pool], terms, qtype)
         if found is None:
             return None
         i, span = found
-        cite = by_span[order[i].doc_span]
-        return ShortAnswer(span.text, cite.marker, cite.doc_id, cite.start + span.start, cite.start + span.end,
-                           question_kind(own).kind or "")
+        return pool[i], (span.start, span.end, span.kind if span.kind in ("choice", "title") else qtype.kind or "")
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         answer = self.generate(question, hits)
