@@ -33,6 +33,7 @@ MAX_PHRASE_WORDS = 8
 DIRECTION_DISCOUNT = 0.8  # a candidate on the unusual side of the question's words
 SUBJECT_BONUS = 0.2  # "Emma Stone has won the best actress Oscar": who is the sentence's subject
 TRIM_PENALTY = 0.1  # a name cut down around the question's words is less sure than a whole one
+POSSESSIVE_PENALTY = 0.5  # "Central Asia’s Ferghana Valley": the owner only qualifies the thing asked for
 
 # The answer type a question's head noun names ("what year", "which city", "Tesla's revenue").
 _TIME_NOUNS = {"year", "date", "day", "month", "decade", "century", "time", "era", "season"}
@@ -311,6 +312,7 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
     seen: set[tuple[int, int]] = set()
     q_years = {w for w in q_words if re.fullmatch(r"1[5-9]\d\d|20\d\d", w)}
     for start, end, kind in raw:
+        raw_text = sentence[start:end]
         raw_span = _trim(sentence, start, end)
         if kind in ("name", "list") and any(s < end and start < e for s, e, _ in dates):
             continue  # "Sunday", "June": a time, not a name
@@ -334,7 +336,11 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         if kind == "money" and qtype.money:
             fit += 0.1
         if kind == "list" and qtype.plural:
-            fit += 0.4
+            fit = max(fit, 1.0) + 0.2  # "which countries": all of them
+        if kind == "name" and _POSSESSIVE.search(raw_text):
+            fit -= POSSESSIVE_PENALTY
+        if kind == "name" and qtype.kind == "place" and ", " in sentence[start:end]:
+            fit += 0.05  # "Tampa, Florida" says more than "Tampa"
         if not fit:
             continue
         content = [i for i in idx if tokens[i].text[0].isalnum() and tokens[i].lower not in _FUNCTION]

@@ -168,7 +168,7 @@ class ExtractiveGenerator:
                 chosen.append((score, cand))
                 covered |= new_terms
         top_score, top = chosen[0]
-        if _WHY.search(own) and top.previous_span and _CONNECTOR.match(top.text) and not _OWN_REASON.search(top.text):
+        if _WHY.search(own) and top.previous_span and _CONNECTOR.match(top.text):
             # "Thereafter, the IMU settled in Pakistan": the reason is what came before.
             before = _Candidate(top.hit, *top.previous_span)
             chosen = [(top_score, before), (top_score, top)]
@@ -324,8 +324,6 @@ _CONNECTOR = re.compile(r"^(thereafter|then|so|thus|therefore|consequently|hence
 _CAUSAL = re.compile(r"\b(because|due to|as a result|since|so that|in order to|caus(e|ed|es)|led to|leads? to|"
                      r"reasons?|results? of|product of|owing to|thanks to|driven|forced|incentive|explains?|"
                      r"has to do with|stems? from)\b", re.I)
-# "moving frequently as it became a target": the sentence gives its own reason.
-_OWN_REASON = re.compile(rf"{_CAUSAL.pattern}|\bas (it|they|he|she|we)\b", re.I)
 # "Who founded the IMU, and where were they based?": a second question word after a comma or "and".
 _SECOND_PART = re.compile(r"(?:,\s*(?:and\s+)?|\s+and\s+|\?\s+)(?=(?:who|whom|what|when|where|which|why|how)\b)",
                           re.I)
