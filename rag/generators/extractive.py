@@ -11,7 +11,12 @@ quote from a passage and carries its citation. Each candidate sentence is scored
 
 and the answer abstains when the best support is below `threshold` (calibrated on the eval
 sets; see README "Quality"). A second sentence is added when it scores nearly as well and
-brings terms of the question the first one lacks, so two-part answers stay whole.
+brings terms of the question the first one lacks, so two-part answers stay whole; a question of
+two parts ("who ..., and where ...?") gets the best sentence of each. A headline or date line
+answers only a question about the document; a follow-up's sentence must hold the user's own words,
+not only the conversation's subject; a "why" answered by a sentence opening with a connector
+("Thereafter") quotes the sentence before it too. The short answer, the span of a quote that
+answers the question in a few words, comes from `rag.short_answer`.
 """
 
 from __future__ import annotations
