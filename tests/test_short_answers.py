@@ -9,7 +9,7 @@ from rag.generators.extractive import ExtractiveGenerator
 from rag.loaders import load_documents
 from rag.pipeline import Pipeline, make_generator
 from rag.prompts import NOT_IN_DOCUMENTS
-from rag.records import Answer, Chunk, Hit, ShortAnswer
+from rag.records import Answer, Chunk, Citation, Hit, ShortAnswer
 from rag.short_answer import extract, question_kind
 
 from .conftest import ARTICLE
@@ -138,10 +138,14 @@ def test_a_two_part_question_quotes_both_parts(embedder, config):
     assert answer.short_answer is None  # one span cannot answer both
 
 
-def test_the_page_leads_with_the_bold_short_answer_and_escapes_it():
-    from ui.render import answer_markdown
+def test_the_page_leads_with_the_short_answer_bold_and_escaped_in_the_sources_panel():
+    from ui.render import answer_message, sources_html
 
-    answer = Answer(question="q", text="Formed in the late 1990s [1].",
-                    short_answer=ShortAnswer("<b>late*</b>", 1, "d", 0, 12, "time"))
-    assert answer_markdown(answer) == "**\\<b\\>late\\*\\</b\\>** [1]\n\nFormed in the late 1990s [1]."
-    assert answer_markdown(Answer(question="q", text="It is so [1].")) == "It is so [1]."
+    text = "<b>late*</b>"
+    hit = Hit(Chunk("d#0", "d", text, 0, len(text), 3), 1.0, 1)
+    answer = Answer(question="q", text=f"{text} [1].", hits=(hit,),
+                    citations=(Citation(1, "d#0", "d", 0, len(text), text),),
+                    short_answer=ShortAnswer(text, 1, "d", 0, len(text), "time"))
+    assert answer_message(answer) == f"{text} [1]\n\n{text} [1]."
+    assert '<strong>&lt;b&gt;late*&lt;/b&gt;</strong> [1]' in sources_html(answer)
+    assert answer_message(Answer(question="q", text="It is so [1].")) == "It is so [1]."

@@ -18,7 +18,7 @@ from rag.records import Answer
 from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
-from .render import CSS, EMPTY, answer_markdown, error_html, sources_html
+from .render import CSS, EMPTY, answer_message, error_html, sources_html
 
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
@@ -47,7 +47,7 @@ def build_app(service: ChatService) -> gr.Blocks:
         try:
             for event in service.ask_stream(message, prior, generator, int(k), base_url, model):
                 if isinstance(event, Answer):
-                    history[-1]["content"] = answer_markdown(event)
+                    history[-1]["content"] = answer_message(event)
                     yield history, sources_html(event), ""
                 else:
                     history[-1]["content"] += event

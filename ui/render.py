@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from html import escape
 
 from rag.records import Answer, Hit
@@ -14,6 +13,7 @@ CSS = """
 .rag-meta { color: var(--body-text-color-subdued); font-size: 0.8rem; margin-bottom: 6px; }
 .rag-passage { white-space: pre-wrap; line-height: 1.45; }
 .rag-passage mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
+.rag-short { font-size: 1.05rem; margin: 0 0 10px; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
 .rag-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.1); padding: 8px 10px; }
 """
@@ -55,6 +55,7 @@ def sources_html(answer: Answer) -> str:
         for hit in answer.hits[:3]:
             blocks.append(_block(None, hit, []))
     else:
+        blocks.append(_short_answer_html(answer))
         by_chunk: dict[str, list] = {}
         for c in answer.citations:
             by_chunk.setdefault(c.chunk_id, []).append(c)
@@ -76,17 +77,19 @@ def _block(markers: list[int] | None, hit: Hit, spans: list[tuple[int, int]]) ->
             f'<div class="rag-passage">{passage_html(hit, spans)}</div></div>')
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
-
-
-def answer_markdown(answer: Answer) -> str:
-    """The chat message: the short answer in bold with its marker, then the supporting quote.
-
-    Document text is untrusted: every Markdown and HTML character of the span is escaped."""
+def answer_message(answer: Answer) -> str:
+    """The chat message: the short answer and its marker, then the supporting quote. The chat shows
+    messages as plain text (document text is never rendered), so the bold lead is in the sources panel."""
     if answer.abstained or answer.short_answer is None:
         return answer.text
-    span = _MARKDOWN_SPECIAL.sub(r"\\\1", answer.short_answer.text)
-    return f"**{span}** [{answer.short_answer.marker}]\n\n{answer.text}"
+    return f"{answer.short_answer.text} [{answer.short_answer.marker}]\n\n{answer.text}"
+
+
+def _short_answer_html(answer: Answer) -> str:
+    s = answer.short_answer
+    if answer.abstained or s is None:
+        return ""
+    return f'<div class="rag-short" data-testid="short-answer"><strong>{escape(s.text)}</strong> [{s.marker}]</div>'
 
 
 def error_html(message: str) -> str:
