@@ -257,6 +257,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     if streamed:
         print("\n\nVerified answer:")
+    if answer.short_answer:
+        # The few words asked for first, then the quotes that prove them.
+        bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+        print(f"{bold[0]}{plain(answer.short_answer.text)}{bold[1]} [{answer.short_answer.marker}]\n")
     print(plain(answer.text, multiline=True))
     for c in answer.citations:
         where = c.pages or f"characters {c.start}-{c.end}"

@@ -12,7 +12,7 @@ from .redact import redact, redact_data
 
 SUMMARY_KEYS = [
     "retrieval.recall@1", "retrieval.recall@3", "retrieval.recall@5", "retrieval.recall@10", "retrieval.mrr@10",
-    "retrieval.ndcg@10", "answer.em", "answer.f1", "answer.contains", "citation.precision",
+    "retrieval.ndcg@10", "answer.em", "answer.f1", "answer.contains", "answer.short_rate", "citation.precision",
     "citation.valid_share", "abstention.accuracy", "abstention.false_refusal", "latency.embed_ms.p50",
     "latency.search_ms.p50", "latency.generate_ms.p50", "latency.total_ms.p50", "latency.total_ms.p95",
 ]

@@ -42,6 +42,7 @@ class QuestionResult:
     confidence: float
     citations: list[dict[str, Any]]
     citation_relevant: list[bool]
+    short_answer: str | None
     em: float
     f1: float
     contains: float
@@ -93,13 +94,16 @@ def run_question(q: EvalQuestion, method: str, retriever: Retriever, generator, 
         cited_relevant.append(bool(hit and hit_units(q, hit)) or
                               any(M.normalize_whitespace(ev) in M.normalize_whitespace(c.quote) for ev in q.evidence))
     prediction = "" if answer.abstained else answer.text
+    # EM and F1 judge the short answer when there is one: it is what the reader is told first.
+    short = None if answer.abstained or answer.short_answer is None else answer.short_answer.text
+    scored = prediction if short is None else short
     return QuestionResult(
         id=q.id, method=method, question=q.question, answerable=q.answerable, answers=list(q.answers),
         hits=[{"rank": h.rank, "chunk_id": h.chunk.id, "doc_id": h.doc_id, "score": round(h.score, 5),
                "relevant": bool(u)} for h, u in zip(retrieval.hits, units)],
         gains=M.unit_gains(units), answer=answer.text, abstained=answer.abstained, confidence=answer.confidence,
-        citations=[c.to_dict() for c in answer.citations], citation_relevant=cited_relevant,
-        em=M.exact_match(prediction, q.answers), f1=M.token_f1(prediction, q.answers),
+        citations=[c.to_dict() for c in answer.citations], citation_relevant=cited_relevant, short_answer=short,
+        em=M.exact_match(scored, q.answers), f1=M.token_f1(scored, q.answers),
         contains=M.answer_contained(prediction, q.answers),
         timings={**retrieval.timings, "generate_ms": answer.timings.get("generate_ms", 0.0), "total_ms": total},
     )
@@ -116,6 +120,7 @@ def aggregate(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
     out["answer.em"] = M.mean([r.em for r in answerable])
     out["answer.f1"] = M.mean([r.f1 for r in answerable])
     out["answer.contains"] = M.mean([r.contains for r in answerable])
+    out["answer.short_rate"] = M.mean([float(r.short_answer is not None) for r in answerable if not r.abstained])
     cited = [ok for r in answerable for ok in r.citation_relevant]
     out["citation.precision"] = M.mean([float(ok) for ok in cited])
     answered = [r for r in answerable if not r.abstained]

@@ -48,6 +48,20 @@ def needs_context(question: str) -> bool:
     return bool(_PRONOUNS.search(question)) or (not subject_of([question]) and len(own_terms) <= 1)
 
 
+_CONTEXT = re.compile(r"^(?P<own>.*\S)\s+\((?P<context>[^()]*)\)$", re.S)
+
+
+def split_context(standalone: str) -> tuple[str, str]:
+    """The user's own words and the conversation's subject that `condense` appended ("" if none).
+
+    The appended subject tells retrieval where to look, but it is context, not the question: a
+    sentence that only mentions the subject does not answer "who leads it?"."""
+    m = _CONTEXT.match(standalone)
+    if m:
+        return m.group("own"), m.group("context")
+    return standalone, ""
+
+
 def condense(question: str, history: Sequence[Any] | None) -> str:
     previous = user_turns(history)
     if not previous or not needs_context(question):

@@ -113,6 +113,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The few words that answer the question ("in the late 1990s"), cut from a cited quote:
+    `text == document.text[start:end]` and the span lies inside citation `marker`'s quote."""
+
+    text: str
+    marker: int
+    doc_id: str
+    start: int
+    end: int
+    kind: str = ""  # what the question asked for: time, number, person, place, name, phrase
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "marker": self.marker, "doc_id": self.doc_id, "start": self.start,
+                "end": self.end, "kind": self.kind}
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -127,12 +144,15 @@ class Answer:
     # How well the best evidence supports answering (0-1); the abstention decision compares it
     # with a calibrated threshold.
     confidence: float = 0.0
+    # None when the question asks for an explanation (why, how) or no span of the quotes fits.
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question or self.question,
             "answer": self.text,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "abstained": self.abstained,
             "generator": self.generator,
             "citations": [c.to_dict() for c in self.citations],

@@ -164,14 +164,14 @@ class ChatService:
             return removal
 
     def ask_api(self, question: str, k: int = 5) -> dict:
-        """Question in; answer, abstained flag, citations and timings out."""
+        """Question in; answer, short answer (or null), abstained flag, citations and timings out."""
         answer = None
         for event in self.ask_stream(question, [], self.config.generator, k):  # refreshes like the chat
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         data = answer.to_dict()
-        out = {key: data[key] for key in ("question", "answer", "abstained", "citations", "timings")}
+        out = {key: data[key] for key in ("question", "answer", "short_answer", "abstained", "citations", "timings")}
         if self.index_problem:
             out["notice"] = self.index_problem
         return redact_data(out)

@@ -106,7 +106,8 @@ def test_installed_console_script_runs_offline(tmp_path, article_index):
 def test_ask_prints_a_cited_answer_and_its_source(capsys, article_index):
     code, out, _ = run(capsys, "ask", "When was the IMU first formed?", "--index", str(article_index))
     assert code == 0
-    answer, _, sources = out.partition("\n\n")
+    short, answer, sources = out.split("\n\n", 2)
+    assert short in ("late 1990s [1]", "the late 1990s [1]")  # the words asked for lead, with their marker
     assert "late 1990s" in answer and "[1]" in answer
     assert sources.startswith("[1] imu-pakistan-2014.txt") and "late 1990s" in " ".join(sources.split())
 
@@ -117,8 +118,11 @@ def test_ask_json_has_answer_citations_hits_and_timings(capsys, article_index):
     assert code == 0 and data["abstained"] is True and data["answer"] == "The documents don't say."
     assert {"answer", "abstained", "citations", "hits", "timings"} <= set(data)
     code, out, _ = run(capsys, "ask", "When was the IMU first formed?", "--json", "--index", str(article_index))
-    (citation,) = json.loads(out)["citations"]
+    data = json.loads(out)
+    (citation,) = data["citations"]
     assert {"marker", "doc_id", "quote", "start", "end"} <= set(citation)
+    assert data["short_answer"]["marker"] == 1 and "late 1990s" in data["short_answer"]["text"]
+    assert citation["start"] <= data["short_answer"]["start"] < data["short_answer"]["end"] <= citation["end"]
 
 
 def test_ask_with_an_unreachable_endpoint_fails_with_one_line(capsys, article_index):

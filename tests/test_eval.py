@@ -105,3 +105,34 @@ def test_the_gate_can_require_the_configured_retrieval_to_beat_every_baseline():
     failures = check_best(metrics, {"dense": {"retrieval.recall@5": 0.8}, "bm25": {"retrieval.recall@5": 0.6}},
                           ["retrieval.recall@5"])
     assert len(failures) == 1 and "does not beat dense" in failures[0]  # a tie is not a win
+
+
+def test_em_and_f1_judge_the_short_answer_when_there_is_one_and_its_rate_is_reported():
+    from rag.datasets import EvalQuestion
+    from rag.evaluate import aggregate, run_question
+    from rag.records import Answer, Chunk, Citation, Hit, ShortAnswer
+    from rag.retriever import Retrieval
+
+    text = "The IMU was first formed in the late 1990s by Uzbeks."
+    hit = Hit(Chunk("d#0", "d", text, 0, len(text), 12), 1.0, 1)
+    cite = Citation(1, "d#0", "d", 0, len(text), text)
+
+    class Retriever:
+        def retrieve(self, question, k, mode=None):
+            return Retrieval(question, [hit])
+
+    class Generator:
+        def __init__(self, short):
+            self.short = short
+
+        def generate(self, question, hits):
+            return Answer(question, f"{text} [1]", (cite,), tuple(hits), short_answer=self.short)
+
+    q = EvalQuestion("q1", "When was the IMU first formed?", ("late 1990s",), True, ("d",))
+    with_short = run_question(q, "hybrid", Retriever(), Generator(ShortAnswer("the late 1990s", 1, "d", 28, 42)), 5)
+    without = run_question(q, "hybrid", Retriever(), Generator(None), 5)
+    assert (with_short.em, with_short.f1) == (1.0, 1.0)
+    assert without.em == 0.0 and 0 < without.f1 < 0.5  # the whole sentence, as before
+    assert with_short.contains == without.contains == 1.0
+    metrics = aggregate([with_short, without], {"q1": q})
+    assert metrics["answer.short_rate"] == 0.5 and metrics["answer.em"] == 0.5

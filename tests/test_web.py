@@ -118,6 +118,9 @@ def screenshot(page, name: str) -> None:
 def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
     answer = ask(page, "When was the IMU first formed?", 1)
     assert "late 1990s" in answer and "[1]" in answer
+    # The short answer leads, before the quote that proves it, and in bold in the sources panel.
+    assert answer.index("late 1990s [1]") < answer.index("The IMU was first formed")
+    assert "late 1990s" in page.locator("#sources [data-testid='short-answer'] strong").inner_text()
     mark = page.locator("#sources mark").first
     assert "late 1990s" in mark.inner_text()
     source = page.locator("#sources [data-testid='source']").first.inner_text()
@@ -175,6 +178,7 @@ def test_the_api_answers_from_gradio_client(web):
     url, _ = web
     result = Client(url, verbose=False).predict("When was the IMU first formed?", 5, api_name="/ask")
     assert "late 1990s" in result["answer"] and result["abstained"] is False
+    assert "late 1990s" in result["short_answer"]["text"] and result["short_answer"]["marker"] == 1
     (citation,) = result["citations"]
     assert "late 1990s" in citation["quote"] and citation["doc_id"] == "imu-pakistan-2014.txt"
     assert citation["page_start"] is None and citation["page_end"] is None  # a text file has no pages

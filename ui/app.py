@@ -22,7 +22,7 @@ from rag.service import ChatService
 from rag.uploads import MAX_UPLOAD_BYTES
 
 from .chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
-from .conversations import sources_of
+from .conversations import short_of, sources_of
 from .documents import documents_panel
 from .render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html, with_notice
 
@@ -61,7 +61,8 @@ def build_app(service: ChatService) -> gr.Blocks:
                 check_endpoint(base_url)
             for event in service.ask_stream(message, prior, generator, int(k), base_url, model):
                 if isinstance(event, Answer):
-                    turn = {"answer": event.text, "sources": sources_of(event)}
+                    turn = {"answer": event.text, "sources": sources_of(event), "short": short_of(event),
+                            "abstained": event.abstained}
                     history[-1]["content"] = answer_html(turn)  # its markers link to this answer's passages
                     yield history, with_notice(sources_html(event), service.index_problem), ""
                 else:

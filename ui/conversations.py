@@ -54,7 +54,23 @@ def clean_turn(turn: dict) -> dict:
             "status": turn.get("status") if turn.get("status") in STATUSES else "done",
             "abstained": bool(turn.get("abstained")),
             "sources": [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else [],
-            "meta": str(turn.get("meta", "")), "note": str(turn.get("note", ""))}
+            "meta": str(turn.get("meta", "")), "note": str(turn.get("note", "")),
+            "short": _short(turn.get("short"))}
+
+
+def _short(value: object) -> dict | None:
+    """A stored short answer, if it is well formed (the browser's copy may be edited by hand)."""
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return None
+    try:
+        return {"text": value["text"], "marker": int(value.get("marker", 0))}
+    except (TypeError, ValueError):
+        return None
+
+
+def short_of(answer: Answer) -> dict | None:
+    s = answer.short_answer
+    return None if s is None or answer.abstained else {"text": s.text, "marker": s.marker}
 
 
 def current(store: dict) -> dict | None:

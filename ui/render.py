@@ -25,6 +25,7 @@ CSS = """
 .rag-passage mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
 .rag-turn.rag-hidden { display: none; }
 .rag-more > summary { cursor: pointer; color: var(--body-text-color-subdued); margin: 4px 0 8px; }
+.rag-short { font-size: 1.05rem; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
 .rag-docs table { width: 100%; border-collapse: collapse; font-size: 0.88rem; }
 .rag-docs th, .rag-docs td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
@@ -69,6 +70,11 @@ def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
         body = text_html(text)
     else:
         body = _MARKER.sub(link, text_html(text))  # escaping leaves "[n]" alone, so links wrap escaped text
+        short = turn.get("short")
+        if short and not turn.get("abstained"):
+            # The few words asked for lead, with their marker; the quote that proves them follows.
+            lead = _MARKER.sub(link, f"[{int(short['marker'])}]")
+            body = f'<strong class="rag-short">{text_html(short["text"])}</strong> {lead}<br><br>{body}'
     if live and not text:
         body = '<span class="rag-queued">…</span>'
     if turn.get("status") == "stopped":

@@ -11,7 +11,12 @@ quote from a passage and carries its citation. Each candidate sentence is scored
 
 and the answer abstains when the best support is below `threshold` (calibrated on the eval
 sets; see README "Quality"). A second sentence is added when it scores nearly as well and
-brings terms of the question the first one lacks, so two-part answers stay whole.
+brings terms of the question the first one lacks, so two-part answers stay whole; a question of
+two parts ("who ..., and where ...?") gets the best sentence of each. A headline or date line
+answers only a question about the document; a follow-up's sentence must hold the user's own words,
+not only the conversation's subject; a "why" answered by a sentence opening with a connector
+("Thereafter") quotes the sentence before it too. The short answer, the span of a quote that
+answers the question in a few words, comes from `rag.short_answer`.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from ..citations import is_abstention, strip_markers, with_markers
 from ..cleaning import parse_date
 from ..config import Config
 from ..embedders import Embedder, embedder_for
+from ..followups import split_context
 from ..lexical import analyze, stopwords
 from ..pages import span_pages
 from ..prompts import NOT_IN_DOCUMENTS
-from ..records import Answer, Citation, Hit
+from ..records import Answer, Citation, Hit, ShortAnswer
+from ..short_answer import extract, question_kind
 from . import StreamEvent
 
 COSINE_WEIGHT = 0.4
@@ -71,11 +78,16 @@ class _Candidate:
     hit: Hit
     start: int  # offsets inside the chunk
     end: int
-    previous: str = ""  # the sentence before: where "the group" or "it" is usually named
+    # The sentence before: where "the group" or "it" is usually named, and the cause of a "Thereafter".
+    previous_span: tuple[int, int] | None = None
 
     @property
     def text(self) -> str:
         return self.hit.chunk.text[self.start:self.end]
+
+    @property
+    def previous(self) -> str:
+        return self.hit.chunk.text[self.previous_span[0]:self.previous_span[1]] if self.previous_span else ""
 
     @property
     def doc_span(self) -> tuple[str, int, int]:
@@ -101,7 +113,14 @@ class ExtractiveGenerator:
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
         t0 = time.perf_counter()
-        scored = self.score_sentences(question, hits)
+        own, context = split_context(question)
+        parts = _parts(own)
+        if len(parts) > 1:
+            # Each part of "who founded it, and where were they based?" gets its own best sentence.
+            per_part = [self.score_sentences(f"{p} ({context})" if context else p, hits, own=p) for p in parts]
+            scored = sorted((sc[0] for sc in per_part if sc), key=lambda sc: -sc[0])
+        else:
+            scored = self.score_sentences(question, hits, own=own)
         timings = {"generate_ms": 0.0}
         if not scored or scored[0][0] < self.threshold:
             best = scored[0][0] if scored else 0.0
@@ -109,6 +128,44 @@ class ExtractiveGenerator:
             return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
                           timings=timings, generator=self.name, confidence=best,
                           notes=(f"best support {best:.2f} is below the threshold {self.threshold:.2f}",))
+        if len(parts) > 1:
+            chosen: list[tuple[float, _Candidate]] = []
+            for part in per_part:
+                if not part or part[0][0] < self.threshold:
+                    continue
+                # A sentence already quoted may answer this part too ("formed by Uzbeks based in ...").
+                spans = {c.doc_span for _, c in chosen}
+                if any(sc >= part[0][0] - SECOND_SENTENCE_MARGIN for sc, c in part if c.doc_span in spans):
+                    continue
+                if len(chosen) < MAX_SENTENCES and not _overlaps(part[0][1], chosen):
+                    chosen.append(part[0])
+        else:
+            chosen = self._choose(question, own, scored)
+        span = self._short_span(own, parts, chosen, question)
+        # Reading order inside a document reads better than score order.
+        chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
+        citations, parts_text = [], []
+        for marker, (score, cand) in enumerate(chosen, 1):
+            c = cand.hit.chunk
+            first, last = span_pages(c.metadata, c.start + cand.start, c.start + cand.end)
+            citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
+                                      end=c.start + cand.end, quote=cand.text, title=c.title, support=score,
+                                      page_start=first, page_end=last))
+            # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
+            # citations of passages that do not exist; the quote in the citation keeps them.
+            parts_text.append(with_markers(strip_markers(cand.text), [marker]))
+        short = None
+        if span:
+            cand, (start, end, kind) = span
+            cite = next(ci for (_, c), ci in zip(chosen, citations) if c.doc_span == cand.doc_span)
+            short = ShortAnswer(cite.quote[start:end], cite.marker, cite.doc_id, cite.start + start, cite.start + end,
+                                kind)
+        timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+        return Answer(question=question, text=" ".join(parts_text), citations=tuple(citations), hits=tuple(hits),
+                      abstained=False, timings=timings, generator=self.name, confidence=scored[0][0],
+                      short_answer=short)
+
+    def _choose(self, question: str, own: str, scored: list[tuple[float, _Candidate]]) -> list[tuple[float, _Candidate]]:
         chosen = [scored[0]]
         covered = set(_terms(question)) & set(_analyze(scored[0][1].text))
         for score, cand in scored[1:]:
@@ -118,36 +175,48 @@ class ExtractiveGenerator:
             if new_terms and not _overlaps(cand, chosen):
                 chosen.append((score, cand))
                 covered |= new_terms
-        # Reading order inside a document reads better than score order.
-        chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
-        citations, parts = [], []
-        for marker, (score, cand) in enumerate(chosen, 1):
-            c = cand.hit.chunk
-            first, last = span_pages(c.metadata, c.start + cand.start, c.start + cand.end)
-            citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
-                                      end=c.start + cand.end, quote=cand.text, title=c.title, support=score,
-                                      page_start=first, page_end=last))
-            # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
-            # citations of passages that do not exist; the quote in the citation keeps them.
-            parts.append(with_markers(strip_markers(cand.text), [marker]))
-        timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-        return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
-                      abstained=False, timings=timings, generator=self.name, confidence=scored[0][0])
+        top_score, top = chosen[0]
+        if _WHY.search(own) and top.previous_span and _CONNECTOR.match(top.text):
+            # "Thereafter, the IMU settled in Pakistan": the reason is what came before.
+            before = _Candidate(top.hit, *top.previous_span)
+            chosen = [(top_score, before), (top_score, top)]
+        return chosen
+
+    def _short_span(self, own: str, parts: list[str], chosen: list[tuple[float, _Candidate]],
+                    question: str) -> tuple[_Candidate, tuple[int, int, str]] | None:
+        """The quoted sentence and the span in it (offsets, kind) that answer the question in a few words."""
+        if len(parts) > 1:
+            return None  # one span cannot answer two questions; the quotes answer both
+        top = max(chosen, key=lambda sc: sc[0])[1]
+        if _ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
+            return top, (0, len(top.text), "title")
+        pool = [c for _, c in sorted(chosen, key=lambda sc: -sc[0])]
+        qtype = question_kind(own)
+        terms = set(_terms(question))
+        found = extract(question, [c.text for c in pool], terms, qtype)
+        if found is None:
+            return None
+        i, span = found
+        return pool[i], (span.start, span.end, span.kind if span.kind in ("choice", "title") else qtype.kind or "")
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         answer = self.generate(question, hits)
         yield from re.findall(r"\S+\s*", answer.text)
         yield answer
 
-    def score_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, _Candidate]]:
-        """Every distinct sentence of the hits with its support score, best first."""
+    def score_sentences(self, question: str, hits: Sequence[Hit], own: str | None = None
+                        ) -> list[tuple[float, _Candidate]]:
+        """Every distinct sentence of the hits with its support score, best first.
+
+        `own`: the user's words when `question` carries the conversation's subject too; a
+        sentence must speak to them, not only to the subject, to answer."""
+        own = own if own is not None else split_context(question)[0]
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()
         for hit in hits:
             spans = split_sentences(hit.chunk.text)
             for i, (s, e) in enumerate(spans):
-                previous = hit.chunk.text[spans[i - 1][0]:spans[i - 1][1]] if i else ""
-                cand = _Candidate(hit, s, e, previous)
+                cand = _Candidate(hit, s, e, spans[i - 1] if i else None)
                 # A sentence saying the documents do not answer is no answer, whatever document says it.
                 if cand.doc_span not in seen and len(analyze(cand.text)) >= 2 and not is_abstention(cand.text):
                     seen.add(cand.doc_span)
@@ -165,18 +234,26 @@ class ExtractiveGenerator:
             i += len(ps)
         sentence_terms = [set(_analyze(c.text)) for c in candidates]
         weights = _idf(set(_terms(question)), sentence_terms)
-        kind = _question_kind(question)
+        kind = _question_kind(own)
+        why = bool(_WHY.search(own))
         required = _numbers(question)
         scored = []
         for cand, cos, terms in zip(candidates, cosines, sentence_terms):
             coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
-            bonus = KIND_BONUS if _has_kind(kind, cand.text, question) else 0.0
+            bonus = KIND_BONUS if _has_kind(kind, cand.text, question) or (why and _CAUSAL.search(cand.text)) else 0.0
             score = COSINE_WEIGHT * float(cos) + (1 - COSINE_WEIGHT) * coverage + bonus
             if required and not required <= _numbers(cand.previous + " " + cand.text):
                 score -= MISSING_NUMBER_PENALTY
             if _answers_about_document(question, cand):
                 score = max(score, STRUCTURE_SUPPORT)
             scored.append((score, cand))
+        # Every sentence weighs the question's terms above; these ones cannot answer: a headline or
+        # date line (unless the question is about the document), and, for a follow-up, a sentence that
+        # names the conversation's subject but none of the user's own words ("who leads it?").
+        own_terms = set(_terms(own)) if own != question else set()
+        scored = [(score, cand) for score, cand in scored
+                  if (not _is_structure(cand) or _answers_about_document(own, cand))
+                  and (not own_terms or own_terms & set(_analyze(cand.text + " " + cand.previous)))]
         scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
         return scored
 
@@ -246,6 +323,42 @@ def _answers_about_document(question: str, cand: _Candidate) -> bool:
     return bool((_ASKS_TITLE.search(question) and text == cand.hit.chunk.title)
                 or (_ASKS_DATE.search(question) and parse_date(text))
                 or (_ASKS_PHOTO.search(question) and _CAPTION.match(text)))
+
+
+_WHY = re.compile(r"\bwhy\b|\bfor what reason\b|\bwhat (explains|caused|drove|made)\b", re.I)
+# A sentence opening with a connector continues the one before, which holds its cause.
+_CONNECTOR = re.compile(r"^(thereafter|then|so|thus|therefore|consequently|hence|afterwards|after that|later|"
+                        r"since then|as a result|in turn|that is why|this is why)\b", re.I)
+_CAUSAL = re.compile(r"\b(because|due to|as a result|since|so that|in order to|caus(e|ed|es)|led to|leads? to|"
+                     r"reasons?|results? of|product of|owing to|thanks to|driven|forced|incentive|explains?|"
+                     r"has to do with|stems? from)\b", re.I)
+# "Who founded the IMU, and where were they based?": a second question word after a comma or "and".
+_SECOND_PART = re.compile(r"(?:,\s*(?:and\s+)?|\s+and\s+|\?\s+)(?=(?:who|whom|what|when|where|which|why|how)\b)",
+                          re.I)
+
+
+def _parts(question: str) -> list[str]:
+    parts = [p.strip(" ,?") for p in _SECOND_PART.split(question)]
+    # Each part must be a question of its own: "According to the military, what ..." is one question.
+    asks = re.compile(r"^(who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|has|have|"
+                      r"had|can|could|will|would)\b", re.I)
+    if len(parts) < 2 or not all(asks.match(p) and len(p.split()) >= 2 for p in parts):
+        return [question]
+    return [p + "?" for p in parts]
+
+
+def _is_date_line(text: str) -> bool:
+    line = text.strip().rstrip(".… ").strip()
+    if len(line) > 40 or not any(ch.isdigit() for ch in line):
+        return False
+    return bool(parse_date(line) or re.fullmatch(r"\d+\s+(minutes?|hours?|days?|weeks?|months?)\s+ago", line, re.I)
+                or re.fullmatch(r"[A-Z][a-z]{2}\.? \d{1,2}, \d{4}", line))
+
+
+def _is_structure(cand: _Candidate) -> bool:
+    """The document's headline or a date line: parts of the page, not statements of fact."""
+    title = cand.hit.chunk.title.strip()
+    return bool(title and cand.text.strip() == title) or _is_date_line(cand.text)
 
 
 def _question_kind(question: str) -> str:

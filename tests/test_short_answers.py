@@ -1,0 +1,151 @@
+"""Short answers: the span of a quoted sentence that answers the question, and the sentence choice
+that reads the question (reasons, follow-ups, headlines, two-part questions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.generators.extractive import ExtractiveGenerator
+from rag.loaders import load_documents
+from rag.pipeline import Pipeline, make_generator
+from rag.prompts import NOT_IN_DOCUMENTS
+from rag.records import Answer, Chunk, Citation, Hit, ShortAnswer
+from rag.short_answer import extract, question_kind
+
+from .conftest import ARTICLE
+
+TEXT = load_documents([ARTICLE]).documents[0].text  # spans are offsets into the cleaned document
+
+
+def short(question: str, sentence: str) -> str | None:
+    found = extract(question, [sentence], set())
+    return found[1].text if found else None
+
+
+BY_TYPE = [
+    # when / what year / what date
+    ("When was OpenAI founded?", "OpenAI was founded in December 2015 by a group of researchers.", "December 2015"),
+    ("In what year did the invasion push them out?", "They were driven out by the invasion in 2001.", "2001"),
+    ("What is the release date of God of War (2018)?",
+     "God of War was released on April 20, 2018, and on PC on January 14, 2022.", "April 20, 2018"),
+    # how many / how much
+    ("How many fighters does the group have?", "The group counts only a few hundred fighters.", "only a few hundred"),
+    ("What was Tesla's revenue in Q1 2021?", "Tesla reported revenue of $10.4 billion in Q1 2021.", "$10.4 billion"),
+    # who
+    ("Who acquired WhatsApp?",
+     "WhatsApp Inc. of Mountain View, California, which was acquired by Facebook in February 2014.", "Facebook"),
+    ("Who is the Prime Minister of Pakistan?", "Pakistani Prime Minister Nawaz Sharif called it a threat.",
+     "Nawaz Sharif"),
+    ("Who was named the 2021 National Teacher of the Year?",
+     "Juliana Urtubey, a special education teacher in Las Vegas, has been named the 2021 National Teacher of the Year.",
+     "Juliana Urtubey"),
+    # where / which place
+    ("Where is the group based now?", "The group is now believed to be based in North Waziristan.", "North Waziristan"),
+    ("Super Bowl 2021 location", "Super Bowl 2021 will take place in Tampa, Florida, in February.",
+     "Tampa, Florida"),
+    ("In which valley did they want a caliphate?", "They wanted a caliphate in Central Asia’s Ferghana Valley.",
+     "Ferghana Valley"),
+    # which / what X: organisations, lists, names
+    ("Which university is he an associate of?", "He is an associate at George Washington University.",
+     "George Washington University"),
+    ("Which countries does the valley extend to?", "The valley also extends to Kyrgyzstan and Tajikistan.",
+     "Kyrgyzstan and Tajikistan"),
+    ("What is another name for the Pakistani Taliban?", "The Pakistani Taliban, also known as the TTP, fights on.",
+     "TTP"),
+    # what did X do: the phrase next to the question's words
+    ("What did the military launch on Sunday?", "On Sunday, the military launched a long-delayed ground assault "
+     "into its tribal regions.", "long-delayed ground assault"),
+    # a choice between two named options
+    ("Which group is stronger, the IMU or the TTP?", "But the TTP remains the much stronger group.", "TTP"),
+]
+
+
+@pytest.mark.parametrize("question, sentence, expected", BY_TYPE)
+def test_the_short_answer_is_the_span_of_the_kind_asked_for(question, sentence, expected):
+    assert short(question, sentence) == expected
+
+
+@pytest.mark.parametrize("question", [
+    "Why did the IMU's founders leave Uzbekistan?",
+    "How does the group appear now?",
+    "Did the IMU's early concerns extend to South Asia?",
+])
+def test_why_how_and_yes_no_questions_have_no_short_answer(question):
+    assert question_kind(question).kind is None
+    assert short(question, "The founders were driven from Uzbekistan by a government crackdown in 1998.") is None
+
+
+def test_words_the_question_already_says_are_not_an_answer():
+    assert short("Who founded Registan?", "Registan was founded years ago.") is None
+
+
+def test_a_page_date_line_is_not_when_something_happened():
+    sentence = "Jun 4, 2023 ... The iPhone 11, released on September 20, 2019, is now considered older."
+    assert short("When was the iPhone 11 released?", sentence) == "September 20, 2019"
+
+
+# --- the generator: the span is part of a citation, and the sentence choice reads the question ---
+
+@pytest.fixture(scope="module")
+def pipeline(retriever, config):
+    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
+
+
+def test_the_short_answer_is_an_exact_span_inside_its_citation(pipeline):
+    answer = pipeline.ask("When was the IMU first formed?")
+    s = answer.short_answer
+    assert s is not None and s.text in ("late 1990s", "the late 1990s")
+    cite = next(c for c in answer.citations if c.marker == s.marker)
+    assert cite.start <= s.start < s.end <= cite.end
+    assert TEXT[s.start:s.end] == s.text
+    assert answer.to_dict()["short_answer"]["text"] == s.text
+
+
+def test_a_why_question_quotes_the_reason_before_a_thereafter(pipeline):
+    answer = pipeline.ask("Why did the IMU move to Pakistan?")
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "driven from Uzbekistan by a government crackdown" in quotes
+    assert answer.short_answer is None
+
+
+def test_a_follow_up_nothing_speaks_to_is_declined(pipeline):
+    history = [("When was the IMU first formed?", "In the late 1990s [1].")]
+    answer = pipeline.ask("Who leads it?", history)
+    assert answer.abstained and answer.text == NOT_IN_DOCUMENTS
+    # ... while one the documents answer still is.
+    assert "North Waziristan" in pipeline.ask("Where is it based now?", history).text
+
+
+def test_the_headline_is_no_answer_unless_asked_for(pipeline):
+    answer = pipeline.ask("Why is the IMU seeking to raise its profile in Pakistan with recent attacks?")
+    headline = "With Recent Attacks, the IMU Seeks to Raise Its Profile in Pakistan"
+    assert all(c.quote != headline for c in answer.citations)
+    asked = pipeline.ask("What is the headline of the article?")
+    assert asked.short_answer is not None and asked.short_answer.text == headline
+
+
+def _hit(doc_id: str, text: str, rank: int) -> Hit:
+    return Hit(Chunk(f"{doc_id}#0", doc_id, text, 0, len(text), len(text.split())), 1.0 / rank, rank)
+
+
+def test_a_two_part_question_quotes_both_parts(embedder, config):
+    gen = ExtractiveGenerator(config, embedder=embedder)
+    hits = [_hit("instagram", "Facebook acquired Instagram in April 2012 for about $1 billion in cash and stock.", 1),
+            _hit("whatsapp", "WhatsApp was acquired by Facebook in February 2014 for approximately $19 billion.", 2),
+            _hit("other", "Snapchat declined an offer from Facebook in 2013.", 3)]
+    answer = gen.generate("When was Instagram acquired, and when was WhatsApp acquired?", hits)
+    assert {c.doc_id for c in answer.citations} == {"instagram", "whatsapp"}
+    assert answer.short_answer is None  # one span cannot answer both
+
+
+def test_the_page_leads_with_the_short_answer_bold_and_escaped_in_the_sources_panel():
+    from ui.render import answer_message, sources_html
+
+    text = "<b>late*</b>"
+    hit = Hit(Chunk("d#0", "d", text, 0, len(text), 3), 1.0, 1)
+    answer = Answer(question="q", text=f"{text} [1].", hits=(hit,),
+                    citations=(Citation(1, "d#0", "d", 0, len(text), text),),
+                    short_answer=ShortAnswer(text, 1, "d", 0, len(text), "time"))
+    assert answer_message(answer) == f"{text} [1]\n\n{text} [1]."
+    assert '<strong>&lt;b&gt;late*&lt;/b&gt;</strong> [1]' in sources_html(answer)
+    assert answer_message(Answer(question="q", text="It is so [1].")) == "It is so [1]."
