@@ -251,7 +251,7 @@ class IndexStore:
         documents: dict[str, dict[str, Any]] = {}
         for seg, ref in zip(segments, refs):
             deleted = set(ref.deleted)
-            documents.update((d, m) for d, m in seg.documents.items() if d not in deleted)
+            documents.update((d, dict(m)) for d, m in seg.documents.items() if d not in deleted)
         manifest = _manifest_from(header, documents)
         counts = {"live chunks": parts.n, "manifest": manifest.n_chunks,
                   "segment sizes": sum(len(s) for s in segments) - sum(r.n_chunks for r in refs) + parts.n}
@@ -550,7 +550,7 @@ def _read_manifest(path: Path) -> Manifest:
     for ref in _segment_refs(path, header):
         docs, _ = _segment_documents(path, ref, path.parent)
         deleted = set(ref.deleted)
-        documents.update((d, m) for d, m in docs.items() if d not in deleted)
+        documents.update((d, dict(m)) for d, m in docs.items() if d not in deleted)  # callers may edit theirs
     return _manifest_from(header, documents)
 
 

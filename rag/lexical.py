@@ -203,7 +203,7 @@ class LexicalIndex:
             if not found:
                 continue
             rows_list, weights = [], []
-            for term in terms:  # repeats count, and in query order, so sums are identical everywhere
+            for term in terms:  # repeats count, in query order, so every row sums in the same order everywhere
                 if term not in found:
                     continue
                 rows, tf = found[term]
@@ -211,16 +211,28 @@ class LexicalIndex:
                 dl = np.asarray(stats.doc_len)[rows].astype(np.float64)
                 rows_list.append(rows)
                 weights.append(idf[term] * tf / (tf + K1 * (1 - B + B * dl / self._avgdl)))
-            rows = np.concatenate(rows_list)
-            uniq, inverse = np.unique(rows, return_inverse=True)
-            scores = np.zeros(len(uniq), dtype=np.float64)
-            np.add.at(scores, inverse, np.concatenate(weights))
+            summed = np.bincount(np.concatenate(rows_list), weights=np.concatenate(weights), minlength=len(stats))
+            hit = np.flatnonzero(summed > 0)
+            scores = summed[hit].astype(np.float32)
+            hit, scores = _top(hit, scores, k)
             all_scores.append(scores)
-            all_positions.append(offset + (uniq if rank is None else rank[uniq]))
-        scores = np.concatenate(all_scores).astype(np.float32)
+            all_positions.append(offset + (hit if rank is None else rank[hit]))
+        if not all_scores:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores = np.concatenate(all_scores)
         positions = np.concatenate(all_positions).astype(np.int64)
-        order = np.lexsort((positions, -scores))[:k]
-        return scores[order], positions[order]
+        positions, scores = _top(positions, scores, k)
+        return scores, positions
+
+
+def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best by score, ties by position (every tie at the k-th score is considered)."""
+    if len(scores) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = scores >= kth
+        positions, scores = positions[keep], scores[keep]
+    order = np.lexsort((positions, -scores))[:k]
+    return positions[order], scores[order]
 
 
 class Bm25sIndex:

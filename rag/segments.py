@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,18 @@ class Segment:
 
 
 def read_documents(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]]]:
+    """A segment's document table (cached: a segment never changes, and at a million chunks the
+    table takes a fraction of a second to parse; the key includes the file's identity, so a
+    replaced or damaged file is read afresh). Callers must not modify what it returns."""
+    try:
+        st = (path / DOCUMENTS).stat()
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {path / DOCUMENTS} ({exc.strerror or exc})") from None
+    return _read_documents(path, path.name, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _read_documents(path: Path, *key: object) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]]]:
     try:
         data = json.loads((path / DOCUMENTS).read_text(encoding="utf-8"))
         documents = data["documents"]
