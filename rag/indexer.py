@@ -38,9 +38,10 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        segments = f" in {self.segments} segments" if self.segments > 1 else ""
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
                 f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
-                f"{self.n_chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s")
+                f"{self.n_chunks} chunks{segments} ({self.embedded_chunks} embedded) in {self.seconds:.1f}s")
 
 
 def content_hash(doc: Document) -> str:

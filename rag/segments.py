@@ -204,7 +204,8 @@ class LiveVectors:
 
 class LiveVectorIndex:
     """Searches every segment's FAISS index and merges the results. A segment with tombstones is
-    searched deeper by its number of deleted rows, so exact indexes still return the exact top k."""
+    searched deeper until every query has k live rows, so exact indexes still return the exact
+    top k."""
 
     def __init__(self, parts: "LiveParts"):
         self._p = parts
@@ -226,13 +227,20 @@ class LiveVectorIndex:
             n_live = len(seg) if rows is None else len(rows)
             if n_live == 0:
                 continue
-            depth = min(len(seg), k + (len(seg) - n_live))
-            d, i = seg.index.search(queries, depth)
-            pos = np.full(i.shape, -1, dtype=np.int64)
-            valid = i >= 0
             live = self._p.live[s]
-            if live is not None:
-                valid &= live[np.where(valid, i, 0)]
+            # Deep enough to expect k live rows, and deeper while any query got fewer: the first k
+            # live rows of an exact ranking are then the exact top k of the live rows.
+            depth = min(len(seg), k if live is None else int(k * len(seg) / n_live) + 16)
+            while True:
+                d, i = seg.index.search(queries, depth)
+                valid = i >= 0
+                if live is not None:
+                    valid &= live[np.where(valid, i, 0)]
+                exhausted = int((i >= 0).sum(axis=1).min()) < depth  # an approximate index found no more
+                if live is None or exhausted or depth == len(seg) or int(valid.sum(axis=1).min()) >= min(k, n_live):
+                    break
+                depth = min(len(seg), depth * 2)
+            pos = np.full(i.shape, -1, dtype=np.int64)
             ranks = i if self._p.rank[s] is None else self._p.rank[s][np.where(i >= 0, i, 0)]
             pos[valid] = self._p.offsets[s] + ranks[valid]
             scores.append(np.where(valid, d, -np.inf).astype(np.float32))

@@ -201,3 +201,19 @@ def test_an_index_from_before_segments_loads_and_becomes_a_segment_on_its_next_u
         "Line 5 of document 3", 5, mode="dense")
     assert [h.chunk.id for h in hits] == old_hits
     assert not (index_dir / "v1700000000000000000-abcdef").exists() or len(list(index_dir.glob("v*"))) <= 2
+
+
+def test_rag_index_merge_folds_every_segment_into_one(tmp_path, capsys, shared_model):
+    from .test_bad_input import run
+
+    docs, index_dir = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Granite is an igneous rock formed from magma.", encoding="utf-8")
+    assert run(capsys, "index", str(docs), "--index", str(index_dir))[0] == 0
+    (docs / "b.txt").write_text("Basalt is a volcanic rock that cools quickly.", encoding="utf-8")
+    code, out, _ = run(capsys, "index", str(docs), "--index", str(index_dir))
+    assert code == 0 and "in 2 segments" in out
+    code, out, _ = run(capsys, "index", str(docs), "--index", str(index_dir), "--merge")
+    assert code == 0 and "merged into one segment" in out
+    snap = IndexStore(index_dir).load()
+    assert len(snap.segments) == 1 and set(snap.manifest.documents) == {"a.txt", "b.txt"}
