@@ -107,9 +107,15 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
     root = Path(tempfile.mkdtemp(prefix="rag-bench-updates-", dir=workdir))
     index_dir = root / "index"
     rows: list[dict[str, Any]] = []
+
+    def done(row: dict[str, Any]) -> None:
+        rows.append(row)
+        print(f"  {n:,}: {row['operation']}: {row['seconds']:.2f}s, {row['bytes'] / 1e6:.3f} MB written, "
+              f"{row['segments']} segments", flush=True)
+
     try:
         build_s, parts = write_index(index_dir, chunks, vectors, config, canonical_name(config.embedding_model))
-        rows.append({"operation": "full build (one segment, no embedding)", "seconds": build_s,
+        done({"operation": "full build (one segment, no embedding)", "seconds": build_s,
                      "bytes": sum(parts.values()), "segments": 1})
         rng = np.random.default_rng(3)
         query_texts = [" ".join(chunks[int(i)].text.split()[:6]) for i in rng.choice(len(chunks), len(questions))]
@@ -125,7 +131,7 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
         seconds, written, report = _timed(lambda: indexer.sync([doc], index_dir, remove_missing=False))
         info = store.version_info()
         own = _segment_bytes(info.path, info.segments[-1].name)
-        rows.append({"operation": f"add one {ADDED_WORDS:,}-word document ({report.embedded_chunks} chunks, "
+        done({"operation": f"add one {ADDED_WORDS:,}-word document ({report.embedded_chunks} chunks, "
                                   f"embedded)", "seconds": seconds, "bytes": written, "segments": len(info.segments),
                      "document bytes": own, "embedding seconds": embedder.seconds})
 
@@ -134,7 +140,7 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
         keep.discard(victim)
         seconds, written, report = _timed(lambda: indexer.sync([], index_dir, keep=keep))
         assert report.removed == [victim], report.removed
-        rows.append({"operation": "remove one document", "seconds": seconds, "bytes": written,
+        done({"operation": "remove one document", "seconds": seconds, "bytes": written,
                      "segments": len(store.version_info().segments)})
 
         # Grow to the policy's maximum segment count (small additions, merging held back), as a
@@ -155,6 +161,7 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             many = pool.submit(measure_serving, str(index_dir), config, held_out, list(questions),
                                query_texts).result()
+        print(f"  {n:,}: queries with many segments: {_latency(many)}", flush=True)
         n_many = len(store.version_info().segments)
 
         def merge() -> int:
@@ -162,11 +169,12 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
                 return store.merge(full=True, approx_threshold=config.approx_threshold)
 
         seconds, written, _ = _timed(merge)
-        rows.append({"operation": f"full merge of {n_many} segments", "seconds": seconds, "bytes": written,
+        done({"operation": f"full merge of {n_many} segments", "seconds": seconds, "bytes": written,
                      "segments": len(store.version_info().segments)})
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             merged = pool.submit(measure_serving, str(index_dir), config, held_out, list(questions),
                                  query_texts).result()
+        print(f"  {n:,}: queries merged: {_latency(merged)}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return {"chunks": n, "rows": rows, "segments_before_merge": n_many,
