@@ -154,7 +154,9 @@ class Indexer:
         if rebuild:
             return None
         try:
-            manifest = store.read_manifest()
+            # Opened whole, not just its manifest: its segments are carried into the next version,
+            # so a damaged one must stop the update rather than be passed on.
+            manifest = store.load().manifest
         except IndexNotFoundError:
             return None
         except IndexCorruptError as exc:
