@@ -224,6 +224,32 @@ def bench_scale(sizes: Sequence[int], config: Config, embedder: Embedder, *, n_q
     return table
 
 
+def bench_updates(sizes: Sequence[int], config: Config, embedder: Embedder, *, n_queries: int) -> list[Table]:
+    """See rag.bench_updates: add, remove and merge in a large index, and queries before and after."""
+    from .bench_updates import run_updates
+
+    ops, queries, details = [], [], []
+    for n in sizes:
+        r = run_updates(n, config, embedder, n_queries=n_queries, questions=QUESTIONS * 5)
+        details.append(r)
+        for row in r["rows"]:
+            doc = row.get("document bytes")
+            embed = row.get("embedding seconds", 0.0)
+            ops.append([f"{n:,}", row["operation"], row["seconds"], row["seconds"] - embed, row["bytes"] / 1e6,
+                        f"{row['bytes'] / doc:.2f}" if doc else "", row["segments"]])
+        for label, key in ((f"{r['segments_before_merge']} segments", "segmented"), ("1 segment (merged)", "merged")):
+            q = r["queries"][key]
+            queries.append([f"{n:,}", label, q["search_p50"], q["search_p95"], q["dense_e2e_p95"],
+                            q["hybrid_e2e_p50"], q["hybrid_e2e_p95"]])
+    table = Table("Updates: seconds to published (index s = without embedding), bytes written (MB; x = over the "
+                  "new document's own segment)",
+                  ["corpus", "operation", "seconds", "of it index s", "MB written", "x document", "segments after"], ops)
+    table.details = details
+    return [table, Table("Queries with the most segments the merge policy allows, and fully merged (ms)",
+                         ["corpus", "index", "search p50", "search p95", "dense e2e p95", "hybrid e2e p50",
+                          "hybrid e2e p95"], queries)]
+
+
 def _article_chunks(config: Config, embedder: Embedder):
     from .index_store import IndexStore
     from .indexer import Indexer
@@ -288,6 +314,7 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
         "queries": lambda: bench_article_queries(config, repeats=2 if quick else 10),
         "scale": lambda: bench_scale(sizes, config, model(), n_queries=100 if quick else 300),
         "cold-start": lambda: bench_cold_start(config, model(), repeats=1 if quick else 3),
+        "updates": lambda: bench_updates(sizes, config, model(), n_queries=100 if quick else 300),
     }
     unknown = set(only) - set(benches)
     if unknown:
@@ -296,9 +323,10 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
     for name, bench in benches.items():
         if only and name not in only:
             continue
-        table = bench()
-        tables.append(table)
-        print(table.render(), end="\n\n", flush=True)
+        result = bench()
+        for table in result if isinstance(result, list) else [result]:
+            tables.append(table)
+            print(table.render(), end="\n\n", flush=True)
     if out:
         out.mkdir(parents=True, exist_ok=True)
         result = {"machine": machine(), "quick": quick, "config": {"query_backend": config.query_backend,

@@ -107,7 +107,10 @@ def write_index(root: Path, chunks: Sequence[Chunk], vectors: np.ndarray, config
     with store.lock():
         version = store.write(manifest, chunks, vectors, approx_threshold=config.approx_threshold)
     seconds = time.perf_counter() - t
-    parts = {p.name: (dir_size(p) if p.is_dir() else p.stat().st_size) for p in version.iterdir()}
+    # The segment's files by name (vectors, FAISS, terms, chunk store), plus the version's manifest.
+    files = [p for p in version.iterdir() if p.is_file()]
+    files += [p for seg in (version / "segments").iterdir() for p in seg.iterdir()]
+    parts = {p.name: (dir_size(p) if p.is_dir() else p.stat().st_size) for p in files}
     return seconds, parts
 
 

@@ -111,3 +111,27 @@ def _line_offsets(data) -> np.ndarray:
     if offsets[-1] != len(data):  # a last line without its newline
         offsets.append(len(data))
     return np.asarray(offsets, dtype=np.int64)
+
+
+def copy_rows(stores_and_rows, path: Path, offsets_path: Path) -> int:
+    """Write the given rows of several chunk stores as one new store, copying their lines as bytes
+    (no parsing). `stores_and_rows`: (store, ascending rows or None for all)."""
+    offsets = [np.zeros(1, dtype=np.int64)]
+    written = 0
+    with open(path, "wb") as fh:
+        for store, rows in stores_and_rows:
+            starts = np.asarray(store._offsets, dtype=np.int64)
+            if rows is None:
+                rows = np.arange(len(store))
+            if not len(rows):
+                continue
+            # Consecutive rows are copied as one range.
+            breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+            for run in np.split(rows, breaks):
+                a, b = int(starts[run[0]]), int(starts[run[-1] + 1])
+                fh.write(store._map[a:b])
+            lengths = starts[rows + 1] - starts[rows]
+            offsets.append(written + np.cumsum(lengths))
+            written += int(lengths.sum())
+    np.save(offsets_path, np.concatenate(offsets))
+    return written

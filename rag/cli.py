@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("index", "Build or update the index from documents (only changed ones are embedded).", cmd_index)
     p.add_argument("paths", nargs="*", help="files or directories (default: corpus/)")
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
+    p.add_argument("--merge", action="store_true",
+                   help="afterwards merge all segments into one, dropping deleted chunks (updates merge as needed anyway)")
     p.add_argument("--chunk-tokens", type=int, help="chunk size in tokens")
     p.add_argument("--chunk-overlap", type=int, help="overlap between consecutive chunks in tokens")
     p.add_argument("--model", help="embedding model name or path")
@@ -107,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", action="append", type=Path, metavar="SET",
                    help="eval set for the embedding-backend recall columns (repeatable; default eval/article.jsonl)")
     p.add_argument("--only", action="append", metavar="NAME",
-                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start (repeatable)")
+                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates (repeatable)")
     return parser
 
 
@@ -201,6 +203,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         for line in skipped:
             print(plain(line), file=sys.stderr)
     print(f"index {report.index_dir}: {report.summary()}")
+    if args.merge:
+        from .index_store import IndexStore
+
+        store = IndexStore(config.index_dir)
+        with store.lock():
+            merges = store.merge(full=True, approx_threshold=config.approx_threshold)
+        print(f"index {report.index_dir}: {'merged into one segment' if merges else 'already one segment'}")
     return 0
 
 

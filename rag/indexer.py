@@ -35,15 +35,17 @@ class IndexReport:
     embedded_chunks: int = 0
     seconds: float = 0.0
     index_dir: str = ""
+    segments: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        segments = f" in {self.segments} segments" if self.segments > 1 else ""
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
                 f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
-                f"{self.n_chunks} chunks ({self.embedded_chunks} embedded) in {self.seconds:.1f}s")
+                f"{self.n_chunks} chunks{segments} ({self.embedded_chunks} embedded) in {self.seconds:.1f}s")
 
 
 def content_hash(doc: Document) -> str:
@@ -92,7 +94,7 @@ class Indexer:
         store = IndexStore(index_dir or self.config.index_dir)
         docs = {d.id: d for d in documents}
         with store.lock():
-            old_manifest, old_chunks, old_vectors, old_index = self._previous(store, rebuild)
+            old_manifest = self._previous(store, rebuild)
             report = IndexReport(index_dir=str(store.root))
             old_docs = old_manifest.documents if old_manifest else {}
             hashes = {doc_id: content_hash(d) for doc_id, d in docs.items()}
@@ -132,22 +134,14 @@ class Indexer:
                 report.seconds = time.perf_counter() - t0
                 return report
 
-            kept = [(i, c) for i, c in enumerate(old_chunks) if c.doc_id in keep_old]
-            kept_rows = [i for i, _ in kept]
-            kept_chunks = [c for _, c in kept]
-            kept_vectors = (np.asarray(old_vectors[kept_rows]) if kept_rows
-                            else np.zeros((0, 0), dtype=np.float32))
             new_docs = [docs[d] for d in report.added + report.updated]
             new_chunks = [c for d in new_docs for c in chunked[d.id]]
             if new_chunks:
                 new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
                                                             show_progress=show_progress)
             else:  # only removals: nothing to embed, and no reason to load the model
-                dim = (kept_vectors.shape[1] if kept_chunks else
-                       int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim)
+                dim = int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim
                 new_vectors = np.zeros((0, dim), dtype=np.float32)
-            chunks = kept_chunks + new_chunks
-            vectors = np.vstack([kept_vectors, new_vectors]) if kept_chunks else new_vectors
 
             documents_meta = {d: old_docs[d] for d in keep_old}
             per_doc = {}
@@ -164,12 +158,20 @@ class Indexer:
                 embedder={"name": self.embedder.name, "dim": self.embedder.dim, "max_tokens": self.embedder.max_tokens},
                 chunker=self.chunker.settings.to_dict(),
                 documents=documents_meta,
-                n_chunks=len(chunks),
+                n_chunks=sum(int(m.get("n_chunks", 0)) for m in documents_meta.values()),
                 index_type=self.config.index_type,
             )
-            store.write(manifest, chunks, vectors, approx_threshold=self.config.approx_threshold,
-                        previous=old_index)
-            report.n_chunks = len(chunks)
+            if old_manifest is None:
+                version = store.write(manifest, new_chunks, new_vectors, approx_threshold=self.config.approx_threshold)
+            else:
+                # Only the new and changed documents are written; the rest stays in its segments.
+                version = store.update(manifest, new_chunks, new_vectors, replaced=report.updated,
+                                       approx_threshold=self.config.approx_threshold)
+                if store.merge(approx_threshold=self.config.approx_threshold):
+                    version = store.current_path()
+            published = store.version_info(version)
+            report.n_chunks = published.n_chunks
+            report.segments = len(published.segments)
             report.embedded_chunks = len(new_chunks)
             report.seconds = time.perf_counter() - t0
             log.info("indexed %s: %s", store.root, report.summary())
@@ -233,14 +235,16 @@ class Indexer:
                        deleted_files=tuple(str(folder.root / name) for name in hidden),
                        kept_files=tuple(str(p) for p in kept if p is not None), n_chunks=report.n_chunks)
 
-    def _previous(self, store: IndexStore, rebuild: bool):
+    def _previous(self, store: IndexStore, rebuild: bool) -> Manifest | None:
         if rebuild:
-            return None, [], np.zeros((0, 0), dtype=np.float32), None
+            return None
         try:
-            snapshot = store.load(mmap=True)
+            # Opened whole, not just its manifest: its segments are carried into the next version,
+            # so a damaged one must stop the update rather than be passed on.
+            manifest = store.load().manifest
         except IndexNotFoundError:
-            return None, [], np.zeros((0, 0), dtype=np.float32), None
+            return None
         except IndexCorruptError as exc:
             raise IndexCorruptError(f"{exc} (the existing index cannot be updated)") from None
-        snapshot.manifest.check_embedder(self.embedder, self.chunker.settings.to_dict(), store.root)
-        return snapshot.manifest, snapshot.chunks, snapshot.vectors, snapshot.vector_index
+        manifest.check_embedder(self.embedder, self.chunker.settings.to_dict(), store.root)
+        return manifest

@@ -1,7 +1,12 @@
-"""Index a growing corpus over and over until killed; used by test_crash_safety.py.
+"""Index a changing corpus over and over until killed; used by test_crash_safety.py.
 
 Runs the real `Indexer` and index store with a tiny deterministic embedder, so a run takes
 milliseconds and the test can kill it at many different moments.
+
+`generations` (default): every run rewrites every document, so each version replaces all of them.
+`window`: each run adds one document and removes the oldest beyond WINDOW, continuing from what
+the index holds; the merge policy folds the small segments together and every fifth run merges
+everything, so kills land inside merges as well as updates.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Config
+from rag.index_store import IndexStore
 from rag.indexer import Indexer
 from rag.records import Document
 
@@ -47,9 +53,35 @@ def generation(n: int) -> list[Document]:
             for i in range(n + 1)]
 
 
+WINDOW = 12
+
+
+def window(n: int) -> list[Document]:
+    """Window n holds documents max(0, n - WINDOW + 1)..n, each naming itself in every sentence."""
+    return [Document(id=f"doc{i}.txt", title=f"Doc {i}",
+                     text=" ".join(f"Sentence {j} belongs to window document {i}." for j in range(40)))
+            for i in range(max(0, n - WINDOW + 1), n + 1)]
+
+
+def run_windows(indexer: Indexer, index_dir: Path) -> None:
+    store = IndexStore(index_dir)
+    n = 0
+    if store.exists():
+        n = 1 + max(int(d[3:-4]) for d in store.read_manifest().documents)
+    while True:
+        indexer.sync(window(n), index_dir)
+        if n % 5 == 4:
+            with store.lock():
+                store.merge(full=True)
+        print(n, flush=True)
+        n += 1
+
+
 if __name__ == "__main__":
     index_dir = Path(sys.argv[1])
     indexer = Indexer(Config(chunk_tokens=64, chunk_overlap=8), HashEmbedder())
+    if sys.argv[2:] == ["window"]:
+        run_windows(indexer, index_dir)
     n = 0
     while True:
         indexer.sync(generation(n), index_dir)

@@ -265,24 +265,27 @@ def test_a_huge_html_page_loads_whole_and_quickly():
 
 def damage(index_dir: Path, how: str) -> None:
     version = IndexStore(index_dir).current_path()
+    segment = version / "segments" / json.loads((version / "manifest.json").read_text())["segments"][0]["name"]
+    name = how.split(":", 1)[-1]
+    where = version if name == "manifest.json" else segment
     if how.startswith("missing:"):
-        target = version / how.split(":", 1)[1]
+        target = where / name
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     elif how.startswith("truncated:"):
-        target = version / how.split(":", 1)[1]
+        target = where / name
         target.write_bytes(target.read_bytes()[:200])
     elif how == "no-current":
         (index_dir / "CURRENT").unlink()
     elif how == "other-format":
         manifest = json.loads((version / "manifest.json").read_text())
-        manifest["format_version"] = 2
+        manifest["format_version"] = 99
         (version / "manifest.json").write_text(json.dumps(manifest))
 
 
 DAMAGE = [
     "missing:manifest.json", "missing:chunks.jsonl", "missing:vectors.npy", "missing:vectors.faiss",
-    "missing:bm25", "truncated:vectors.npy", "truncated:chunks.jsonl", "no-current",
-    "truncated:vectors.faiss", "other-format",
+    "missing:terms", "missing:documents.json", "truncated:vectors.npy", "truncated:chunks.jsonl", "no-current",
+    "truncated:vectors.faiss", "truncated:documents.json", "other-format",
 ]
 
 

@@ -41,11 +41,18 @@ def test_index_round_trip_returns_the_same_chunks_and_vectors(article_index, emb
     assert float(again @ snap.vectors[0]) > 0.999
 
 
+def segment_dir(index_dir: Path) -> Path:
+    """The live version's first segment, where the chunks, vectors and indexes are."""
+    version = IndexStore(index_dir).current_path()
+    name = json.loads((version / "manifest.json").read_text())["segments"][0]["name"]
+    return version / "segments" / name
+
+
 def test_manifest_records_model_chunker_and_content_hashes(article_index):
     manifest = json.loads((IndexStore(article_index).current_path() / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["chunker"] == {"chunk_tokens": 160, "chunk_overlap": 32, "encoding": "cl100k_base"}
-    (doc,) = manifest["documents"].values()
+    (doc,) = IndexStore(article_index).read_manifest().documents.values()
     assert len(doc["hash"]) == 64
     assert "/" not in manifest["embedder"]["name"].split("sentence-transformers/")[-1], "no machine path"
 
@@ -112,11 +119,12 @@ def test_damaged_index_is_reported_not_crashed_on(tmp_path, article_index, confi
     index_dir = tmp_path / "copy"
     shutil.copytree(article_index, index_dir)
     version = IndexStore(index_dir).current_path()
+    segment = segment_dir(index_dir)
     if damage == "delete_faiss":
-        (version / "vectors.faiss").unlink()
+        (segment / "vectors.faiss").unlink()
     elif damage == "truncate_chunks":
-        data = (version / "chunks.jsonl").read_bytes()
-        (version / "chunks.jsonl").write_bytes(data[: len(data) // 2])
+        data = (segment / "chunks.jsonl").read_bytes()
+        (segment / "chunks.jsonl").write_bytes(data[: len(data) // 2])
     elif damage == "bad_manifest":
         (version / "manifest.json").write_text("{not json")
     elif damage == "future_format":
@@ -126,8 +134,8 @@ def test_damaged_index_is_reported_not_crashed_on(tmp_path, article_index, confi
     elif damage == "dangling_pointer":
         (index_dir / CURRENT).write_text("v-gone\n")
     elif damage == "truncate_vectors":
-        data = (version / "vectors.npy").read_bytes()
-        (version / "vectors.npy").write_bytes(data[:200])
+        data = (segment / "vectors.npy").read_bytes()
+        (segment / "vectors.npy").write_bytes(data[:200])
     with pytest.raises(IndexCorruptError, match="rebuild"):
         Retriever.load(index_dir, config=config, embedder=embedder)
 
@@ -144,7 +152,7 @@ def test_a_failed_write_leaves_the_previous_index_live(tmp_path, indexer, monkey
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("rag.index_store.BM25Index.build", crash)
+    monkeypatch.setattr("rag.segments.TermStats.build", crash)
     with pytest.raises(IndexWriteError, match="disk full"):
         indexer.index_paths([corpus], index_dir)
     monkeypatch.undo()

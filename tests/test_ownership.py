@@ -221,8 +221,8 @@ def enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.mark.parametrize("where", ["rag.index_store.np.save", "rag.index_store.write_chunks",
-                                   "rag.index_store.BM25Index.build", "rag.index_store._fsync_tree",
+@pytest.mark.parametrize("where", ["rag.segments.np.save", "rag.segments.write_chunks",
+                                   "rag.segments.TermStats.build", "rag.index_store._fsync_tree",
                                    "rag.ownership.json.dump"])
 def test_a_full_disk_while_indexing_keeps_the_previous_index_and_leaves_no_temporaries(
         tmp_path, docs, indexer, monkeypatch, where):
@@ -244,7 +244,7 @@ def test_a_full_disk_during_an_upload_stores_nothing_and_says_why(tmp_path, inde
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     ingest("first.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     before_corpus, before_index = tree(corpus), tree(index_dir)
-    monkeypatch.setattr("rag.index_store.np.save", enospc)
+    monkeypatch.setattr("rag.segments.np.save", enospc)
     with pytest.raises(IndexWriteError) as err:
         ingest("second.txt", b"Basalt is a volcanic rock.", corpus_dir=corpus, index_dir=index_dir,
                indexer=indexer)

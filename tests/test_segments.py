@@ -1,0 +1,219 @@
+"""Segments: updates write what changed, merges keep results, old indexes still load."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.chunk_store import write_chunks
+from rag.config import Config
+from rag.datasets import load_eval_set
+from rag.index_store import IndexStore
+from rag.indexer import Indexer, content_hash
+from rag.merge_policy import MAX_SEGMENTS, MERGE_FACTOR, next_merge
+from rag.records import Document
+from rag.retriever import Retriever
+
+from .conftest import ARTICLE, ROOT
+from .crash_worker import HashEmbedder
+
+
+def paragraphs() -> list[Document]:
+    parts = [p.strip() for p in ARTICLE.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    return [Document(id=f"p{i:02d}", title="IMU", text=p) for i, p in enumerate(parts)]
+
+
+def results(retriever: Retriever, questions: list[str]) -> list[tuple]:
+    out = []
+    for q in questions:
+        for mode in ("hybrid", "dense", "bm25"):
+            hits = retriever.search(q, 5, mode=mode)
+            out.append((q, mode, [h.chunk.id for h in hits], [round(h.score, 5) for h in hits],
+                        [round(h.scores_by_retriever.get("bm25", 0.0), 4) for h in hits]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def eval_questions(config) -> list[str]:
+    questions = load_eval_set(ROOT / "eval" / "article.jsonl", max_question_chars=config.max_question_chars).questions
+    return [q.question for q in questions]
+
+
+def test_many_segments_with_tombstones_answer_the_eval_set_exactly_like_one_index(
+        tmp_path, config, embedder, eval_questions, monkeypatch):
+    docs = paragraphs()
+    assert len(docs) >= 8
+    distractor = Document(id="zz", title="IMU", text="The IMU was formed in 1998 in the Fergana valley. " * 20)
+    changed = Document(id=docs[2].id, title="IMU", text=docs[2].text + " The IMU said so again.")
+    indexer = Indexer(config, embedder)
+    many = tmp_path / "many"
+    monkeypatch.setattr("rag.index_store.next_merge", lambda live, total: None)  # keep every segment
+    for batch in (docs[:3], docs[:6] + [distractor], docs[:9], docs):
+        indexer.sync(batch, many)
+    indexer.sync([*docs[:2], changed, *docs[3:]], many)  # replaces p02: a tombstone and a new segment
+    monkeypatch.undo()
+    snap = IndexStore(many).load()
+    assert len(snap.segments) >= 5 and any(r.deleted for r in snap.segments)
+    assert "zz" not in snap.manifest.documents and len(snap.chunks) == snap.manifest.n_chunks
+
+    # The same live documents, in the same order, written as one segment.
+    one = tmp_path / "one"
+    indexer.sync([*docs[:2], *docs[3:], changed], one)
+    assert len(IndexStore(one).load().segments) == 1
+    expected = results(Retriever.load(one, config=config, embedder=embedder), eval_questions)
+    assert results(Retriever.load(many, config=config, embedder=embedder), eval_questions) == expected
+
+    with IndexStore(many).lock():
+        assert IndexStore(many).merge(full=True) == 1
+    merged = IndexStore(many).load()
+    assert len(merged.segments) == 1 and not merged.segments[0].deleted
+    assert results(Retriever.load(many, config=config, embedder=embedder), eval_questions) == expected
+
+
+def hash_indexer() -> Indexer:
+    return Indexer(Config(chunk_tokens=64, chunk_overlap=8), HashEmbedder())
+
+
+def corpus(n: int, tag: str = "") -> list[Document]:
+    return [Document(id=f"d{i}", title=f"D{i}", text=" ".join(f"Line {j} of document {i} {tag}." for j in range(60)))
+            for i in range(n)]
+
+
+def files(version: Path) -> dict[str, os.stat_result]:
+    return {p.relative_to(version).as_posix(): p.stat() for p in version.rglob("*") if p.is_file()}
+
+
+def test_an_update_writes_only_the_new_documents_and_shares_the_rest_by_link(tmp_path):
+    index_dir, indexer = tmp_path / "index", hash_indexer()
+    docs = corpus(300)
+    indexer.sync(docs, index_dir)
+    before = files(IndexStore(index_dir).current_path())
+    report = indexer.sync([*docs, Document(id="new", title="New", text="A new note about tides. " * 30)], index_dir)
+    assert report.added == ["new"] and report.embedded_chunks < 10
+    after = files(IndexStore(index_dir).current_path())
+    shared = {name for name, st in after.items() if name in before and st.st_ino == before[name].st_ino}
+    assert shared == set(before) - {"manifest.json"}  # every file of the old segment, by hard link
+    written = sum(st.st_size for name, st in after.items() if name not in shared)
+    total = sum(st.st_size for st in after.values())
+    assert written < 0.05 * total, (written, total)
+
+    # A removal writes only the manifest with its tombstone.
+    before = files(IndexStore(index_dir).current_path())
+    indexer.sync(docs[1:], index_dir, keep={"new"})
+    after = files(IndexStore(index_dir).current_path())
+    assert {n for n, st in after.items() if n not in before or st.st_ino != before[n].st_ino} == {"manifest.json"}
+    snap = IndexStore(index_dir).load()
+    assert "d0" not in snap.manifest.documents and all(c.doc_id != "d0" for c in snap.chunks)
+    assert [r.deleted for r in snap.segments] == [("d0",), ()]
+
+
+def test_small_updates_are_merged_so_the_segment_count_stays_bounded(tmp_path):
+    index_dir, indexer = tmp_path / "index", hash_indexer()
+    docs = corpus(5)
+    for i in range(40):
+        docs.append(Document(id=f"n{i}", title="N", text=f"Note {i} about harbours. " * 20))
+        indexer.sync(docs, index_dir)
+        assert len(IndexStore(index_dir).load().segments) < MERGE_FACTOR
+    snap = IndexStore(index_dir).load()
+    assert set(snap.manifest.documents) == {d.id for d in docs}
+    assert [c.doc_id for c in snap.chunks][-1] == "n39"
+
+
+def test_merge_policy_merges_equal_tiers_at_the_tail_purges_deletions_and_caps_the_count():
+    assert next_merge([500_000, 100, 100, 100], [500_000, 100, 100, 100]) is None
+    assert next_merge([500_000, 100, 100, 100, 100], [500_000] + [100] * 4) == (1, 5)
+    assert next_merge([500_000, 100_000], [500_000, 100_000]) is None
+    assert next_merge([60_000, 100_000], [100_000, 100_000]) == (0, 1)  # 40% deleted
+    sizes = [2_000_000, 600_000, 150_000, 40_000, 10_000, 2_500, 600_000, 150_000, 40_000, 10_000, 2_500]
+    start, end = next_merge(sizes, sizes)
+    assert end - start == len(sizes) - MAX_SEGMENTS + 1 and sizes[start:end] == [10_000, 2_500]
+
+
+def test_a_reader_keeps_its_version_through_merges_and_collection(tmp_path):
+    index_dir, indexer = tmp_path / "index", hash_indexer()
+    docs = corpus(20)
+    indexer.sync(docs, index_dir)
+    config = Config(chunk_tokens=64, chunk_overlap=8)
+    reader = Retriever.load(index_dir, config=config, embedder=HashEmbedder())
+    first = [h.chunk.id for h in reader.search("Line 3 of document 7", 5, mode="bm25")]
+    for i in range(12):
+        indexer.sync(corpus(20 + i, tag=f"edition {i}"), index_dir)
+    with IndexStore(index_dir).lock():
+        IndexStore(index_dir).merge(full=True)
+    assert not reader.snapshot.path.exists()  # its version was collected ...
+    assert [h.chunk.id for h in reader.search("Line 3 of document 7", 5, mode="bm25")] == first  # ... it still reads
+    assert all("edition" not in h.chunk.text for h in reader.search("edition", 5))
+    assert reader.refresh() and all("edition 11" in h.chunk.text for h in reader.search("edition", 5))
+
+
+def write_format_1(index_dir: Path, docs: list[Document], indexer: Indexer) -> None:
+    """An index exactly as rag wrote it before segments: one directory per version."""
+    import bm25s
+    import faiss
+
+    from rag.lexical import analyze
+
+    chunks = indexer.chunker.chunk_all(docs)
+    vectors = indexer.embedder.encode_passages([c.text for c in chunks])
+    version = index_dir / "v1700000000000000000-abcdef"
+    version.mkdir(parents=True)
+    np.save(version / "vectors.npy", vectors)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    faiss.write_index(flat, str(version / "vectors.faiss"))
+    model = bm25s.BM25()
+    model.index([analyze(c.text) or ["\x00"] for c in chunks], show_progress=False)
+    model.save(str(version / "bm25"), show_progress=False)
+    (version / "bm25" / "size.json").write_text(json.dumps({"n_docs": len(chunks)}))
+    write_chunks(chunks, version / "chunks.jsonl", version / "chunks.offsets.npy")
+    documents = {d.id: {"hash": content_hash(d), "title": d.title, "source": "", "metadata": {},
+                        "n_chunks": sum(c.doc_id == d.id for c in chunks)} for d in docs}
+    e = indexer.embedder
+    (version / "manifest.json").write_text(json.dumps({
+        "format_version": 1, "built_at": 1.0, "embedder": {"name": e.name, "dim": e.dim, "max_tokens": e.max_tokens},
+        "chunker": indexer.chunker.settings.to_dict(), "index_type": "flat", "n_chunks": len(chunks),
+        "documents": documents}))
+    (index_dir / "CURRENT").write_text(version.name + "\n")
+
+
+def test_an_index_from_before_segments_loads_and_becomes_a_segment_on_its_next_update(tmp_path):
+    index_dir, indexer = tmp_path / "index", hash_indexer()
+    docs = corpus(10)
+    write_format_1(index_dir, docs, indexer)
+    old = IndexStore(index_dir).load()
+    assert old.manifest.format_version == 1 and len(old.chunks) == old.manifest.n_chunks
+    old_hits = [h.chunk.id for h in Retriever(old, indexer.embedder, indexer.config, IndexStore(index_dir)).search(
+        "Line 5 of document 3", 10, mode="dense") if h.doc_id != "d0"][:5]
+    legacy_vectors = os.stat(old.path / "vectors.npy").st_ino
+
+    report = indexer.sync([*docs[1:], Document(id="new", title="New", text="A note about kilns. " * 10)], index_dir,
+                          keep={d.id for d in docs[1:]})
+    assert report.added == ["new"] and report.removed == ["d0"]
+    snap = IndexStore(index_dir).load()
+    assert snap.manifest.format_version == 2 and set(snap.manifest.documents) == {d.id for d in docs[1:]} | {"new"}
+    first = snap.path / "segments" / snap.segments[0].name
+    assert os.stat(first / "vectors.npy").st_ino == legacy_vectors  # converted by linking, not copying
+    hits = Retriever(snap, indexer.embedder, indexer.config, IndexStore(index_dir)).search(
+        "Line 5 of document 3", 5, mode="dense")
+    assert [h.chunk.id for h in hits] == old_hits
+    assert not (index_dir / "v1700000000000000000-abcdef").exists() or len(list(index_dir.glob("v*"))) <= 2
+
+
+def test_rag_index_merge_folds_every_segment_into_one(tmp_path, capsys, shared_model):
+    from .test_bad_input import run
+
+    docs, index_dir = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Granite is an igneous rock formed from magma.", encoding="utf-8")
+    assert run(capsys, "index", str(docs), "--index", str(index_dir))[0] == 0
+    (docs / "b.txt").write_text("Basalt is a volcanic rock that cools quickly.", encoding="utf-8")
+    code, out, _ = run(capsys, "index", str(docs), "--index", str(index_dir))
+    assert code == 0 and "in 2 segments" in out
+    code, out, _ = run(capsys, "index", str(docs), "--index", str(index_dir), "--merge")
+    assert code == 0 and "merged into one segment" in out
+    snap = IndexStore(index_dir).load()
+    assert len(snap.segments) == 1 and set(snap.manifest.documents) == {"a.txt", "b.txt"}
