@@ -169,11 +169,21 @@ def count_key(text: str) -> int:
 
 
 def indexed_documents(index: Path) -> set[str]:
+    from rag.errors import RagError
+    from rag.index_store import IndexStore
+
     try:
-        name = (index / "CURRENT").read_text(encoding="utf-8").strip()
-        return set(json.loads((index / name / "manifest.json").read_text(encoding="utf-8"))["documents"])
-    except (OSError, ValueError, KeyError):
+        return set(IndexStore(index).read_manifest().documents)
+    except (RagError, OSError):
         return set()
+
+
+def version_file(index: Path, name: str) -> Path:
+    """A file of the live version: at its top (manifest.json) or in its first segment."""
+    version = index / (index / "CURRENT").read_text().strip()
+    if (version / name).exists():
+        return version / name
+    return next(p for p in sorted((version / "segments").iterdir()) if p.is_dir()) / name
 
 
 def leftovers(*roots: Path) -> list[Path]:
@@ -598,14 +608,13 @@ def _eval_out_file(b: Bench, o: Outcome) -> None:
 def _damaged(how: str, target: str = ""):
     def run(b: Bench, o: Outcome) -> None:
         _, index = b.fresh(f"damaged-{len(b.outcomes)}")
-        name = (index / "CURRENT").read_text().strip()
         if how == "current-dir":
             (index / "CURRENT").unlink()
             (index / "CURRENT").mkdir()
         elif how == "current-random":
             (index / "CURRENT").write_bytes(os.urandom(48))
         elif how == "random":
-            path = index / name / target
+            path = version_file(index, target)
             path.write_bytes(os.urandom(max(path.stat().st_size, 64)))
         for command in ("search", "ask"):
             b.expect_error(o, b.rag(o, command, QUESTION, "--index", str(index)), "rebuild")
@@ -614,15 +623,14 @@ def _damaged(how: str, target: str = ""):
 
 case("no traceback", "CURRENT is a directory")(_damaged("current-dir"))
 case("no traceback", "CURRENT holds random bytes")(_damaged("current-random"))
-for _file in ("manifest.json", "chunks.jsonl", "chunks.offsets.npy", "vectors.npy", "vectors.faiss"):
+for _file in ("manifest.json", "chunks.jsonl", "chunks.offsets.npy", "vectors.npy", "vectors.faiss", "documents.json"):
     case("no traceback", f"{_file} overwritten with random bytes")(_damaged("random", _file))
 
 
-@case("no traceback", "bm25 files overwritten with random bytes")
+@case("no traceback", "term statistics (BM25) overwritten with random bytes")
 def _bm25_random(b: Bench, o: Outcome) -> None:
     _, index = b.fresh("bm25-random")
-    name = (index / "CURRENT").read_text().strip()
-    for p in (index / name / "bm25").rglob("*"):
+    for p in version_file(index, "terms").rglob("*"):
         if p.is_file():
             p.write_bytes(os.urandom(max(p.stat().st_size, 64)))
     b.expect_error(o, b.rag(o, "search", QUESTION, "--index", str(index)), "rebuild")
