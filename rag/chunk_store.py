@@ -17,6 +17,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import npy
 from .errors import IndexCorruptError
 from .records import Chunk
 
@@ -44,7 +45,7 @@ class ChunkStore(Sequence[Chunk]):
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         if offsets_path is not None and offsets_path.is_file():
             try:
-                self._offsets = np.load(offsets_path, mmap_mode="r")
+                self._offsets = npy.load(offsets_path, mmap_mode="r")
             except (OSError, ValueError) as exc:
                 raise IndexCorruptError(f"cannot read {offsets_path} ({exc}); {REBUILD}") from None
         else:  # an index written before the offsets file existed: find the lines once

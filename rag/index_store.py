@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from . import npy
 from .chunk_store import ChunkStore
 from .embedders import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
@@ -272,7 +273,7 @@ class IndexStore:
             raise IndexCorruptError(f"index version {path} is missing {', '.join(missing)}; {_rebuild(self.root)}")
         chunks = ChunkStore(path / CHUNKS, path / CHUNK_OFFSETS)
         try:
-            vectors = np.load(path / VECTORS, mmap_mode="r" if mmap else None)
+            vectors = npy.load(path / VECTORS, mmap_mode="r" if mmap else None)
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"cannot read {path / VECTORS} ({exc}); {_rebuild(self.root)}") from None
         try:

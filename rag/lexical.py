@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npy
 from .errors import IndexCorruptError
 
 log = logging.getLogger("rag.lexical")
@@ -148,7 +149,7 @@ class TermStats:
     def load(cls, path: Path) -> "TermStats":
         try:
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
-            arrays = [np.load(path / f"{name}.npy", mmap_mode="r") for name in ("indptr", "rows", "tf", "doc_len")]
+            arrays = [npy.load(path / f"{name}.npy", mmap_mode="r") for name in ("indptr", "rows", "tf", "doc_len")]
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"cannot read the BM25 statistics in {path}: {exc}") from None
         indptr, rows, tf, doc_len = arrays

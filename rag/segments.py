@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import npy
 from .chunk_store import ChunkStore, write_chunks
 from .errors import IndexCorruptError
 from .indexes import VectorIndex, build_index, load_index
@@ -68,7 +69,7 @@ class Segment:
         self.path = path
         self.chunks = ChunkStore(path / CHUNKS, path / CHUNK_OFFSETS)
         try:
-            self.vectors = np.load(path / VECTORS, mmap_mode="r")
+            self.vectors = npy.load(path / VECTORS, mmap_mode="r")
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"cannot read {path / VECTORS} ({exc})") from None
         self.index: VectorIndex = load_index(path / FAISS)

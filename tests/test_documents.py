@@ -335,13 +335,13 @@ def test_an_index_from_before_the_library_lists_its_documents_without_times(tmp_
     from rag.index_store import IndexStore
 
     old = shutil.copytree(article_index, tmp_path / "old")
-    manifest_path = IndexStore(old).current_path() / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    for entry in manifest["documents"].values():
+    (table_path,) = (IndexStore(old).current_path() / "segments").glob("*/documents.json")
+    table = json.loads(table_path.read_text())
+    for entry in table["documents"].values():
         for key in ("added_at", "updated_at"):
             entry.pop(key, None)
         entry["metadata"].pop("bytes", None)
-    manifest_path.write_text(json.dumps(manifest))
+    table_path.write_text(json.dumps(table))
     code, out, _ = run(capsys, "docs", "--index", str(old))
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("imu-pakistan-2014.txt"))

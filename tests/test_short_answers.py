@@ -3,6 +3,8 @@ that reads the question (reasons, follow-ups, headlines, two-part questions)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.generators.extractive import ExtractiveGenerator
@@ -138,14 +140,18 @@ def test_a_two_part_question_quotes_both_parts(embedder, config):
     assert answer.short_answer is None  # one span cannot answer both
 
 
-def test_the_page_leads_with_the_short_answer_bold_and_escaped_in_the_sources_panel():
-    from ui.render import answer_message, sources_html
+def test_the_page_leads_with_the_short_answer_bold_escaped_and_linked_to_its_passage():
+    from ui.conversations import short_of, sources_of
+    from ui.render import answer_html
 
     text = "<b>late*</b>"
     hit = Hit(Chunk("d#0", "d", text, 0, len(text), 3), 1.0, 1)
     answer = Answer(question="q", text=f"{text} [1].", hits=(hit,),
                     citations=(Citation(1, "d#0", "d", 0, len(text), text),),
                     short_answer=ShortAnswer(text, 1, "d", 0, len(text), "time"))
-    assert answer_message(answer) == f"{text} [1]\n\n{text} [1]."
-    assert '<strong>&lt;b&gt;late*&lt;/b&gt;</strong> [1]' in sources_html(answer)
-    assert answer_message(Answer(question="q", text="It is so [1].")) == "It is so [1]."
+    bubble = answer_html({"answer": answer.text, "sources": sources_of(answer), "short": short_of(answer)})
+    assert bubble.startswith('<strong class="rag-short">&lt;b&gt;late*&lt;/b&gt;</strong> '
+                             '<a class="rag-cite" href="#rag-src-0-1">[1]</a><br><br>&lt;b&gt;')
+    abstained = replace(answer, abstained=True)
+    assert "rag-short" not in answer_html({"answer": "x", "sources": [], "short": short_of(abstained),
+                                           "abstained": True})
