@@ -33,10 +33,11 @@ def embedder(config):
 def shared_model(monkeypatch, embedder):
     """Commands run in-process reuse the session's model instead of loading their own."""
     import rag.embedders
+    import rag.generators.extractive
     import rag.indexer
     import rag.retriever
 
-    for module in (rag.embedders, rag.indexer, rag.retriever):
+    for module in (rag.embedders, rag.indexer, rag.retriever, rag.generators.extractive):
         for factory in ("create_embedder", "embedder_for"):
             if hasattr(module, factory):
                 monkeypatch.setattr(module, factory, lambda *a, **k: embedder)

@@ -14,13 +14,8 @@ from rag.cli import main
 
 from .conftest import ARTICLE, ROOT
 
-
-@pytest.fixture(autouse=True)
-def shared_model(monkeypatch, embedder):
-    """In-process commands reuse the session's model instead of loading their own."""
-    monkeypatch.setattr("rag.embedders.embedder_for", lambda *a, **k: embedder)
-    for module in ("rag.indexer", "rag.retriever", "rag.generators.extractive"):
-        monkeypatch.setattr(f"{module}.embedder_for", lambda *a, **k: embedder)
+# In-process commands reuse the session's model instead of loading their own.
+pytestmark = pytest.mark.usefixtures("shared_model")
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

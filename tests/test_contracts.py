@@ -81,17 +81,6 @@ def hostile_index(tmp_path_factory, config, embedder):
     return root / "index"
 
 
-@pytest.fixture
-def shared_model(monkeypatch, embedder):
-    import rag.embedders
-    import rag.retriever
-
-    for module in (rag.embedders, rag.retriever):
-        for factory in ("create_embedder", "embedder_for"):
-            if hasattr(module, factory):
-                monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
-
-
 @pytest.mark.parametrize("command", [["search", "Who is the Kilwa harbour master?"],
                                      ["ask", "Who is the Kilwa harbour master?"]])
 def test_escape_sequences_in_ids_titles_and_text_are_shown_not_obeyed(hostile_index, shared_model, capsys, command):

@@ -22,12 +22,8 @@ from rag.uploads import ingest
 from .conftest import ARTICLE
 from .document_files import FOOTER_URL, HEADER, browser_printed_pdf, harbour_docx, velmont_pdf
 
-
-@pytest.fixture(autouse=True)
-def shared_model(monkeypatch, embedder):
-    monkeypatch.setattr("rag.embedders.embedder_for", lambda *a, **k: embedder)
-    for module in ("rag.indexer", "rag.retriever", "rag.generators.extractive"):
-        monkeypatch.setattr(f"{module}.embedder_for", lambda *a, **k: embedder)
+# In-process commands reuse the session's model instead of loading their own.
+pytestmark = pytest.mark.usefixtures("shared_model")
 
 
 @pytest.fixture

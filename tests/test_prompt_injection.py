@@ -260,17 +260,6 @@ def api_key(monkeypatch):
     return SECRET
 
 
-@pytest.fixture
-def shared_model(monkeypatch, embedder):
-    import rag.embedders
-    import rag.retriever
-
-    for module in (rag.embedders, rag.retriever):
-        for factory in ("create_embedder", "embedder_for"):
-            if hasattr(module, factory):
-                monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
-
-
 @pytest.mark.parametrize("failure, message", [("echo:401", "rejected the API key"), ("echo:500", "HTTP 500"),
                                               ("stream-error", "failed")])
 @pytest.mark.parametrize("verbose", [[], ["-v"]])

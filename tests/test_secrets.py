@@ -103,17 +103,6 @@ def api_key(monkeypatch):
     return KEY
 
 
-@pytest.fixture
-def shared_model(monkeypatch, embedder):
-    import rag.embedders
-    import rag.retriever
-
-    for module in (rag.embedders, rag.retriever):
-        for factory in ("create_embedder", "embedder_for"):
-            if hasattr(module, factory):
-                monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
-
-
 def assert_no_key(*texts: str) -> None:
     for text in texts:
         assert LEAK not in text and KEY not in text
