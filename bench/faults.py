@@ -492,19 +492,26 @@ def _loop(b: Bench, o: Outcome) -> None:
     b.check_index(o, index, indexed_documents(b.base_index()))
 
 
-def _mount(path: Path, size: str) -> bool:
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[bool]:
+    """A real, small file system at `path` while the block runs; False where mounting is not allowed."""
     path.mkdir(parents=True, exist_ok=True)
-    return os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                                                capture_output=True).returncode == 0
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                                    str(path)], capture_output=True).returncode == 0
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 @case("no traceback", "full disk while indexing")
 def _full_disk(b: Bench, o: Outcome) -> None:
     disk = b.work / "small-disk"
-    if not _mount(disk, "96k"):
-        o.notes.append("skipped: cannot mount a small tmpfs here (the test suite injects ENOSPC instead)")
-        return
-    try:
+    with tmpfs(disk, "96k") as mounted:
+        if not mounted:
+            o.notes.append("skipped: cannot mount a small tmpfs here (the test suite injects ENOSPC instead)")
+            return
         corpus = b.work / "full-corpus"
         write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
         b.rag(o, "index", str(corpus), "--index", str(disk / "index"))
@@ -514,17 +521,15 @@ def _full_disk(b: Bench, o: Outcome) -> None:
         result = b.rag(o, "index", str(corpus), "--index", str(disk / "index"), timeout=300)
         b.expect_error(o, result, "space")
         b.check_index(o, disk / "index", expected)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 @case("no traceback", "read-only index directory")
 def _read_only(b: Bench, o: Outcome) -> None:
     disk = b.work / "ro-disk"
-    if not _mount(disk, "4m"):
-        o.notes.append("skipped: cannot mount a tmpfs here")
-        return
-    try:
+    with tmpfs(disk, "4m") as mounted:
+        if not mounted:
+            o.notes.append("skipped: cannot mount a tmpfs here")
+            return
         corpus = b.work / "ro-corpus"
         write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
         b.rag(o, "index", str(corpus), "--index", str(disk / "index"))
@@ -532,8 +537,6 @@ def _read_only(b: Bench, o: Outcome) -> None:
         write(corpus / "b.txt", "Basalt is a volcanic rock.")
         b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(disk / "index")), "read-only")
         b.check_index(o, disk / "index", {"a.txt"})
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 @case("no traceback", "rag serve --port 99999")
