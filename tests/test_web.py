@@ -118,9 +118,9 @@ def screenshot(page, name: str) -> None:
 def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
     answer = ask(page, "When was the IMU first formed?", 1)
     assert "late 1990s" in answer and "[1]" in answer
-    # The short answer leads, before the quote that proves it, and in bold in the sources panel.
+    # The short answer leads, in bold with its marker, before the quote that proves it.
     assert answer.index("late 1990s [1]") < answer.index("The IMU was first formed")
-    assert "late 1990s" in page.locator("#sources [data-testid='short-answer'] strong").inner_text()
+    assert "late 1990s" in page.locator("#chat [data-testid='bot'] strong.rag-short").last.inner_text()
     mark = page.locator("#sources mark").first
     assert "late 1990s" in mark.inner_text()
     source = page.locator("#sources [data-testid='source']").first.inner_text()
