@@ -81,6 +81,20 @@ def test_words_the_question_already_says_are_not_an_answer():
     assert short("Who founded Registan?", "Registan was founded years ago.") is None
 
 
+@pytest.mark.parametrize("question, sentence, expected", [
+    # "the Paris podium", "the Afghan Taliban": a name qualifying the next noun is no answer.
+    ("Who won the 2021 Tour de France?", "After 21 frantic stages that produced 13 stage winners in total, "
+     "Tadej Pogačar stood atop the Paris podium as the 2021 Tour de France champion.", "Tadej Pogačar"),
+    ("What is another name for the Pakistani Taliban?", "Pakistan fights the Pakistani Taliban, also known as the "
+     "TTP, a homegrown group with links to the Afghan Taliban.", "TTP"),
+    # "CEO of SpaceX and Tesla": a name inside the question's own phrase is not who is asked for.
+    ("Who is the CEO of Tesla in 2021?", "Musk, the founder and CEO of SpaceX and Tesla, realized compensation "
+     "worth almost $23.5 billion in 2021.", "Musk"),
+])
+def test_a_name_that_only_qualifies_the_question_words_is_not_the_answer(question, sentence, expected):
+    assert short(question, sentence) == expected
+
+
 def test_a_page_date_line_is_not_when_something_happened():
     sentence = "Jun 4, 2023 ... The iPhone 11, released on September 20, 2019, is now considered older."
     assert short("When was the iPhone 11 released?", sentence) == "September 20, 2019"
@@ -138,6 +152,20 @@ def test_a_two_part_question_quotes_both_parts(embedder, config):
     answer = gen.generate("When was Instagram acquired, and when was WhatsApp acquired?", hits)
     assert {c.doc_id for c in answer.citations} == {"instagram", "whatsapp"}
     assert answer.short_answer is None  # one span cannot answer both
+
+
+def test_of_two_close_sentences_the_one_holding_what_is_asked_for_is_quoted(embedder, config):
+    gen = ExtractiveGenerator(config, embedder=embedder)
+    hits = [_hit("game", "Nintendo shipped Splatoon 2, a shooter game for the Switch, on July 21, 2017, to "
+                         "positive reviews.", 1),
+            _hit("trailer", "Apr 13, 2017 ... Splatoon 2 release date slated for July ... New four-player mode "
+                            "revealed. What is the release date of Splatoon 2?", 2)]
+    answer = gen.generate("When was Splatoon 2 released?", hits)
+    assert [c.doc_id for c in answer.citations] == ["game"]
+    assert answer.short_answer is not None and answer.short_answer.text == "July 21, 2017"
+    # The choice moves the quote, not the confidence that decides abstention.
+    plain = gen.score_sentences("When was Splatoon 2 released?", hits)
+    assert answer.confidence == plain[0][0]
 
 
 def test_the_page_leads_with_the_short_answer_bold_escaped_and_linked_to_its_passage():

@@ -10,7 +10,10 @@ quote from a passage and carries its citation. Each candidate sentence is scored
             (at least 0.75 for the title, date line or photo caption when the question asks for one)
 
 and the answer abstains when the best support is below `threshold` (calibrated on the eval
-sets; see README "Quality"). A second sentence is added when it scores nearly as well and
+sets; see README "Quality"). Among the sentences within `ANSWER_MARGIN` of the best, the one
+holding the kind of thing asked for, next to the question's words, is quoted first (the short-answer
+extractor's score re-orders them; a sentence that is itself a question falls back); this moves the
+quote, never the confidence. A second sentence is added when it scores nearly as well and
 brings terms of the question the first one lacks, so two-part answers stay whole; a question of
 two parts ("who ..., and where ...?") gets the best sentence of each. A headline or date line
 answers only a question about the document; a follow-up's sentence must hold the user's own words,
@@ -58,6 +61,12 @@ _NUMBER_TOKEN = re.compile(r"\b(\d+)(?:st|nd|rd|th)?\b")
 def _numbers(text: str) -> set[str]:
     return set(_NUMBER_TOKEN.findall(text))
 SECOND_SENTENCE_MARGIN = 0.06
+# Sentences within ANSWER_MARGIN of the best support compete on whether they hold the kind of thing
+# asked for (see `_prefer_answers`).
+ANSWER_MARGIN = 0.3
+ANSWER_WEIGHT = 0.3
+ANSWER_SCORE_CAP = 1.3
+QUESTION_SENTENCE_PENALTY = 0.2
 MAX_SENTENCES = 2
 
 # Words a search engine may ignore but an answer must respect: "where is it *now*", "*first* formed".
@@ -122,8 +131,9 @@ class ExtractiveGenerator:
         else:
             scored = self.score_sentences(question, hits, own=own)
         timings = {"generate_ms": 0.0}
-        if not scored or scored[0][0] < self.threshold:
-            best = scored[0][0] if scored else 0.0
+        confidence = scored[0][0] if scored else 0.0
+        if not scored or confidence < self.threshold:
+            best = confidence
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
                           timings=timings, generator=self.name, confidence=best,
@@ -140,7 +150,7 @@ class ExtractiveGenerator:
                 if len(chosen) < MAX_SENTENCES and not _overlaps(part[0][1], chosen):
                     chosen.append(part[0])
         else:
-            chosen = self._choose(question, own, scored)
+            chosen = self._choose(question, own, _prefer_answers(question, own, scored))
         span = self._short_span(own, parts, chosen, question)
         # Reading order inside a document reads better than score order.
         chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
@@ -162,7 +172,7 @@ class ExtractiveGenerator:
                                 kind)
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, text=" ".join(parts_text), citations=tuple(citations), hits=tuple(hits),
-                      abstained=False, timings=timings, generator=self.name, confidence=scored[0][0],
+                      abstained=False, timings=timings, generator=self.name, confidence=confidence,
                       short_answer=short)
 
     def _choose(self, question: str, own: str, scored: list[tuple[float, _Candidate]]) -> list[tuple[float, _Candidate]]:
@@ -383,6 +393,32 @@ def _has_kind(kind: str, sentence: str, question: str) -> bool:
         asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
         return any(m.group().lower() not in asked for m in _PROPER.finditer(sentence))
     return False
+
+
+def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidate]]
+                    ) -> list[tuple[float, _Candidate]]:
+    """Among the sentences nearly as well supported as the best, the one that holds what is asked for.
+
+    "When was Splatoon 2 released?" is about as well matched by "Splatoon 2 release date slated for
+    July ..." as by "Splatoon 2 was released on July 21, 2017", but only the second holds a date; a
+    "who" wants the sentence naming a person next to the question's words. The short-answer extractor
+    scores each close candidate's best typed span, and that score re-orders them. A sentence that is
+    itself a question answers nothing. The answer's confidence stays the best support, so this
+    changes which sentence is quoted, never whether the answer abstains."""
+    qtype = question_kind(own)
+    if qtype.kind is None or not scored:
+        return scored
+    top = scored[0][0]
+    close = [(s, c) for s, c in scored if s >= top - ANSWER_MARGIN]
+    terms = set(_terms(question))
+    ranked = []
+    for score, cand in close:
+        found = extract(own, [cand.text], terms, qtype)
+        typed = min(found[1].score, ANSWER_SCORE_CAP) if found else 0.0
+        asks = QUESTION_SENTENCE_PENALTY if cand.text.rstrip().endswith("?") else 0.0
+        ranked.append((score + ANSWER_WEIGHT * typed - asks, cand))
+    ranked.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
+    return ranked + scored[len(close):]
 
 
 def _overlaps(cand: _Candidate, chosen: list[tuple[float, _Candidate]]) -> bool:
