@@ -176,3 +176,21 @@ def test_readers_keep_their_version_while_a_new_one_is_published(tmp_path, index
     assert {h.doc_id for h in reader.search("rock", 5)} == {"a.txt"}
     assert reader.refresh() is True
     assert {h.doc_id for h in reader.search("rock", 5)} == {"a.txt", "b.txt"}
+
+
+def test_passages_are_embedded_on_every_core_even_after_faiss_took_the_shared_openmp_pool(embedder, monkeypatch):
+    import os
+
+    import torch
+
+    seen = []
+    monkeypatch.setattr(embedder, "_encode", lambda texts, show_progress: seen.append(torch.get_num_threads())
+                        or np.zeros((len(texts), 384), dtype=np.float32))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # what faiss's query setting leaves when torch was imported first
+    try:
+        embedder.encode_passages(["one passage", "another passage"])
+        assert seen == [os.cpu_count()]
+        assert torch.get_num_threads() == 1  # queries keep their single thread
+    finally:
+        torch.set_num_threads(before)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 
 import numpy as np
@@ -92,11 +93,12 @@ class SentenceTransformerEmbedder:
         so mixing a 20-token chunk with a 250-token one wastes most of the short one's compute.
         (sentence-transformers' own sort is by characters and only within one call.)"""
         texts = list(texts)
-        if len(texts) <= self.batch_size:
-            return self._encode(texts, show_progress=show_progress)
-        lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
-        order = np.argsort(lengths, kind="stable")[::-1]  # longest first: any memory peak comes at once
-        vectors = self._encode([texts[i] for i in order], show_progress=show_progress)
+        with _all_cores():
+            if len(texts) <= self.batch_size:
+                return self._encode(texts, show_progress=show_progress)
+            lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
+            order = np.argsort(lengths, kind="stable")[::-1]  # longest first: any memory peak comes at once
+            vectors = self._encode([texts[i] for i in order], show_progress=show_progress)
         out = np.empty_like(vectors)
         out[order] = vectors
         return out
@@ -107,3 +109,23 @@ class SentenceTransformerEmbedder:
         vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=show_progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@contextmanager
+def _all_cores() -> Iterator[None]:
+    """Every core for a batch of passages. torch and FAISS share one OpenMP runtime, and the FAISS
+    module sets it to one thread for queries (rag/indexes/faiss_index.py); in a program that
+    imported torch before rag (a notebook, a benchmark beside other pipelines) that one thread is
+    torch's too, and passages would be embedded on one core of two."""
+    import torch
+
+    before = torch.get_num_threads()
+    wanted = os.cpu_count() or 1
+    if before >= wanted:
+        yield
+        return
+    torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
