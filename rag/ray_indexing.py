@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import pickle
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -139,13 +140,20 @@ class RayIndexing:
         if address is None:
             kwargs["include_dashboard"] = False
         try:
+            if address is not None and not address.startswith("ray://"):
+                _probe(address)
             ray.init(**kwargs)
         except Exception as exc:  # ConnectionError, RuntimeError, ray's AuthenticationError, ValueError
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(". ")
+            # A cluster with token authentication (the default of `ray start --head`) turns away a
+            # driver without its token as "failed to connect".
+            auth = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN "
+                    "(or RAY_AUTH_TOKEN_PATH)" if "auth" in str(exc).lower() or "failed to connect" in first.lower()
+                    else "")
             raise RayUnavailableError(
-                f"cannot reach the Ray cluster at {self.address!r}: {first[:300]}. Start one (`ray start --head`), "
-                "give its address with --ray ADDRESS or ray_address (auto, host:port, ray://host:10001), "
-                "or use --ray local") from None
+                f"cannot reach the Ray cluster at {self.address!r}: {first[:300]}{auth}. Start one "
+                "(`ray start --head`), give its address with --ray ADDRESS or ray_address (auto, host:port, "
+                "ray://host:10001), or use --ray local") from None
         log.info("connected to Ray at %s: %s", self.address, ray.cluster_resources())
         return True
 
@@ -189,6 +197,24 @@ class RayIndexing:
             raise RagError(f"the Ray job returned {len(chunks) + len(too_big)} of {len(docs)} documents; "
                            "run `rag index` again")
         return Prepared(chunks, vectors, too_big)
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fails fast when the cluster's GCS port does not answer: `ray.init` would retry for ever."""
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        # "auto" becomes RAY_ADDRESS or the cluster `ray start` recorded on this machine.
+        resolved = canonicalize_bootstrap_address(address)
+    except (ImportError, AttributeError):  # a Ray without this helper: let ray.init resolve it
+        return
+    if resolved is None:
+        raise ConnectionError("no running Ray cluster found (set RAY_ADDRESS or give host:port)")
+    host, _, port = resolved.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {resolved} ({exc.strerror or exc})") from None
 
 
 def _import_ray():
