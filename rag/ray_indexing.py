@@ -188,7 +188,8 @@ class RayIndexing:
         for row in sorted(rows, key=lambda r: int(r["i"])):
             doc = docs[int(row["i"])]
             if row["skipped"]:
-                log.warning("skipped %s: %s", doc.source, row["skipped"])
+                # Said by the indexer's logger, like the single-process skip: `rag index` prints those.
+                logging.getLogger("rag.indexer").warning("skipped %s: %s", doc.source, row["skipped"])
                 too_big.append(SkippedFile(doc.source, str(row["skipped"]), doc.id))
                 continue
             chunks[doc.id] = pickle.loads(row["chunks"])
