@@ -56,9 +56,9 @@ def assert_same_index(a: Path, b: Path) -> None:
     assert left.manifest.n_chunks == right.manifest.n_chunks
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def local_ray():
-    """One local Ray instance for the module (starting one takes seconds)."""
+    """A local Ray instance for the test, shared by its builds (starting one takes seconds)."""
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
