@@ -69,20 +69,32 @@ class LoopbackCluster:
             raise RagError(f"`ray start {args[0]}` failed: {' | '.join(tail)}")
 
     def pids(self) -> list[int]:
-        """Every live process of this cluster: daemons, workers, actors."""
+        """Every live process of this cluster: daemons, agents, workers, actors. Found by the
+        marker in their environment, by files open under the cluster's temp dir (Ray's agents
+        write their titles over the environment), and as descendants of either."""
         wanted = f"{_MARKER}={self.marker}".encode()
-        found = []
+        temp = str(self.temp) if self.temp is not None else None
+        parents: dict[int, int] = {}
+        found: set[int] = set()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
+            pid = int(entry.name)
             try:
-                environ = (entry / "environ").read_bytes()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if fields[0] == "Z":
+                    continue
+                parents[pid] = int(fields[1])
+                if wanted in (entry / "environ").read_bytes().split(b"\0") or (temp and _uses(entry, temp)):
+                    found.add(pid)
+            except (OSError, IndexError, ValueError):
                 continue
-            if wanted in environ.split(b"\0") and state != "Z":
-                found.append(int(entry.name))
-        return found
+        grew = True
+        while grew:
+            children = {pid for pid, parent in parents.items() if parent in found} - found
+            found |= children
+            grew = bool(children)
+        return sorted(found)
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM to each of the cluster's processes, SIGKILL to those still there after `grace`."""
@@ -99,6 +111,21 @@ class LoopbackCluster:
                 break
         if self.temp is not None:
             shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _uses(proc: Path, prefix: str) -> bool:
+    """Whether the process has a file open (or its working directory) under `prefix`."""
+    try:
+        paths = [proc / "cwd", *(proc / "fd").iterdir()]
+    except OSError:
+        return False
+    for path in paths:
+        try:
+            if os.readlink(path).startswith(prefix + "/"):
+                return True
+        except OSError:  # closed since it was listed
+            continue
+    return False
 
 
 def _port_free(host: str, port: int) -> bool:
