@@ -100,7 +100,8 @@ def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, em
 def test_ray_without_the_package_fails_in_one_line_saying_what_to_install(tmp_path, capsys, monkeypatch,
                                                                           article_corpus):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
-    code = main(["index", str(article_corpus), "--index", str(tmp_path / "idx"), "--ray"])
+    # A folder right after a bare --ray is what to index, not the cluster's address.
+    code = main(["index", "--index", str(tmp_path / "idx"), "--ray", str(article_corpus)])
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in err
     assert err.strip().count("\n") == 0 and "pip install 'rag[ray]'" in err
