@@ -310,13 +310,13 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
         sizes: Sequence[int] | None = None, eval_sets: Sequence[Path] = (), only: Sequence[str] = ()) -> list[Table]:
     sizes = list(sizes) if sizes else ([10_000] if quick else [10_000, 100_000, 1_000_000])
     eval_sets = list(eval_sets) or [Path("eval/article.jsonl")]
-    docs = load_bench_documents(corpus)
+    docs = cache(lambda: load_bench_documents(corpus))  # read when a table needs them
     # One PyTorch model for every table that embeds passages, loaded once, when first needed.
     model = cache(lambda: create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
                                           query_backend="torch"))
     benches = {
-        "indexing": lambda: bench_indexing(docs, config, model(), repeats=1 if quick else 3),
-        "embedding": lambda: bench_embedding_backends(docs, config, model(), eval_sets),
+        "indexing": lambda: bench_indexing(docs(), config, model(), repeats=1 if quick else 3),
+        "embedding": lambda: bench_embedding_backends(docs(), config, model(), eval_sets),
         "queries": lambda: bench_article_queries(config, repeats=2 if quick else 10),
         "scale": lambda: bench_scale(sizes, config, model(), n_queries=100 if quick else 300),
         "cold-start": lambda: bench_cold_start(config, model(), repeats=1 if quick else 3),
