@@ -26,7 +26,7 @@ WORDS = ("river", "valley", "survey", "council", "bridge", "school", "harvest", 
 
 
 def synthetic_corpus(path: Path, n_docs: int, seed: int = 0) -> Path:
-    """`n_docs` one-passage documents of 8-12 sentences, the same for a given seed."""
+    """`n_docs` documents of 8-12 sentences (one or two passages each), the same for a given seed."""
     rng = np.random.default_rng(seed)
     with path.open("w", encoding="utf-8") as f:
         for i in range(n_docs):
@@ -56,7 +56,8 @@ def bench_ray(corpus: Path | None, *, quick: bool):
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="rag-bench-ray-") as tmp:
-        source = corpus or synthetic_corpus(Path(tmp) / "synthetic.jsonl", 150 if quick else 600)
+        n_docs = 150 if quick else 600
+        source = corpus or synthetic_corpus(Path(tmp) / "synthetic.jsonl", n_docs)
         runs = [("single process (torch, all cores)", [], None),
                 ("Ray local, 2 actors (1 CPU each)", ["--ray", "local", "--ray-actors", "2"], None)]
         for label, extra, env in runs:
@@ -71,7 +72,7 @@ def bench_ray(corpus: Path | None, *, quick: bool):
         rows.append([label, n, seconds, n / seconds])
         print(f"  {label}: {n} passages in {seconds:.1f}s (cluster start {started:.0f}s, not counted)",
               file=sys.stderr, flush=True)
-    name = corpus.name if corpus else f"synthetic, {rows[0][1]} one-passage documents"
+    name = corpus.name if corpus else f"synthetic, {n_docs} documents"
     return Table(f"rag index on Ray ({name}; whole command, --rebuild)",
                  ["mode", "passages", "seconds", "passages/s"], rows,
                  details=[{"cluster_start_seconds": started}])
