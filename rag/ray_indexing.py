@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from .config import Config
 from .errors import ConfigError, RagError
@@ -167,9 +168,9 @@ class RayIndexing:
 
         if not log.isEnabledFor(logging.INFO):
             logging.getLogger("ray.data").setLevel(logging.ERROR)
-        context = DataContext.get_current()
-        context.enable_progress_bars = show_progress
-        context.print_on_execution_start = show_progress
+        # Progress is ours, counted in documents as results stream back: Ray Data's own bars
+        # stay silent on a driver whose worker logs are off (the default without -v).
+        DataContext.get_current().enable_progress_bars = False
         size = self._pool_size(ray)
         per_batch = max(1, min(MAX_DOCS_PER_BATCH, math.ceil(len(docs) / (size * BATCHES_PER_ACTOR))))
         items = [{"i": i, "doc": pickle.dumps(d)} for i, d in enumerate(docs)]
@@ -178,8 +179,13 @@ class RayIndexing:
             batch_size=per_batch, batch_format="numpy", compute=ActorPoolStrategy(size=size), num_cpus=1)
         log.info("chunking and embedding %d documents on Ray: %d actors, %d documents a batch",
                  len(docs), size, per_batch)
+        rows = []
         try:
-            rows = dataset.take_all()
+            with tqdm(total=len(docs), unit="doc", desc="chunking and embedding on Ray",
+                      disable=not show_progress) as bar:
+                for row in dataset.iter_rows():
+                    rows.append(row)
+                    bar.update(1)
         except Exception as exc:  # RayTaskError and friends wrap what the actor raised
             raise _job_error(exc) from None
         chunks: dict[str, list[Chunk]] = {}
