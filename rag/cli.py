@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-tokens", type=int, help="chunk size in tokens")
     p.add_argument("--chunk-overlap", type=int, help="overlap between consecutive chunks in tokens")
     p.add_argument("--model", help="embedding model name or path")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="chunk and embed on a Ray cluster: auto, host:port, ray://host:10001, or local "
+                        "(default: ray_address from the config, else local); the index is the same as without")
+    p.add_argument("--ray-actors", type=int, metavar="N",
+                   help="embedding actors on the Ray cluster (default: one per CPU)")
 
     p = command("search", "Show the passages most relevant to a question.", cmd_search)
     p.add_argument("question")
@@ -109,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", action="append", type=Path, metavar="SET",
                    help="eval set for the embedding-backend recall columns (repeatable; default eval/article.jsonl)")
     p.add_argument("--only", action="append", metavar="NAME",
-                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates (repeatable)")
+                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates, "
+                        "or ray (rag index single-process vs Ray; only when named) (repeatable)")
     return parser
 
 
@@ -173,10 +179,15 @@ def _check_directory(path: Path, what: str, flag: str, *, writable: bool) -> Non
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .config import is_ray_address
     from .indexer import Indexer
 
+    if args.ray and not is_ray_address(args.ray) and Path(args.ray).exists():
+        # `rag index --ray docs/`: the folder is a path to index, not the cluster's address.
+        args.paths.insert(0, args.ray)
+        args.ray = ""
     config = _config(args, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
-                     embedding_model=args.model)
+                     embedding_model=args.model, ray_address=args.ray or None, ray_actors=args.ray_actors)
     paths = args.paths or [str(config.corpus_dir)]
     for p in paths:
         if not Path(p).exists():
@@ -195,7 +206,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     for logger in loggers:
         logger.addFilter(hold)
     try:
-        report = Indexer(config).index_paths(paths, config.index_dir, rebuild=args.rebuild,
+        ray = None
+        if args.ray is not None or config.ray_address.strip():
+            from .ray_indexing import RayIndexing
+
+            ray = RayIndexing(config, config.ray_address or "local")
+        report = Indexer(config, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
                                              show_progress=sys.stderr.isatty())
     finally:
         for logger in loggers:

@@ -89,6 +89,12 @@ class Config:
     # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
     # the corpus are always read.
     follow_external_symlinks: bool = False
+    # `rag index` on a Ray cluster (chunking and embedding as Ray Data jobs; same index as without):
+    # "" runs in this process unless --ray is given, "local" starts Ray on this machine for the
+    # run, "auto" joins the cluster this machine is part of, "host:port" or "ray://host:10001"
+    # names one. `ray_actors`: embedding actors (one CPU each); 0 means one per CPU of the cluster.
+    ray_address: str = ""
+    ray_actors: int = 0
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
 
@@ -144,6 +150,9 @@ class Config:
             raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {self.query_backend!r})")
         if self.index_type not in INDEX_TYPES:
             raise ConfigError(f"index_type must be one of {', '.join(INDEX_TYPES)} (got {self.index_type!r})")
+        if self.ray_address.strip() and not is_ray_address(self.ray_address):
+            raise ConfigError(f"ray_address {self.ray_address!r} is not a Ray address: use local, auto, host:port "
+                              "or ray://host:10001 (or leave it empty to index in this process)")
         for url in self.openai_allowed_base_urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -176,8 +185,20 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "max_file_chars": (1, None),
     "max_file_chunks": (1, None),
     "max_parse_seconds": (0.0, 86_400.0),
+    "ray_actors": (0, 4096),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}
+
+
+def is_ray_address(text: str) -> bool:
+    """local, auto, ray://host[:port] or host:port (what `ray.init(address=...)` accepts)."""
+    text = text.strip()
+    if text in ("local", "auto"):
+        return True
+    if text.startswith("ray://"):
+        return bool(urlsplit(text).hostname)
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536 and "/" not in host)
 
 
 def _check_range(name: str, value: Any, low: float, high: float | None) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from .library import DocumentInfo, Removal, find_document, list_documents, sourc
 from .loaders import FileLimits, SkippedFile, load_documents
 from .records import Document
 from .uploads import UploadFolder
+
+if TYPE_CHECKING:
+    from .ray_indexing import RayIndexing
 
 log = logging.getLogger("rag.indexer")
 
@@ -48,6 +52,10 @@ class IndexReport:
                 f"{self.n_chunks} chunks{segments} ({self.embedded_chunks} embedded) in {self.seconds:.1f}s")
 
 
+def too_many_chunks(n_chunks: int, limit: int) -> str:
+    return f"too many chunks: {n_chunks:,} > max_file_chunks ({limit:,}); raise max_file_chunks to index it"
+
+
 def content_hash(doc: Document) -> str:
     h = hashlib.sha256()
     for part in (doc.title, doc.text):
@@ -59,8 +67,11 @@ def content_hash(doc: Document) -> str:
 class Indexer:
     """Keeps an index directory in step with a set of documents."""
 
-    def __init__(self, config: Config | None = None, embedder: Embedder | None = None):
+    def __init__(self, config: Config | None = None, embedder: Embedder | None = None, *,
+                 ray: RayIndexing | None = None):
+        """`ray`: chunk and embed on a Ray cluster instead of in this process (same result)."""
         self.config = config or Config.load()
+        self.ray = ray
         self.embedder = embedder or embedder_for(self.config)
         self.chunker = Chunker(self.config.chunk_tokens, self.config.chunk_overlap, self.config.encoding,
                                fits=self.embedder.fits)
@@ -105,7 +116,9 @@ class Indexer:
                     report.updated.append(doc_id)
                 else:
                     report.unchanged.append(doc_id)
-            chunked, too_big = self._chunk_within_limit([docs[d] for d in report.added + report.updated])
+            to_embed = [docs[d] for d in report.added + report.updated]
+            prepared = self.ray.prepare(to_embed, show_progress=show_progress) if self.ray and to_embed else None
+            chunked, too_big = (prepared.chunks, prepared.too_big) if prepared else self._chunk_within_limit(to_embed)
             if too_big:  # skipped like an unreadable file: an indexed version stays
                 over = {s.doc_id for s in too_big}
                 report.skipped.extend(too_big)
@@ -136,7 +149,9 @@ class Indexer:
 
             new_docs = [docs[d] for d in report.added + report.updated]
             new_chunks = [c for d in new_docs for c in chunked[d.id]]
-            if new_chunks:
+            if new_chunks and prepared:
+                new_vectors = prepared.vectors_for(new_chunks)
+            elif new_chunks:
                 new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
                                                             show_progress=show_progress)
             else:  # only removals: nothing to embed, and no reason to load the model
@@ -187,7 +202,7 @@ class Indexer:
             if len(chunks) <= limit:
                 chunked[doc.id] = chunks
                 continue
-            reason = f"too many chunks: {len(chunks):,} > max_file_chunks ({limit:,}); raise max_file_chunks to index it"
+            reason = too_many_chunks(len(chunks), limit)
             log.warning("skipped %s: %s", doc.source, reason)
             over.append(SkippedFile(doc.source, reason, doc.id))
         return chunked, over
