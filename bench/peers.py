@@ -404,8 +404,10 @@ def machine() -> dict:
 
     import torch
 
+    # The load average says how much of the machine others had while the times were taken.
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def versions() -> dict[str, str]:
