@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import Config
+from .datasets import RELEVANCE_FIELDS
 from .errors import ConfigError, RagError
 from .redact import install_log_redaction
 from .terminal import json_text, plain
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="a .jsonl of questions, or a directory holding qa.jsonl and corpus.jsonl")
     p.add_argument("--corpus", type=Path, help="documents to search (directory or corpus.jsonl; default: "
                                                "the dataset's corpus.jsonl, else corpus/)")
+    p.add_argument("--relevance", choices=RELEVANCE_FIELDS, default="doc_ids",
+                   help="the questions' field naming their relevant documents: doc_ids (default) or a stricter "
+                        "own_doc_ids where the set has one")
     p.add_argument("--generator", help="generator to evaluate (default from config: extractive)")
     p.add_argument("-k", "--k", type=int, help="passages given to the generator (default 5)")
     p.add_argument("--out", type=Path, help="report directory (default reports/eval/<dataset>)")
@@ -367,7 +371,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = _config(args, generator=args.generator, k=args.k, abstain_threshold=args.threshold)
     # Checked now, not after a run of minutes.
     _check_directory(args.out or Path("reports/eval"), "report directory", "--out", writable=True)
-    eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars)
+    eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars, relevance=args.relevance)
     report = evaluate(eval_set, config, corpus=args.corpus, index_dir=Path(args.index) if args.index else None,
                       progress=sys.stderr.isatty(), log=lambda m: print(plain(m), file=sys.stderr))
     print(render_table(report, previous))

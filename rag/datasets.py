@@ -9,6 +9,10 @@ from pathlib import Path
 from .errors import DatasetError, QuestionError
 from .questions import clean_question
 
+# Fields of a question that can name its relevant documents. `doc_ids` is the default; a set may
+# add a stricter list (realtimeqa's `own_doc_ids`: only the documents its own search found).
+RELEVANCE_FIELDS = ("doc_ids", "own_doc_ids")
+
 
 @dataclass(frozen=True)
 class EvalQuestion:
@@ -31,6 +35,7 @@ class EvalSet:
     questions: tuple[EvalQuestion, ...]
     corpus: Path | None = None  # documents shipped with the dataset, if any
     meta: dict = field(default_factory=dict)
+    relevance: str = "doc_ids"  # the field that `EvalQuestion.doc_ids` was read from
 
     @property
     def answerable(self) -> list[EvalQuestion]:
@@ -41,21 +46,30 @@ class EvalSet:
         return [q for q in self.questions if not q.answerable]
 
 
-def load_eval_set(path: str | Path, *, max_question_chars: int = 4000) -> EvalSet:
+def load_eval_set(path: str | Path, *, max_question_chars: int = 4000, relevance: str = "doc_ids") -> EvalSet:
+    """`relevance`: the field (one of RELEVANCE_FIELDS) whose documents count as relevant."""
+    check_relevance_field(relevance)
     path = Path(path)
     if path.is_dir():
         qa = path / "qa.jsonl"
         if not qa.is_file():
             raise DatasetError(f"{path} is a directory without qa.jsonl; give a .jsonl file or a dataset directory")
         corpus = path / "corpus.jsonl"
-        return EvalSet(path.name, path, tuple(read_questions(qa, max_question_chars)),
-                       corpus if corpus.is_file() else None)
+        return EvalSet(path.name, path, tuple(read_questions(qa, max_question_chars, relevance)),
+                       corpus if corpus.is_file() else None, relevance=relevance)
     if not path.is_file():
         raise DatasetError(f"{path} does not exist")
-    return EvalSet(path.stem, path, tuple(read_questions(path, max_question_chars)))
+    return EvalSet(path.stem, path, tuple(read_questions(path, max_question_chars, relevance)), relevance=relevance)
 
 
-def read_questions(path: Path, max_question_chars: int = 4000) -> list[EvalQuestion]:
+def check_relevance_field(relevance: str) -> None:
+    if relevance not in RELEVANCE_FIELDS:
+        raise DatasetError(f"unknown relevance field {relevance!r}; choose one of {', '.join(RELEVANCE_FIELDS)}")
+
+
+def read_questions(path: Path, max_question_chars: int = 4000, relevance: str = "doc_ids") -> list[EvalQuestion]:
+    """`doc_ids` of each question is read from the `relevance` field."""
+    check_relevance_field(relevance)
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
     try:
@@ -89,17 +103,22 @@ def read_questions(path: Path, max_question_chars: int = 4000) -> list[EvalQuest
             raise DatasetError(f"{where}: duplicate id {qid!r}")
         seen.add(qid)
         fields = {}
-        for key in ("answers", "doc_ids", "evidence"):
+        for key in ("answers", relevance, "evidence"):
             value = item.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise DatasetError(f"{where}: '{key}' must be a list of strings")
             fields[key] = tuple(value)
         if item["answerable"] and not fields["answers"]:
             raise DatasetError(f"{where}: an answerable question needs 'answers'")
-        if item["answerable"] and not (fields["doc_ids"] or fields["evidence"]):
+        if relevance != "doc_ids" and item["answerable"] and not item.get(relevance):
+            # Asked for by name: falling back to other fields would report figures of another kind.
+            raise DatasetError(f"{where}: relevance is judged by '{relevance}', but this answerable question "
+                               f"has {'an empty' if relevance in item else 'no'} '{relevance}'; add it, or use "
+                               "--relevance doc_ids")
+        if item["answerable"] and not (fields[relevance] or fields["evidence"]):
             raise DatasetError(f"{where}: an answerable question needs 'doc_ids' or 'evidence' to judge retrieval")
         questions.append(EvalQuestion(qid, item["question"], fields["answers"], item["answerable"],
-                                      fields["doc_ids"], fields["evidence"]))
+                                      fields[relevance], fields["evidence"]))
     if not questions:
         raise DatasetError(f"{path} holds no questions")
     return questions

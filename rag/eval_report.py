@@ -47,8 +47,12 @@ def render_table(report: dict[str, Any], previous: dict[str, Any] | None = None)
     fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     s = report["settings"]
     head = (f"{report['dataset']}: {report['questions']} questions ({report['answerable']} answerable, "
-            f"{report['unanswerable']} unanswerable); generator={s['generator']} k={s['k']}")
+            f"{report['unanswerable']} unanswerable); generator={s['generator']} k={s['k']} "
+            f"relevance={relevance_of(report)}")
     lines = [head, fmt(columns), fmt(["-" * w for w in widths]), *map(fmt, rows)]
+    note = relevance_note(report, previous)
+    if note:
+        lines.append(note)
     cal = report.get("calibration")
     if cal:
         lines.append(f"abstention threshold {cal['threshold']}; best on this set {cal['best_threshold']} "
@@ -58,14 +62,31 @@ def render_table(report: dict[str, Any], previous: dict[str, Any] | None = None)
     return "\n".join(lines)
 
 
+def relevance_of(report: dict[str, Any]) -> str:
+    """The field relevance was judged by; reports written before the choice existed used doc_ids."""
+    return str(report.get("relevance") or report.get("settings", {}).get("relevance") or "doc_ids")
+
+
+def relevance_note(report: dict[str, Any], previous: dict[str, Any] | None) -> str | None:
+    if previous is None or relevance_of(previous) == relevance_of(report):
+        return None
+    return (f"note: the earlier report judged relevance by {relevance_of(previous)}, this one by "
+            f"{relevance_of(report)}: retrieval changes compare different things")
+
+
 def render_markdown(report: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
     columns, rows = table_rows(report, previous)
     md = [f"# Evaluation: {report['dataset']}", "",
           f"{report['questions']} questions ({report['answerable']} answerable, {report['unanswerable']} "
-          f"unanswerable) from `{report['dataset_path']}`, run {report['created']}.", "",
+          f"unanswerable) from `{report['dataset_path']}`, run {report['created']}; a passage is relevant when "
+          f"its document is in the question's `{relevance_of(report)}` or it holds an `evidence` string.",
+          "",
           "Settings: " + ", ".join(f"{k}={v}" for k, v in report["settings"].items()), "",
           "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
+    note = relevance_note(report, previous)
+    if note:
+        md += ["", note[0].upper() + note[1:] + "."]
     cal = report.get("calibration")
     if cal:
         md += ["", f"Abstention threshold {cal['threshold']}; the threshold maximising balanced accuracy on this "

@@ -136,3 +136,68 @@ def test_em_and_f1_judge_the_short_answer_when_there_is_one_and_its_rate_is_repo
     assert with_short.contains == without.contains == 1.0
     metrics = aggregate([with_short, without], {"q1": q})
     assert metrics["answer.short_rate"] == 0.5 and metrics["answer.em"] == 0.5
+
+
+NEWS = [
+    {"id": "rescue", "title": "Storm rescue", "text": "Mara Quill, keeper of the Northcliff lighthouse, pulled "
+     "two sailors from the water during Monday's storm off the Fenwick coast."},
+    {"id": "guide", "title": "Visiting Fenwick", "text": "The Northcliff lighthouse stands on the Fenwick coast; "
+     "its gallery is open to visitors from May to September."},
+    {"id": "bakery", "title": "Bread prize", "text": "The Old Mill bakery in Dunmore won the regional bread prize "
+     "on Thursday for its dark rye loaf."},
+]
+# Lenient relevance counts every document naming the answer; the strict field only the one the
+# question's own search found (here deliberately the weaker match, so the two figures differ).
+NEWS_QA = [
+    {"id": "n1", "question": "Mara Quill rescued two sailors this week. Which lighthouse does she keep?",
+     "answers": ["Northcliff"], "answerable": True, "doc_ids": ["rescue", "guide"], "own_doc_ids": ["guide"]},
+    {"id": "n2", "question": "Which bakery won the regional bread prize this week?", "answers": ["Old Mill"],
+     "answerable": True, "doc_ids": ["bakery"], "own_doc_ids": ["bakery"]},
+    {"id": "n3", "question": "Who painted the ceiling of the Dunmore town hall?", "answers": [], "answerable": False,
+     "doc_ids": []},  # an unanswerable question needs no strict list
+]
+
+
+def test_rag_eval_judges_relevance_by_the_chosen_field_and_says_which(tmp_path, capsys, monkeypatch, shared_model):
+    (tmp_path / "news").mkdir()
+    write_jsonl(tmp_path / "news" / "qa.jsonl", NEWS_QA)
+    write_jsonl(tmp_path / "news" / "corpus.jsonl", NEWS)
+    monkeypatch.chdir(tmp_path)
+    reports = {}
+    for field in ("doc_ids", "own_doc_ids"):
+        assert main(["eval", "news", "--relevance", field, "--out", f"r-{field}"]) == 0
+        assert f"relevance={field}" in capsys.readouterr().out
+        reports[field] = json.loads((tmp_path / f"r-{field}" / "report.json").read_text())
+        assert reports[field]["relevance"] == reports[field]["settings"]["relevance"] == field
+        assert f"`{field}`" in (tmp_path / f"r-{field}" / "report.md").read_text()
+    lenient, strict = reports["doc_ids"]["metrics"], reports["own_doc_ids"]["metrics"]
+    assert lenient["retrieval.recall@1"] == 1.0  # the rescue report is found first
+    assert strict["retrieval.recall@1"] == 0.5  # ...but only the guide counts for n1 when strict
+    assert strict["retrieval.recall@3"] == 1.0
+
+    # Comparing a strict run with a lenient one is allowed, and said.
+    assert main(["eval", "news", "--relevance", "own_doc_ids", "--out", "r-again",
+                 "--compare", "r-doc_ids/report.json"]) == 0
+    assert "judged relevance by doc_ids, this one by own_doc_ids" in capsys.readouterr().out
+
+
+def test_an_unknown_relevance_field_or_a_question_without_it_is_an_error(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "qa.jsonl", NEWS_QA)
+    with pytest.raises(DatasetError, match="unknown relevance field 'gold'; choose one of doc_ids, own_doc_ids"):
+        load_eval_set(path, relevance="gold")
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", str(path), "--relevance", "gold"])
+    assert exit_.value.code == 2 and "invalid choice: 'gold'" in capsys.readouterr().err
+
+    lacking = dict(NEWS_QA[1])
+    del lacking["own_doc_ids"]
+    path = write_jsonl(tmp_path / "lacking.jsonl", [NEWS_QA[0], lacking, NEWS_QA[2]])
+    assert [q.doc_ids for q in load_eval_set(path).questions][:2] == [("rescue", "guide"), ("bakery",)]
+    with pytest.raises(DatasetError, match=r"lacking\.jsonl:2: relevance is judged by 'own_doc_ids', but this "
+                                           r"answerable question has no 'own_doc_ids'"):
+        load_eval_set(path, relevance="own_doc_ids")
+    # Evidence strings do not stand in for a strict list that was asked for by name.
+    with pytest.raises(DatasetError, match=":1: .*has no 'own_doc_ids'"):
+        load_eval_set(write_jsonl(tmp_path / "evidence.jsonl", [GOOD]), relevance="own_doc_ids")
+    assert main(["eval", str(path), "--relevance", "own_doc_ids"]) == 1
+    assert "has no 'own_doc_ids'; add it, or use --relevance doc_ids" in capsys.readouterr().err
