@@ -203,7 +203,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         for line in skipped:
             print(plain(line), file=sys.stderr)
     print(f"index {report.index_dir}: {report.summary()}")
-    if args.merge:
+    if args.merge and config.backend == "milvus":
+        print(f"index {report.index_dir}: Milvus merges its segments itself (compaction); nothing to do")
+    elif args.merge:
         from .index_store import IndexStore
 
         store = IndexStore(config.index_dir)
@@ -281,11 +283,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .index_store import IndexStore
+    from .backends import open_backend
     from .library import find_document, format_size, format_time, list_documents
 
     config = _config(args)
-    store = IndexStore(config.index_dir)  # reading the catalogue needs no model
+    store = open_backend(config)  # reading the catalogue needs no model
     if args.action == "list":
         if args.ids:
             raise RagError("`rag docs` lists every document; use `rag docs show ID` for one")
