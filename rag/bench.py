@@ -250,6 +250,28 @@ def bench_updates(sizes: Sequence[int], config: Config, embedder: Embedder, *, n
                           "hybrid e2e p95"], queries)]
 
 
+def bench_backends(sizes: Sequence[int], config: Config, *, n_queries: int) -> Table:
+    """See rag.bench_backends: the same chunks through each storage backend."""
+    from .bench_backends import run_backends
+
+    rows, details = [], []
+    for n in sizes:
+        for label, r in run_backends(n, config, n_queries=n_queries):
+            if r is None:
+                rows.append([f"{n:,}", label, "not running", "", "", "", "", "", "", ""])
+                continue
+            details.append({"corpus": n, "backend": label, **r})
+            rows.append([f"{n:,}", label, r["rows_per_s"], r["open_s"], percentile(r["dense_ms"], 50),
+                         percentile(r["dense_ms"], 95), percentile(r["hybrid_ms"], 50), percentile(r["hybrid_ms"], 95),
+                         percentile(r["filtered_ms"], 50), r["recall@10"]])
+    table = Table("Backends: synthetic chunks inserted and searched through each backend (ms; hybrid = dense + "
+                  "keyword search of one question; filtered = dense top 10 within 10 documents, chunks fetched)",
+                  ["corpus", "backend", "insert rows/s", "open s", "dense p50", "dense p95", "hybrid p50",
+                   "hybrid p95", "filtered p50", "recall@10"], rows)
+    table.details = details
+    return table
+
+
 def _article_chunks(config: Config, embedder: Embedder):
     from .index_store import IndexStore
     from .indexer import Indexer
@@ -315,13 +337,15 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
         "scale": lambda: bench_scale(sizes, config, model(), n_queries=100 if quick else 300),
         "cold-start": lambda: bench_cold_start(config, model(), repeats=1 if quick else 3),
         "updates": lambda: bench_updates(sizes, config, model(), n_queries=100 if quick else 300),
+        # Not in the default run: it needs the milvus extra, and a server to compare with.
+        "backends": lambda: bench_backends(sizes, config, n_queries=100 if quick else 300),
     }
     unknown = set(only) - set(benches)
     if unknown:
         raise RagError(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(benches)}")
     tables = []
     for name, bench in benches.items():
-        if only and name not in only:
+        if (only and name not in only) or (not only and name == "backends"):
             continue
         result = bench()
         for table in result if isinstance(result, list) else [result]:

@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", action="append", type=Path, metavar="SET",
                    help="eval set for the embedding-backend recall columns (repeatable; default eval/article.jsonl)")
     p.add_argument("--only", action="append", metavar="NAME",
-                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates (repeatable)")
+                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates, "
+                        "backends (local vs milvus-lite vs a Milvus server; not in the default run) (repeatable)")
     return parser
 
 
