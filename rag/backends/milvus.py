@@ -47,6 +47,10 @@ BATCH = 256  # rows per insert: well under the 64 MB message limit at 384 dimens
 ID_CHARS = 4096
 TEXT_CHARS = 65_535
 META_KEY = "meta:"
+# Searches read with Strong consistency for this long after a view opens, Bounded after: Strong
+# waits for the server's next time tick (200 ms per request on Milvus 2.3 standalone, against
+# 5 ms Bounded), and by then Bounded staleness covers every write the new generation listed.
+STRONG_SECONDS = 5.0
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 
 
@@ -119,6 +123,10 @@ class MilvusView:
         self.manifest = manifest
         self.version = generation
         self._terms = lexical
+        self._strong_until = time.monotonic() + STRONG_SECONDS
+
+    def _level(self) -> str:
+        return "Strong" if time.monotonic() < self._strong_until else "Bounded"
 
     def __len__(self) -> int:
         return self.manifest.n_chunks
@@ -127,7 +135,7 @@ class MilvusView:
         b = self.backend
         res = b.call("search", b.collection, data=[query.astype(np.float32).tolist()], anns_field="vector",
                      limit=min(depth, TOP_K_LIMIT), filter=expression(filters), output_fields=["id"],
-                     search_params={"metric_type": "IP"})
+                     search_params={"metric_type": "IP"}, consistency_level=self._level())
         return [str(hit["id"]) for hit in res[0]]
 
     def lexical(self, question: str, depth: int, filters: Filters) -> list[tuple[str, float]]:
@@ -138,16 +146,17 @@ class MilvusView:
             return []
         b = self.backend
         res = b.call("search", b.collection, data=[terms], anns_field="sparse", limit=min(depth, TOP_K_LIMIT),
-                     filter=expression(filters), output_fields=["id"], search_params={"metric_type": "BM25"})
+                     filter=expression(filters), output_fields=["id"], search_params={"metric_type": "BM25"},
+                     consistency_level=self._level())
         # milvus-lite reports BM25 as a negated distance, servers as a score; the order is best first in both.
         return [(str(hit["id"]), abs(float(hit["distance"]))) for hit in res[0]]
 
     def chunks(self, keys: Sequence[str]) -> list[Chunk]:
-        rows = self.backend.rows(keys, ["id", "doc_id", "text", "info"])
+        rows = self.backend.rows(keys, ["id", "doc_id", "text", "info"], self._level())
         return [_chunk(rows[k]) for k in keys]
 
     def vectors(self, keys: Sequence[str]) -> np.ndarray:
-        rows = self.backend.rows(keys, ["id", "vector"])
+        rows = self.backend.rows(keys, ["id", "vector"], self._level())
         dim = int(self.manifest.embedder.get("dim") or 0)
         if not keys:
             return np.zeros((0, dim), dtype=np.float32)
@@ -263,11 +272,12 @@ class MilvusBackend:
         finally:
             it.close()
 
-    def rows(self, ids: Sequence[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+    def rows(self, ids: Sequence[str], fields: list[str], level: str = "Strong") -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
         for i in range(0, len(unique), 1000):
-            for row in self.call("query", self.collection, ids=unique[i:i + 1000], output_fields=fields):
+            for row in self.call("query", self.collection, ids=unique[i:i + 1000], output_fields=fields,
+                                 consistency_level=level):
                 out[str(row["id"])] = row
         missing = [k for k in unique if k not in out]
         if missing:
