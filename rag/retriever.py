@@ -14,9 +14,11 @@ import numpy as np
 
 from .acronyms import asked_acronym, defines
 from .backends import Backend, Filters, Key, SearchView, open_backend
+from .backends.local import LocalBackend, LocalView
 from .config import Config
 from .embedders import Embedder, embedder_for
 from .errors import QueryError, RagError
+from .index_store import IndexSnapshot, IndexStore
 from .library import DocumentInfo, find_document, list_documents
 from .questions import clean_question
 from .records import Chunk, Hit
@@ -41,7 +43,13 @@ class Retriever:
     score = w_dense / (rrf_k + rank_dense) + w_bm25 / (rrf_k + rank_bm25).
     """
 
-    def __init__(self, view: SearchView, embedder: Embedder, config: Config, store: Backend):
+    def __init__(self, view: SearchView | IndexSnapshot, embedder: Embedder, config: Config,
+                 store: Backend | IndexStore):
+        """`view` and `store` from a backend; an index version and its store are taken as they are."""
+        if isinstance(view, IndexSnapshot):
+            view = LocalView(view)
+        if isinstance(store, IndexStore):
+            store = LocalBackend(store.root)
         self._view = view
         self.embedder = embedder
         self.config = config
@@ -66,6 +74,14 @@ class Retriever:
     def view(self) -> SearchView:
         """The state of the store this retriever searches (rag.backends)."""
         return self._view
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        """The loaded index version (local backend only: a Milvus collection has no snapshot)."""
+        snapshot = getattr(self._view, "snapshot", None)
+        if snapshot is None:
+            raise AttributeError(f"the {self.store.name} backend has no index snapshot")
+        return snapshot
 
     @property
     def documents(self) -> dict[str, dict]:
