@@ -250,6 +250,28 @@ def bench_updates(sizes: Sequence[int], config: Config, embedder: Embedder, *, n
                           "hybrid e2e p95"], queries)]
 
 
+def bench_backends(sizes: Sequence[int], config: Config, *, n_queries: int) -> Table:
+    """See rag.bench_backends: the same chunks through each storage backend."""
+    from .bench_backends import run_backends
+
+    rows, details = [], []
+    for n in sizes:
+        for label, r in run_backends(n, config, n_queries=n_queries):
+            if r is None:
+                rows.append([f"{n:,}", label, "not running", "", "", "", "", "", "", ""])
+                continue
+            details.append({"corpus": n, "backend": label, **r})
+            rows.append([f"{n:,}", label, r["rows_per_s"], r["open_s"], percentile(r["dense_ms"], 50),
+                         percentile(r["dense_ms"], 95), percentile(r["hybrid_ms"], 50), percentile(r["hybrid_ms"], 95),
+                         percentile(r["filtered_ms"], 50), r["recall@10"]])
+    table = Table("Backends: synthetic chunks inserted and searched through each backend (ms; hybrid = dense + "
+                  "keyword search of one question; filtered = dense top 10 within 10 documents, chunks fetched)",
+                  ["corpus", "backend", "insert rows/s", "open s", "dense p50", "dense p95", "hybrid p50",
+                   "hybrid p95", "filtered p50", "recall@10"], rows)
+    table.details = details
+    return table
+
+
 def _article_chunks(config: Config, embedder: Embedder):
     from .index_store import IndexStore
     from .indexer import Indexer
@@ -322,9 +344,11 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
         "cold-start": lambda: bench_cold_start(config, model(), repeats=1 if quick else 3),
         "updates": lambda: bench_updates(sizes, config, model(), n_queries=100 if quick else 300),
         "ray": lambda: bench_ray(corpus, quick=quick),
+        "backends": lambda: bench_backends(sizes, config, n_queries=100 if quick else 300),
     }
-    # Run only when named: it starts Ray and a two-node cluster, minutes of set-up on a small machine.
-    opt_in = {"ray"}
+    # Run only when named: "ray" starts a two-node cluster (minutes of set-up on a small machine),
+    # "backends" needs a Milvus server to compare with.
+    opt_in = {"ray", "backends"}
     unknown = set(only) - set(benches)
     if unknown:
         raise RagError(f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(benches)}")

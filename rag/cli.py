@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="eval set for the embedding-backend recall columns (repeatable; default eval/article.jsonl)")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates, "
-                        "or ray (rag index single-process vs Ray; only when named) (repeatable)")
+                        "ray (rag index single-process vs Ray) or backends (local vs milvus-lite vs a "
+                        "Milvus server); the last two only when named (repeatable)")
     return parser
 
 
@@ -223,7 +224,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         for line in skipped:
             print(plain(line), file=sys.stderr)
     print(f"index {report.index_dir}: {report.summary()}")
-    if args.merge:
+    if args.merge and config.backend == "milvus":
+        print(f"index {report.index_dir}: Milvus merges its segments itself (compaction); nothing to do")
+    elif args.merge:
         from .index_store import IndexStore
 
         store = IndexStore(config.index_dir)
@@ -301,11 +304,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .index_store import IndexStore
+    from .backends import open_backend
     from .library import find_document, format_size, format_time, list_documents
 
     config = _config(args)
-    store = IndexStore(config.index_dir)  # reading the catalogue needs no model
+    store = open_backend(config)  # reading the catalogue needs no model
     if args.action == "list":
         if args.ids:
             raise RagError("`rag docs` lists every document; use `rag docs show ID` for one")

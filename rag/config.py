@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,15 @@ class Config:
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
 
+    # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
+    # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
+    # file; see README "Scaling out"). The Milvus token is read from the environment variable
+    # named by `milvus_token_env`, never from a file, and never logged.
+    backend: str = "local"
+    milvus_uri: str = ".rag/milvus.db"  # http(s)://host:19530, or a local file for milvus-lite
+    milvus_collection: str = "rag_chunks"
+    milvus_token_env: str = "RAG_MILVUS_TOKEN"
+
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -153,11 +163,53 @@ class Config:
         if self.ray_address.strip() and not is_ray_address(self.ray_address):
             raise ConfigError(f"ray_address {self.ray_address!r} is not a Ray address: use local, auto, host:port "
                               "or ray://host:10001 (or leave it empty to index in this process)")
+        _check_milvus(self)
         for url in self.openai_allowed_base_urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"openai_allowed_base_urls: {url!r} is not an http(s) URL such as "
                                   "https://api.openai.com/v1")
+
+
+BACKENDS = ("local", "milvus")
+# Milvus names: a letter or underscore, then letters, digits and underscores; the catalogue
+# collection adds "_docs", so the name leaves room for it under Milvus' 255 characters.
+_COLLECTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,249}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_milvus(config: "Config") -> None:
+    if config.backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)} (got {config.backend!r})")
+    if not _COLLECTION.fullmatch(config.milvus_collection):
+        raise ConfigError(f"milvus_collection must start with a letter or _ and hold only letters, digits and _ "
+                          f"(at most 250 characters), such as rag_chunks (got {config.milvus_collection!r})")
+    if not _ENV_NAME.fullmatch(config.milvus_token_env):
+        raise ConfigError(f"milvus_token_env must name an environment variable, such as RAG_MILVUS_TOKEN "
+                          f"(got {config.milvus_token_env!r})")
+    uri = config.milvus_uri.strip()
+    if not uri:
+        raise ConfigError("milvus_uri is empty; give http://host:19530 for a server or a file path for milvus-lite")
+    if "://" in uri:
+        parts = urlsplit(uri)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https", "tcp", "grpc") or not parts.hostname or port == -1:
+            raise ConfigError(f"milvus_uri {_no_secrets(uri)!r} is not a server address such as "
+                              "http://localhost:19530 (a milvus-lite file is given as a path, without a scheme)")
+        if parts.password:
+            raise ConfigError("milvus_uri holds a password; put the token in the environment variable named by "
+                              "milvus_token_env (RAG_MILVUS_TOKEN) instead")
+    elif not uri.endswith(".db"):
+        raise ConfigError(f"milvus_uri {uri!r}: a milvus-lite file must end in .db (such as .rag/milvus.db); "
+                          "a server is given as http://host:19530")
+
+
+def _no_secrets(uri: str) -> str:
+    parts = urlsplit(uri)
+    return uri if not parts.password else uri.replace(parts.password, "***")
 
 
 # The accepted range of every numeric setting, bounds included (None: no upper bound), checked

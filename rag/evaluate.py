@@ -71,6 +71,8 @@ def prepare_retriever(eval_set: EvalSet, config: Config, *, corpus: Path | None 
         if not Path(corpus).exists():
             raise DatasetError(f"corpus {corpus} does not exist; pass --corpus")
         index_dir = cache_dir_for(Path(corpus), config)
+        if config.backend == "milvus":  # one collection per corpus and settings, never the served one
+            config = config.replace(milvus_collection=f"{config.milvus_collection}_eval_{index_dir.name.rsplit('-', 1)[1]}")
         indexer = Indexer(config, embedder)
         report = indexer.index_paths([corpus], index_dir)
         log(f"index for {corpus}: {report.summary()}")

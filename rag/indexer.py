@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .backends import Backend, open_backend
 from .chunking import Chunker
 from .config import Config
 from .embedders import Embedder, embedder_for
-from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, RagError
-from .index_store import IndexStore, Manifest
+from .errors import DocumentNotFoundError, RagError
+from .index_store import Manifest
 from .library import DocumentInfo, Removal, find_document, list_documents, source_file
 from .loaders import FileLimits, SkippedFile, load_documents
 from .records import Document
@@ -65,7 +66,8 @@ def content_hash(doc: Document) -> str:
 
 
 class Indexer:
-    """Keeps an index directory in step with a set of documents."""
+    """Keeps an index (a directory, or a Milvus collection with `backend = "milvus"`) in step
+    with a set of documents."""
 
     def __init__(self, config: Config | None = None, embedder: Embedder | None = None, *,
                  ray: RayIndexing | None = None):
@@ -102,11 +104,11 @@ class Indexer:
         those in `keep` or read from a file in `keep_files`, which stay as indexed; the ids in
         `remove` are dropped in any case."""
         t0 = time.perf_counter()
-        store = IndexStore(index_dir or self.config.index_dir)
+        store = self.backend(index_dir)
         docs = {d.id: d for d in documents}
         with store.lock():
             old_manifest = self._previous(store, rebuild)
-            report = IndexReport(index_dir=str(store.root))
+            report = IndexReport(index_dir=store.where)
             old_docs = old_manifest.documents if old_manifest else {}
             hashes = {doc_id: content_hash(d) for doc_id, d in docs.items()}
             for doc_id in docs:
@@ -176,20 +178,12 @@ class Indexer:
                 n_chunks=sum(int(m.get("n_chunks", 0)) for m in documents_meta.values()),
                 index_type=self.config.index_type,
             )
-            if old_manifest is None:
-                version = store.write(manifest, new_chunks, new_vectors, approx_threshold=self.config.approx_threshold)
-            else:
-                # Only the new and changed documents are written; the rest stays in its segments.
-                version = store.update(manifest, new_chunks, new_vectors, replaced=report.updated,
-                                       approx_threshold=self.config.approx_threshold)
-                if store.merge(approx_threshold=self.config.approx_threshold):
-                    version = store.current_path()
-            published = store.version_info(version)
-            report.n_chunks = published.n_chunks
-            report.segments = len(published.segments)
+            report.n_chunks, report.segments = store.publish(
+                manifest, new_chunks, new_vectors, added=report.added, updated=report.updated,
+                removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.config.approx_threshold)
             report.embedded_chunks = len(new_chunks)
             report.seconds = time.perf_counter() - t0
-            log.info("indexed %s: %s", store.root, report.summary())
+            log.info("indexed %s: %s", store.where, report.summary())
             return report
 
     def _chunk_within_limit(self, docs: list[Document]) -> tuple[dict[str, list], list[SkippedFile]]:
@@ -209,16 +203,20 @@ class Indexer:
 
     def list_documents(self, index_dir: Path | str | None = None) -> list[DocumentInfo]:
         """The indexed documents, by id."""
-        return list_documents(IndexStore(index_dir or self.config.index_dir).read_manifest())
+        return list_documents(self.backend(index_dir).read_manifest())
 
     def get_document(self, doc_id: str, index_dir: Path | str | None = None) -> DocumentInfo:
-        return find_document(IndexStore(index_dir or self.config.index_dir).read_manifest(), doc_id)
+        return find_document(self.backend(index_dir).read_manifest(), doc_id)
+
+    def backend(self, index_dir: Path | str | None = None) -> Backend:
+        """Where this indexer writes: the configured backend (`index_dir` is the local one's)."""
+        return open_backend(self.config, index_dir)
 
     def remove_documents(self, doc_ids: Collection[str], index_dir: Path | str | None = None) -> Removal:
         """Drop documents from the index in one atomic update. Files that uploads stored under
         `<corpus>/uploads/` are deleted with them; other files are left alone (and reported, since
         the next `rag index` of their folder would add them again). Unknown ids change nothing."""
-        store = IndexStore(index_dir or self.config.index_dir)
+        store = self.backend(index_dir)
         manifest = store.read_manifest()
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
@@ -238,7 +236,7 @@ class Indexer:
                 for name in uploads.values():
                     if name is not None:
                         hidden[name] = folder.set_aside(name)
-                report = self.sync([], store.root, remove_missing=False, remove=ids)
+                report = self.sync([], index_dir, remove_missing=False, remove=ids)
             except BaseException:
                 for name, aside in hidden.items():
                     folder.restore(aside, name)
@@ -250,16 +248,10 @@ class Indexer:
                        deleted_files=tuple(str(folder.root / name) for name in hidden),
                        kept_files=tuple(str(p) for p in kept if p is not None), n_chunks=report.n_chunks)
 
-    def _previous(self, store: IndexStore, rebuild: bool) -> Manifest | None:
+    def _previous(self, store: Backend, rebuild: bool) -> Manifest | None:
         if rebuild:
             return None
-        try:
-            # Opened whole, not just its manifest: its segments are carried into the next version,
-            # so a damaged one must stop the update rather than be passed on.
-            manifest = store.load().manifest
-        except IndexNotFoundError:
-            return None
-        except IndexCorruptError as exc:
-            raise IndexCorruptError(f"{exc} (the existing index cannot be updated)") from None
-        manifest.check_embedder(self.embedder, self.chunker.settings.to_dict(), store.root)
+        manifest = store.previous()
+        if manifest is not None:
+            manifest.check_embedder(self.embedder, self.chunker.settings.to_dict(), store.where)
         return manifest

@@ -8,10 +8,13 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .acronyms import asked_acronym, defines
+from .backends import Backend, Filters, Key, SearchView, open_backend
+from .backends.local import LocalBackend, LocalView
 from .config import Config
 from .embedders import Embedder, embedder_for
 from .errors import QueryError, RagError
@@ -23,6 +26,7 @@ from .rerankers import Reranker, create_reranker
 
 log = logging.getLogger("rag.retriever")
 MODES = ("hybrid", "dense", "bm25")
+__all__ = ["Filters", "Retrieval", "Retriever", "check_k"]
 
 
 @dataclass(frozen=True)
@@ -32,30 +36,6 @@ class Retrieval:
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
 
 
-@dataclass(frozen=True)
-class Filters:
-    doc_ids: frozenset[str] | None = None
-    date_from: str | None = None  # ISO dates, inclusive; documents without a date never match
-    date_to: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.doc_ids or self.date_from or self.date_to)
-
-    def accepts(self, chunk: Chunk) -> bool:
-        if self.doc_ids and chunk.doc_id not in self.doc_ids:
-            return False
-        if self.date_from or self.date_to:
-            date = str(chunk.metadata.get("date", ""))[:10]
-            if not date:
-                return False
-            if self.date_from and date < self.date_from:
-                return False
-            if self.date_to and date > self.date_to:
-                return False
-        return True
-
-
 class Retriever:
     """`Retriever.load(index_dir).search("question", k=5)` returns ranked `Hit`s.
 
@@ -63,13 +43,19 @@ class Retriever:
     score = w_dense / (rrf_k + rank_dense) + w_bm25 / (rrf_k + rank_bm25).
     """
 
-    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, config: Config, store: IndexStore):
-        self._snapshot = snapshot
+    def __init__(self, view: SearchView | IndexSnapshot, embedder: Embedder, config: Config,
+                 store: Backend | IndexStore):
+        """`view` and `store` from a backend; an index version and its store are taken as they are."""
+        if isinstance(view, IndexSnapshot):
+            view = LocalView(view)
+        if isinstance(store, IndexStore):
+            store = LocalBackend(store.root)
+        self._view = view
         self.embedder = embedder
         self.config = config
         self.store = store
         self._reload_lock = threading.Lock()
-        self._rejected: Path | None = None  # a newer version that failed its checks; not retried
+        self._rejected: Any = None  # a newer version that failed its checks; not retried
         # Why the live version on disk is not the one answering (None when it is); for the page.
         self.refresh_problem: str | None = None
         self.reranker: Reranker | None = create_reranker(config.reranker) if config.reranker else None
@@ -78,29 +64,38 @@ class Retriever:
     def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
              embedder: Embedder | None = None) -> "Retriever":
         config = config or Config.load()
-        store = IndexStore(index_dir or config.index_dir)
-        snapshot = store.load()
+        store = open_backend(config, index_dir)
+        view = store.open()
         embedder = embedder or embedder_for(config)
-        _check_compatible(snapshot, embedder, config, store)
-        return cls(snapshot, embedder, config, store)
+        _check_compatible(view, embedder, config, store)
+        return cls(view, embedder, config, store)
+
+    @property
+    def view(self) -> SearchView:
+        """The state of the store this retriever searches (rag.backends)."""
+        return self._view
 
     @property
     def snapshot(self) -> IndexSnapshot:
-        return self._snapshot
+        """The loaded index version (local backend only: a Milvus collection has no snapshot)."""
+        snapshot = getattr(self._view, "snapshot", None)
+        if snapshot is None:
+            raise AttributeError(f"the {self.store.name} backend has no index snapshot")
+        return snapshot
 
     @property
     def documents(self) -> dict[str, dict]:
-        return self._snapshot.manifest.documents
+        return self._view.manifest.documents
 
     def list_documents(self) -> list[DocumentInfo]:
         """The documents of the version this retriever searches, by id."""
-        return list_documents(self._snapshot.manifest)
+        return list_documents(self._view.manifest)
 
     def get_document(self, doc_id: str) -> DocumentInfo:
-        return find_document(self._snapshot.manifest, doc_id)
+        return find_document(self._view.manifest, doc_id)
 
     def __len__(self) -> int:
-        return len(self._snapshot.chunks)
+        return len(self._view)
 
     def refresh(self) -> bool:
         """Switch to the live index version if another process or thread published a new one.
@@ -109,26 +104,27 @@ class Retriever:
         settings, whole on disk); one that fails them is not loaded: searches keep using the
         version loaded before, `refresh_problem` says why, and the log says it once."""
         with self._reload_lock:
-            path: Path | None = None
+            path: Any = None
             try:
-                path = self.store.current_path()
-                if path == self._snapshot.path:
+                path = self.store.version()
+                if path == self._view.version:
                     self.refresh_problem = None
                     return False
                 if path == self._rejected:
                     return False
-                snapshot = self.store.load()
-                _check_compatible(snapshot, self.embedder, self.config, self.store)
+                view = self.store.open()
+                _check_compatible(view, self.embedder, self.config, self.store)
             except RagError as exc:
                 self._rejected = path
-                self.refresh_problem = (f"the index at {self.store.root} changed, but the new version was not "
+                self.refresh_problem = (f"the index at {self.store.where} changed, but the new version was not "
                                         f"loaded: {exc} Answers still come from the version loaded before.")
                 log.warning("%s", self.refresh_problem)
                 return False
-            self._snapshot, self._rejected, self.refresh_problem = snapshot, None, None
+            self._view, self._rejected, self.refresh_problem = view, None, None
             return True
 
-    def _distinct(self, snap: IndexSnapshot, ranked: list[int], k: int) -> list[int]:
+    def _distinct(self, chunks: dict[Key, Chunk], vectors: dict[Key, np.ndarray], ranked: list[Key],
+                  k: int) -> list[Key]:
         """The best k that each bring something new: a passage nearly identical to a better one
         (cosine >= `dedup_similarity`, 0.98: the same news snippet from two sites; neighbouring chunks
         of one article already reach 0.95) or mostly inside
@@ -136,14 +132,14 @@ class Retriever:
         threshold = self.config.dedup_similarity
         if threshold >= 1.0:
             return ranked[:k]
-        chosen: list[int] = []
+        chosen: list[Key] = []
         for p in ranked:
             if len(chosen) == k:
                 break
-            c = snap.chunks[p]
-            if any(_mostly_inside(c, snap.chunks[q]) for q in chosen):
+            c = chunks[p]
+            if any(_mostly_inside(c, chunks[q]) for q in chosen):
                 continue
-            if chosen and float(np.max(np.asarray(snap.vectors[chosen]) @ np.asarray(snap.vectors[p]))) >= threshold:
+            if chosen and float(np.max(np.stack([vectors[q] for q in chosen]) @ vectors[p])) >= threshold:
                 continue
             chosen.append(p)
         return chosen
@@ -162,39 +158,40 @@ class Retriever:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)} (lower case), not {mode!r}")
         filters = Filters(_doc_id_set(doc_ids), _date("date_from", date_from), _date("date_to", date_to))
-        snap = self._snapshot  # one version for the whole query, even if a reload happens meanwhile
+        view = self._view  # one version for the whole query, even if a reload happens meanwhile
         timings: dict[str, float] = {}
-        n = len(snap.chunks)
+        n = len(view)
         if n == 0:
             return Retrieval(question, [], timings)
         depth = max(k, self.config.candidate_depth)
-        if filters.active:
-            depth = n  # filtered-out candidates must not crowd out the ones that pass
 
         t = time.perf_counter()
         query = self.embedder.encode_queries([question])[0] if mode != "bm25" else None
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        dense_rank: dict[int, int] = {}
+        # A backend that filters while searching returns `depth` that pass; the local one
+        # searches everything when filtered. The filters are checked here again either way.
+        dense_rank: dict[Key, int] = {}
         if query is not None:
-            _, positions = snap.vector_index.search(query[None, :], min(depth, n))
-            dense_rank = {int(p): r for r, p in enumerate(positions[0]) if p >= 0}
-        bm25_rank: dict[int, int] = {}
-        bm25_score: dict[int, float] = {}
+            dense_rank = {p: r for r, p in enumerate(view.dense(query, depth, filters))}
+        bm25_rank: dict[Key, int] = {}
+        bm25_score: dict[Key, float] = {}
         if mode != "dense":
-            scores, positions = snap.bm25.search(question, min(depth, n))
-            bm25_rank = {int(p): r for r, p in enumerate(positions)}
-            bm25_score = {int(p): float(s) for p, s in zip(positions, scores)}
+            found = view.lexical(question, depth, filters)
+            bm25_rank = {p: r for r, (p, _) in enumerate(found)}
+            bm25_score = dict(found)
 
-        candidates = [p for p in {**dense_rank, **bm25_rank} if filters.accepts(snap.chunks[p])]
-        dense_score = {}
-        if query is not None and candidates:
-            # Cosine for every candidate, also those only BM25 found: the abstention decision needs it.
-            rows = np.asarray(snap.vectors[np.array(sorted(candidates))], dtype=np.float32)
-            dense_score = dict(zip(sorted(candidates), (rows @ query).tolist()))
+        pool = list({**dense_rank, **bm25_rank})
+        chunks = {p: c for p, c in zip(pool, view.chunks(pool)) if filters.accepts(c)}
+        candidates = [p for p in pool if p in chunks]
+        # Cosine for every candidate, also those only BM25 found: the abstention decision needs it,
+        # and de-duplication compares candidates by it.
+        keys = sorted(candidates)
+        vectors = dict(zip(keys, view.vectors(keys))) if keys else {}
+        dense_score = {p: float(vectors[p] @ query) for p in keys} if query is not None else {}
 
-        def fused(p: int) -> float:
+        def fused(p: Key) -> float:
             if mode == "dense":
                 return dense_score[p]
             if mode == "bm25":
@@ -210,15 +207,15 @@ class Retriever:
         ordered = sorted(candidates, key=lambda p: (-fused(p), p))
         acronym = asked_acronym(question)
         if acronym:  # the passage that spells it out is the answer, whatever else scores higher
-            ordered.sort(key=lambda p: not defines(snap.chunks[p].text, acronym))
+            ordered.sort(key=lambda p: not defines(chunks[p].text, acronym))
         rerank_score: dict[int, float] = {}
         if self.reranker is not None and ordered:
             t_rerank = time.perf_counter()
             head = ordered[:max(k, self.config.rerank_depth)]
-            rerank_score = dict(zip(head, self.reranker.scores(question, [snap.chunks[p].text for p in head])))
+            rerank_score = dict(zip(head, self.reranker.scores(question, [chunks[p].text for p in head])))
             ordered = sorted(head, key=lambda p: (-rerank_score[p], p)) + ordered[len(head):]
             timings["rerank_ms"] = (time.perf_counter() - t_rerank) * 1000
-        ranked = self._distinct(snap, ordered, k)
+        ranked = self._distinct(chunks, vectors, ordered, k)
         hits = []
         for rank, p in enumerate(ranked, 1):
             parts = {}
@@ -228,7 +225,7 @@ class Retriever:
                 parts["bm25"] = bm25_score.get(p, 0.0)
             if p in rerank_score:
                 parts["rerank"] = rerank_score[p]
-            hits.append(Hit(chunk=snap.chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
+            hits.append(Hit(chunk=chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
         timings["search_ms"] = (time.perf_counter() - t) * 1000 - timings.get("rerank_ms", 0.0)
         return Retrieval(question, hits, timings)
 
@@ -262,10 +259,10 @@ def _date(name: str, value: str | None) -> str | None:
     return value or None
 
 
-def _check_compatible(snapshot: IndexSnapshot, embedder: Embedder, config: Config, store: IndexStore) -> None:
-    snapshot.manifest.check_embedder(
+def _check_compatible(view: SearchView, embedder: Embedder, config: Config, store: Backend) -> None:
+    view.manifest.check_embedder(
         embedder, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
-                   "encoding": config.encoding}, store.root)
+                   "encoding": config.encoding}, store.where)
 
 
 def _mostly_inside(a: Chunk, b: Chunk) -> bool:

@@ -79,3 +79,32 @@ def copy_as_built_by(index_dir: Path, copy: Path, model: str) -> Path:
     manifest["embedder"]["name"] = model
     manifest_path.write_text(json.dumps(manifest))
     return copy
+
+
+BACKENDS = ("local", "milvus")
+
+
+def backend_config(config, backend: str, where: Path):
+    """`config` storing under `where`: an index directory, or a milvus-lite file there."""
+    if backend == "local":
+        return config.replace(index_dir=where / "index")
+    return config.replace(backend="milvus", milvus_uri=str(where / "m.db"), milvus_collection="rag_chunks")
+
+
+@pytest.fixture(params=BACKENDS)
+def any_backend(request, config, tmp_path):
+    """The settings of each backend in turn, storing in this test's tmp_path (Milvus: milvus-lite)."""
+    return backend_config(config, request.param, tmp_path)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def article_retriever(request, article_index, article_corpus, config, embedder, tmp_path_factory):
+    """A retriever over the article on each backend in turn; tests must not modify it."""
+    from rag.indexer import Indexer
+    from rag.retriever import Retriever
+
+    if request.param == "local":
+        return Retriever.load(article_index, config=config, embedder=embedder)
+    milvus = backend_config(config, "milvus", tmp_path_factory.mktemp("milvus"))
+    Indexer(milvus, embedder).index_paths([article_corpus])
+    return Retriever.load(config=milvus, embedder=embedder)

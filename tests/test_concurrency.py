@@ -10,6 +10,7 @@ import time
 import traceback
 
 from rag.config import Config
+from rag.index_store import IndexStore
 from rag.indexer import Indexer
 from rag.records import Answer
 from rag.retriever import Retriever
@@ -75,7 +76,7 @@ def test_readers_see_one_whole_index_version_while_uploads_are_indexed(tmp_path,
     cfg = Config(corpus_dir=corpus, index_dir=tmp_path / "index")
     Indexer(cfg, embedder).index_paths([corpus], cfg.index_dir)
     service = ChatService(cfg, embedder=embedder)
-    store = service.retriever.store
+    store = IndexStore(cfg.index_dir)
 
     # Every published version as read back from disk, independently of the retriever under test;
     # kept in memory because old versions are deleted as new ones land.

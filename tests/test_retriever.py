@@ -12,8 +12,14 @@ from rag.records import Hit
 from .conftest import ARTICLE
 
 
-def test_top_hit_for_when_the_imu_was_formed_contains_late_1990s(article_index):
-    hits = Retriever.load(article_index).search("When was the IMU first formed?", k=5)
+@pytest.fixture
+def retriever(article_retriever):
+    """Every test taking `retriever` runs on both backends (local and milvus-lite)."""
+    return article_retriever
+
+
+def test_top_hit_for_when_the_imu_was_formed_contains_late_1990s(retriever):
+    hits = retriever.search("When was the IMU first formed?", k=5)
     assert "late 1990s" in hits[0].text
 
 
@@ -60,20 +66,21 @@ def test_unusable_questions_raise_a_clear_error(retriever, question):
     assert str(err.value)
 
 
-def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, config, embedder):
+def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, any_backend, embedder):
     from rag.indexer import Indexer
 
+    config = any_backend
     docs = tmp_path / "docs"
     docs.mkdir()
     snippet = "Lionel Messi won the 2022 World Cup with Argentina after a penalty shoot-out against France."
     (docs / "site-a.txt").write_text(snippet)
     (docs / "site-b.txt").write_text(snippet)  # the same story syndicated on a second site
     (docs / "other.txt").write_text("Kylian Mbappé scored a hat-trick for France in the 2022 World Cup final.")
-    Indexer(config, embedder).index_paths([docs], tmp_path / "idx")
-    hits = Retriever.load(tmp_path / "idx", config=config, embedder=embedder).search("Who won the 2022 World Cup?", 3)
+    Indexer(config, embedder).index_paths([docs])
+    hits = Retriever.load(config=config, embedder=embedder).search("Who won the 2022 World Cup?", 3)
     assert len({h.doc_id for h in hits} & {"site-a.txt", "site-b.txt"}) == 1
     assert "other.txt" in {h.doc_id for h in hits}
-    everything = Retriever.load(tmp_path / "idx", config=config.replace(dedup_similarity=1.0), embedder=embedder)
+    everything = Retriever.load(config=config.replace(dedup_similarity=1.0), embedder=embedder)
     assert len(everything.search("Who won the 2022 World Cup?", 3)) == 3
 
 

@@ -1,0 +1,163 @@
+"""The same behaviour on every storage backend: local index directory and Milvus (milvus-lite)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from rag.backends import Filters
+from rag.config import Config
+from rag.errors import ConfigError
+from rag.indexer import Indexer
+from rag.retriever import Retriever
+
+from .conftest import ROOT, backend_config
+
+
+def write_docs(folder: Path, docs: dict[str, str]) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+DOCS = {
+    "rivers.txt": "The Danube flows through ten countries before it reaches the Black Sea.",
+    "mountains.txt": "Mount Elbrus in the Caucasus is the highest mountain in Europe.",
+    "deserts.txt": "The Atacama desert in Chile is one of the driest places on Earth.",
+}
+
+
+def test_indexing_again_embeds_only_added_or_changed_documents_and_drops_removed_ones(
+        tmp_path, any_backend, embedder):
+    docs = write_docs(tmp_path / "docs", DOCS)
+    indexer = Indexer(any_backend, embedder)
+    first = indexer.index_paths([docs])
+    assert sorted(first.added) == sorted(DOCS) and first.embedded_chunks == 3
+
+    again = indexer.index_paths([docs])
+    assert not again.changed and again.embedded_chunks == 0
+
+    (docs / "rivers.txt").write_text("The Rhine rises in the Swiss Alps and flows into the North Sea.")
+    (docs / "deserts.txt").unlink()
+    (docs / "lakes.txt").write_text("Lake Baikal in Siberia is the deepest lake in the world.")
+    update = indexer.index_paths([docs])
+    assert (update.added, update.updated, update.removed) == (["lakes.txt"], ["rivers.txt"], ["deserts.txt"])
+    assert update.embedded_chunks == 2 and update.n_chunks == 3
+
+    retriever = Retriever.load(config=any_backend, embedder=embedder)
+    assert sorted(retriever.documents) == ["lakes.txt", "mountains.txt", "rivers.txt"]
+    assert len(retriever) == 3
+    assert retriever.search("Which river flows into the North Sea?", 1)[0].doc_id == "rivers.txt"
+    assert all("Danube" not in h.text and h.doc_id != "deserts.txt" for h in retriever.search("Danube desert", 10))
+
+
+def test_filters_by_document_and_date_are_applied_by_the_store(tmp_path, any_backend, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "news.jsonl").write_text(
+        '{"id": "a", "title": "A", "text": "Floods hit the valley in spring.", "date": "2014-04-02"}\n'
+        '{"id": "b", "title": "B", "text": "Floods hit the valley again in autumn.", "date": "2015-10-09"}\n'
+        '{"id": "c", "title": "C", "text": "Floods were feared in the valley.", "date": ""}\n', encoding="utf-8")
+    Indexer(any_backend, embedder).index_paths([docs])
+    retriever = Retriever.load(config=any_backend, embedder=embedder)
+    assert {h.doc_id for h in retriever.search("floods in the valley", 5)} == {"a", "b", "c"}
+    for mode in ("dense", "bm25", "hybrid"):
+        assert [h.doc_id for h in retriever.search("floods", 5, mode=mode, doc_ids=["b"])] == ["b"]
+        assert [h.doc_id for h in retriever.search("floods", 5, mode=mode, date_to="2014-12-31")] == ["a"]
+        assert [h.doc_id for h in retriever.search("floods", 5, mode=mode, date_from="2015-01-01")] == ["b"]
+    # A document id holding quotes is a value, not part of the expression.
+    assert retriever.search("floods", 5, doc_ids=['a" or doc_id != "']) == []
+
+
+def test_milvus_filter_expressions_quote_every_value():
+    from rag.backends.milvus import expression
+
+    assert expression(Filters()) == ""
+    assert expression(Filters(frozenset({'x"y', "a\\b"}), "2014-01-01", "2014-12-31")) == (
+        'doc_id in ["a\\\\b", "x\\"y"] and date != "" and date >= "2014-01-01" and date <= "2014-12-31"')
+
+
+def test_both_backends_give_the_same_retrieval_figures_on_the_article_set(tmp_path, config, embedder):
+    from rag.datasets import load_eval_set
+    from rag.evaluate import evaluate
+
+    eval_set = load_eval_set(ROOT / "eval" / "article.jsonl")
+    figures = {}
+    for backend in ("local", "milvus"):
+        cfg = backend_config(config, backend, tmp_path / backend)
+        report = evaluate(eval_set, cfg, index_dir=None, progress=False, log=lambda _: None, embedder=embedder,
+                          corpus=ROOT / "corpus")
+        figures[backend] = {m: {k: v for k, v in metrics.items() if k.startswith("retrieval.")}
+                            for m, metrics in [("hybrid", report["metrics"]), *report["baselines"].items()]}
+    for method, local in figures["local"].items():
+        for name, value in local.items():
+            assert figures["milvus"][method][name] == pytest.approx(value, abs=0.01), (method, name)
+
+
+def test_a_server_without_full_text_search_ranks_keywords_here_and_says_so_once(
+        tmp_path, config, embedder, monkeypatch, caplog):
+    import rag.backends.milvus as milvus
+
+    monkeypatch.setattr(milvus, "has_full_text", lambda version: False)  # as on Milvus 2.3
+    docs = write_docs(tmp_path / "docs", DOCS)
+    local = backend_config(config, "local", tmp_path)
+    plain = backend_config(config, "milvus", tmp_path).replace(milvus_collection="no_bm25")
+    for cfg in (local, plain):
+        Indexer(cfg, embedder).index_paths([docs])
+    with caplog.at_level(logging.INFO, logger="rag.milvus"):
+        retriever = Retriever.load(config=plain, embedder=embedder)
+        retriever.refresh()
+        hits = retriever.search("driest desert Chile", 3, mode="bm25")
+    said = [r for r in caplog.records if "no BM25 full-text search" in r.getMessage()]
+    assert len(said) == 1
+    expected = Retriever.load(config=local, embedder=embedder).search("driest desert Chile", 3, mode="bm25")
+    assert [(h.chunk.id, round(h.score, 4)) for h in hits] == [(h.chunk.id, round(h.score, 4)) for h in expected]
+    assert retriever.search("Chile", 3, mode="bm25", doc_ids=["rivers.txt"]) == []
+
+
+def test_two_services_on_one_milvus_see_each_others_uploads_and_removals(tmp_path, config, embedder):
+    from rag.service import ChatService
+
+    cfg = backend_config(config, "milvus", tmp_path).replace(corpus_dir=tmp_path / "corpus")
+    Indexer(cfg, embedder).index_paths([write_docs(tmp_path / "corpus", {"rivers.txt": DOCS["rivers.txt"]})])
+    first, second = ChatService(cfg, embedder=embedder), ChatService(cfg, embedder=embedder)
+    first.upload("glaciers.txt", b"The Aletsch glacier is the largest glacier in the Alps.")
+    assert {d.id for d in second.list_documents()} == {"rivers.txt", "uploads/glaciers.txt"}
+    answer = second.ask_api("Which is the largest glacier in the Alps?")
+    assert "Aletsch" in answer["answer"]
+    assert any(c["doc_id"] == "uploads/glaciers.txt" for c in answer["citations"])
+    second.remove_documents(["uploads/glaciers.txt"])
+    assert {d.id for d in first.list_documents()} == {"rivers.txt"}
+    assert not (tmp_path / "corpus" / "uploads" / "glaciers.txt").exists()
+
+
+def test_milvus_settings_are_checked_when_loaded(monkeypatch):
+    assert Config(backend="milvus", milvus_uri="http://milvus.example:19530").milvus_collection == "rag_chunks"
+    for bad in ({"backend": "qdrant"}, {"milvus_collection": "no-dashes"}, {"milvus_collection": ""},
+                {"milvus_uri": "ftp://host:1"}, {"milvus_uri": "http://host:notaport"},
+                {"milvus_uri": "data/milvus"}, {"milvus_uri": " "}, {"milvus_token_env": "NOT A NAME"}):
+        with pytest.raises(ConfigError):
+            Config(**bad)
+    with pytest.raises(ConfigError, match="RAG_MILVUS_TOKEN") as err:
+        Config(milvus_uri="https://user:s3cret-password@cloud.example:443")
+    assert "s3cret" not in str(err.value)
+    monkeypatch.setenv("RAG_BACKEND", "milvus")
+    monkeypatch.setenv("RAG_MILVUS_URI", "http://localhost:19530")
+    assert Config.load().backend == "milvus"
+
+
+def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, monkeypatch, caplog):
+    from rag.backends.milvus import MilvusBackend, MilvusError
+    from rag.redact import install_log_redaction
+
+    token = "root:Milvus-s3cret-token-123"
+    monkeypatch.setenv("RAG_MILVUS_TOKEN", token)
+    install_log_redaction()
+    cfg = config.replace(backend="milvus", milvus_uri="http://127.0.0.1:9/")  # nothing listens on port 9
+    with caplog.at_level(logging.DEBUG), pytest.raises(MilvusError) as err:
+        MilvusBackend(cfg).read_manifest()
+    assert token not in str(err.value)
+    assert all(token not in r.getMessage() for r in caplog.records)
