@@ -19,6 +19,7 @@ from .index_store import IndexStore, Manifest
 from .library import DocumentInfo, Removal, find_document, list_documents, source_file
 from .loaders import FileLimits, SkippedFile, load_documents
 from .records import Document
+from .sentence_vectors import encode_chunks
 from .uploads import UploadFolder
 
 log = logging.getLogger("rag.indexer")
@@ -136,9 +137,9 @@ class Indexer:
 
             new_docs = [docs[d] for d in report.added + report.updated]
             new_chunks = [c for d in new_docs for c in chunked[d.id]]
+            sentences = None
             if new_chunks:
-                new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
-                                                            show_progress=show_progress)
+                new_vectors, sentences = encode_chunks(self.embedder, new_chunks, show_progress=show_progress)
             else:  # only removals: nothing to embed, and no reason to load the model
                 dim = int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim
                 new_vectors = np.zeros((0, dim), dtype=np.float32)
@@ -162,11 +163,12 @@ class Indexer:
                 index_type=self.config.index_type,
             )
             if old_manifest is None:
-                version = store.write(manifest, new_chunks, new_vectors, approx_threshold=self.config.approx_threshold)
+                version = store.write(manifest, new_chunks, new_vectors, approx_threshold=self.config.approx_threshold,
+                                      sentences=sentences)
             else:
                 # Only the new and changed documents are written; the rest stays in its segments.
                 version = store.update(manifest, new_chunks, new_vectors, replaced=report.updated,
-                                       approx_threshold=self.config.approx_threshold)
+                                       approx_threshold=self.config.approx_threshold, sentences=sentences)
                 if store.merge(approx_threshold=self.config.approx_threshold):
                     version = store.current_path()
             published = store.version_info(version)

@@ -102,6 +102,10 @@ class Retriever:
     def __len__(self) -> int:
         return len(self._snapshot.chunks)
 
+    def sentence_vectors(self, chunk: Chunk, texts: Collection[str]) -> dict[str, np.ndarray]:
+        """Vectors of sentences and clauses of `chunk` stored with the index (rag.sentence_vectors)."""
+        return dict(self._snapshot.sentences.lookup(chunk, texts))
+
     def refresh(self) -> bool:
         """Switch to the live index version if another process or thread published a new one.
 
