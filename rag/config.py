@@ -55,6 +55,11 @@ class Config:
     candidate_depth: int = 50
     # Passages at least this similar to a better-ranked one are skipped (1.0 keeps everything).
     dedup_similarity: float = 0.98
+    # Document-aware ranking: at most this many chunks of one document among the k passages,
+    # unless no other document scores (0: no limit), so k passages cover more sources; and a
+    # chunk's score gains this share of its document's other candidates' scores (0: off).
+    max_chunks_per_document: int = 0
+    document_weight: float = 0.0
     max_question_chars: int = 4000
     # Cross-encoder reranking of the best `rerank_depth` candidates: a model name or directory;
     # empty turns it off (no reranker ships as a package, so it is off by default).
@@ -165,6 +170,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "bm25_weight": (0.0, 1000.0),
     "candidate_depth": (1, 100_000),
     "dedup_similarity": (0.0, 1.0),
+    "max_chunks_per_document": (0, 1_000_000),
+    "document_weight": (0.0, 1000.0),
     "max_question_chars": (1, 1_000_000),
     "rerank_depth": (1, 10_000),
     "abstain_threshold": (-1.0, 2.0),
