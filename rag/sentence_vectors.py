@@ -77,11 +77,22 @@ def _merge_like_clauses(sentence: str, parts: list[tuple[int, int]], min_words: 
 
 
 def piece_key(chunk_id: str, chunk_text: str, piece: str) -> int:
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (chunk_id, chunk_text, piece):
-        digest.update(part.encode("utf-8", "surrogatepass"))
+    return piece_keys(chunk_id, chunk_text, [piece])[0]
+
+
+def piece_keys(chunk_id: str, chunk_text: str, pieces: Iterable[str]) -> list[int]:
+    """64-bit keys of `pieces` of one chunk (the chunk part is hashed once)."""
+    base = hashlib.blake2b(digest_size=8)
+    for part in (chunk_id, chunk_text):
+        base.update(part.encode("utf-8", "surrogatepass"))
+        base.update(b"\x00")
+    keys = []
+    for piece in pieces:
+        digest = base.copy()
+        digest.update(piece.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
-    return int.from_bytes(digest.digest(), "little")
+        keys.append(int.from_bytes(digest.digest(), "little"))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,7 @@ class PieceVectors:
             if len(vecs) != len(pieces):  # the embedder could not pool this chunk: none stored
                 sizes.append(0)
                 continue
-            keys.extend(piece_key(chunk.id, chunk.text, p) for p, _, _ in pieces)
+            keys.extend(piece_keys(chunk.id, chunk.text, [p for p, _, _ in pieces]))
             blocks.append(vecs.reshape(len(pieces), dim))
             sizes.append(len(pieces))
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float16)
@@ -222,7 +233,7 @@ class SentenceVectors:
         texts = list(dict.fromkeys(texts))
         if not texts or not self._segments:
             return {}
-        keys = np.array([piece_key(chunk.id, chunk.text, t) for t in texts], dtype=np.uint64)
+        keys = np.array(piece_keys(chunk.id, chunk.text, texts), dtype=np.uint64)
         found: dict[str, np.ndarray] = {}
         for seg in self._segments:
             hit, rows = seg.find(keys)
