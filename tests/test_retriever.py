@@ -168,7 +168,7 @@ def test_at_most_two_chunks_of_one_document_unless_nothing_else_scores(long_and_
 
 def test_document_weight_lifts_a_document_that_matches_in_several_places_and_keeps_its_order(
         long_and_short, config, embedder):
-    small = config.replace(chunk_tokens=64, chunk_overlap=8)
+    small = config.replace(chunk_tokens=64, chunk_overlap=8, max_chunks_per_document=0)
     question = "Argentina France Lusail"
     plain = Retriever.load(long_and_short, config=small, embedder=embedder).search(question, 10)
     fused = Retriever.load(long_and_short, config=small.replace(document_weight=1.0), embedder=embedder)
