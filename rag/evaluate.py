@@ -26,6 +26,7 @@ from .retriever import Retriever
 METHODS = ("hybrid", "dense", "bm25")
 RANK_DEPTH = 10
 RECALL_KS = (1, 3, 5, 10)
+INDEX_LAYOUT = "sentence-vectors"
 
 
 @dataclass
@@ -57,9 +58,10 @@ def hit_units(q: EvalQuestion, hit: Hit) -> set[str]:
 
 
 def cache_dir_for(corpus: Path, config: Config, root: Path = Path(".rag/eval-cache")) -> Path:
-    """One index per corpus and settings; content changes are handled by the incremental update."""
+    """One index per corpus and settings; content changes are handled by the incremental update.
+    `INDEX_LAYOUT` names what an index holds besides its chunks: an older cache lacks it."""
     key = "|".join([str(corpus.resolve()), config.embedding_model, str(config.chunk_tokens),
-                    str(config.chunk_overlap), config.encoding])
+                    str(config.chunk_overlap), config.encoding, INDEX_LAYOUT])
     return root / f"{corpus.stem}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 

@@ -73,6 +73,7 @@ from .segments import (
     read_documents,
     write_segment,
 )
+from .sentence_vectors import PieceVectors, SentenceVectors
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
@@ -158,6 +159,8 @@ class IndexSnapshot:
     vector_index: VectorIndex
     bm25: Any  # rag.lexical.LexicalIndex (Bm25sIndex for a format-1 index)
     segments: tuple[SegmentRef, ...] = ()
+    # Sentence vectors stored with the chunks (rag.sentence_vectors); empty for older indexes.
+    sentences: SentenceVectors = field(default_factory=lambda: SentenceVectors(()))
 
 
 class IndexStore:
@@ -264,7 +267,8 @@ class IndexStore:
             chunks, vectors, vector_index = seg.chunks, seg.vectors, seg.index
         else:
             chunks, vectors, vector_index = LiveChunks(parts), LiveVectors(parts, dim), LiveVectorIndex(parts)
-        return IndexSnapshot(path, manifest, chunks, vectors, vector_index, parts.lexical(), tuple(refs))
+        sentences = SentenceVectors([seg.sentences for seg in segments if seg.sentences is not None])
+        return IndexSnapshot(path, manifest, chunks, vectors, vector_index, parts.lexical(), tuple(refs), sentences)
 
     def _load_legacy(self, path: Path, header: dict[str, Any], mmap: bool) -> IndexSnapshot:
         manifest = _manifest_from(header, header.get("documents", {}))
@@ -290,7 +294,8 @@ class IndexStore:
     # --- writing: call these under `lock()` ---
 
     def write(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray, *,
-              approx_threshold: int = 200_000, previous: VectorIndex | None = None) -> Path:
+              approx_threshold: int = 200_000, previous: VectorIndex | None = None,
+              sentences: PieceVectors | None = None) -> Path:
         """Replace the whole index with one segment holding `chunks` and make it live.
 
         `previous` is the live version's vector index: an approximate index reuses its training.
@@ -303,10 +308,11 @@ class IndexStore:
         ref = SegmentRef(name, len(chunks), len(chunks))
         return self._publish(manifest, [ref], {name: lambda dst: write_segment(
             dst, chunks, vectors, manifest.documents, dim=dim, index_type=manifest.index_type,
-            approx_threshold=approx_threshold, previous=previous)}, base=None)
+            approx_threshold=approx_threshold, previous=previous, sentences=sentences)}, base=None)
 
     def update(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray, *,
-               replaced: Collection[str] = (), approx_threshold: int = 200_000) -> Path:
+               replaced: Collection[str] = (), approx_threshold: int = 200_000,
+               sentences: PieceVectors | None = None) -> Path:
         """Publish a version holding `manifest.documents`: documents it no longer lists, and those
         in `replaced`, get tombstones; `chunks` (of the documents not yet live, and of `replaced`)
         go into one new segment. Every other segment is shared with the live version as it is."""
@@ -333,7 +339,8 @@ class IndexStore:
             dim = _dim(manifest, vectors)
             new_refs.append(SegmentRef(name, len(chunks), len(chunks)))
             new[name] = lambda dst: write_segment(dst, chunks, vectors, added, dim=dim,
-                                                  index_type=manifest.index_type, approx_threshold=approx_threshold)
+                                                  index_type=manifest.index_type, approx_threshold=approx_threshold,
+                                                  sentences=sentences)
         return self._publish(manifest, new_refs, new, base=base)
 
     def merge(self, *, full: bool = False, approx_threshold: int = 200_000) -> int:

@@ -21,6 +21,7 @@ from .index_store import Manifest
 from .library import DocumentInfo, Removal, find_document, list_documents, source_file
 from .loaders import FileLimits, SkippedFile, load_documents
 from .records import Document
+from .sentence_vectors import encode_chunks
 from .uploads import UploadFolder
 
 if TYPE_CHECKING:
@@ -151,11 +152,11 @@ class Indexer:
 
             new_docs = [docs[d] for d in report.added + report.updated]
             new_chunks = [c for d in new_docs for c in chunked[d.id]]
+            sentences = None
             if new_chunks and prepared:
                 new_vectors = prepared.vectors_for(new_chunks)
             elif new_chunks:
-                new_vectors = self.embedder.encode_passages([c.text for c in new_chunks],
-                                                            show_progress=show_progress)
+                new_vectors, sentences = encode_chunks(self.embedder, new_chunks, show_progress=show_progress)
             else:  # only removals: nothing to embed, and no reason to load the model
                 dim = int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim
                 new_vectors = np.zeros((0, dim), dtype=np.float32)
@@ -180,7 +181,8 @@ class Indexer:
             )
             report.n_chunks, report.segments = store.publish(
                 manifest, new_chunks, new_vectors, added=report.added, updated=report.updated,
-                removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.config.approx_threshold)
+                removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.config.approx_threshold,
+                sentences=sentences)
             report.embedded_chunks = len(new_chunks)
             report.seconds = time.perf_counter() - t0
             log.info("indexed %s: %s", store.where, report.summary())

@@ -76,6 +76,9 @@ def make_generator(generator: str | Generator, config: Config, retriever: Retrie
         # Generators that score text with the embedding model share the retriever's, loaded once.
         module_name, factory = REGISTRY[generator].split(":")
         cls = getattr(__import__(module_name, fromlist=[factory]), factory)
-        if "embedder" in inspect.signature(cls).parameters:
+        params = inspect.signature(cls).parameters
+        if "embedder" in params:
             options.setdefault("embedder", retriever.embedder)
+        if "sentences" in params:  # sentence vectors stored with the index, looked up, not embedded
+            options.setdefault("sentences", retriever)
     return create_generator(generator, config, **options)

@@ -97,6 +97,14 @@ class Retriever:
     def __len__(self) -> int:
         return len(self._view)
 
+    def sentence_vectors(self, chunk: Chunk, texts: Collection[str]) -> dict[str, np.ndarray]:
+        """Vectors of sentences and clauses of `chunk` stored with the index (rag.sentence_vectors);
+        none from a backend that does not store them (the generator then embeds those texts)."""
+        snapshot = getattr(self._view, "snapshot", None)
+        if snapshot is None:
+            return {}
+        return dict(snapshot.sentences.lookup(chunk, texts))
+
     def refresh(self) -> bool:
         """Switch to the live index version if another process or thread published a new one.
 
@@ -130,19 +138,43 @@ class Retriever:
         of one article already reach 0.95) or mostly inside
         one already chosen (overlapping chunks of one document) is passed over."""
         threshold = self.config.dedup_similarity
-        if threshold >= 1.0:
+        cap = self.config.max_chunks_per_document
+        if threshold >= 1.0 and not cap:
             return ranked[:k]
         chosen: list[Key] = []
+        per_doc: dict[str, int] = {}
+        overflow: list[Key] = []  # passed over only for their document's cap: used if nothing else is left
         for p in ranked:
             if len(chosen) == k:
                 break
             c = chunks[p]
-            if any(_mostly_inside(c, chunks[q]) for q in chosen):
+            if threshold < 1.0:
+                if any(_mostly_inside(c, chunks[q]) for q in chosen):
+                    continue
+                if chosen and float(np.max(np.stack([vectors[q] for q in chosen]) @ vectors[p])) >= threshold:
+                    continue
+            if cap and per_doc.get(c.doc_id, 0) >= cap:
+                overflow.append(p)
                 continue
-            if chosen and float(np.max(np.stack([vectors[q] for q in chosen]) @ vectors[p])) >= threshold:
-                continue
+            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
             chosen.append(p)
-        return chosen
+        return chosen + overflow[:k - len(chosen)]
+
+    def _by_document(self, chunks: dict[Key, Chunk], ordered: list[Key], score) -> list[Key]:
+        """Chunks re-ranked with their document's evidence: each chunk's score plus
+        `document_weight` times the sum of its document's three best candidate scores, so a
+        document that matches in several places ranks above a lone lucky passage. The order
+        inside one document never changes."""
+        weight = self.config.document_weight
+        if not weight or not ordered:
+            return ordered
+        best: dict[str, list[float]] = {}
+        for p in ordered:  # best first
+            scores = best.setdefault(chunks[p].doc_id, [])
+            if len(scores) < 3:
+                scores.append(score(p))
+        evidence = {d: sum(s) for d, s in best.items()}
+        return sorted(ordered, key=lambda p: (-(score(p) + weight * evidence[chunks[p].doc_id]), p))
 
     def search(self, question: str, k: int | None = None, *, mode: str | None = None,
                doc_ids: Collection[str] | None = None, date_from: str | None = None,
@@ -204,7 +236,7 @@ class Retriever:
                 s += c.bm25_weight / (c.rrf_k + bm25_rank[p] + 1)
             return s
 
-        ordered = sorted(candidates, key=lambda p: (-fused(p), p))
+        ordered = self._by_document(chunks, sorted(candidates, key=lambda p: (-fused(p), p)), fused)
         acronym = asked_acronym(question)
         if acronym:  # the passage that spells it out is the answer, whatever else scores higher
             ordered.sort(key=lambda p: not defines(chunks[p].text, acronym))

@@ -7,6 +7,8 @@ A segment is a directory written once and never changed:
     terms/                             BM25 term statistics (rag.lexical.TermStats)
     documents.json                     the documents whose chunks it holds: their manifest entries
                                        and the rows [start, end) of their chunks
+    sentences*.npy                     sentence and clause vectors of its chunks (rag.sentence_vectors;
+                                       absent in segments written before them)
 
 A version lists its segments and, per segment, the documents deleted since it was written
 (tombstones). Positions seen by the retriever are positions among the live rows, in segment
@@ -31,6 +33,7 @@ from .errors import IndexCorruptError
 from .indexes import VectorIndex, build_index, load_index
 from .lexical import LexicalIndex, TermStats
 from .records import Chunk
+from .sentence_vectors import PieceVectors, SegmentSentences, merge_piece_vectors
 
 CHUNKS = "chunks.jsonl"
 CHUNK_OFFSETS = "chunks.offsets.npy"
@@ -77,6 +80,7 @@ class Segment:
         documents, rows = read_documents(path)
         self.documents: dict[str, dict[str, Any]] = documents
         self.rows: dict[str, tuple[int, int]] = rows
+        self.sentences = SegmentSentences.open(path, len(self.chunks))
         counts = {"chunks": len(self.chunks), "vectors": len(self.vectors), "vector index": len(self.index),
                   "bm25": len(self.terms)}
         if len(set(counts.values())) != 1:
@@ -122,10 +126,15 @@ def _read_documents(path: Path, *key: object) -> tuple[dict[str, dict[str, Any]]
 
 def write_segment(path: Path, chunks: Sequence[Chunk], vectors: np.ndarray, documents: Mapping[str, Any], *,
                   dim: int, index_type: str, approx_threshold: int, previous: VectorIndex | None = None,
-                  terms: TermStats | None = None) -> VectorIndex:
+                  terms: TermStats | None = None, sentences: PieceVectors | None = None) -> VectorIndex:
     """Write a new segment into the (new, empty) directory `path`; returns its vector index.
-    `chunks` of one document must be consecutive. `terms`: statistics already known (a merge)."""
+    `chunks` of one document must be consecutive. `terms`: statistics already known (a merge).
+    `sentences`: the chunks' sentence vectors, when the embedder could pool them."""
     path.mkdir()
+    if sentences is not None:
+        if len(sentences.offsets) != len(chunks) + 1:
+            raise ValueError("sentence vectors for another number of chunks")
+        sentences.save(path)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), dim)
     np.save(path / VECTORS, vectors)
     index = build_index(vectors, index_type, approx_threshold, previous)
@@ -333,6 +342,9 @@ def merge_segments(path: Path, parts: Sequence[tuple[Segment, Sequence[str]]], *
     index = build_index(vectors, index_type, approx_threshold, previous)
     index.save(path / FAISS)
     TermStats.merge([(seg.terms, rows) for seg, rows, _ in kept]).save(path / TERMS)
+    # Sentence vectors follow their chunks; a segment written before them contributes none.
+    if any(seg.sentences is not None for seg, _, _ in kept):
+        merge_piece_vectors([(seg.sentences, rows, len(seg)) for seg, rows, _ in kept], dim).save(path)
     copy_rows([(seg.chunks, rows) for seg, rows, _ in kept], path / CHUNKS, path / CHUNK_OFFSETS)
     (path / DOCUMENTS).write_text(json.dumps({"documents": documents, "rows": rows_out}, ensure_ascii=False),
                                   encoding="utf-8")

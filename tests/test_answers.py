@@ -173,3 +173,36 @@ def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one
     hits = [Hit(Chunk("w#0", "w", text, 0, len(text), 25), 1.0, 1)]
     assert gen.generate("Who won the women's singles at Wimbledon in 2018?", hits).abstained is False
     assert gen.generate("Who won the women's singles at Wimbledon in 2019?", hits).abstained is True
+
+
+class CountingEmbedder:
+    """The session's model, counting the texts it embeds at question time."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
+        self.embedded: list[str] = []
+
+    def encode_queries(self, texts):
+        self.embedded.extend(texts)
+        return self._inner.encode_queries(texts)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_indexed_passages_are_answered_without_embedding_their_sentences(retriever, config, embedder):
+    from rag.generators.extractive import ExtractiveGenerator
+
+    counting = CountingEmbedder(embedder)
+    stored = ExtractiveGenerator(config, embedder=counting, sentences=retriever)
+    question = "Where is the IMU believed to be based now?"
+    hits = retriever.search(question, 5)
+    answer = stored.generate(question, hits)
+    assert not answer.abstained and "North Waziristan" in answer.text
+    assert counting.embedded == [question]  # the question only: its passages' sentences were stored
+
+    # Without the stored vectors (an index from before them) every sentence is embedded instead.
+    counting.embedded.clear()
+    ExtractiveGenerator(config, embedder=counting).generate(question, hits)
+    assert len(counting.embedded) > 10

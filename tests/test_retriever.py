@@ -142,3 +142,45 @@ def test_the_passage_spelling_an_acronym_out_ranks_first_for_what_it_stands_for(
     assert not defines("the group (IMU) said", "IMU")
     top = retriever.search("What does IMU stand for?", 1)[0]
     assert "Islamic Movement of Uzbekistan (IMU)" in top.text
+
+
+@pytest.fixture(scope="module")
+def long_and_short(tmp_path_factory, config, embedder):
+    """One long article about the final, and two short reports that also mention it."""
+    from rag.indexer import Indexer
+
+    root = tmp_path_factory.mktemp("diverse")
+    (root / "docs").mkdir()
+    paragraphs = [f"The 2022 World Cup final in Lusail: part {i}. Argentina beat France on penalties after a "
+                  f"3-3 draw, and Lionel Messi lifted the trophy in the Lusail stadium, report {i}. " * 3
+                  for i in range(8)]
+    (root / "docs" / "long.txt").write_text("\n\n".join(paragraphs))
+    (root / "docs" / "brief-a.txt").write_text("Argentina won the World Cup final against France in Lusail.")
+    (root / "docs" / "brief-b.txt").write_text("Messi's Argentina are world champions after the Lusail final.")
+    Indexer(config.replace(chunk_tokens=64, chunk_overlap=8), embedder).index_paths([root / "docs"], root / "idx")
+    return root / "idx"
+
+
+def test_at_most_two_chunks_of_one_document_unless_nothing_else_scores(long_and_short, config, embedder):
+    small = config.replace(chunk_tokens=64, chunk_overlap=8)
+    question = "Who won the World Cup final in Lusail?"
+    unlimited = small.replace(max_chunks_per_document=0)
+    plain = Retriever.load(long_and_short, config=unlimited, embedder=embedder).search(question, 5)
+    assert sum(h.doc_id == "long.txt" for h in plain) > 2  # the long article crowds the others out
+    capped = Retriever.load(long_and_short, config=small.replace(max_chunks_per_document=2), embedder=embedder)
+    hits = capped.search(question, 5)
+    assert [h.doc_id for h in hits].count("long.txt") == 2 + (5 - 2 - 2)  # the rest only once others are in
+    assert {"brief-a.txt", "brief-b.txt"} <= {h.doc_id for h in hits[:4]}
+
+
+def test_document_weight_lifts_a_document_that_matches_in_several_places_and_keeps_its_order(
+        long_and_short, config, embedder):
+    small = config.replace(chunk_tokens=64, chunk_overlap=8, max_chunks_per_document=0)
+    question = "Argentina France Lusail"
+    plain = Retriever.load(long_and_short, config=small, embedder=embedder).search(question, 10)
+    fused = Retriever.load(long_and_short, config=small.replace(document_weight=1.0), embedder=embedder)
+    hits = fused.search(question, 10)
+    long_rank = [h.rank for h in hits if h.doc_id == "long.txt"]
+    assert hits[0].doc_id == "long.txt"
+    assert [h.chunk.id for h in hits if h.doc_id == "long.txt"] == [h.chunk.id for h in plain if h.doc_id == "long.txt"]
+    assert long_rank == list(range(1, len(long_rank) + 1))

@@ -217,3 +217,45 @@ def test_rag_index_merge_folds_every_segment_into_one(tmp_path, capsys, shared_m
     assert code == 0 and "merged into one segment" in out
     snap = IndexStore(index_dir).load()
     assert len(snap.segments) == 1 and set(snap.manifest.documents) == {"a.txt", "b.txt"}
+
+
+def stored_pieces(index_dir: Path) -> dict[tuple[str, str], np.ndarray]:
+    """Every live chunk's sentence/clause vectors as the generator finds them."""
+    from rag.sentence_vectors import piece_spans
+
+    snap = IndexStore(index_dir).load()
+    out = {}
+    for chunk in snap.chunks:
+        texts = [p for p, _, _ in piece_spans(chunk.text)]
+        found = snap.sentences.lookup(chunk, texts)
+        assert set(found) == set(texts), f"{chunk.id} lacks stored vectors"
+        out.update({(chunk.id, t): v for t, v in found.items()})
+    return out
+
+
+def test_sentence_vectors_follow_their_chunks_through_updates_tombstones_and_merges(tmp_path, config, embedder,
+                                                                                    monkeypatch):
+    docs = paragraphs()[:6]
+    changed = Document(id=docs[1].id, title="IMU", text=docs[1].text + " The IMU said so again.")
+    indexer = Indexer(config, embedder)
+    many = tmp_path / "many"
+    monkeypatch.setattr("rag.index_store.next_merge", lambda live, total: None)
+    for batch in (docs[:2], docs[:4], docs):
+        indexer.sync(batch, many)
+    indexer.sync([docs[0], changed, *docs[2:]], many)  # a tombstone for the old p01
+    monkeypatch.undo()
+    one = tmp_path / "one"
+    indexer.sync([docs[0], *docs[2:], changed], one)
+    expected = stored_pieces(one)
+    before = stored_pieces(many)
+    assert before.keys() == expected.keys()
+    with IndexStore(many).lock():
+        IndexStore(many).merge(full=True)
+    after = stored_pieces(many)
+    assert after.keys() == expected.keys()
+    for key, vector in expected.items():
+        assert np.allclose(after[key], vector, atol=2e-2) and np.allclose(before[key], vector, atol=2e-2)
+    # The merged segment keeps the rows of live chunks only: the replaced text's are gone.
+    merged = IndexStore(many).load()
+    seg = next((IndexStore(many).current_path() / "segments").iterdir())
+    assert len(np.load(seg / "sentences.keys.npy")) == len(after) >= len(merged.chunks)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..index_store import Manifest
 from ..records import Chunk
+from ..sentence_vectors import PieceVectors
 
 Key = Hashable  # a chunk's handle within one view: a row position (local) or the chunk id (Milvus)
 
@@ -101,8 +102,10 @@ class Backend(Protocol):
 
     def publish(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray, *,
                 added: Collection[str], updated: Collection[str], removed: Collection[str],
-                rebuild: bool, approx_threshold: int) -> tuple[int, int]:
+                rebuild: bool, approx_threshold: int, sentences: PieceVectors | None = None) -> tuple[int, int]:
         """Make `manifest.documents` the live documents: `chunks` and `vectors` are those of
         `added` and `updated`; the chunks of `updated` and `removed` go. With `rebuild`, whatever
-        was stored is replaced. Returns (live chunks, segments)."""
+        was stored is replaced. `sentences`: the chunks' sentence and clause vectors, kept by a
+        backend that stores them for the extractive generator (the others let it embed them).
+        Returns (live chunks, segments)."""
         ...

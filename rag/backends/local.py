@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import IndexCorruptError, IndexNotFoundError
 from ..index_store import IndexSnapshot, IndexStore, Manifest
 from ..records import Chunk
+from ..sentence_vectors import PieceVectors
 from .base import Filters
 
 
@@ -78,13 +79,14 @@ class LocalBackend:
 
     def publish(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray, *,
                 added: Collection[str], updated: Collection[str], removed: Collection[str],
-                rebuild: bool, approx_threshold: int) -> tuple[int, int]:
+                rebuild: bool, approx_threshold: int, sentences: PieceVectors | None = None) -> tuple[int, int]:
         store = self.store
         if rebuild:
-            version = store.write(manifest, chunks, vectors, approx_threshold=approx_threshold)
+            version = store.write(manifest, chunks, vectors, approx_threshold=approx_threshold, sentences=sentences)
         else:
             # Only the new and changed documents are written; the rest stays in its segments.
-            version = store.update(manifest, chunks, vectors, replaced=updated, approx_threshold=approx_threshold)
+            version = store.update(manifest, chunks, vectors, replaced=updated, approx_threshold=approx_threshold,
+                                     sentences=sentences)
             if store.merge(approx_threshold=approx_threshold):
                 version = store.current_path()
         published = store.version_info(version)

@@ -38,6 +38,7 @@ from ..index_store import FORMAT_VERSION, Manifest
 from ..lexical import K1, B, LexicalIndex, TermStats, analyze
 from ..records import Chunk
 from ..redact import redact, remember, watch_env
+from ..sentence_vectors import PieceVectors
 from .base import Filters, chunk_date
 
 log = logging.getLogger("rag.milvus")
@@ -314,7 +315,7 @@ class MilvusBackend:
 
     def publish(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray, *,
                 added: Collection[str], updated: Collection[str], removed: Collection[str],
-                rebuild: bool, approx_threshold: int) -> tuple[int, int]:
+                rebuild: bool, approx_threshold: int, sentences: PieceVectors | None = None) -> tuple[int, int]:
         dim = int(manifest.embedder["dim"])
         if rebuild:
             for name in (self.collection, self.docs):

@@ -95,6 +95,10 @@ class OnnxInt8QueryEmbedder:
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self.passages.encode_passages(texts, show_progress=show_progress)
 
+    def encode_passages_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                                  show_progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.passages.encode_passages_and_spans(texts, spans, show_progress=show_progress)
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:

@@ -103,6 +103,50 @@ class SentenceTransformerEmbedder:
         out[order] = vectors
         return out
 
+    def encode_passages_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *,
+                                  show_progress: bool = False, block: int = 512
+                                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode_passages`, plus for each text the mean-pooled, normalised vectors of its
+        character `spans`, from the token embeddings of the same forward pass (no extra model
+        call). Blocks of `block` texts keep the token embeddings of only one block in memory."""
+        from ..sentence_vectors import pool_spans
+
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float16)] * len(texts)
+        if not texts:
+            return out, pooled
+        lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
+        order = np.argsort(lengths, kind="stable")[::-1]
+        bar = None
+        if show_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding", unit="chunk")
+        for at in range(0, len(order), block):
+            idx = order[at:at + block]
+            batch = [texts[i] for i in idx]
+            rows = self.model.encode(batch, batch_size=self.batch_size, output_value=None,
+                                     convert_to_numpy=False, show_progress_bar=False)
+            with self._count_lock:
+                encoded = self._counting_tokenizer(batch, add_special_tokens=True, truncation=True,
+                                                   max_length=self.max_tokens, return_offsets_mapping=True,
+                                                   verbose=False)
+            for j, i in enumerate(idx):
+                vector = rows[j]["sentence_embedding"].float().cpu().numpy()
+                out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+                mask = rows[j]["attention_mask"].bool().cpu().numpy()
+                tokens = rows[j]["token_embeddings"].float().cpu().numpy()[mask]  # padding off
+                offsets = np.asarray(encoded["offset_mapping"][j], dtype=np.int64).reshape(-1, 2)
+                if len(offsets) != len(tokens):  # another tokenisation than the model's: no spans
+                    continue
+                pooled[i] = pool_spans(tokens, offsets, spans[i]).astype(np.float16)
+            if bar is not None:
+                bar.update(len(idx))
+        if bar is not None:
+            bar.close()
+        return np.ascontiguousarray(out), pooled
+
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -27,9 +27,10 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from ..followups import split_context
 from ..lexical import analyze, stopwords
 from ..pages import span_pages
 from ..prompts import NOT_IN_DOCUMENTS
-from ..records import Answer, Citation, Hit, ShortAnswer
+from ..records import Answer, Chunk, Citation, Hit, ShortAnswer
 from ..short_answer import extract, question_kind
 from . import StreamEvent
 
@@ -108,9 +109,10 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None,
-                 threshold: float | None = None):
+                 threshold: float | None = None, sentences: SentenceSource | None = None):
         self.config = config or Config.load()
         self._embedder = embedder
+        self._sentences = sentences
         self.threshold = self.config.abstain_threshold if threshold is None else threshold
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -237,7 +239,7 @@ class ExtractiveGenerator:
         # A long sentence's embedding is dominated by its longest part; its clauses are scored too
         # and the sentence takes the best of them.
         pieces = [[c.text, *_clauses(c.text)] for c in candidates]
-        vecs = self._sentence_vectors([p for ps in pieces for p in ps]) @ q_vec
+        vecs = self._sentence_vectors([p for ps in pieces for p in ps], hits) @ q_vec
         cosines, i = [], 0
         for ps in pieces:
             cosines.append(float(vecs[i:i + len(ps)].max()))
@@ -267,7 +269,22 @@ class ExtractiveGenerator:
         scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
         return scored
 
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+    def _sentence_vectors(self, texts: list[str], hits: Sequence[Hit] = ()) -> np.ndarray:
+        # Stored with the index: pooled from each passage's own forward pass when it was indexed,
+        # so a question costs lookups, not a model call per sentence (rag.sentence_vectors).
+        stored: dict[str, np.ndarray] = {}
+        if self._sentences is not None:
+            for hit in hits:
+                wanted = [t for t in dict.fromkeys(texts) if t not in stored]
+                if not wanted:
+                    break
+                stored.update(self._sentences.sentence_vectors(hit.chunk, wanted))
+        missing = [t for t in dict.fromkeys(texts) if t not in stored]
+        if missing:
+            stored.update(zip(missing, self._vectors(missing)))
+        return np.stack([stored[t] for t in texts])
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             for t, v in zip(missing, self.embedder.encode_queries(missing)):
@@ -277,6 +294,10 @@ class ExtractiveGenerator:
         while len(self._cache) > 20_000:
             self._cache.popitem(last=False)
         return np.stack([self._cache[t] for t in texts])
+
+
+class SentenceSource(Protocol):
+    def sentence_vectors(self, chunk: Chunk, texts: Collection[str]) -> dict[str, np.ndarray]: ...
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,244 @@
+"""Sentence and clause vectors computed while indexing, so answers need no embedding per passage.
+
+The extractive generator scores every sentence of the retrieved passages (and every clause of a
+long sentence) by its cosine with the question. Embedding those at question time cost about a
+second per question on long news passages. Instead, `rag index` keeps the token embeddings of
+each chunk's own forward pass for a moment and mean-pools them over every sentence and clause
+span ("late chunking"): no extra model call, and each vector also knows its passage's context.
+
+A segment stores them beside its chunks (written once, like the rest of the segment):
+
+    sentences.npy          float16 [pieces, dim], normalised
+    sentences.keys.npy     uint64 [pieces]: hash of (chunk id, chunk text, piece text)
+    sentences.offsets.npy  int64 [chunks + 1]: each chunk's rows, so a merge copies live chunks' rows
+
+The key holds the chunk's text, so a vector is only ever found for the very passage it was
+pooled in; a segment without these files (an index built before them) is simply not asked, and
+the generator embeds those sentences itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import npy
+from .chunking import split_sentences
+from .errors import IndexCorruptError
+from .records import Chunk
+
+SENTENCES = "sentences.npy"
+SENTENCE_KEYS = "sentences.keys.npy"
+SENTENCE_OFFSETS = "sentences.offsets.npy"
+SENTENCE_FILES = (SENTENCES, SENTENCE_KEYS, SENTENCE_OFFSETS)
+
+
+def piece_spans(text: str) -> list[tuple[str, int, int]]:
+    """The texts the extractive generator embeds for a passage, with their character spans:
+    each sentence, then its clauses (the same strings the generator builds)."""
+    from .generators.extractive import _CLAUSE_BREAK, _clauses
+
+    out: list[tuple[str, int, int]] = []
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        out.append((sentence, s, e))
+        clauses = _clauses(sentence)
+        if not clauses:
+            continue
+        # Where each stripped part lies, so a merged clause ("a, b") covers its parts' range.
+        parts, cursor = [], 0
+        for part in (p.strip() for p in _CLAUSE_BREAK.split(sentence)):
+            at = sentence.find(part, cursor)
+            if at < 0:
+                parts = []
+                break
+            parts.append((at, at + len(part)))
+            cursor = at + len(part)
+        spans = _merge_like_clauses(sentence, parts)
+        if len(spans) == len(clauses):
+            out.extend((c, s + a, s + b) for c, (a, b) in zip(clauses, spans))
+    return out
+
+
+def _merge_like_clauses(sentence: str, parts: list[tuple[int, int]], min_words: int = 5) -> list[tuple[int, int]]:
+    """The spans of `_clauses`: a part shorter than `min_words` words takes in the next one."""
+    merged: list[tuple[str, int, int]] = []
+    for a, b in parts:
+        if merged and len(merged[-1][0].split()) < min_words:
+            merged[-1] = (f"{merged[-1][0]}, {sentence[a:b]}", merged[-1][1], b)
+        else:
+            merged.append((sentence[a:b], a, b))
+    return [(a, b) for _, a, b in merged]
+
+
+def piece_key(chunk_id: str, chunk_text: str, piece: str) -> int:
+    return piece_keys(chunk_id, chunk_text, [piece])[0]
+
+
+def piece_keys(chunk_id: str, chunk_text: str, pieces: Iterable[str]) -> list[int]:
+    """64-bit keys of `pieces` of one chunk (the chunk part is hashed once)."""
+    base = hashlib.blake2b(digest_size=8)
+    for part in (chunk_id, chunk_text):
+        base.update(part.encode("utf-8", "surrogatepass"))
+        base.update(b"\x00")
+    keys = []
+    for piece in pieces:
+        digest = base.copy()
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+        keys.append(int.from_bytes(digest.digest(), "little"))
+    return keys
+
+
+@dataclass(frozen=True)
+class PieceVectors:
+    """The sentence/clause vectors of a run of chunks, in chunk order."""
+
+    vectors: np.ndarray  # float16 [pieces, dim]
+    keys: np.ndarray  # uint64 [pieces]
+    offsets: np.ndarray  # int64 [chunks + 1]
+
+    @classmethod
+    def empty(cls, n_chunks: int, dim: int) -> "PieceVectors":
+        return cls(np.zeros((0, dim), dtype=np.float16), np.zeros(0, dtype=np.uint64),
+                   np.zeros(n_chunks + 1, dtype=np.int64))
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[Chunk], per_chunk: Sequence[np.ndarray], dim: int) -> "PieceVectors":
+        """`per_chunk[i]`: the pooled vectors of `piece_spans(chunks[i].text)`, in that order."""
+        keys, blocks, sizes = [], [], []
+        for chunk, vecs in zip(chunks, per_chunk):
+            pieces = piece_spans(chunk.text)
+            vecs = np.asarray(vecs, dtype=np.float16)
+            if len(vecs) != len(pieces):  # the embedder could not pool this chunk: none stored
+                sizes.append(0)
+                continue
+            keys.extend(piece_keys(chunk.id, chunk.text, [p for p, _, _ in pieces]))
+            blocks.append(vecs.reshape(len(pieces), dim))
+            sizes.append(len(pieces))
+        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float16)
+        return cls(vectors, np.array(keys, dtype=np.uint64),
+                   np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+
+    def save(self, path: Path) -> None:
+        np.save(path / SENTENCES, np.ascontiguousarray(self.vectors, dtype=np.float16))
+        np.save(path / SENTENCE_KEYS, np.ascontiguousarray(self.keys, dtype=np.uint64))
+        np.save(path / SENTENCE_OFFSETS, np.ascontiguousarray(self.offsets, dtype=np.int64))
+
+
+def encode_chunks(embedder, chunks: Sequence[Chunk], *, show_progress: bool = False
+                  ) -> tuple[np.ndarray, PieceVectors | None]:
+    """The chunks' vectors, and their sentence vectors when the embedder can pool token spans
+    (`encode_passages_and_spans`); other embedders give the vectors alone."""
+    texts = [c.text for c in chunks]
+    pool = getattr(embedder, "encode_passages_and_spans", None)
+    if pool is None:
+        return embedder.encode_passages(texts, show_progress=show_progress), None
+    spans = [[(a, b) for _, a, b in piece_spans(t)] for t in texts]
+    vectors, pooled = pool(texts, spans, show_progress=show_progress)
+    return vectors, PieceVectors.from_chunks(chunks, pooled, vectors.shape[1])
+
+
+def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Iterable[tuple[int, int]]) -> np.ndarray:
+    """Mean of the token vectors whose characters fall inside each span, normalised. `offsets`:
+    each token's (start, end) in the text; special tokens have (0, 0) and never count."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    spans = list(spans)
+    out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    for i, (a, b) in enumerate(spans):
+        inside = real & (starts < b) & (ends > a)
+        if inside.any():
+            v = tokens[inside].mean(axis=0)
+            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out
+
+
+def merge_piece_vectors(parts: Sequence[tuple["SegmentSentences | None", np.ndarray | None, int]],
+                        dim: int) -> PieceVectors:
+    """The rows of the live chunks of several segments, in order: (sentences or None when the
+    segment has none, its live rows or None for all, its chunk count)."""
+    blocks, keys, sizes = [], [], []
+    for sentences, rows, n_chunks in parts:
+        rows = np.arange(n_chunks) if rows is None else rows
+        if sentences is None:
+            sizes.append(np.zeros(len(rows), dtype=np.int64))
+            continue
+        off = sentences.offsets
+        starts, ends = off[rows], off[rows + 1]
+        sizes.append(ends - starts)
+        take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.zeros(0, int)
+        take = take.astype(np.int64)
+        blocks.append(np.asarray(sentences.vectors[take], dtype=np.float16))
+        keys.append(np.asarray(sentences.keys[take], dtype=np.uint64))
+    counts = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
+    return PieceVectors(np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float16),
+                        np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
+                        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
+class SegmentSentences:
+    """A segment's stored sentence vectors (memory-mapped), looked up by key."""
+
+    def __init__(self, path: Path, n_chunks: int):
+        try:
+            self.vectors = npy.load(path / SENTENCES, mmap_mode="r")
+            self.keys = npy.load(path / SENTENCE_KEYS, mmap_mode="r")
+            self.offsets = npy.load(path / SENTENCE_OFFSETS, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"cannot read the sentence vectors of segment {path} ({exc})") from None
+        if (len(self.offsets) != n_chunks + 1 or len(self.keys) != len(self.vectors)
+                or int(self.offsets[-1]) != len(self.keys)):
+            raise IndexCorruptError(f"the sentence vectors of segment {path} do not match its chunks")
+
+    @classmethod
+    def open(cls, path: Path, n_chunks: int) -> "SegmentSentences | None":
+        present = [(path / name).exists() for name in SENTENCE_FILES]
+        if not any(present):
+            return None
+        if not all(present):
+            raise IndexCorruptError(f"segment {path} has only some of its sentence vector files")
+        return cls(path, n_chunks)
+
+    @cached_property
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(np.asarray(self.keys), kind="stable")
+        return np.asarray(self.keys)[order], order
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each key: whether it is stored, and its row (meaningless where not stored)."""
+        ordered, order = self._sorted
+        if not len(ordered):
+            return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+        at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
+        return ordered[at] == keys, order[at]
+
+
+class SentenceVectors:
+    """The stored sentence vectors of a version's segments."""
+
+    def __init__(self, segments: Sequence[SegmentSentences]):
+        self._segments = list(segments)
+
+    def __bool__(self) -> bool:
+        return bool(self._segments)
+
+    def lookup(self, chunk: Chunk, texts: Iterable[str]) -> Mapping[str, np.ndarray]:
+        """The stored vectors (float32) of those `texts` that are pieces of `chunk`."""
+        texts = list(dict.fromkeys(texts))
+        if not texts or not self._segments:
+            return {}
+        keys = np.array(piece_keys(chunk.id, chunk.text, texts), dtype=np.uint64)
+        found: dict[str, np.ndarray] = {}
+        for seg in self._segments:
+            hit, rows = seg.find(keys)
+            for i in np.flatnonzero(hit):
+                found.setdefault(texts[i], np.asarray(seg.vectors[rows[i]], dtype=np.float32))
+            if len(found) == len(texts):
+                break
+        return found
