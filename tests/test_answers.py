@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,12 +197,17 @@ def test_indexed_passages_are_answered_without_embedding_their_sentences(retriev
     from rag.generators.extractive import ExtractiveGenerator
 
     counting = CountingEmbedder(embedder)
-    stored = ExtractiveGenerator(config, embedder=counting, sentences=retriever)
+    stored = ExtractiveGenerator(replace(config, sentence_rescore=0), embedder=counting, sentences=retriever)
     question = "Where is the IMU believed to be based now?"
     hits = retriever.search(question, 5)
     answer = stored.generate(question, hits)
     assert not answer.abstained and "North Waziristan" in answer.text
     assert counting.embedded == [question]  # the question only: its passages' sentences were stored
+
+    # By default the three best sentences are embedded on their own too, whatever the passages' length.
+    counting.embedded.clear()
+    ExtractiveGenerator(config, embedder=counting, sentences=retriever).generate(question, hits)
+    assert counting.embedded[0] == question and len(counting.embedded) == 1 + 3
 
     # Without the stored vectors (an index from before them) every sentence is embedded instead.
     counting.embedded.clear()

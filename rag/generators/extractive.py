@@ -249,16 +249,29 @@ class ExtractiveGenerator:
         kind = _question_kind(own)
         why = bool(_WHY.search(own))
         required = _numbers(question)
-        scored = []
-        for cand, cos, terms in zip(candidates, cosines, sentence_terms):
+        rest = []
+        for cand, terms in zip(candidates, sentence_terms):
             coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
             bonus = KIND_BONUS if _has_kind(kind, cand.text, question) or (why and _CAUSAL.search(cand.text)) else 0.0
-            score = COSINE_WEIGHT * float(cos) + (1 - COSINE_WEIGHT) * coverage + bonus
-            if required and not required <= _numbers(cand.previous + " " + cand.text):
-                score -= MISSING_NUMBER_PENALTY
-            if _answers_about_document(question, cand):
-                score = max(score, STRUCTURE_SUPPORT)
-            scored.append((score, cand))
+            penalty = MISSING_NUMBER_PENALTY if required and not required <= _numbers(
+                cand.previous + " " + cand.text) else 0.0
+            rest.append((1 - COSINE_WEIGHT) * coverage + bonus - penalty)
+
+        def support(i: int, cos: float) -> float:
+            score = COSINE_WEIGHT * cos + rest[i]
+            return max(score, STRUCTURE_SUPPORT) if _answers_about_document(question, candidates[i]) else score
+
+        scores = [support(i, cos) for i, cos in enumerate(cosines)]
+        rescore = self.config.sentence_rescore
+        if self._sentences is not None and rescore:
+            # Stored vectors read each sentence in its passage's context, which blurs its own meaning
+            # ("formed" for "founded"); the few best sentences are also embedded on their own and keep
+            # the better cosine: a cost bounded by `sentence_rescore`, not by the passages' length.
+            top = sorted(range(len(candidates)), key=lambda i: -scores[i])[:rescore]
+            own_vecs = self._vectors([candidates[i].text for i in top]) @ q_vec
+            for i, cos in zip(top, own_vecs.tolist()):
+                scores[i] = support(i, max(cos, cosines[i]))
+        scored = list(zip(scores, candidates))
         # Every sentence weighs the question's terms above; these ones cannot answer: a headline or
         # date line (unless the question is about the document), and, for a follow-up, a sentence that
         # names the conversation's subject but none of the user's own words ("who leads it?").
