@@ -166,6 +166,8 @@ def test_of_two_close_sentences_the_one_holding_what_is_asked_for_is_quoted(embe
     # The choice moves the quote, not the confidence that decides abstention.
     plain = gen.score_sentences("When was Splatoon 2 released?", hits)
     assert answer.confidence == plain[0][0]
+    # ... and each citation keeps its sentence's own support.
+    assert answer.citations[0].support == next(sc for sc, c in plain if c.hit.chunk.doc_id == "game")
 
 
 def test_the_page_leads_with_the_short_answer_bold_escaped_and_linked_to_its_passage():

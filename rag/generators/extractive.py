@@ -154,6 +154,9 @@ class ExtractiveGenerator:
         else:
             chosen = self._choose(question, own, _prefer_answers(question, own, scored))
         span = self._short_span(own, parts, chosen, question)
+        # A citation's support is the sentence's own score, not the preference that chose it.
+        base = {id(c): sc for sc, c in scored}
+        chosen = [(base.get(id(c), confidence), c) for _, c in chosen]
         # Reading order inside a document reads better than score order.
         chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
         citations, parts_text = [], []
