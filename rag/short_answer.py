@@ -11,8 +11,6 @@ them, quoted titles, and the phrases between the question's own words), and each
                  question answers nothing)
   + proximity    closeness to the question's words in the sentence: the answer sits next to them
   - modifier     a name qualifying the next noun ("the Paris podium", "the Afghan Taliban")
-  - inside       a name with the question's words close on both sides, in one clause: part of the
-                 thing the question names ("CEO of SpaceX and Tesla"), not its answer
 
 The best candidate over a minimum score is the short answer; otherwise there is none. No word
 lists tied to particular questions: only English function words and the answer-type nouns.
@@ -39,10 +37,6 @@ TRIM_PENALTY = 0.1  # a name cut down around the question's words is less sure t
 POSSESSIVE_PENALTY = 0.5  # "Central Asia’s Ferghana Valley": the owner only qualifies the thing asked for
 # "the Afghan Taliban", "the Paris podium": a name that qualifies the next word is an adjective here.
 MODIFIER_PENALTY = 0.25
-# "managing editor of the South and Central Asia-focused publication Registan": a name with the
-# question's words close on both sides belongs to the thing the question names, not to its answer.
-INSIDE_PENALTY = 0.3
-INSIDE_GAP = 3
 
 # The answer type a question's head noun names ("what year", "which city", "Tesla's revenue").
 _TIME_NOUNS = {"year", "date", "day", "month", "decade", "century", "time", "era", "season"}
@@ -384,8 +378,6 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
             proximity = max(proximity, side * PROXIMITY_WEIGHT / (1 + gap))
         if subject_first and kind == "name" and content_before[first] == 0:
             proximity += SUBJECT_BONUS
-        if kind in ("name", "list") and _between(tokens, anchors, first, last, content_before):
-            fit -= INSIDE_PENALTY
         length = max(0, len(idx) - 5) * 0.04 if kind == "phrase" else 0.0
         trimmed = TRIM_PENALTY if kind == "name" and (start, end) != raw_span else 0.0
         spans.append(Span(start, end, sentence[start:end],
@@ -407,15 +399,6 @@ def _qualifies_next(tokens: list[_Token], first: int, last: int, end: int, raw_t
         return True
     return (first == last and following.text[:1].islower() and following.text[0].isalpha()
             and following.lower not in _FUNCTION and not repeats[nxt])
-
-
-def _between(tokens: list[_Token], anchors: list[int], first: int, last: int, content_before: list[int]) -> bool:
-    """Question words within a few content words on both sides of the span, in the same clause."""
-    def near(a: int, lo: int, hi: int, gap: int) -> bool:
-        return gap <= INSIDE_GAP and not any(_is_boundary(t) for t in tokens[lo:hi])
-    left = any(near(a, a + 1, first, content_before[first] - content_before[a + 1]) for a in anchors if a < first)
-    right = any(near(a, last + 1, a, content_before[a] - content_before[last + 1]) for a in anchors if a > last)
-    return left and right
 
 
 def _repeats(token: _Token, q_words: set[str], q_stems: set[str], q_prefixes: set[str]) -> bool:
