@@ -191,6 +191,16 @@ def test_passages_are_embedded_on_every_core_even_after_faiss_took_the_shared_op
     try:
         embedder.encode_passages(["one passage", "another passage"])
         assert seen == [os.cpu_count()]
+        # ... and so on the path `rag index` takes, passages with their sentence spans.
+        def forward(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            raise InterruptedError  # the thread count is all this test needs
+
+        monkeypatch.setattr(embedder.model, "encode", forward)
+        with pytest.raises(InterruptedError):
+            embedder.encode_passages_and_spans(["one passage"], [[(0, 3)]])
+        assert seen == [os.cpu_count(), os.cpu_count()]
+        assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 1  # queries keep their single thread
     finally:
         torch.set_num_threads(before)

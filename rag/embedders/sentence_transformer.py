@@ -126,8 +126,9 @@ class SentenceTransformerEmbedder:
         for at in range(0, len(order), block):
             idx = order[at:at + block]
             batch = [texts[i] for i in idx]
-            rows = self.model.encode(batch, batch_size=self.batch_size, output_value=None,
-                                     convert_to_numpy=False, show_progress_bar=False)
+            with _all_cores():
+                rows = self.model.encode(batch, batch_size=self.batch_size, output_value=None,
+                                         convert_to_numpy=False, show_progress_bar=False)
             with self._count_lock:
                 encoded = self._counting_tokenizer(batch, add_special_tokens=True, truncation=True,
                                                    max_length=self.max_tokens, return_offsets_mapping=True,
