@@ -69,23 +69,17 @@ class TimedEmbedder:
 
     def __getattr__(self, name: str):
         inner = getattr(self._e, name)
-        if name != "encode_passages_and_spans":
-            return inner
+        # `rag index` embeds passages and their sentence spans at once; both paths are timed.
+        return self._timing(inner) if name in ("encode_passages", "encode_passages_and_spans") else inner
 
-        def timed(*args, **kwargs):  # how `rag index` embeds: passages and their sentence spans at once
+    def _timing(self, fn):
+        def timed(*args, **kwargs):
             t = time.perf_counter()
             try:
-                return inner(*args, **kwargs)
+                return fn(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - t
         return timed
-
-    def encode_passages(self, texts, **kwargs):
-        t = time.perf_counter()
-        try:
-            return self._e.encode_passages(texts, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t
 
 
 def _timed(fn) -> tuple[float, int, Any]:

@@ -363,7 +363,7 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         if kind == "name" and qtype.kind == "person" and _after_locative(tokens, start):
             fit -= 0.2  # "a teacher in Las Vegas": a place, not the person asked for
         first, last = idx[0], idx[-1]
-        if kind == "name" and _qualifies_next(tokens, first, last, end, raw_text, repeats, sentence, start):
+        if kind == "name" and _qualifies_next(tokens, first, last, raw_text, repeats, start):
             fit -= MODIFIER_PENALTY
         # Distance in content words: "launched a long-delayed ground assault" is adjacent. A "who" is
         # usually the subject before the question's words; a time, number or thing follows them.
@@ -385,8 +385,8 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
     return spans
 
 
-def _qualifies_next(tokens: list[_Token], first: int, last: int, end: int, raw_text: str,
-                    repeats: list[bool], sentence: str, raw_start: int) -> bool:
+def _qualifies_next(tokens: list[_Token], first: int, last: int, raw_text: str, repeats: list[bool],
+                    start: int) -> bool:
     """A name used as an adjective: one word followed by a lower-case noun of the sentence ("the Paris
     podium", "Pakistani security forces"), or a name whose last words, cut off as the question's own,
     were the noun it qualifies ("the Afghan Taliban" when the question asks about the Pakistani one)."""
@@ -394,7 +394,7 @@ def _qualifies_next(tokens: list[_Token], first: int, last: int, end: int, raw_t
     if nxt >= len(tokens):
         return False
     following = tokens[nxt]
-    if tokens[last].end - tokens[first].start < len(raw_text.rstrip()) and following.start < raw_start + len(raw_text) \
+    if tokens[last].end - tokens[first].start < len(raw_text.rstrip()) and following.start < start + len(raw_text) \
             and repeats[nxt] and following.text[:1].isupper():
         return True
     return (first == last and following.text[:1].islower() and following.text[0].isalpha()
