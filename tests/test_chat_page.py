@@ -60,6 +60,25 @@ def test_a_stored_conversation_is_trusted_only_as_far_as_it_is_well_formed():
     assert [c["title"] for c in store["conversations"]] == ["a new one", "T" * 60]
 
 
+def test_each_tab_gets_a_fresh_session_that_no_load_event_replaces():
+    """A callable initial value is called by a load event of Gradio's own, which raced `restore`:
+    the conversations restored after a reload went into a session that was then replaced, and the
+    list emptied at the first click. The initial value is a template each tab deep-copies instead."""
+    import copy
+
+    import gradio as gr
+
+    from ui.chat import ChatSession, build_chat
+
+    with gr.Blocks() as app:
+        view = build_chat(storage_secret="s")
+    template = view.session.value
+    assert not callable(template)
+    one, other = copy.deepcopy(template), copy.deepcopy(template)
+    assert isinstance(one, ChatSession) and one is not other and one.store is not other.store
+    assert not [fn for fn in app.fns.values() if view.session in fn.outputs]
+
+
 def test_bubbles_escape_everything_and_link_only_real_citations():
     from ui.render import answer_html, messages, sources_panel
 

@@ -53,8 +53,11 @@ class ChatSession:
         self.cancel = threading.Event()
         self.lock = threading.Lock()
 
-    def __deepcopy__(self, memo):  # gr.State copies its initial value; this one is already fresh
-        return self
+    def __deepcopy__(self, memo):
+        # gr.State gives each tab a deep copy of its initial value: a fresh session. (A callable
+        # initial value would be called by a load event of Gradio's own, which can store its
+        # session after `restore` has filled another one, losing the restored conversations.)
+        return ChatSession()
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ class ChatEvents:
 
 def build_chat(*, storage_secret: str) -> ChatView:
     """The chat column, placed in the current layout; the sources panel is left for the caller to render."""
-    session = gr.State(ChatSession)
+    session = gr.State(ChatSession())
     store = gr.BrowserState(convs.empty_store(), storage_key="rag-conversations", secret=storage_secret)
     chatbot = gr.Chatbot(label="Conversation", height=480, render_markdown=False, sanitize_html=True,
                          allow_tags=False, elem_id="chat", feedback_options=None, buttons=["copy", "copy_all"])
