@@ -258,16 +258,16 @@ def bench_backends(sizes: Sequence[int], config: Config, *, n_queries: int) -> T
     for n in sizes:
         for label, r in run_backends(n, config, n_queries=n_queries):
             if r is None:
-                rows.append([f"{n:,}", label, "not running", "", "", "", "", "", "", ""])
+                rows.append([f"{n:,}", label, "not running", "", "", "", "", "", "", "", ""])
                 continue
             details.append({"corpus": n, "backend": label, **r})
             rows.append([f"{n:,}", label, r["rows_per_s"], r["open_s"], percentile(r["dense_ms"], 50),
                          percentile(r["dense_ms"], 95), percentile(r["hybrid_ms"], 50), percentile(r["hybrid_ms"], 95),
-                         percentile(r["filtered_ms"], 50), r["recall@10"]])
+                         percentile(r["filtered_ms"], 50), r["recall@10"], r["queries"]])
     table = Table("Backends: synthetic chunks inserted and searched through each backend (ms; hybrid = dense + "
                   "keyword search of one question; filtered = dense top 10 within 10 documents, chunks fetched)",
                   ["corpus", "backend", "insert rows/s", "open s", "dense p50", "dense p95", "hybrid p50",
-                   "hybrid p95", "filtered p50", "recall@10"], rows)
+                   "hybrid p95", "filtered p50", "recall@10", "queries"], rows)
     table.details = details
     return table
 

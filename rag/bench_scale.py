@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .chunking import ChunkerSettings
 from .config import Config
 from .records import Chunk
 
@@ -99,8 +100,7 @@ def write_index(root: Path, chunks: Sequence[Chunk], vectors: np.ndarray, config
         documents.setdefault(c.doc_id, {"hash": c.doc_id, "title": c.title, "source": "", "n_chunks": 0,
                                         "metadata": {}})["n_chunks"] += 1
     manifest = Manifest(embedder={"name": embedder_name, "dim": vectors.shape[1]},
-                        chunker={"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
-                                 "encoding": config.encoding},
+                        chunker=ChunkerSettings.from_config(config).to_dict(),
                         documents=documents, n_chunks=len(chunks), index_type=config.index_type)
     store = IndexStore(root)
     t = time.perf_counter()

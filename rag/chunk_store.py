@@ -93,14 +93,18 @@ class ChunkStore(Sequence[Chunk]):
         d = self._record(i)
         try:
             return Chunk(id=d["id"], doc_id=d["doc_id"], text=d["text"], start=d["start"], end=d["end"],
-                         n_tokens=d["n_tokens"], title=d.get("title", ""), metadata=d.get("metadata", {}))
+                         n_tokens=d["n_tokens"], title=d.get("title", ""), metadata=d.get("metadata", {}),
+                         header=d.get("header", ""))
         except (KeyError, TypeError) as exc:
             raise IndexCorruptError(f"{self.path} line {i + 1} lacks {exc}; {REBUILD}") from None
 
 
 def chunk_to_dict(c: Chunk) -> dict[str, Any]:
-    return {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "n_tokens": c.n_tokens,
-            "title": c.title, "metadata": dict(c.metadata), "text": c.text}
+    d = {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "n_tokens": c.n_tokens,
+         "title": c.title, "metadata": dict(c.metadata), "text": c.text}
+    if c.header:
+        d["header"] = c.header
+    return d
 
 
 def _line_offsets(data) -> np.ndarray:

@@ -3,6 +3,14 @@
 Sizes are counted with tiktoken (the same tokens prompts are budgeted in). Because the embedding
 model has its own tokenizer and a hard `max_seq_length`, every chunk is also checked with a
 `fits` callback from the embedder and split further if the model would truncate it.
+
+With `context` on, every chunk also gets a header naming its document (title, date, section
+heading) that the embedder and the keyword index read above the text: a passage deep in a long
+article no longer loses what the article is about. The header counts against the embedder's
+limit (header and text together are checked with `fits`, so neither is truncated), not against
+`chunk_tokens`, which stays the size of the text the generator reads; taking the header out of
+that budget was measured too and made passages shorter and answers worse. The chunk's span and
+text stay exact.
 """
 
 from __future__ import annotations
@@ -59,15 +67,26 @@ def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]
         spans.append((start, end))
 
 
+HEADER_TOKENS = 32  # at most; a longer title is cut, so text keeps most of the budget
+HEADER_SEPARATOR = " · "
+
+
 @dataclass(frozen=True)
 class ChunkerSettings:
     chunk_tokens: int
     chunk_overlap: int
     encoding: str
+    context: bool = False
+
+    @classmethod
+    def from_config(cls, config) -> "ChunkerSettings":
+        return cls(config.chunk_tokens, config.chunk_overlap, config.encoding, config.chunk_context)
 
     def to_dict(self) -> dict:
-        return {"chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap,
-                "encoding": self.encoding}
+        d = {"chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap, "encoding": self.encoding}
+        if self.context:  # absent when off, so indexes built before headers existed still match
+            d["context"] = True
+        return d
 
 
 class Chunker:
@@ -79,12 +98,13 @@ class Chunker:
     """
 
     def __init__(self, chunk_tokens: int = 160, chunk_overlap: int = 32,
-                 encoding: str = "cl100k_base", fits: Callable[[str], bool] | None = None):
+                 encoding: str = "cl100k_base", fits: Callable[[str], bool] | None = None, *,
+                 context: bool = False):
         if chunk_tokens < 8:
             raise ValueError("chunk_tokens must be at least 8")
         if not 0 <= chunk_overlap < chunk_tokens:
             raise ValueError("chunk_overlap must be in [0, chunk_tokens)")
-        self.settings = ChunkerSettings(chunk_tokens, chunk_overlap, encoding)
+        self.settings = ChunkerSettings(chunk_tokens, chunk_overlap, encoding, context)
         self._enc = get_encoding(encoding)
         self._fits = fits
 
@@ -92,29 +112,49 @@ class Chunker:
         return len(self._enc.encode(text, disallowed_special=()))
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        spans = self._spans(doc.text, 0, len(doc.text), self.settings.chunk_tokens)
+        headers = self._headers(doc) if self.settings.context else {}
+        # The embedder must take the longest header the document can give a chunk with any chunk.
+        longest = max(headers.values(), key=self.count, default="")
+        spans = self._spans(doc.text, 0, len(doc.text), self.settings.chunk_tokens,
+                            prefix=longest + "\n" if longest else "")
         chunks = []
         for i, (start, end) in enumerate(spans):
             text = doc.text[start:end]
+            metadata = _chunk_metadata(doc, start, end)
             chunks.append(Chunk(id=f"{doc.id}#{i}", doc_id=doc.id, text=text, start=start,
-                                end=end, n_tokens=self.count(text), title=doc.title,
-                                metadata=_chunk_metadata(doc, start, end)))
+                                end=end, n_tokens=self.count(text), title=doc.title, metadata=metadata,
+                                header=headers.get(metadata.get("section"), headers.get(None, ""))))
         return chunks
+
+    def _headers(self, doc: Document) -> dict[str | None, str]:
+        """The header of a chunk under each section heading of `doc` (None: outside any)."""
+        base = [p for p in (doc.title.strip(), str(doc.metadata.get("date") or "").strip()) if p]
+        sections = [s[2] for s in doc.metadata.get("sections") or () if len(s) > 2 and str(s[2]).strip()]
+        out: dict[str | None, str] = {None: self._cut(HEADER_SEPARATOR.join(base))}
+        for name in sections:
+            parts = base + ([str(name).strip()] if str(name).strip() != doc.title.strip() else [])
+            out[name] = self._cut(HEADER_SEPARATOR.join(parts))
+        return {k: v for k, v in out.items() if v}
+
+    def _cut(self, header: str) -> str:
+        tokens = self._enc.encode(" ".join(header.split()), disallowed_special=())
+        return self._enc.decode(tokens[:HEADER_TOKENS]).rstrip("\ufffd").strip()  # no half a character
 
     def chunk_all(self, docs: Iterable[Document]) -> list[Chunk]:
         return [c for d in docs for c in self.chunk(d)]
 
-    def _spans(self, text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    def _spans(self, text: str, start: int, end: int, limit: int, prefix: str = "") -> list[tuple[int, int]]:
+        """Spans of at most `limit` tokens that the embedder takes whole, read after `prefix`."""
         pieces = self._pieces(text, start, end, limit)
         spans = self._pack(text, pieces, limit)
         if self._fits is None:
             return spans
         checked: list[tuple[int, int]] = []
         for s, e in spans:
-            if self._fits(text[s:e]) or limit <= 8:
+            if self._fits(prefix + text[s:e]) or limit <= 8:
                 checked.append((s, e))
             else:  # the embedder's tokenizer is less frugal than tiktoken here: go smaller
-                checked.extend(self._spans(text, s, e, max(8, limit // 2)))
+                checked.extend(self._spans(text, s, e, max(8, limit // 2), prefix))
         return checked
 
     def _pieces(self, text: str, start: int, end: int, limit: int) -> list[tuple[int, int, int]]:

@@ -41,6 +41,9 @@ class Config:
     chunk_tokens: int = 160
     chunk_overlap: int = 32
     encoding: str = "cl100k_base"
+    # Each chunk's document title, date and section heading as a header the embedder and the
+    # keyword index read above its text (rag.chunking); the span and the answer stay exact.
+    chunk_context: bool = True
 
     # Vector index: "auto" picks exact search (flat) for small corpora and IVF from
     # `approx_threshold` vectors on; "ivf" and "hnsw" force an approximate index (see rag.indexes).

@@ -61,7 +61,8 @@ def cache_dir_for(corpus: Path, config: Config, root: Path = Path(".rag/eval-cac
     """One index per corpus and settings; content changes are handled by the incremental update.
     `INDEX_LAYOUT` names what an index holds besides its chunks: an older cache lacks it."""
     key = "|".join([str(corpus.resolve()), config.embedding_model, str(config.chunk_tokens),
-                    str(config.chunk_overlap), config.encoding, INDEX_LAYOUT])
+                    str(config.chunk_overlap), config.encoding, INDEX_LAYOUT]
+                   + (["context"] if config.chunk_context else []))
     return root / f"{corpus.stem}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 

@@ -77,6 +77,7 @@ from .sentence_vectors import PieceVectors, SentenceVectors
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
+CHUNKER_DEFAULTS = {"context": False}  # chunker settings added later; absent from older manifests
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"
@@ -129,8 +130,10 @@ class Manifest:
         diffs = []
         if self.embedder.get("name") != embedder:
             diffs.append(f"embedding model: index has {self.embedder.get('name')!r}, config has {embedder!r}")
-        for key, want in chunker.items():
-            have = self.chunker.get(key)
+        for key in dict.fromkeys([*chunker, *self.chunker]):
+            # A setting an older index does not record had its default value then.
+            default = CHUNKER_DEFAULTS.get(key)
+            have, want = self.chunker.get(key, default), chunker.get(key, default)
             if have != want:
                 diffs.append(f"{key}: index has {have!r}, config has {want!r}")
         if diffs:

@@ -77,7 +77,7 @@ class Indexer:
         self.ray = ray
         self.embedder = embedder or embedder_for(self.config)
         self.chunker = Chunker(self.config.chunk_tokens, self.config.chunk_overlap, self.config.encoding,
-                               fits=self.embedder.fits)
+                               fits=self.embedder.fits, context=self.config.chunk_context)
 
     def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
                     rebuild: bool = False, show_progress: bool = False) -> IndexReport:

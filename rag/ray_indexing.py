@@ -80,7 +80,8 @@ class ChunkAndEmbed:
         # Passages always go through the full model (the int8 path is for questions only).
         self.embedder = create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
                                         query_backend="torch")
-        self.chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=self.embedder.fits)
+        self.chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=self.embedder.fits,
+                               context=config.chunk_context)
         self.limit = config.max_file_chunks
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
@@ -94,7 +95,7 @@ class ChunkAndEmbed:
             else:
                 skipped.append("")
             chunked.append(chunks)
-        texts = [c.text for chunks in chunked for c in chunks]
+        texts = [c.indexed_text for chunks in chunked for c in chunks]
         vectors = self.embedder.encode_passages(texts)
         out_chunks, out_vectors, at = [], [], 0
         for chunks in chunked:

@@ -30,6 +30,14 @@ class Chunk:
     n_tokens: int
     title: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # A line naming the chunk's document (title, date, section) that the embedder and the keyword
+    # index read above the text when `chunk_context` is on; never part of the span or the answer.
+    header: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        """What the index sees of this chunk: its header, if any, then its exact text."""
+        return f"{self.header}\n{self.text}" if self.header else self.text
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Collection
@@ -15,6 +16,7 @@ import numpy as np
 from .acronyms import asked_acronym, defines
 from .backends import Backend, Filters, Key, SearchView, open_backend
 from .backends.local import LocalBackend, LocalView
+from .chunking import ChunkerSettings
 from .config import Config
 from .embedders import Embedder, embedder_for
 from .errors import QueryError, RagError
@@ -26,6 +28,7 @@ from .rerankers import Reranker, create_reranker
 
 log = logging.getLogger("rag.retriever")
 MODES = ("hybrid", "dense", "bm25")
+_WORD = re.compile(r"\w+")
 __all__ = ["Filters", "Retrieval", "Retriever", "check_k"]
 
 
@@ -135,7 +138,8 @@ class Retriever:
                   k: int) -> list[Key]:
         """The best k that each bring something new: a passage nearly identical to a better one
         (cosine >= `dedup_similarity`, 0.98: the same news snippet from two sites; neighbouring chunks
-        of one article already reach 0.95) or mostly inside
+        of one article already reach 0.95), or sharing that share of its words with one (the same
+        snippet under two sites' titles, whose headers pull the vectors apart), or mostly inside
         one already chosen (overlapping chunks of one document) is passed over."""
         threshold = self.config.dedup_similarity
         cap = self.config.max_chunks_per_document
@@ -149,7 +153,7 @@ class Retriever:
                 break
             c = chunks[p]
             if threshold < 1.0:
-                if any(_mostly_inside(c, chunks[q]) for q in chosen):
+                if any(_mostly_inside(c, chunks[q]) or _same_words(c, chunks[q], threshold) for q in chosen):
                     continue
                 if chosen and float(np.max(np.stack([vectors[q] for q in chosen]) @ vectors[p])) >= threshold:
                     continue
@@ -292,9 +296,13 @@ def _date(name: str, value: str | None) -> str | None:
 
 
 def _check_compatible(view: SearchView, embedder: Embedder, config: Config, store: Backend) -> None:
-    view.manifest.check_embedder(
-        embedder, {"chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
-                   "encoding": config.encoding}, store.where)
+    view.manifest.check_embedder(embedder, ChunkerSettings.from_config(config).to_dict(), store.where)
+
+
+def _same_words(a: Chunk, b: Chunk, share: float) -> bool:
+    """At least `share` of the two passages' distinct words are common to both (Jaccard)."""
+    wa, wb = set(_WORD.findall(a.text.lower())), set(_WORD.findall(b.text.lower()))
+    return bool(wa and wb) and len(wa & wb) >= share * len(wa | wb)
 
 
 def _mostly_inside(a: Chunk, b: Chunk) -> bool:

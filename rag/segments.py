@@ -139,7 +139,7 @@ def write_segment(path: Path, chunks: Sequence[Chunk], vectors: np.ndarray, docu
     np.save(path / VECTORS, vectors)
     index = build_index(vectors, index_type, approx_threshold, previous)
     index.save(path / FAISS)
-    (terms if terms is not None else TermStats.build(c.text for c in chunks)).save(path / TERMS)
+    (terms if terms is not None else TermStats.build(c.indexed_text for c in chunks)).save(path / TERMS)
     write_chunks(chunks, path / CHUNKS, path / CHUNK_OFFSETS)
     rows: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):

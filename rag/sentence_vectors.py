@@ -135,11 +135,13 @@ def encode_chunks(embedder, chunks: Sequence[Chunk], *, show_progress: bool = Fa
                   ) -> tuple[np.ndarray, PieceVectors | None]:
     """The chunks' vectors, and their sentence vectors when the embedder can pool token spans
     (`encode_passages_and_spans`); other embedders give the vectors alone."""
-    texts = [c.text for c in chunks]
+    texts = [c.indexed_text for c in chunks]
     pool = getattr(embedder, "encode_passages_and_spans", None)
     if pool is None:
         return embedder.encode_passages(texts, show_progress=show_progress), None
-    spans = [[(a, b) for _, a, b in piece_spans(t)] for t in texts]
+    # Pieces of the chunk's own text, placed after its header in what the model reads.
+    shift = [len(t) - len(c.text) for t, c in zip(texts, chunks)]
+    spans = [[(a + d, b + d) for _, a, b in piece_spans(c.text)] for c, d in zip(chunks, shift)]
     vectors, pooled = pool(texts, spans, show_progress=show_progress)
     return vectors, PieceVectors.from_chunks(chunks, pooled, vectors.shape[1])
 

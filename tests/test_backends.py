@@ -72,6 +72,35 @@ def test_filters_by_document_and_date_are_applied_by_the_store(tmp_path, any_bac
     assert retriever.search("floods", 5, doc_ids=['a" or doc_id != "']) == []
 
 
+def test_with_chunk_context_a_passage_is_found_by_its_documents_title_and_date(tmp_path, any_backend, embedder):
+    """The passage never names its subject; only the title does. With `chunk_context` the header
+    reaches the keyword side and the embedder, and comes back with the chunk, on both backends."""
+    import numpy as np
+
+    from rag.records import Document
+
+    passage = "The firing lasts ten days and the kiln burns forty tonnes of red pine."
+    docs = [Document("bizen", "Bizen pottery", passage, metadata={"date": "2023-05-01"}),
+            Document("other", "Shigaraki ware", "The clay is coarse and full of feldspar.", metadata={})]
+    plain = any_backend.replace(chunk_context=False)
+    Indexer(plain, embedder).sync(docs, plain.index_dir)
+    assert Retriever.load(config=plain, embedder=embedder).search("Bizen", 2, mode="bm25") == []
+
+    store = tmp_path / "context"
+    store.mkdir()
+    config = backend_config(plain.replace(chunk_context=True), plain.backend, store)
+    Indexer(config, embedder).sync(docs, config.index_dir)
+    retriever = Retriever.load(config=config, embedder=embedder)
+    (hit,) = retriever.search("Bizen", 1, mode="bm25")
+    assert hit.doc_id == "bizen" and hit.text == passage  # the span is the passage alone
+    assert hit.chunk.header == "Bizen pottery · 2023-05-01"
+    assert retriever.search("Bizen 2023-05-01", 1, mode="dense")[0].doc_id == "bizen"
+    expected = embedder.encode_passages([hit.chunk.header + "\n" + passage])[0]
+    (key,) = retriever.view.dense(expected, 1, Filters())  # the stored vector is what the embedder read
+    assert retriever.view.chunks([key])[0].id == hit.chunk.id
+    assert np.allclose(retriever.view.vectors([key])[0], expected, atol=1e-5)
+
+
 def test_milvus_filter_expressions_quote_every_value():
     from rag.backends.milvus import expression
 
@@ -161,3 +190,20 @@ def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, mo
         MilvusBackend(cfg).read_manifest()
     assert token not in str(err.value)
     assert all(token not in r.getMessage() for r in caplog.records)
+
+
+def test_the_backends_bench_measures_each_backend_alike_and_stops_a_slow_one_at_its_budget(tmp_path, config,
+                                                                                           any_backend):
+    from rag.bench_backends import run_backend
+    from rag.bench_scale import _chunks, synthetic_texts, synthetic_vectors
+
+    vectors, topic_of = synthetic_vectors(400)
+    chunks = _chunks(synthetic_texts(topic_of))
+    full = run_backend(any_backend, chunks, vectors, n_queries=5)
+    assert full["queries"] == 5 == len(full["dense_ms"]) == len(full["hybrid_ms"]) == len(full["filtered_ms"])
+    assert full["recall@10"] == 1.0  # exact search on both sides, so nothing is lost
+    store = tmp_path / "again"
+    store.mkdir()
+    again = any_backend.replace(index_dir=store / "index", milvus_uri=str(store / "m.db"))
+    cut = run_backend(again, chunks, vectors, n_queries=5, budget_s=0.0)
+    assert cut["queries"] == 1  # out of time at once, yet one query is measured

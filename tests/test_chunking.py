@@ -106,3 +106,38 @@ def test_chunking_invariants_hold_for_any_text(text, size, overlap_share):
 def test_invalid_settings_are_rejected():
     with pytest.raises(ValueError):
         Chunker(100, 100)
+
+
+def test_with_context_every_chunk_names_its_document_and_section_within_the_budget(embedder):
+    sections = [[0, 1, "Origins"], [ARTICLE_TEXT.index("Thereafter"), 2, "In Pakistan"]]
+    doc = Document("imu", "Pakistan's IMU pledges allegiance to Islamic State", ARTICLE_TEXT,
+                   metadata={"date": "2014-10-06", "sections": sections})
+    chunker = Chunker(120, 16, fits=embedder.fits, context=True)
+    chunks = chunker.chunk(doc)
+    for c in chunks:
+        assert doc.text[c.start:c.end] == c.text  # the span stays exact; the header is not in it
+        assert c.header.startswith("Pakistan's IMU pledges allegiance to Islamic State · 2014-10-06 · ")
+        assert c.header.endswith(c.metadata["section"])
+        assert c.indexed_text == c.header + "\n" + c.text
+        assert c.n_tokens <= 120 and embedder.fits(c.indexed_text)  # nothing the embedder would cut
+    assert {c.header.rsplit(" · ", 1)[1] for c in chunks} == {"Origins", "In Pakistan"}
+    assert chunker.settings.to_dict()["context"] is True
+
+
+def test_a_header_leaves_the_passages_as_they_were_and_a_long_title_is_cut(embedder):
+    plain = Chunker(160, 32, fits=embedder.fits).chunk(Document("a", "A title", ARTICLE_TEXT))
+    titled = Chunker(160, 32, fits=embedder.fits, context=True).chunk(
+        Document("a", "Pakistan's IMU pledges allegiance to Islamic State", ARTICLE_TEXT))
+    assert [(c.start, c.end) for c in titled] == [(c.start, c.end) for c in plain]  # what the generator reads
+    long = Chunker(64, 0, context=True).chunk(Document("t", "An endless headline " * 40, ARTICLE_TEXT))
+    assert all(Chunker().count(c.header) == 32 for c in long)
+
+
+def test_without_context_chunks_have_no_header_and_settings_match_older_indexes():
+    doc = Document("a", "A title", ARTICLE_TEXT, metadata={"date": "2014-10-06"})
+    chunker = Chunker(64, 16)
+    assert all(c.header == "" and c.indexed_text == c.text for c in chunker.chunk(doc))
+    assert "context" not in chunker.settings.to_dict()
+    untitled = Chunker(64, 16, context=True).chunk(Document("b", "", ARTICLE_TEXT))
+    assert all(c.header == "" for c in untitled)  # nothing to name: no header, the full budget
+    assert [(c.start, c.end) for c in untitled] == [(c.start, c.end) for c in chunker.chunk(doc)]

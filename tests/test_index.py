@@ -37,7 +37,7 @@ def test_index_round_trip_returns_the_same_chunks_and_vectors(article_index, emb
     text = ARTICLE.read_text(encoding="utf-8")
     for chunk in snap.chunks:
         assert chunk.text in text
-    again = embedder.encode_passages([snap.chunks[0].text])[0]
+    again = embedder.encode_passages([snap.chunks[0].indexed_text])[0]  # the header, then the text
     assert float(again @ snap.vectors[0]) > 0.999
 
 
@@ -51,7 +51,8 @@ def segment_dir(index_dir: Path) -> Path:
 def test_manifest_records_model_chunker_and_content_hashes(article_index):
     manifest = json.loads((IndexStore(article_index).current_path() / "manifest.json").read_text())
     assert manifest["format_version"] == 2
-    assert manifest["chunker"] == {"chunk_tokens": 160, "chunk_overlap": 32, "encoding": "cl100k_base"}
+    assert manifest["chunker"] == {"chunk_tokens": 160, "chunk_overlap": 32, "encoding": "cl100k_base",
+                                   "context": True}
     (doc,) = IndexStore(article_index).read_manifest().documents.values()
     assert len(doc["hash"]) == 64
     assert "/" not in manifest["embedder"]["name"].split("sentence-transformers/")[-1], "no machine path"
@@ -93,13 +94,21 @@ def test_incremental_index_searches_like_a_fresh_build(tmp_path, indexer, config
         assert np.allclose([h.score for h in inc], [h.score for h in fresh])
 
 
-def test_loading_an_index_built_with_other_settings_says_what_differs(article_index, embedder):
+def test_loading_an_index_built_with_other_settings_says_what_differs(article_index, config, embedder):
     other = Config(chunk_tokens=200)
     with pytest.raises(IndexMismatchError) as err:
         Retriever.load(article_index, config=other, embedder=embedder)
     message = str(err.value)
     assert "chunk_tokens: index has 160, config has 200" in message
     assert "rag index --rebuild" in message
+    # A setting added later counts as its default in an index that does not record it, both ways.
+    with pytest.raises(IndexMismatchError, match="context: index has True, config has False"):
+        Retriever.load(article_index, config=Config(chunk_context=False), embedder=embedder)
+    manifest = Retriever.load(article_index, config=config, embedder=embedder).view.manifest
+    older = type(manifest)(**{**manifest.__dict__,
+                              "chunker": {k: v for k, v in manifest.chunker.items() if k != "context"}})
+    with pytest.raises(IndexMismatchError, match="context: index has False, config has True"):
+        older.check_compatible(config.embedding_model, manifest.chunker)
 
 
 def test_updating_with_another_embedding_model_is_refused(tmp_path, article_index, config, embedder):
@@ -204,3 +213,4 @@ def test_passages_are_embedded_on_every_core_even_after_faiss_took_the_shared_op
         assert torch.get_num_threads() == 1  # queries keep their single thread
     finally:
         torch.set_num_threads(before)
+

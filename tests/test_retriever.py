@@ -184,3 +184,28 @@ def test_document_weight_lifts_a_document_that_matches_in_several_places_and_kee
     assert hits[0].doc_id == "long.txt"
     assert [h.chunk.id for h in hits if h.doc_id == "long.txt"] == [h.chunk.id for h in plain if h.doc_id == "long.txt"]
     assert long_rank == list(range(1, len(long_rank) + 1))
+
+
+def test_a_question_embedded_twice_in_a_row_costs_one_model_call():
+    import numpy as np
+
+    from rag.embedders.recent import RecentQuestions
+
+    calls = []
+
+    def model(texts):
+        calls.append(list(texts))
+        return np.arange(len(texts) * 3, dtype=np.float32).reshape(len(texts), 3) + len(calls)
+
+    recent = RecentQuestions(size=2)
+    first = recent.encode(["Who founded the IMU?"], model)
+    again = recent.encode(["Who founded the IMU?"], model)  # the generator, right after the retriever
+    assert np.array_equal(first, again) and len(calls) == 1
+    again[0, 0] = 99.0  # a caller's change stays its own
+    assert recent.encode(["Who founded the IMU?"], model)[0, 0] != 99.0
+    recent.encode(["a", "b"], model)  # batches are never remembered
+    recent.encode(["a", "b"], model)
+    assert len(calls) == 3
+    for q in ("q1", "q2", "Who founded the IMU?"):  # two newer questions push it out
+        recent.encode([q], model)
+    assert calls[-1] == ["Who founded the IMU?"]

@@ -137,6 +137,21 @@ def test_the_headline_is_no_answer_unless_asked_for(pipeline):
     assert asked.short_answer is not None and asked.short_answer.text == headline
 
 
+def test_a_plain_text_files_first_line_is_its_headline_and_no_answer(embedder, config):
+    """A .txt file is titled by its name, so its headline is only known as the first line standing
+    alone above a blank line; "Diary of the keeper." must not answer who the keeper is."""
+    gen = ExtractiveGenerator(config, embedder=embedder)
+    text = ("Diary of the Zanzibar lighthouse keeper.\n\nOmari Juma keeps the Zanzibar lighthouse and has kept the "
+            "light since 1998.")
+    hit = Hit(Chunk("zanzibar.txt#0", "zanzibar.txt", text, 0, len(text), 30, title="zanzibar"), 1.0, 1)
+    answer = gen.generate("Who is the Zanzibar lighthouse keeper?", [hit])
+    assert answer.short_answer is not None and answer.short_answer.text == "Omari Juma"
+    assert all(not c.quote.startswith("Diary") for c in answer.citations)
+    # Further down, a short line above a blank line is an ordinary sentence.
+    later = Hit(replace(hit.chunk, start=500, end=500 + len(text)), 1.0, 1)
+    assert any(c.text.startswith("Diary") for _, c in gen.score_sentences("Who is the lighthouse keeper?", [later]))
+
+
 def _hit(doc_id: str, text: str, rank: int) -> Hit:
     return Hit(Chunk(f"{doc_id}#0", doc_id, text, 0, len(text), len(text.split())), 1.0 / rank, rank)
 

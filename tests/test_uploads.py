@@ -1,4 +1,5 @@
-"""Uploads: stored only inside the corpus's upload folder, parsed before anything is stored."""
+"""Uploads: stored only inside the corpus's upload folder, parsed before anything is stored; on
+both backends."""
 
 from __future__ import annotations
 
@@ -19,21 +20,23 @@ def test_upload_names_cannot_leave_the_upload_folder(name, safe):
     assert safe_filename(name) == safe
 
 
-def test_an_upload_is_stored_in_the_corpus_and_searchable(tmp_path, config, embedder):
+def test_an_upload_is_stored_in_the_corpus_and_searchable(tmp_path, any_backend, embedder):
+    config = any_backend
     corpus = tmp_path / "corpus"
-    index_dir = tmp_path / "index"
+    index_dir = config.index_dir
     indexer = Indexer(config, embedder)
     result = ingest("../../outside.md", b"# Kilns\n\nA kiln fires clay at high heat.", corpus_dir=corpus,
                     index_dir=index_dir, indexer=indexer)
     assert result.path == (corpus / "uploads" / "outside.md").resolve()
     assert not (tmp_path / "outside.md").exists()
-    hits = Retriever.load(index_dir, config=config, embedder=embedder).search("What does a kiln do?", 1)
+    hits = Retriever.load(config=config, embedder=embedder).search("What does a kiln do?", 1)
     assert hits[0].doc_id == "uploads/outside.md"
 
 
-def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, config, embedder):
+def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, any_backend, embedder):
+    config = any_backend
     corpus = tmp_path / "corpus"
-    index_dir = tmp_path / "index"
+    index_dir = config.index_dir
     indexer = Indexer(config, embedder)
     ingest("good.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     with pytest.raises(DocumentError, match="PDF"):
@@ -41,5 +44,5 @@ def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, 
     with pytest.raises(DocumentError, match="too large"):
         ingest("big.txt", b"x" * 2000, corpus_dir=corpus, index_dir=index_dir, indexer=indexer, max_bytes=1000)
     assert sorted(p.name for p in (corpus / "uploads").iterdir() if not p.name.startswith(".")) == ["good.txt"]
-    hits = Retriever.load(index_dir, config=config, embedder=embedder).search("rock", 5)
+    hits = Retriever.load(config=config, embedder=embedder).search("rock", 5)
     assert {h.doc_id for h in hits} == {"uploads/good.txt"}

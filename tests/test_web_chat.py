@@ -148,6 +148,8 @@ def test_all_k_passages_are_shown_cited_first_and_the_rest_folded(page):
     k = page.locator("#k input[type=number]")
     k.fill("7")
     k.press("Enter")
+    # The slider takes the typed number on its own schedule; ask once it holds it.
+    page.wait_for_function("() => document.querySelector('#k input[type=range]').value === '7'", timeout=WAIT)
     send(page, "When was the IMU first formed?")
     wait_idle(page, 1)
     cards = page.locator("#sources [data-testid='source']")

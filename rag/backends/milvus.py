@@ -263,9 +263,9 @@ class MilvusBackend:
         manifest, generation = self._manifest()
         terms = None
         if not self.full_text():
-            rows = list(self.scan(self.collection, "", ["id", "doc_id", "date", "text"]))
+            rows = list(self.scan(self.collection, "", ["id", "doc_id", "date", "text", "info"]))
             terms = LocalTerms([r["id"] for r in rows], [r["doc_id"] for r in rows], [r["date"] for r in rows],
-                               [r["text"] for r in rows])
+                               [_chunk(r).indexed_text for r in rows])
             if not self._said_local_terms:
                 log.info("%s has no BM25 full-text search (server %s; it needs Milvus >= 2.5): keyword search runs "
                          "in this process over the %d chunks", self.where, self.server_version(), len(rows))
@@ -395,10 +395,10 @@ def _vector_index(index_type: str, lite: bool) -> dict[str, Any]:
 def _row(chunk: Chunk, vector: np.ndarray, full_text: bool) -> dict[str, Any]:
     row = {"id": chunk.id, "doc_id": chunk.doc_id, "date": chunk_date(chunk.metadata), "text": chunk.text,
            "info": {"title": chunk.title, "start": chunk.start, "end": chunk.end, "n_tokens": chunk.n_tokens,
-                    "metadata": dict(chunk.metadata)},
+                    "metadata": dict(chunk.metadata), "header": chunk.header},
            "vector": vector.tolist()}
     if full_text:
-        row["terms"] = " ".join(analyze(chunk.text))
+        row["terms"] = " ".join(analyze(chunk.indexed_text))
     return row
 
 
@@ -408,7 +408,7 @@ def _chunk(row: dict[str, Any]) -> Chunk:
         info = json.loads(info)
     return Chunk(id=str(row["id"]), doc_id=str(row["doc_id"]), text=str(row["text"]), start=int(info["start"]),
                  end=int(info["end"]), n_tokens=int(info["n_tokens"]), title=str(info.get("title", "")),
-                 metadata=dict(info.get("metadata") or {}))
+                 metadata=dict(info.get("metadata") or {}), header=str(info.get("header", "")))
 
 
 def _batches(items: list, size: int) -> Iterable[list]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..models import canonical_name, resolve_model, resolve_quantized_model
+from .recent import RecentQuestions
 from .sentence_transformer import SentenceTransformerEmbedder
 
 log = logging.getLogger("rag.embedding")
@@ -33,6 +34,7 @@ class OnnxInt8QueryEmbedder:
     def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, onnx_path: str = "",
                  batch_size: int = 64):
         self.name = canonical_name(model)
+        self._recent = RecentQuestions()
         self._onnx_path = onnx_path or resolve_quantized_model(model)
         if not self._onnx_path or not Path(self._onnx_path).is_file():
             raise ModelNotFoundError(
@@ -100,6 +102,9 @@ class OnnxInt8QueryEmbedder:
         return self.passages.encode_passages_and_spans(texts, spans, show_progress=show_progress)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._recent.encode(texts, self._encode_queries)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..models import canonical_name, resolve_model
+from .recent import RecentQuestions
 
 log = logging.getLogger("rag.embedding")
 
@@ -32,6 +33,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
+        self._recent = RecentQuestions()
 
     @cached_property
     def model(self):
@@ -86,7 +88,7 @@ class SentenceTransformerEmbedder:
         return self.count_tokens(text) <= self.max_tokens
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(list(texts), show_progress=False)
+        return self._recent.encode(texts, lambda batch: self._encode(batch, show_progress=False))
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Batches of passages of similar token length: a batch is padded to its longest member,

@@ -69,6 +69,7 @@ ANSWER_WEIGHT = 0.3
 ANSWER_SCORE_CAP = 1.3
 QUESTION_SENTENCE_PENALTY = 0.2
 MAX_SENTENCES = 2
+HEADLINE_WORDS = 15  # a first line this short above a blank line is a headline
 
 # Words a search engine may ignore but an answer must respect: "where is it *now*", "*first* formed".
 _MEANINGFUL = {"now", "first", "last", "most", "more", "only", "before", "after", "during", "against", "again",
@@ -405,7 +406,15 @@ def _is_date_line(text: str) -> bool:
 def _is_structure(cand: _Candidate) -> bool:
     """The document's headline or a date line: parts of the page, not statements of fact."""
     title = cand.hit.chunk.title.strip()
-    return bool(title and cand.text.strip() == title) or _is_date_line(cand.text)
+    return bool(title and cand.text.strip() == title) or _is_date_line(cand.text) or _is_headline(cand)
+
+
+def _is_headline(cand: _Candidate) -> bool:
+    """The document's first line standing alone above a blank line: its headline, whatever title
+    the loader found (a plain-text file is titled by its name)."""
+    chunk = cand.hit.chunk
+    return (chunk.start + cand.start == 0 and chunk.text[cand.end:cand.end + 2] == "\n\n"
+            and len(cand.text.split()) <= HEADLINE_WORDS)
 
 
 def _question_kind(question: str) -> str:
