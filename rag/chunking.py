@@ -67,7 +67,7 @@ def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]
         spans.append((start, end))
 
 
-HEADER_TOKENS = 32  # at most; a longer title is cut, so text keeps most of the budget
+HEADER_TOKENS = 32  # at most; a longer title is cut, so the embedder still reads the whole text
 HEADER_SEPARATOR = " · "
 
 
@@ -113,7 +113,7 @@ class Chunker:
 
     def chunk(self, doc: Document) -> list[Chunk]:
         headers = self._headers(doc) if self.settings.context else {}
-        # The embedder must take the longest header the document can give a chunk with any chunk.
+        # Every chunk must fit the embedder behind the longest header its document can give.
         longest = max(headers.values(), key=self.count, default="")
         spans = self._spans(doc.text, 0, len(doc.text), self.settings.chunk_tokens,
                             prefix=longest + "\n" if longest else "")

@@ -192,8 +192,7 @@ def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, mo
     assert all(token not in r.getMessage() for r in caplog.records)
 
 
-def test_the_backends_bench_measures_each_backend_alike_and_stops_a_slow_one_at_its_budget(tmp_path, config,
-                                                                                           any_backend):
+def test_the_backends_bench_measures_each_backend_alike_and_stops_a_slow_one_at_its_budget(tmp_path, any_backend):
     from rag.bench_backends import run_backend
     from rag.bench_scale import _chunks, synthetic_texts, synthetic_vectors
 
