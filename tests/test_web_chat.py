@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .slow_endpoint import SlowEndpoint
 from .test_web import (  # noqa: F401 - fixtures: one app server and one browser for the module
@@ -146,10 +147,17 @@ def test_a_citation_marker_reveals_and_highlights_its_passage(page):
 def test_all_k_passages_are_shown_cited_first_and_the_rest_folded(page):
     page.click("text=Settings")
     k = page.locator("#k input[type=number]")
-    k.fill("7")
-    k.press("Enter")
-    # The slider takes the typed number on its own schedule; ask once it holds it.
-    page.wait_for_function("() => document.querySelector('#k input[type=range]').value === '7'", timeout=WAIT)
+    deadline = time.monotonic() + WAIT / 1000
+    while True:  # the slider takes a typed number when its box loses focus; ask once it holds it
+        k.fill("7")
+        k.press("Tab")
+        try:
+            page.wait_for_function("() => document.querySelector('#k input[type=range]').value === '7'",
+                                   timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                raise
     send(page, "When was the IMU first formed?")
     wait_idle(page, 1)
     cards = page.locator("#sources [data-testid='source']")
