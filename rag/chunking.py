@@ -108,6 +108,11 @@ class Chunker:
         self._enc = get_encoding(encoding)
         self._fits = fits
 
+    @classmethod
+    def from_config(cls, config, fits: Callable[[str], bool] | None = None) -> "Chunker":
+        s = ChunkerSettings.from_config(config)
+        return cls(s.chunk_tokens, s.chunk_overlap, s.encoding, fits, context=s.context)
+
     def count(self, text: str) -> int:
         return len(self._enc.encode(text, disallowed_special=()))
 

@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ import numpy as np
 
 from . import npy
 from .chunk_store import ChunkStore
+from .chunking import ChunkerSettings
 from .embedders import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from .indexes import VectorIndex, load_index
@@ -77,7 +78,8 @@ from .sentence_vectors import PieceVectors, SentenceVectors
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
-CHUNKER_DEFAULTS = {"context": False}  # chunker settings added later; absent from older manifests
+# Chunker settings added later (absent from older manifests) count as their defaults.
+CHUNKER_DEFAULTS = {f.name: f.default for f in fields(ChunkerSettings) if f.default is not MISSING}
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 SEGMENTS = "segments"

@@ -76,8 +76,7 @@ class Indexer:
         self.config = config or Config.load()
         self.ray = ray
         self.embedder = embedder or embedder_for(self.config)
-        self.chunker = Chunker(self.config.chunk_tokens, self.config.chunk_overlap, self.config.encoding,
-                               fits=self.embedder.fits, context=self.config.chunk_context)
+        self.chunker = Chunker.from_config(self.config, fits=self.embedder.fits)
 
     def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
                     rebuild: bool = False, show_progress: bool = False) -> IndexReport:

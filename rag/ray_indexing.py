@@ -80,8 +80,7 @@ class ChunkAndEmbed:
         # Passages always go through the full model (the int8 path is for questions only).
         self.embedder = create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
                                         query_backend="torch")
-        self.chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=self.embedder.fits,
-                               context=config.chunk_context)
+        self.chunker = Chunker.from_config(config, fits=self.embedder.fits)
         self.limit = config.max_file_chunks
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:

@@ -147,13 +147,20 @@ class Retriever:
             return ranked[:k]
         chosen: list[Key] = []
         per_doc: dict[str, int] = {}
+        seen_words: dict[Key, set[str]] = {}
+
+        def words(key: Key) -> set[str]:
+            if key not in seen_words:
+                seen_words[key] = set(_WORD.findall(chunks[key].text.lower()))
+            return seen_words[key]
+
         overflow: list[Key] = []  # passed over only for their document's cap: used if nothing else is left
         for p in ranked:
             if len(chosen) == k:
                 break
             c = chunks[p]
             if threshold < 1.0:
-                if any(_mostly_inside(c, chunks[q]) or _same_words(c, chunks[q], threshold) for q in chosen):
+                if any(_mostly_inside(c, chunks[q]) or _same_words(words(p), words(q), threshold) for q in chosen):
                     continue
                 if chosen and float(np.max(np.stack([vectors[q] for q in chosen]) @ vectors[p])) >= threshold:
                     continue
@@ -299,9 +306,8 @@ def _check_compatible(view: SearchView, embedder: Embedder, config: Config, stor
     view.manifest.check_embedder(embedder, ChunkerSettings.from_config(config).to_dict(), store.where)
 
 
-def _same_words(a: Chunk, b: Chunk, share: float) -> bool:
-    """At least `share` of the two passages' distinct words are common to both (Jaccard)."""
-    wa, wb = set(_WORD.findall(a.text.lower())), set(_WORD.findall(b.text.lower()))
+def _same_words(wa: set[str], wb: set[str], share: float) -> bool:
+    """At least `share` of two passages' distinct words are common to both (Jaccard)."""
     return bool(wa and wb) and len(wa & wb) >= share * len(wa | wb)
 
 
