@@ -239,15 +239,16 @@ def bench_updates(sizes: Sequence[int], config: Config, embedder: Embedder, *, n
                         f"{row['bytes'] / doc:.2f}" if doc else "", row["segments"]])
         for label, key in ((f"{r['segments_before_merge']} segments", "segmented"), ("1 segment (merged)", "merged")):
             q = r["queries"][key]
-            queries.append([f"{n:,}", label, q["search_p50"], q["search_p95"], q["dense_e2e_p95"],
+            index = f"{q['index_kind']} {q['search_param']}" if q["search_param"] else q["index_kind"]
+            queries.append([f"{n:,}", label, index, q["search_p50"], q["search_p95"], q["dense_e2e_p95"],
                             q["hybrid_e2e_p50"], q["hybrid_e2e_p95"]])
     table = Table("Updates: seconds to published (index s = without embedding), bytes written (MB; x = over the "
                   "new document's own segment)",
                   ["corpus", "operation", "seconds", "of it index s", "MB written", "x document", "segments after"], ops)
     table.details = details
     return [table, Table("Queries with the most segments the merge policy allows, and fully merged (ms)",
-                         ["corpus", "index", "search p50", "search p95", "dense e2e p95", "hybrid e2e p50",
-                          "hybrid e2e p95"], queries)]
+                         ["corpus", "index", "kind (nprobe/ef)", "search p50", "search p95", "dense e2e p95",
+                          "hybrid e2e p50", "hybrid e2e p95"], queries)]
 
 
 def bench_backends(sizes: Sequence[int], config: Config, *, n_queries: int) -> Table:

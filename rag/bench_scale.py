@@ -141,8 +141,10 @@ def peak_rss_mb() -> float:
 
 
 def measure_serving(index_dir: str, config: Config, queries: np.ndarray, questions: list[str],
-                    query_texts: list[str]) -> dict[str, Any]:
-    """Run in a fresh process: load like a server, then query. Peak RSS is this process's own."""
+                    query_texts: list[str], warm: bool = False) -> dict[str, Any]:
+    """Run in a fresh process: load like a server, then query. Peak RSS is this process's own.
+    `warm`: search every query vector once untimed first, so the figures compare query cost, not
+    which index's mapped pages the page cache still held."""
     from .embedders import embedder_for
     from .retriever import Retriever
 
@@ -155,6 +157,8 @@ def measure_serving(index_dir: str, config: Config, queries: np.ndarray, questio
     rss_loaded = peak_rss_mb()
     index = retriever.snapshot.vector_index
     search, found = [], []
+    for q in queries if warm else ():
+        index.search(q[None, :], 10)
     for q in queries:
         t = time.perf_counter()
         _, positions = index.search(q[None, :], 10)

@@ -10,7 +10,9 @@ Each corpus size is written as one segment (the synthetic corpus of rag.bench_sc
 Seconds are wall time to published; bytes written are what the process passed to write()
 (/proc/self/io `wchar`: data files, manifest, ledger), compared with the size of the new
 document's own segment. Query latency is measured in a fresh process, as a server would see it,
-once with the maximum number of segments and once after the full merge.
+once with the maximum number of segments and once after the full merge, each query searched once
+untimed first (the merged index was just written, the first segment long before), with each
+index's kind and search setting beside it.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             many = pool.submit(measure_serving, str(index_dir), config, held_out, list(questions),
-                               query_texts).result()
+                               query_texts, True).result()
         print(f"  {n:,}: queries with many segments: {_latency(many)}", flush=True)
         n_many = len(store.version_info().segments)
 
@@ -177,7 +179,7 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
                      "segments": len(store.version_info().segments)})
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             merged = pool.submit(measure_serving, str(index_dir), config, held_out, list(questions),
-                                 query_texts).result()
+                                 query_texts, True).result()
         print(f"  {n:,}: queries merged: {_latency(merged)}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -188,7 +190,8 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
 def _latency(served: dict[str, Any]) -> dict[str, float]:
     from .bench import percentile
 
-    return {"search_p50": percentile(served["search_ms"], 50), "search_p95": percentile(served["search_ms"], 95),
+    return {"index_kind": served["index_kind"], "search_param": served["search_param"],
+            "search_p50": percentile(served["search_ms"], 50), "search_p95": percentile(served["search_ms"], 95),
             "dense_e2e_p95": percentile(served["end_to_end_ms"]["dense"], 95),
             "hybrid_e2e_p50": percentile(served["end_to_end_ms"]["hybrid"], 50),
             "hybrid_e2e_p95": percentile(served["end_to_end_ms"]["hybrid"], 95)}

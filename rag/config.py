@@ -17,6 +17,8 @@ from .embedders import QUERY_BACKENDS
 from .errors import ConfigError
 from .indexes import INDEX_TYPES
 
+FUSIONS = ("rrf", "scores")  # how hybrid retrieval combines the dense and BM25 results
+
 CONFIG_FILE = "rag.toml"
 
 
@@ -53,9 +55,12 @@ class Config:
     # Retrieval.
     k: int = 5
     retrieval: str = "hybrid"  # hybrid | dense | bm25
-    rrf_k: int = 60
+    # Hybrid fusion: "rrf" adds weight / (rrf_k + rank) per method, which reads ranks only;
+    # "scores" adds weight * score, each method's scores scaled to [0, 1] over the candidates.
+    fusion: str = "rrf"
     dense_weight: float = 2.0
     bm25_weight: float = 1.0
+    rrf_k: int = 60
     candidate_depth: int = 50
     # Passages at least this similar to a better-ranked one are skipped (1.0 keeps everything).
     dedup_similarity: float = 0.98
@@ -165,6 +170,8 @@ class Config:
         for name in ("corpus_dir", "index_dir"):
             if not str(getattr(self, name)).strip():
                 raise ConfigError(f"{name} is empty; give a directory")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)} (got {self.fusion!r})")
         if self.retrieval not in ("hybrid", "dense", "bm25"):
             raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
         if self.query_backend not in QUERY_BACKENDS:

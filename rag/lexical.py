@@ -172,6 +172,11 @@ class LexicalIndex:
             self._n += len(lengths) if live is None else int(live.sum())
             total_len += int(lengths.sum() if live is None else lengths[live].sum())
         self._avgdl = total_len / self._n if self._n else 1.0
+        # Deleted rows, ascending: a query counts and drops them per posting list in O(deleted),
+        # where masking every posting list cost O(postings): 1.4x the merged index's BM25 time at
+        # a million chunks with one document deleted.
+        self._dead = [None if live is None else np.flatnonzero(~np.asarray(live, dtype=bool))
+                      for _, live, _, _ in self._parts]
 
     def __len__(self) -> int:
         return self._n
@@ -183,24 +188,22 @@ class LexicalIndex:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         postings = []  # per part: term -> (rows, tf), live rows only
         df: Counter[str] = Counter()
-        for stats, live, _, _ in self._parts:
+        for (stats, live, _, _), dead in zip(self._parts, self._dead):
             found = {}
             for term in set(terms):
                 p = stats.postings(term)
                 if p is None:
                     continue
-                if live is not None:
-                    keep = live[p[0]]
-                    p = (p[0][keep], p[1][keep])
-                if len(p[0]):
+                n_live = len(p[0]) - (_deleted_among(p[0], dead, live) if dead is not None else 0)
+                if n_live:
                     found[term] = p
-                    df[term] += len(p[0])
+                    df[term] += n_live
             postings.append(found)
         if not df:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         idf = {t: float(np.log(1 + (self._n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
         all_scores, all_positions = [], []
-        for (stats, _, offset, rank), found in zip(self._parts, postings):
+        for (stats, _, offset, rank), dead, found in zip(self._parts, self._dead, postings):
             if not found:
                 continue
             rows_list, weights = [], []
@@ -213,6 +216,8 @@ class LexicalIndex:
                 rows_list.append(rows)
                 weights.append(idf[term] * tf / (tf + K1 * (1 - B + B * dl / self._avgdl)))
             summed = np.bincount(np.concatenate(rows_list), weights=np.concatenate(weights), minlength=len(stats))
+            if dead is not None:
+                summed[dead] = 0.0
             hit = np.flatnonzero(summed > 0)
             scores = summed[hit].astype(np.float32)
             hit, scores = _top(hit, scores, k)
@@ -224,6 +229,18 @@ class LexicalIndex:
         positions = np.concatenate(all_positions).astype(np.int64)
         positions, scores = _top(positions, scores, k)
         return scores, positions
+
+
+def _deleted_among(rows: np.ndarray, dead: np.ndarray, live: np.ndarray) -> int:
+    """How many of a posting list's rows (ascending) are deleted: by binary search for each deleted
+    row while they are few against the list, else by reading the live mask at every row."""
+    if not len(dead) or not len(rows):
+        return 0
+    if 16 * len(dead) < len(rows):
+        at = np.searchsorted(rows, dead)
+        inside = at < len(rows)
+        return int(np.count_nonzero(rows[at[inside]] == dead[inside]))
+    return len(rows) - int(np.count_nonzero(live[rows]))
 
 
 def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

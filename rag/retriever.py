@@ -42,8 +42,10 @@ class Retrieval:
 class Retriever:
     """`Retriever.load(index_dir).search("question", k=5)` returns ranked `Hit`s.
 
-    Hybrid mode fuses the dense and BM25 rankings with reciprocal rank fusion:
-    score = w_dense / (rrf_k + rank_dense) + w_bm25 / (rrf_k + rank_bm25).
+    Hybrid mode fuses the dense and BM25 results (`fusion`): by default with reciprocal rank fusion,
+    score = w_dense / (rrf_k + rank_dense) + w_bm25 / (rrf_k + rank_bm25); with "scores", each
+    method's scores are scaled to [0, 1] over the candidates and added, w_dense * cosine' + w_bm25 *
+    bm25' (a passage BM25 did not return counts 0 there).
     """
 
     def __init__(self, view: SearchView | IndexSnapshot, embedder: Embedder, config: Config,
@@ -234,12 +236,17 @@ class Retriever:
         vectors = dict(zip(keys, view.vectors(keys))) if keys else {}
         dense_score = {p: float(vectors[p] @ query) for p in keys} if query is not None else {}
 
+        c = self.config
+        scaled = _scaled_sum(candidates, [(c.dense_weight, dense_score), (c.bm25_weight, bm25_score)]) \
+            if mode == "hybrid" and c.fusion == "scores" else None
+
         def fused(p: Key) -> float:
             if mode == "dense":
                 return dense_score[p]
             if mode == "bm25":
                 return bm25_score.get(p, 0.0)
-            c = self.config
+            if scaled is not None:
+                return scaled[p]
             s = 0.0
             if p in dense_rank:
                 s += c.dense_weight / (c.rrf_k + dense_rank[p] + 1)
@@ -271,6 +278,23 @@ class Retriever:
             hits.append(Hit(chunk=chunks[p], score=float(fused(p)), rank=rank, scores_by_retriever=parts))
         timings["search_ms"] = (time.perf_counter() - t) * 1000 - timings.get("rerank_ms", 0.0)
         return Retrieval(question, hits, timings)
+
+
+def _scaled_sum(keys: list[Key], parts: list[tuple[float, dict[Key, float]]]) -> dict[Key, float]:
+    """Sum of weight * score, each method's scores min-max scaled over `keys` (missing: 0 before
+    scaling). Cosines and BM25 scores live on unrelated scales; scaled, a passage both methods rate
+    highly beats one that only tops one list, and a method sure of its best keeps the lead that
+    rank fusion flattens to 1/(k+1) vs 1/(k+2)."""
+    total = dict.fromkeys(keys, 0.0)
+    if not keys:
+        return total
+    for weight, scores in parts:
+        values = np.array([scores.get(p, 0.0) for p in keys], dtype=np.float64)
+        low, span = values.min(), values.max() - values.min()
+        if weight and span > 0:
+            for p, v in zip(keys, ((values - low) / span).tolist()):
+                total[p] += weight * v
+    return total
 
 
 def check_k(k: object) -> int:

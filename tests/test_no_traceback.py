@@ -57,6 +57,8 @@ CASES = [
     pytest.param("rag = 5\n", ["search", "q"], {}, ["rag.toml", "table", "number"], id="rag-is-a-number"),
     pytest.param("rag = [1, 2]\n", ["search", "q"], {}, ["rag.toml", "table", "list"], id="rag-is-a-list"),
     pytest.param("[rag]\nrrf_k = -1\n", ["search", "q"], {}, ["rrf_k", "-1"], id="rrf_k-negative"),
+    pytest.param("[rag]\nfusion = \"max\"\n", ["search", "q"], {}, ["fusion", "rrf, scores", "'max'"],
+                 id="fusion-unknown"),
     pytest.param("[rag]\nk = 2.5\n", ["search", "q"], {}, ["k=2.5", "whole number"], id="k-not-whole"),
     pytest.param("", ["search", "q"], {"RAG_DEDUP_SIMILARITY": "nan"}, ["dedup_similarity"], id="nan-setting"),
     pytest.param("", ["search", "q"], {"RAG_FOLLOW_EXTERNAL_SYMLINKS": "maybe"}, ["follow_external_symlinks"],

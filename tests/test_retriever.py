@@ -8,6 +8,7 @@ import pytest
 from rag import Retriever
 from rag.errors import QuestionError
 from rag.records import Hit
+from rag.retriever import _scaled_sum
 
 from .conftest import ARTICLE
 
@@ -45,6 +46,33 @@ def test_every_retrieval_mode_finds_north_waziristan(retriever, mode):
 def test_hybrid_hits_carry_both_retriever_scores(retriever):
     (hit,) = retriever.search("Karachi airport attack", k=1)
     assert set(hit.scores_by_retriever) == {"dense", "bm25"}
+
+
+def test_score_fusion_keeps_a_passage_the_embedder_is_sure_of_ahead_of_one_both_merely_list():
+    # Cosines 0.9 / 0.5 / 0.4: "sure" leads the dense list by far but BM25 did not return it;
+    # "listed" is second in both lists. Rank fusion puts "listed" first (two good ranks); the
+    # scaled scores keep the embedder's clear winner.
+    dense = {"sure": 0.9, "listed": 0.5, "other": 0.4}
+    bm25 = {"listed": 10.0, "other": 9.0}
+    fused = _scaled_sum(list(dense), [(0.65, dense), (0.35, bm25)])
+    assert max(fused, key=fused.get) == "sure"
+    assert fused == pytest.approx({"sure": 0.65, "listed": 0.65 * 0.2 + 0.35, "other": 0.35 * 0.9})
+    rrf = {p: 0.65 / (61 + sorted(dense, key=dense.get, reverse=True).index(p))
+           + (0.35 / (61 + sorted(bm25, key=bm25.get, reverse=True).index(p)) if p in bm25 else 0) for p in dense}
+    assert max(rrf, key=rrf.get) == "listed"
+
+
+def test_a_method_whose_scores_are_all_equal_or_weighted_zero_does_not_move_the_order():
+    dense = {"a": 0.3, "b": 0.7}
+    assert _scaled_sum(["a", "b"], [(1.0, dense), (1.0, {"a": 2.0, "b": 2.0})]) == {"a": 0.0, "b": 1.0}
+    assert _scaled_sum(["a", "b"], [(1.0, dense), (0.0, {"a": 5.0})]) == {"a": 0.0, "b": 1.0}
+
+
+@pytest.mark.parametrize("fusion", ["scores", "rrf"])
+def test_either_fusion_finds_the_karachi_attack_passage_first(article_index, config, embedder, fusion):
+    retriever = Retriever.load(article_index, config=config.replace(fusion=fusion), embedder=embedder)
+    (hit,) = retriever.search("When did the IMU attack Karachi airport?", k=1)
+    assert "Karachi" in hit.text
 
 
 def test_k_larger_than_the_index_returns_every_chunk_once(retriever):

@@ -15,7 +15,7 @@ from rag.chunk_store import ChunkStore, write_chunks
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.indexer import Indexer
 from rag.indexes import build_index, choose_index_type, load_index
-from rag.indexes.faiss_index import exact_top, recall_at
+from rag.indexes.faiss_index import calibration_rows, exact_top, recall_at
 from rag.records import Chunk, Document
 from rag.retriever import Retriever
 
@@ -57,6 +57,18 @@ def test_ivf_rebuild_keeps_the_trained_centroids_while_the_corpus_size_holds(cor
     assert len(second) == 23_000
     _, found = second.search(queries, 10)
     assert recall_at(found, exact_top(vectors[:23_000], queries, 10), None, 10) >= 0.95
+
+
+def test_a_merge_calibrates_on_the_same_sample_and_keeps_the_search_setting(corpus_and_queries):
+    # A merge that drops a removed document and appends a few new rows must not draw a new random
+    # sample: with one, this corpus calibrated to nprobe 24 and the merged index to 16.
+    vectors, queries = corpus_and_queries
+    merged = np.concatenate([vectors[:10_000], vectors[10_300:], queries[:100]])
+    before = {vectors[i].tobytes() for i in calibration_rows(vectors, 256)}
+    after = {merged[i].tobytes() for i in calibration_rows(merged, 256)}
+    assert len(before & after) >= 240
+    first = build_index(vectors, "ivf")
+    assert build_index(merged, "ivf", previous=first).search_param == first.search_param
 
 
 def test_indexer_adds_and_removes_documents_in_an_approximate_index(tmp_path, config, embedder):

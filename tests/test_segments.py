@@ -14,6 +14,7 @@ from rag.config import Config
 from rag.datasets import load_eval_set
 from rag.index_store import IndexStore
 from rag.indexer import Indexer, content_hash
+from rag.lexical import LexicalIndex, TermStats
 from rag.merge_policy import MAX_SEGMENTS, MERGE_FACTOR, next_merge
 from rag.records import Document
 from rag.retriever import Retriever
@@ -72,6 +73,24 @@ def test_many_segments_with_tombstones_answer_the_eval_set_exactly_like_one_inde
     merged = IndexStore(many).load()
     assert len(merged.segments) == 1 and not merged.segments[0].deleted
     assert results(Retriever.load(many, config=config, embedder=embedder), eval_questions) == expected
+
+
+@pytest.mark.parametrize("deleted", [[5], list(range(0, 400, 3))], ids=["one row", "a third of the rows"])
+def test_bm25_over_a_segment_with_deleted_rows_scores_like_one_without_them(deleted):
+    # Both ways a query drops deleted rows (a search per deleted row while they are few, the live
+    # mask when they are many) give the scores of the live rows written alone.
+    words = ["harbour", "ferry", "storm", "port", "crane", "tide", "dock", "cargo"]
+    rng = np.random.default_rng(7)
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 12)))) for _ in range(400)]
+    live = np.ones(len(texts), dtype=bool)
+    live[deleted] = False
+    rank = np.cumsum(live) - 1
+    with_tombstones = LexicalIndex([(TermStats.build(texts), live, 0, rank)])
+    alone = LexicalIndex([(TermStats.build([t for t, keep in zip(texts, live) if keep]), None, 0, None)])
+    for query in ("harbour storm", "cargo cargo dock", "tide"):
+        got, expected = with_tombstones.search(query, 400), alone.search(query, 400)
+        assert np.array_equal(got[1], expected[1])
+        assert np.allclose(got[0], expected[0], rtol=1e-6)
 
 
 def hash_indexer() -> Indexer:
