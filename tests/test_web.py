@@ -82,6 +82,7 @@ def page(browser, web):
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
     page.goto(url)
     page.wait_for_selector("#question textarea")
+    page.wait_for_timeout(500)  # the stored conversations are restored on load
     yield page
     context.close()
 

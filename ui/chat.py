@@ -177,9 +177,14 @@ class ChatEvents:
 
     # --- events ---
     def restore(self, session: ChatSession, stored):
+        # The page is usable before this load event ends: with nothing stored, or a question
+        # already asked, the page keeps what the user did first (an error shown for an empty
+        # question was wiped by the restored, empty sources panel).
+        restored = convs.clean_store(stored)
         with session.lock:
-            if not session.running:
-                session.store = convs.clean_store(stored)
+            if session.running or session.pending or not restored["conversations"]:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            session.store = restored
         return (self.display(session), self.last_sources(session), self.last_status(session),
                 self.list_update(session))
 
