@@ -272,7 +272,7 @@ class IndexStore:
             chunks, vectors, vector_index = seg.chunks, seg.vectors, seg.index
         else:
             chunks, vectors, vector_index = LiveChunks(parts), LiveVectors(parts, dim), LiveVectorIndex(parts)
-        sentences = SentenceVectors([seg.sentences for seg in segments if seg.sentences is not None])
+        sentences = SentenceVectors([seg.sentences for seg in segments], parts)
         return IndexSnapshot(path, manifest, chunks, vectors, vector_index, parts.lexical(), tuple(refs), sentences)
 
     def _load_legacy(self, path: Path, header: dict[str, Any], mmap: bool) -> IndexSnapshot:

@@ -235,14 +235,23 @@ class Retriever:
         keys = sorted(candidates)
         vectors = dict(zip(keys, view.vectors(keys))) if keys else {}
         dense_score = {p: float(vectors[p] @ query) for p in keys} if query is not None else {}
-
         c = self.config
-        scaled = _scaled_sum(candidates, [(c.dense_weight, dense_score), (c.bm25_weight, bm25_score)]) \
+        # What the dense side ranks by: the passage's vector, or its best sentence (small-to-big).
+        dense_match, sentence_score = dense_score, {}
+        if query is not None and c.small_to_big and keys:
+            best = view.best_piece_cosines(keys, query)
+            if best is not None:
+                sentence_score = {p: float(b) for p, b in zip(keys, best.tolist()) if b == b}  # NaN: none stored
+                dense_match = {p: sentence_score.get(p, dense_score[p]) for p in keys}
+                by_sentence = sorted(keys, key=lambda p: (-dense_match[p], p))[:depth]
+                dense_rank = {p: r for r, p in enumerate(by_sentence)}
+
+        scaled = _scaled_sum(candidates, [(c.dense_weight, dense_match), (c.bm25_weight, bm25_score)]) \
             if mode == "hybrid" and c.fusion == "scores" else None
 
         def fused(p: Key) -> float:
             if mode == "dense":
-                return dense_score[p]
+                return dense_match[p]
             if mode == "bm25":
                 return bm25_score.get(p, 0.0)
             if scaled is not None:
@@ -271,6 +280,8 @@ class Retriever:
             parts = {}
             if p in dense_score:
                 parts["dense"] = float(dense_score[p])
+            if p in sentence_score:
+                parts["sentence"] = sentence_score[p]
             if mode != "dense":
                 parts["bm25"] = bm25_score.get(p, 0.0)
             if p in rerank_score:

@@ -14,7 +14,8 @@ A segment stores them beside its chunks (written once, like the rest of the segm
 
 The key holds the chunk's text, so a vector is only ever found for the very passage it was
 pooled in; a segment without these files (an index built before them) is simply not asked, and
-the generator embeds those sentences itself.
+the generator embeds those sentences itself. The offsets also let the retriever rank a passage by
+its best sentence (`best_cosines`, the `small_to_big` setting) without reading any text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,9 @@ from . import npy
 from .chunking import split_sentences
 from .errors import IndexCorruptError
 from .records import Chunk
+
+if TYPE_CHECKING:
+    from .segments import LiveParts
 
 SENTENCES = "sentences.npy"
 SENTENCE_KEYS = "sentences.keys.npy"
@@ -224,11 +229,40 @@ class SegmentSentences:
 class SentenceVectors:
     """The stored sentence vectors of a version's segments."""
 
-    def __init__(self, segments: Sequence[SegmentSentences]):
-        self._segments = list(segments)
+    def __init__(self, segments: Sequence[SegmentSentences | None], parts: "LiveParts | None" = None):
+        """`segments`: each segment's vectors (None for one stored without them), in the order of
+        `parts`, which maps the version's chunk positions to segment rows (needed by `best_cosines`)."""
+        self._by_segment = list(segments)
+        self._segments = [s for s in self._by_segment if s is not None]
+        self._parts = parts
 
     def __bool__(self) -> bool:
         return bool(self._segments)
+
+    def best_cosines(self, positions: Sequence[int], query: np.ndarray) -> np.ndarray:
+        """For each chunk position: the highest cosine of its stored sentences and clauses with
+        `query` (NaN for a chunk stored without them). A chunk's pieces are consecutive rows, so
+        this is one gather and one product per segment, whatever the chunks' texts."""
+        out = np.full(len(positions), np.nan, dtype=np.float32)
+        if self._parts is None or not len(positions):
+            return out
+        segs, rows = self._parts.locate_many(np.asarray(positions, dtype=np.int64))
+        for s in np.unique(segs).tolist():
+            sentences = self._by_segment[s]
+            if sentences is None:
+                continue
+            at = np.flatnonzero(segs == s)
+            starts = np.asarray(sentences.offsets[rows[at]], dtype=np.int64)
+            sizes = np.asarray(sentences.offsets[rows[at] + 1], dtype=np.int64) - starts
+            stored = sizes > 0
+            at, starts, sizes = at[stored], starts[stored], sizes[stored]
+            if not len(at):
+                continue
+            first = np.cumsum(sizes) - sizes  # where each chunk's pieces begin in the gathered rows
+            take = np.arange(int(sizes.sum())) + np.repeat(starts - first, sizes)
+            cosines = np.asarray(sentences.vectors[take], dtype=np.float32) @ np.asarray(query, dtype=np.float32)
+            out[at] = np.maximum.reduceat(cosines, first)
+        return out
 
     def lookup(self, chunk: Chunk, texts: Iterable[str]) -> Mapping[str, np.ndarray]:
         """The stored vectors (float32) of those `texts` that are pieces of `chunk`."""
@@ -239,8 +273,12 @@ class SentenceVectors:
         found: dict[str, np.ndarray] = {}
         for seg in self._segments:
             hit, rows = seg.find(keys)
-            for i in np.flatnonzero(hit):
-                found.setdefault(texts[i], np.asarray(seg.vectors[rows[i]], dtype=np.float32))
+            wanted = [i for i in np.flatnonzero(hit).tolist() if texts[i] not in found]
+            if wanted:
+                # One gather per segment: row by row, a memory-mapped read costs more than the rest
+                # of the answer's lookups together.
+                vectors = np.asarray(seg.vectors[rows[wanted]], dtype=np.float32)
+                found.update(zip((texts[i] for i in wanted), vectors))
             if len(found) == len(texts):
                 break
         return found

@@ -204,10 +204,18 @@ def test_indexed_passages_are_answered_without_embedding_their_sentences(retriev
     assert not answer.abstained and "North Waziristan" in answer.text
     assert counting.embedded == [question]  # the question only: its passages' sentences were stored
 
-    # By default the three best sentences are embedded on their own too, whatever the passages' length.
+    # By default the best sentence is embedded on its own too, and up to two more that come close
+    # to it: here the next one trails by over 0.2, which its own vector cannot make up.
+    best = stored.score_sentences(question, hits)[0][1].text
     counting.embedded.clear()
-    ExtractiveGenerator(config, embedder=counting, sentences=retriever).generate(question, hits)
-    assert counting.embedded[0] == question and len(counting.embedded) == 1 + 3
+    rescoring = ExtractiveGenerator(config, embedder=counting, sentences=retriever)
+    rescoring.generate(question, hits)
+    assert counting.embedded == [question, best]
+    # Close competitors are re-scored too, three at most whatever the passages' length.
+    counting.embedded.clear()
+    close = "Where did the IMU settle after leaving Afghanistan?"
+    rescoring.generate(close, retriever.search(close, 5))
+    assert counting.embedded[0] == close and len(counting.embedded) == 1 + 3
 
     # Without the stored vectors (an index from before them) every sentence is embedded instead.
     counting.embedded.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def test_the_run_scores_ours_and_bm25_against_both_fields_and_saves_as_it_goes(t
     assert saved == [["ours"], ["ours", "ours-bm25"], ["ours", "ours-bm25", "bm25s"]]
     assert set(result.build) == {"ours", "bm25s"}  # the bm25 mode searches the index ours built
     assert result.build["ours"]["passages"] == 3 and result.build["ours"]["seconds"] > 0
+    # Every pipeline embeds on every core, as `rag index` does, whatever FAISS set OpenMP to.
+    assert {b["torch_threads"] for b in result.build.values()} == {os.cpu_count()}
     for field in ("doc_ids", "own_doc_ids"):
         for name in ("ours", "ours-bm25", "bm25s"):
             assert result.relevance[field][name]["recall@1"] == 1.0, (field, name)

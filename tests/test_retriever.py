@@ -112,6 +112,42 @@ def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, any_backend, 
     assert len(everything.search("Who won the 2022 World Cup?", 3)) == 3
 
 
+TOWN_NEWS = ("The city council met on Tuesday to discuss the budget for the coming year. Bread prices rose again "
+             "at the market, and bakers blamed the cost of flour. Heavy rain is expected over the weekend, with "
+             "flooding possible near the river. The school board approved a new timetable for the autumn term. "
+             "The IMU was founded in 1998 by Tahir Yuldashev and Juma Namangani. A local football club won its "
+             "third match in a row, and tickets for the final sold out within hours. The new bridge over the "
+             "river will open in spring, two years late and well over budget.")
+MILITANTS = ("The IMU fighters are based in North Waziristan. The IMU claimed the Karachi airport attack. "
+             "The IMU has pledged allegiance to the Islamic State.")
+
+
+def test_small_to_big_ranks_a_passage_by_the_sentence_that_answers_and_hands_over_the_whole_passage(
+        tmp_path, any_backend, embedder):
+    from rag.indexer import Indexer
+    from rag.records import Document
+
+    Indexer(any_backend, embedder).sync([Document("town", "Town news", TOWN_NEWS),
+                                         Document("militants", "Militants", MILITANTS)])
+    question = "Who founded the IMU?"
+    by_passage = Retriever.load(config=any_backend, embedder=embedder).search(question, 2, mode="dense")
+    # One vector per passage: the answer is one sentence in seven about other things, and a passage
+    # about the group without the answer ranks first.
+    assert [h.doc_id for h in by_passage] == ["militants", "town"]
+    assert all("sentence" not in h.scores_by_retriever for h in by_passage)
+
+    small_to_big = Retriever.load(config=any_backend.replace(small_to_big=True), embedder=embedder)
+    hits = small_to_big.search(question, 2, mode="dense")
+    if any_backend.backend == "milvus":  # no sentence vectors there: ranked by the passages' own
+        assert [h.doc_id for h in hits] == ["militants", "town"]
+        return
+    assert [h.doc_id for h in hits] == ["town", "militants"]
+    town = hits[0]
+    assert town.scores_by_retriever["sentence"] > town.scores_by_retriever["dense"]
+    assert town.chunk.text == TOWN_NEWS  # the generator reads and cites the passage, not the sentence
+    assert small_to_big.search(question, 2)[0].doc_id == "town"  # hybrid too
+
+
 @pytest.fixture(scope="module")
 def small_cross_encoder(tmp_path_factory):
     """No reranker ships offline; a cross-encoder made from the shipped MiniLM weights (its

@@ -252,6 +252,25 @@ def stored_pieces(index_dir: Path) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
+def test_each_chunks_best_sentence_is_found_by_position_in_every_segment_past_tombstones(
+        tmp_path, config, embedder, monkeypatch):
+    from rag.sentence_vectors import piece_spans
+
+    docs = paragraphs()[:6]
+    changed = Document(id=docs[1].id, title="IMU", text=docs[1].text + " The IMU said so again.")
+    many = tmp_path / "many"
+    monkeypatch.setattr("rag.index_store.next_merge", lambda live, total: None)
+    for batch in (docs[:2], docs[:4], docs, [docs[0], changed, *docs[2:]]):
+        Indexer(config, embedder).sync(batch, many)
+    snap = IndexStore(many).load()
+    assert len(snap.segments) >= 3 and any(r.deleted for r in snap.segments)
+    query = embedder.encode_queries(["Where is the IMU based now?"])[0]
+    best = snap.sentences.best_cosines(list(range(len(snap.chunks))), query)
+    for position, chunk in enumerate(snap.chunks):  # the same vectors, found by their text's key
+        found = snap.sentences.lookup(chunk, [t for t, _, _ in piece_spans(chunk.text)])
+        assert best[position] == pytest.approx(max(float(v @ query) for v in found.values()), abs=1e-5)
+
+
 def test_sentence_vectors_follow_their_chunks_through_updates_tombstones_and_merges(tmp_path, config, embedder,
                                                                                     monkeypatch):
     docs = paragraphs()[:6]

@@ -75,6 +75,11 @@ class SearchView(Protocol):
         """float32 rows in the order of `keys`."""
         ...
 
+    def best_piece_cosines(self, keys: Sequence[Key], query: np.ndarray) -> np.ndarray | None:
+        """Per key, the best cosine of the chunk's stored sentence and clause vectors with `query`
+        (NaN where a chunk has none); None when this store keeps no such vectors."""
+        ...
+
 
 class Backend(Protocol):
     name: str  # "local" or "milvus"

@@ -46,6 +46,10 @@ class LocalView:
     def vectors(self, keys: Sequence[int]) -> np.ndarray:
         return np.asarray(self.snapshot.vectors[np.array(keys, dtype=np.int64)], dtype=np.float32)
 
+    def best_piece_cosines(self, keys: Sequence[int], query: np.ndarray) -> np.ndarray | None:
+        sentences = self.snapshot.sentences
+        return sentences.best_cosines(keys, query) if sentences else None
+
 
 class LocalBackend:
     name = "local"

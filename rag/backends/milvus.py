@@ -170,6 +170,9 @@ class MilvusView:
         rows = self.backend.rows(keys, ["id", "doc_id", "text", "info"], self._level())
         return [_chunk(rows[k]) for k in keys]
 
+    def best_piece_cosines(self, keys: Sequence[str], query: np.ndarray) -> None:
+        return None  # sentence vectors stay with a local index; Milvus holds chunk vectors only
+
     def vectors(self, keys: Sequence[str]) -> np.ndarray:
         rows = self.backend.rows(keys, ["id", "vector"], self._level())
         dim = int(self.manifest.embedder.get("dim") or 0)

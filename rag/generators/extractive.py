@@ -69,6 +69,10 @@ ANSWER_WEIGHT = 0.3
 ANSWER_SCORE_CAP = 1.3
 QUESTION_SENTENCE_PENALTY = 0.2
 MAX_SENTENCES = 2
+# A sentence's own vector raised its support by at most 0.097 on the three eval sets (0.05 at p99):
+# one further below the best than this is not re-scored. Every answer on those sets stayed the
+# same, and the answer step on realtimeqa_2023 took about 6 ms less at p50.
+RESCORE_MARGIN = 0.1
 HEADLINE_WORDS = 15  # a first line this short above a blank line is a headline
 
 # Words a search engine may ignore but an answer must respect: "where is it *now*", "*first* formed".
@@ -272,6 +276,7 @@ class ExtractiveGenerator:
             # ("formed" for "founded"); the few best sentences are also embedded on their own and keep
             # the better cosine: a cost bounded by `sentence_rescore`, not by the passages' length.
             top = sorted(range(len(candidates)), key=lambda i: -scores[i])[:rescore]
+            top = [i for i in top if scores[i] >= scores[top[0]] - RESCORE_MARGIN]
             own_vecs = self._vectors([candidates[i].text for i in top]) @ q_vec
             for i, cos in zip(top, own_vecs.tolist()):
                 scores[i] = support(i, max(cos, cosines[i]))
