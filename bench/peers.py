@@ -46,8 +46,7 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Protocol  # noqa: E402
@@ -57,6 +56,7 @@ import numpy as np  # noqa: E402
 from rag import metrics as M  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.datasets import RELEVANCE_FIELDS, EvalQuestion, EvalSet, load_eval_set  # noqa: E402
+from rag.embedders.sentence_transformer import all_cores  # noqa: E402
 from rag.errors import DatasetError, RagError  # noqa: E402
 from rag.loaders import load_documents  # noqa: E402
 from rag.records import Document  # noqa: E402
@@ -325,24 +325,11 @@ def make_pipeline(name: str, model: str) -> Pipeline:
     raise RagError(f"unknown pipeline {name!r}; choose from {', '.join(PIPELINES)}")
 
 
-@contextmanager
-def every_core() -> Iterator[int]:
-    """torch on every core while a pipeline builds and answers, as `rag index` embeds. All
-    pipelines share this process's OpenMP runtime, which the project's FAISS module sets to one
-    thread for its queries: without this the peers would embed on one core of two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_set(path: Path, corpus: Path | None, pipelines: Sequence[str], model: str,
             log: Callable[[str], None], progress: Callable[[SetResult], None] = lambda r: None) -> SetResult:
     """`progress` is called with the figures so far after each pipeline (a long run keeps what it measured)."""
+    import torch
+
     by_field = relevance_fields(path)
     eval_set = next(iter(by_field.values()))
     corpus = corpus or eval_set.corpus or Path("corpus")
@@ -363,7 +350,10 @@ def run_set(path: Path, corpus: Path | None, pipelines: Sequence[str], model: st
             log(f"{eval_set.name}: building {owner} over {len(docs)} documents")
             built[owner] = make_pipeline(owner, model)
             cpu = time.process_time()
-            with every_core() as threads:
+            # Every pipeline embeds on every core, as `rag index` does: they share this process's
+            # OpenMP runtime, which the project's FAISS module sets to one thread for its queries.
+            with all_cores():
+                threads = torch.get_num_threads()
                 stats = built[owner].build(docs)
             stats.cpu_seconds = time.process_time() - cpu
             result.build[owner] = {**asdict(stats), "passages_per_s": stats.passages_per_s,
@@ -373,7 +363,7 @@ def run_set(path: Path, corpus: Path | None, pipelines: Sequence[str], model: st
         search = pipeline.mode(name.split("-", 1)[1]) if owner != name else pipeline.search
         ranked: dict[str, list[Passage]] = {}
         times = []
-        with every_core():
+        with all_cores():
             search("warm up", DEPTH)
             for q, text in zip(eval_set.questions, questions):
                 t = time.perf_counter()

@@ -233,11 +233,10 @@ class SentenceVectors:
         """`segments`: each segment's vectors (None for one stored without them), in the order of
         `parts`, which maps the version's chunk positions to segment rows (needed by `best_cosines`)."""
         self._by_segment = list(segments)
-        self._segments = [s for s in self._by_segment if s is not None]
         self._parts = parts
 
     def __bool__(self) -> bool:
-        return bool(self._segments)
+        return any(s is not None for s in self._by_segment)
 
     def best_cosines(self, positions: Sequence[int], query: np.ndarray) -> np.ndarray:
         """For each chunk position: the highest cosine of its stored sentences and clauses with
@@ -267,11 +266,13 @@ class SentenceVectors:
     def lookup(self, chunk: Chunk, texts: Iterable[str]) -> Mapping[str, np.ndarray]:
         """The stored vectors (float32) of those `texts` that are pieces of `chunk`."""
         texts = list(dict.fromkeys(texts))
-        if not texts or not self._segments:
+        if not texts or not self:
             return {}
         keys = np.array(piece_keys(chunk.id, chunk.text, texts), dtype=np.uint64)
         found: dict[str, np.ndarray] = {}
-        for seg in self._segments:
+        for seg in self._by_segment:
+            if seg is None:
+                continue
             hit, rows = seg.find(keys)
             wanted = [i for i in np.flatnonzero(hit).tolist() if texts[i] not in found]
             if wanted:

@@ -95,7 +95,7 @@ class SentenceTransformerEmbedder:
         so mixing a 20-token chunk with a 250-token one wastes most of the short one's compute.
         (sentence-transformers' own sort is by characters and only within one call.)"""
         texts = list(texts)
-        with _all_cores():
+        with all_cores():
             if len(texts) <= self.batch_size:
                 return self._encode(texts, show_progress=show_progress)
             lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
@@ -128,7 +128,7 @@ class SentenceTransformerEmbedder:
         for at in range(0, len(order), block):
             idx = order[at:at + block]
             batch = [texts[i] for i in idx]
-            with _all_cores():
+            with all_cores():
                 rows = self.model.encode(batch, batch_size=self.batch_size, output_value=None,
                                          convert_to_numpy=False, show_progress_bar=False)
             with self._count_lock:
@@ -159,7 +159,7 @@ class SentenceTransformerEmbedder:
 
 
 @contextmanager
-def _all_cores() -> Iterator[None]:
+def all_cores() -> Iterator[None]:
     """Every core for a batch of passages. torch and FAISS share one OpenMP runtime, and the FAISS
     module sets it to one thread for queries (rag/indexes/faiss_index.py); in a program that
     imported torch before rag (a notebook, a benchmark beside other pipelines) that one thread is
