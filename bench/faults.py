@@ -169,8 +169,8 @@ def count_key(text: str) -> int:
 
 
 def indexed_documents(index: Path) -> set[str]:
-    from rag.errors import RagError
-    from rag.index_store import IndexStore
+    from rag.core.errors import RagError
+    from rag.index.store import IndexStore
 
     try:
         return set(IndexStore(index).read_manifest().documents)
@@ -342,9 +342,9 @@ def _uploads(b: Bench, o: Outcome) -> None:
     code = r"""
 import json, sys
 from pathlib import Path
-from rag.config import Config
-from rag.indexer import Indexer
-from rag.uploads import ingest
+from rag.core.config import Config
+from rag.indexing.indexer import Indexer
+from rag.indexing.uploads import ingest
 corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
 indexer = Indexer(Config(index_dir=index, corpus_dir=corpus))
 pairs = [("北京.txt", "上海.txt"), ("report (1).txt", "report-1.txt"), ("A.TXT", "A.txt"),
@@ -410,9 +410,9 @@ def _eval_report(b: Bench, o: Outcome) -> None:
 def _visitor_endpoint(b: Bench, o: Outcome) -> None:
     code = r"""
 import sys
-from rag.config import Config
-from rag.errors import RagError
-from rag.service import ChatService
+from rag.core.config import Config
+from rag.core.errors import RagError
+from rag.app.service import ChatService
 service = ChatService(Config(index_dir=sys.argv[1]))
 try:
     for _ in service.ask_stream("When was the IMU first formed?", [], "openai", 5, base_url=sys.argv[2]):
@@ -670,9 +670,9 @@ def _bad_files(b: Bench, o: Outcome) -> None:
 def _library(b: Bench, o: Outcome) -> None:
     code = r"""
 import sys
-from rag.config import Config
-from rag.errors import RagError
-from rag.retriever import Retriever
+from rag.core.config import Config
+from rag.core.errors import RagError
+from rag.retrieval.retriever import Retriever
 r = Retriever.load(sys.argv[1], config=Config())
 bad = 0
 for kwargs in ({"k": 0}, {"k": -3}, {"k": 2.5}, {"k": "3"}, {"mode": "BM25"}, {"doc_ids": "imu"}):

@@ -53,14 +53,14 @@ from typing import Protocol  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from rag import metrics as M  # noqa: E402
-from rag.config import Config  # noqa: E402
-from rag.datasets import RELEVANCE_FIELDS, EvalQuestion, EvalSet, load_eval_set  # noqa: E402
+from rag.core.config import Config  # noqa: E402
+from rag.core.errors import DatasetError, RagError  # noqa: E402
+from rag.core.records import Document  # noqa: E402
 from rag.embedders.sentence_transformer import all_cores  # noqa: E402
-from rag.errors import DatasetError, RagError  # noqa: E402
-from rag.loaders import load_documents  # noqa: E402
-from rag.records import Document  # noqa: E402
-from rag.tokens import count_tokens, get_encoding  # noqa: E402
+from rag.eval import metrics as M  # noqa: E402
+from rag.eval.datasets import RELEVANCE_FIELDS, EvalQuestion, EvalSet, load_eval_set  # noqa: E402
+from rag.ingest.loaders import load_documents  # noqa: E402
+from rag.text.tokens import count_tokens, get_encoding  # noqa: E402
 
 DEPTH = 10
 RECALL_KS = (1, 3, 5, 10)
@@ -132,8 +132,8 @@ class Ours:
         self.build(WARM_UP)
 
     def build(self, docs: Sequence[Document]) -> BuildStats:
-        from rag.indexer import Indexer
-        from rag.retriever import Retriever
+        from rag.indexing.indexer import Indexer
+        from rag.retrieval.retriever import Retriever
 
         index_dir = Path(self._tmp.name) / "index"
         t = time.perf_counter()
@@ -232,7 +232,7 @@ class Bm25Only:
         import bm25s
         import Stemmer
 
-        from rag.chunking import Chunker
+        from rag.ingest.chunking import Chunker
 
         self.bm25s = bm25s
         self.stemmer = Stemmer.Stemmer("english")

@@ -4,8 +4,8 @@
     >>> hits = Retriever.load(".rag/index").search("When was the IMU first formed?", k=3)
 """
 
-from .config import Config
-from .errors import (
+from rag.core.config import Config
+from rag.core.errors import (
     ConfigError,
     DatasetError,
     DocumentError,
@@ -20,7 +20,7 @@ from .errors import (
     RagError,
     ReadOnlyError,
 )
-from .records import Answer, Chunk, Citation, Document, Hit
+from rag.core.records import Answer, Chunk, Citation, Document, Hit
 
 __all__ = [
     "Answer", "Chunk", "Citation", "Config", "ConfigError", "DatasetError", "Document", "DocumentError",
@@ -33,18 +33,18 @@ __all__ = [
 def __getattr__(name: str):
     # Lazy: `import rag` must not pay for torch or faiss until they are used.
     if name == "Retriever":
-        from .retriever import Retriever
+        from rag.retrieval.retriever import Retriever
         return Retriever
     if name == "Indexer":
-        from .indexer import Indexer
+        from rag.indexing.indexer import Indexer
         return Indexer
     if name == "load_documents":
-        from .loaders import load_documents
+        from rag.ingest.loaders import load_documents
         return load_documents
     if name == "DocumentInfo":
-        from .library import DocumentInfo
+        from rag.index.library import DocumentInfo
         return DocumentInfo
     if name == "Pipeline":
-        from .pipeline import Pipeline
+        from rag.app.pipeline import Pipeline
         return Pipeline
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

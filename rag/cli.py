@@ -12,11 +12,11 @@ import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .config import Config
-from .datasets import RELEVANCE_FIELDS
-from .errors import ConfigError, RagError
-from .redact import install_log_redaction
-from .terminal import json_text, plain
+from rag.core.config import Config
+from rag.core.errors import ConfigError, RagError
+from rag.eval.datasets import RELEVANCE_FIELDS
+from rag.safety.redact import install_log_redaction
+from rag.safety.terminal import json_text, plain
 
 log = logging.getLogger("rag.cli")
 
@@ -184,8 +184,8 @@ def _check_directory(path: Path, what: str, flag: str, *, writable: bool) -> Non
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .config import is_ray_address
-    from .indexer import Indexer
+    from rag.core.config import is_ray_address
+    from rag.indexing.indexer import Indexer
 
     if args.ray and not is_ray_address(args.ray) and Path(args.ray).exists():
         # `rag index --ray docs/`: the folder is a path to index, not the cluster's address.
@@ -207,13 +207,13 @@ def cmd_index(args: argparse.Namespace) -> int:
             return False
         return True
 
-    loggers = [logging.getLogger(name) for name in ("rag.loaders", "rag.indexer")]
+    loggers = [logging.getLogger(name) for name in ("rag.ingest.loaders", "rag.indexing.indexer")]
     for logger in loggers:
         logger.addFilter(hold)
     try:
         ray = None
         if args.ray is not None or config.ray_address.strip():
-            from .ray_indexing import RayIndexing
+            from rag.indexing.ray_indexing import RayIndexing
 
             ray = RayIndexing(config, config.ray_address or "local")
         report = Indexer(config, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
@@ -227,7 +227,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.merge and config.backend == "milvus":
         print(f"index {report.index_dir}: Milvus merges its segments itself (compaction); nothing to do")
     elif args.merge:
-        from .index_store import IndexStore
+        from rag.index.store import IndexStore
 
         store = IndexStore(config.index_dir)
         with store.lock():
@@ -237,8 +237,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .pages import pages_label
-    from .retriever import Retriever
+    from rag.core.pages import pages_label
+    from rag.retrieval.retriever import Retriever
 
     config = _config(args, k=args.k)
     retriever = Retriever.load(config.index_dir, config=config)
@@ -260,8 +260,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .pipeline import Pipeline
-    from .records import Answer
+    from rag.app.pipeline import Pipeline
+    from rag.core.records import Answer
 
     overrides = {"generator": args.generator, "openai_base_url": args.base_url, "k": args.k}
     if args.model:
@@ -304,8 +304,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .backends import open_backend
-    from .library import find_document, format_size, format_time, list_documents
+    from rag.backends import open_backend
+    from rag.index.library import find_document, format_size, format_time, list_documents
 
     config = _config(args)
     store = open_backend(config)  # reading the catalogue needs no model
@@ -347,7 +347,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
                     print(f"{key + ':':9} {plain(value)}")
             print()
         return 0
-    from .indexer import Indexer
+    from rag.indexing.indexer import Indexer
 
     removal = Indexer(config).remove_documents(args.ids, config.index_dir)
     if args.json:
@@ -365,9 +365,9 @@ def _clip(text: str, width: int) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .datasets import load_eval_set
-    from .eval_report import check_bars, check_best, load_previous, parse_bars, render_table, write_report
-    from .evaluate import evaluate
+    from rag.eval.datasets import load_eval_set
+    from rag.eval.report import check_bars, check_best, load_previous, parse_bars, render_table, write_report
+    from rag.eval.run import evaluate
 
     under, over = parse_bars(args.fail_under), parse_bars(args.fail_over)
     previous = load_previous(args.compare) if args.compare else None
@@ -391,7 +391,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
-    from .service import ChatService
+    from rag.app.service import ChatService
 
     config = _config(args, generator=args.generator, read_only=args.read_only)
     _check_port_free(args.host, args.port)
@@ -428,7 +428,7 @@ def _check_port_free(host: str, port: int) -> None:
 def cmd_llm_server(args: argparse.Namespace) -> int:
     import time
 
-    from .generators.local_server import serve_gguf
+    from rag.generators.local_server import serve_gguf
 
     with serve_gguf(args.model, port=args.port, n_ctx=args.ctx) as base_url:
         print(f"serving on {base_url}; use: rag ask QUESTION --generator openai --base-url {base_url}", flush=True)
@@ -437,7 +437,7 @@ def cmd_llm_server(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
+    import bench.main as bench
 
     sizes = [bench.parse_size(s) for s in args.sizes.split(",")] if args.sizes else None
     bench.run(quick=args.quick, corpus=args.corpus, out=args.out, config=_config(args), sizes=sizes,

@@ -17,7 +17,7 @@ ARTICLE = ROOT / "corpus" / "imu-pakistan-2014.txt"
 
 @pytest.fixture(scope="session")
 def config():
-    from rag.config import Config
+    from rag.core.config import Config
 
     return Config()
 
@@ -33,11 +33,11 @@ def embedder(config):
 def shared_model(monkeypatch, embedder):
     """Commands run in-process reuse the session's model instead of loading their own."""
     import rag.embedders
-    import rag.generators.extractive
-    import rag.indexer
-    import rag.retriever
+    import rag.generators.extractive.generator
+    import rag.indexing.indexer
+    import rag.retrieval.retriever
 
-    for module in (rag.embedders, rag.indexer, rag.retriever, rag.generators.extractive):
+    for module in (rag.embedders, rag.indexing.indexer, rag.retrieval.retriever, rag.generators.extractive.generator):
         for factory in ("create_embedder", "embedder_for"):
             if hasattr(module, factory):
                 monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
@@ -53,7 +53,7 @@ def article_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def article_index(tmp_path_factory, article_corpus, config, embedder) -> Path:
     """An index of the article, built once; tests must not modify it."""
-    from rag.indexer import Indexer
+    from rag.indexing.indexer import Indexer
 
     index_dir = tmp_path_factory.mktemp("index") / "article"
     Indexer(config, embedder).index_paths([article_corpus], index_dir)
@@ -62,7 +62,7 @@ def article_index(tmp_path_factory, article_corpus, config, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def retriever(article_index, config, embedder):
-    from rag.retriever import Retriever
+    from rag.retrieval.retriever import Retriever
 
     return Retriever.load(article_index, config=config, embedder=embedder)
 
@@ -71,7 +71,7 @@ def copy_as_built_by(index_dir: Path, copy: Path, model: str) -> Path:
     """A copy of an index whose manifest names another embedding model."""
     import json
 
-    from rag.index_store import IndexStore
+    from rag.index.store import IndexStore
 
     shutil.copytree(index_dir, copy)
     manifest_path = IndexStore(copy).current_path() / "manifest.json"
@@ -100,8 +100,8 @@ def any_backend(request, config, tmp_path):
 @pytest.fixture(scope="session", params=BACKENDS)
 def article_retriever(request, article_index, article_corpus, config, embedder, tmp_path_factory):
     """A retriever over the article on each backend in turn; tests must not modify it."""
-    from rag.indexer import Indexer
-    from rag.retriever import Retriever
+    from rag.indexing.indexer import Indexer
+    from rag.retrieval.retriever import Retriever
 
     if request.param == "local":
         return Retriever.load(article_index, config=config, embedder=embedder)

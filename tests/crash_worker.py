@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import Config
-from rag.index_store import IndexStore
-from rag.indexer import Indexer
-from rag.records import Document
+from rag.core.config import Config
+from rag.core.records import Document
+from rag.index.store import IndexStore
+from rag.indexing.indexer import Indexer
 
 
 class HashEmbedder:

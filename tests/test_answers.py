@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.citations import verify
-from rag.loaders import load_documents
-from rag.pipeline import Pipeline, make_generator
-from rag.prompts import NOT_IN_DOCUMENTS, build_prompt, count_tokens
-from rag.records import Chunk, Hit
+from rag.app.pipeline import Pipeline, make_generator
+from rag.core.records import Chunk, Hit
+from rag.generators.citations import verify
+from rag.generators.prompts import NOT_IN_DOCUMENTS, build_prompt, count_tokens
+from rag.ingest.loaders import load_documents
 
 from .conftest import ARTICLE
 
@@ -168,7 +168,7 @@ def test_prompt_budget_is_never_exceeded(lengths, window, answer):
 
 
 def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one(embedder, config):
-    from rag.generators.extractive import ExtractiveGenerator
+    from rag.generators.extractive.generator import ExtractiveGenerator
 
     gen = ExtractiveGenerator(config, embedder=embedder)
     text = "Angelique Kerber won the 2018 Wimbledon women's singles title, beating Serena Williams in the final."
@@ -194,7 +194,7 @@ class CountingEmbedder:
 
 
 def test_indexed_passages_are_answered_without_embedding_their_sentences(retriever, config, embedder):
-    from rag.generators.extractive import ExtractiveGenerator
+    from rag.generators.extractive.generator import ExtractiveGenerator
 
     counting = CountingEmbedder(embedder)
     stored = ExtractiveGenerator(replace(config, sentence_rescore=0), embedder=counting, sentences=retriever)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from rag.backends import Filters
-from rag.config import Config
-from rag.errors import ConfigError
-from rag.indexer import Indexer
-from rag.retriever import Retriever
+from rag.core.config import Config
+from rag.core.errors import ConfigError
+from rag.indexing.indexer import Indexer
+from rag.retrieval.retriever import Retriever
 
 from .conftest import ROOT, backend_config
 
@@ -77,7 +77,7 @@ def test_with_chunk_context_a_passage_is_found_by_its_documents_title_and_date(t
     reaches the keyword side and the embedder, and comes back with the chunk, on both backends."""
     import numpy as np
 
-    from rag.records import Document
+    from rag.core.records import Document
 
     passage = "The firing lasts ten days and the kiln burns forty tonnes of red pine."
     docs = [Document("bizen", "Bizen pottery", passage, metadata={"date": "2023-05-01"}),
@@ -110,8 +110,8 @@ def test_milvus_filter_expressions_quote_every_value():
 
 
 def test_both_backends_give_the_same_retrieval_figures_on_the_article_set(tmp_path, config, embedder):
-    from rag.datasets import load_eval_set
-    from rag.evaluate import evaluate
+    from rag.eval.datasets import load_eval_set
+    from rag.eval.run import evaluate
 
     eval_set = load_eval_set(ROOT / "eval" / "article.jsonl")
     figures = {}
@@ -148,7 +148,7 @@ def test_a_server_without_full_text_search_ranks_keywords_here_and_says_so_once(
 
 
 def test_two_services_on_one_milvus_see_each_others_uploads_and_removals(tmp_path, config, embedder):
-    from rag.service import ChatService
+    from rag.app.service import ChatService
 
     cfg = backend_config(config, "milvus", tmp_path).replace(corpus_dir=tmp_path / "corpus")
     Indexer(cfg, embedder).index_paths([write_docs(tmp_path / "corpus", {"rivers.txt": DOCS["rivers.txt"]})])
@@ -180,7 +180,7 @@ def test_milvus_settings_are_checked_when_loaded(monkeypatch):
 
 def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, monkeypatch, caplog):
     from rag.backends.milvus import MilvusBackend, MilvusError
-    from rag.redact import install_log_redaction
+    from rag.safety.redact import install_log_redaction
 
     token = "root:Milvus-s3cret-token-123"
     monkeypatch.setenv("RAG_MILVUS_TOKEN", token)
@@ -193,8 +193,8 @@ def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, mo
 
 
 def test_the_backends_bench_measures_each_backend_alike_and_stops_a_slow_one_at_its_budget(tmp_path, any_backend):
-    from rag.bench_backends import run_backend
-    from rag.bench_scale import _chunks, synthetic_texts, synthetic_vectors
+    from bench.backends import run_backend
+    from bench.scale import _chunks, synthetic_texts, synthetic_vectors
 
     vectors, topic_of = synthetic_vectors(400)
     chunks = _chunks(synthetic_texts(topic_of))

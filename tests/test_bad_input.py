@@ -19,21 +19,21 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import Chunker
+from rag.app.pipeline import Pipeline, make_generator
 from rag.cli import main
-from rag.config import Config
-from rag.errors import (
+from rag.core.config import Config
+from rag.core.errors import (
     DocumentError,
     IndexCorruptError,
     IndexNotFoundError,
     ModelNotFoundError,
     QuestionError,
 )
-from rag.index_store import IndexStore
-from rag.loaders import load_documents, load_text_document
-from rag.pipeline import Pipeline, make_generator
-from rag.records import Document
-from rag.retriever import Retriever
+from rag.core.records import Document
+from rag.index.store import IndexStore
+from rag.ingest.chunking import Chunker
+from rag.ingest.loaders import load_documents, load_text_document
+from rag.retrieval.retriever import Retriever
 
 from .conftest import ROOT
 from .test_loaders import make_pdf

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rag.config import Config
+from rag.core.config import Config
 
 from .slow_endpoint import SlowEndpoint
 
@@ -27,8 +27,8 @@ def wait_for(condition, seconds: float = 10.0) -> bool:
 
 
 def test_closing_an_answer_stream_cancels_the_hosted_request(endpoint, retriever):
+    from rag.app.pipeline import Pipeline
     from rag.generators.openai_compatible import OpenAICompatibleGenerator
-    from rag.pipeline import Pipeline
 
     endpoint.delay = 0.5  # forty words: twenty seconds if nobody hangs up
     generator = OpenAICompatibleGenerator(Config(), base_url=endpoint.url, model="m")
@@ -96,7 +96,7 @@ def test_bubbles_escape_everything_and_link_only_real_citations():
 
 
 def test_errors_in_the_page_name_settings_not_command_line_flags():
-    from rag.errors import ConfigError, IndexCorruptError
+    from rag.core.errors import ConfigError, IndexCorruptError
     from ui.chat import check_endpoint, page_message
 
     with pytest.raises(ConfigError, match="is not a URL"):
@@ -119,7 +119,7 @@ def test_errors_in_the_page_name_settings_not_command_line_flags():
     ("Когда было создано ИДУ?", "another language"),
 ])
 def test_questions_in_other_languages_are_recognised(question, language):
-    from rag.language import language_note, question_language
+    from rag.text.language import language_note, question_language
 
     assert question_language(question) == language
     assert bool(language_note(question)) == (language != "English")
@@ -131,8 +131,8 @@ def test_closing_a_local_model_stream_cancels_the_generation(retriever):
     import json
     import urllib.request
 
+    from rag.app.pipeline import Pipeline
     from rag.generators.llama_cpp import LlamaCppGenerator
-    from rag.pipeline import Pipeline
 
     generator = LlamaCppGenerator(Config(llama_threads=1, answer_tokens=300))
     server = generator._load()

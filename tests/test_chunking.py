@@ -4,8 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import Chunker, split_sentences
-from rag.records import Document
+from rag.core.records import Document
+from rag.ingest.chunking import Chunker
+from rag.text.sentences import split_sentences
 
 from .conftest import ARTICLE
 

@@ -9,12 +9,12 @@ import threading
 import time
 import traceback
 
-from rag.config import Config
-from rag.index_store import IndexStore
-from rag.indexer import Indexer
-from rag.records import Answer
-from rag.retriever import Retriever
-from rag.service import ChatService
+from rag.app.service import ChatService
+from rag.core.config import Config
+from rag.core.records import Answer
+from rag.index.store import IndexStore
+from rag.indexing.indexer import Indexer
+from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.cli import main
-from rag.errors import QueryError, RagError
-from rag.redact import StreamRedactor, install_log_redaction, redact, redact_data
+from rag.core.errors import QueryError, RagError
+from rag.safety.redact import StreamRedactor, install_log_redaction, redact, redact_data
 
 QUESTION = "When was the IMU first formed?"
 
@@ -40,8 +40,8 @@ def test_a_single_string_as_doc_ids_is_refused_rather_than_read_as_characters(re
 
 
 def test_the_pipeline_refuses_k_zero_instead_of_silently_using_the_default(retriever, config, embedder):
-    from rag.generators.extractive import ExtractiveGenerator
-    from rag.pipeline import Pipeline
+    from rag.app.pipeline import Pipeline
+    from rag.generators.extractive.generator import ExtractiveGenerator
 
     pipeline = Pipeline(retriever, ExtractiveGenerator(config, embedder=embedder), config)
     for k in (0, 2.5, "3"):
@@ -56,8 +56,8 @@ def test_the_pipeline_refuses_k_zero_instead_of_silently_using_the_default(retri
 
 
 def test_support_and_scores_are_plain_numbers_in_the_answers_data(retriever, config, embedder):
-    from rag.generators.extractive import ExtractiveGenerator
-    from rag.pipeline import Pipeline
+    from rag.app.pipeline import Pipeline
+    from rag.generators.extractive.generator import ExtractiveGenerator
 
     data = Pipeline(retriever, ExtractiveGenerator(config, embedder=embedder), config).ask(QUESTION, k=3).to_dict()
     assert data["citations"] and all(type(c["support"]) is float for c in data["citations"])
@@ -73,7 +73,7 @@ ESCAPES = {"id": "evil\x1b[2J\x1b[H.txt", "title": "\x1b]0;owned\x07Harbour \u20
 
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory, config, embedder):
-    from rag.indexer import Indexer
+    from rag.indexing.indexer import Indexer
 
     root = tmp_path_factory.mktemp("escapes")
     (root / "docs.jsonl").write_text(json.dumps(ESCAPES) + "\n", encoding="utf-8")

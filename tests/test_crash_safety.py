@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from rag.index_store import IndexStore
-from rag.ownership import OwnedDir
+from rag.index.store import IndexStore
+from rag.safety.ownership import OwnedDir
 
 from .conftest import ROOT
 from .crash_worker import WINDOW

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Chunker
 from rag.cli import main
-from rag.config import Config
-from rag.errors import DocumentNotFoundError
-from rag.indexer import Indexer
-from rag.loaders import load_documents, load_text_document
-from rag.uploads import ingest
+from rag.core.config import Config
+from rag.core.errors import DocumentNotFoundError
+from rag.indexing.indexer import Indexer
+from rag.indexing.uploads import ingest
+from rag.ingest.chunking import Chunker
+from rag.ingest.loaders import load_documents, load_text_document
 
 from .conftest import ARTICLE
 from .document_files import FOOTER_URL, HEADER, browser_printed_pdf, harbour_docx, velmont_pdf
@@ -268,9 +268,9 @@ def test_removing_an_unknown_id_changes_nothing_and_says_where_ids_are_listed(li
 
 
 def test_the_library_api_on_indexer_and_retriever_and_emptying_the_index(library, embedder):
-    from rag.indexer import Indexer
-    from rag.library import DocumentInfo
-    from rag.retriever import Retriever
+    from rag.index.library import DocumentInfo
+    from rag.indexing.indexer import Indexer
+    from rag.retrieval.retriever import Retriever
 
     config = Config(corpus_dir=library / "corpus", index_dir=library / "idx")
     indexer = Indexer(config, embedder)
@@ -316,7 +316,7 @@ def test_eval_question_rows_carry_the_page_of_each_citation(tmp_path, capsys, mo
 
 
 def test_an_upload_under_a_name_already_indexed_says_it_replaced_the_earlier_version(library, embedder):
-    from rag.service import ChatService
+    from rag.app.service import ChatService
 
     config = Config(corpus_dir=library / "corpus", index_dir=library / "idx")
     service = ChatService(config, embedder=embedder)
@@ -328,7 +328,7 @@ def test_an_upload_under_a_name_already_indexed_says_it_replaced_the_earlier_ver
 
 
 def test_an_index_from_before_the_library_lists_its_documents_without_times(tmp_path, capsys, article_index):
-    from rag.index_store import IndexStore
+    from rag.index.store import IndexStore
 
     old = shutil.copytree(article_index, tmp_path / "old")
     (table_path,) = (IndexStore(old).current_path() / "segments").glob("*/documents.json")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.datasets import check_doc_ids, load_eval_set
-from rag.errors import DatasetError
+from rag.core.errors import DatasetError
+from rag.eval.datasets import check_doc_ids, load_eval_set
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -64,7 +64,7 @@ def test_a_dataset_directory_brings_its_corpus(tmp_path):
 
 def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_measured_value(
         tmp_path, capsys, monkeypatch, embedder, article_corpus):
-    monkeypatch.setattr("rag.indexer.embedder_for", lambda *a, **k: embedder)
+    monkeypatch.setattr("rag.indexing.indexer.embedder_for", lambda *a, **k: embedder)
     dataset = write_jsonl(tmp_path / "tiny.jsonl", [GOOD, UNANSWERABLE, {
         "id": "q3", "question": "Where is the group believed to be based now?", "answers": ["North Waziristan"],
         "answerable": True, "evidence": ["tribal agency of North Waziristan"]}])
@@ -97,7 +97,7 @@ def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_meas
 
 
 def test_the_gate_can_require_the_configured_retrieval_to_beat_every_baseline():
-    from rag.eval_report import check_best
+    from rag.eval.report import check_best
 
     metrics = {"retrieval.recall@5": 0.8}
     assert check_best(metrics, {"dense": {"retrieval.recall@5": 0.7}, "bm25": {"retrieval.recall@5": 0.79}},
@@ -108,10 +108,10 @@ def test_the_gate_can_require_the_configured_retrieval_to_beat_every_baseline():
 
 
 def test_em_and_f1_judge_the_short_answer_when_there_is_one_and_its_rate_is_reported():
-    from rag.datasets import EvalQuestion
-    from rag.evaluate import aggregate, run_question
-    from rag.records import Answer, Chunk, Citation, Hit, ShortAnswer
-    from rag.retriever import Retrieval
+    from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
+    from rag.eval.datasets import EvalQuestion
+    from rag.eval.run import aggregate, run_question
+    from rag.retrieval.retriever import Retrieval
 
     text = "The IMU was first formed in the late 1990s by Uzbeks."
     hit = Hit(Chunk("d#0", "d", text, 0, len(text), 12), 1.0, 1)

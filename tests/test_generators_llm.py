@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from rag.config import Config
-from rag.errors import ConfigError, EndpointError
-from rag.records import Answer, Chunk, Hit
+from rag.core.config import Config
+from rag.core.errors import ConfigError, EndpointError
+from rag.core.records import Answer, Chunk, Hit
 
 SECRET = "sk-test-SECRET123"
 FORMED = "The IMU was first formed in the late 1990s by Uzbeks based in Northern Afghanistan."

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import Config
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError
-from rag.index_store import CURRENT, IndexStore
-from rag.indexer import Indexer
-from rag.retriever import Retriever
+from rag.core.config import Config
+from rag.core.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError
+from rag.index.store import CURRENT, IndexStore
+from rag.indexing.indexer import Indexer
+from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE, copy_as_built_by
 
@@ -161,7 +161,7 @@ def test_a_failed_write_leaves_the_previous_index_live(tmp_path, indexer, monkey
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("rag.segments.TermStats.build", crash)
+    monkeypatch.setattr("rag.index.segments.TermStats.build", crash)
     with pytest.raises(IndexWriteError, match="disk full"):
         indexer.index_paths([corpus], index_dir)
     monkeypatch.undo()

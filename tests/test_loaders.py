@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.cleaning import clean_text, parse_date
-from rag.errors import DocumentError
-from rag.loaders import load_documents, load_text_document
+from rag.core.errors import DocumentError
+from rag.ingest.cleaning import clean_text, parse_date
+from rag.ingest.loaders import load_documents, load_text_document
 
 from .conftest import ARTICLE
 
@@ -84,7 +84,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_others_still_load(tmp_path,
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
     (tmp_path / "broken.pdf").write_bytes(make_pdf("Truncated text here")[:150])
     (tmp_path / "nothing.pdf").write_bytes(b"%PDF-1.4 garbage")
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"):
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loaders"):
         result = load_documents([tmp_path])
     assert [d.id for d in result.documents] == ["good.txt"]
     reasons = {os.path.basename(s.path): s.reason for s in result.skipped}

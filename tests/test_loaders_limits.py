@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config
-from rag.index_store import IndexStore
-from rag.indexer import Indexer
-from rag.loaders import FileLimits, load_documents, load_text_document
-from rag.parse_worker import DeadlineExceeded, Worker, WorkerFailed
+from rag.core.config import Config
+from rag.index.store import IndexStore
+from rag.indexing.indexer import Indexer
+from rag.ingest.loaders import FileLimits, load_documents, load_text_document
+from rag.ingest.parse_worker import DeadlineExceeded, Worker, WorkerFailed
 
 from .test_loaders import make_pdf
 
@@ -108,7 +108,7 @@ def test_broken_links_and_link_loops_are_skipped_with_one_line_each(corpus, capl
     why = reasons(result)
     assert "broken symlink" in why["gone.txt"] and "nowhere.txt" in why["gone.txt"]
     assert all("symlink loop" in why[name] for name in ("loop.txt", "ring1.md", "ring2.md"))
-    warnings = [r.getMessage() for r in caplog.records if r.name == "rag.loaders"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "rag.ingest.loaders"]
     assert len(warnings) == 4 and all("\n" not in w for w in warnings)
 
 
@@ -136,16 +136,16 @@ def test_links_outside_the_corpus_are_read_only_when_configured(tmp_path, corpus
 
 def test_a_file_deleted_during_the_run_is_skipped_and_keeps_its_id(corpus, monkeypatch):
     write(corpus / "b.txt", "Barn owls live on every continent.")
-    import rag.loaders
+    import rag.ingest.loaders
 
-    parse = rag.loaders._parse
+    parse = rag.ingest.loaders._parse
 
     def parse_and_delete_the_next(suffix, data, doc_id, source):
         if doc_id == "a.txt":
             (corpus / "b.txt").unlink()
         return parse(suffix, data, doc_id, source)
 
-    monkeypatch.setattr(rag.loaders, "_parse", parse_and_delete_the_next)
+    monkeypatch.setattr(rag.ingest.loaders, "_parse", parse_and_delete_the_next)
     result = load_in_thread([corpus])
     assert [d.id for d in result.documents] == ["a.txt"]
     (skipped,) = result.skipped
@@ -220,10 +220,10 @@ def test_the_parser_process_survives_a_crash_and_a_timeout():
 
 
 def test_without_a_parser_process_files_still_parse(monkeypatch, caplog):
-    import rag.loaders
+    import rag.ingest.loaders
 
-    monkeypatch.setattr(rag.loaders, "_PARSER", Worker())
-    monkeypatch.setattr(rag.loaders, "_NO_PARSER_PROCESS", threading.Event())
+    monkeypatch.setattr(rag.ingest.loaders, "_PARSER", Worker())
+    monkeypatch.setattr(rag.ingest.loaders, "_NO_PARSER_PROCESS", threading.Event())
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     doc = load_text_document("owls.pdf", make_pdf("Barn owls live on every continent."), limits=LIMITS)
     assert "Barn owls" in doc.text

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rag import metrics as M
+from rag.eval import metrics as M
 
 
 def test_recall_counts_a_question_as_found_when_any_relevant_hit_is_in_the_top_k():

@@ -71,9 +71,9 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
 @pytest.mark.slow
 def test_milvus_standalone_answers_with_dense_search_a_document_filter_and_updates(
         milvus_server, tmp_path, config, embedder, caplog):
-    from rag.indexer import Indexer
-    from rag.retriever import Retriever
-    from rag.service import ChatService
+    from rag.app.service import ChatService
+    from rag.indexing.indexer import Indexer
+    from rag.retrieval.retriever import Retriever
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

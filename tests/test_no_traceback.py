@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.config import RANGES, Config
-from rag.errors import ConfigError
+from rag.core.config import RANGES, Config
+from rag.core.errors import ConfigError
 
 from .conftest import ROOT
 

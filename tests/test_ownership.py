@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.errors import DocumentError, IndexCorruptError, IndexWriteError, NotOwnedError
-from rag.index_store import IndexStore
-from rag.indexer import Indexer
-from rag.retriever import Retriever
-from rag.uploads import UploadFolder, ingest
+from rag.core.errors import DocumentError, IndexCorruptError, IndexWriteError, NotOwnedError
+from rag.index.store import IndexStore
+from rag.indexing.indexer import Indexer
+from rag.indexing.uploads import UploadFolder, ingest
+from rag.retrieval.retriever import Retriever
 
 from .test_bad_input import assert_one_clear_error, run
 
@@ -221,9 +221,9 @@ def enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.mark.parametrize("where", ["rag.segments.np.save", "rag.segments.write_chunks",
-                                   "rag.segments.TermStats.build", "rag.index_store._fsync_tree",
-                                   "rag.ownership.json.dump"])
+@pytest.mark.parametrize("where", ["rag.index.segments.np.save", "rag.index.segments.write_chunks",
+                                   "rag.index.segments.TermStats.build", "rag.index.store._fsync_tree",
+                                   "rag.safety.ownership.json.dump"])
 def test_a_full_disk_while_indexing_keeps_the_previous_index_and_leaves_no_temporaries(
         tmp_path, docs, indexer, monkeypatch, where):
     index_dir = tmp_path / "index"
@@ -244,7 +244,7 @@ def test_a_full_disk_during_an_upload_stores_nothing_and_says_why(tmp_path, inde
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     ingest("first.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     before_corpus, before_index = tree(corpus), tree(index_dir)
-    monkeypatch.setattr("rag.segments.np.save", enospc)
+    monkeypatch.setattr("rag.index.segments.np.save", enospc)
     with pytest.raises(IndexWriteError) as err:
         ingest("second.txt", b"Basalt is a volcanic rock.", corpus_dir=corpus, index_dir=index_dir,
                indexer=indexer)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.datasets import EvalQuestion
-from rag.records import Document
+from rag.core.records import Document
+from rag.eval.datasets import EvalQuestion
 
 ROOT = Path(__file__).resolve().parent.parent
 

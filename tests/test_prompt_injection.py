@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from rag.citations import is_abstention, strip_markers
 from rag.cli import main
-from rag.errors import EndpointError
-from rag.prompts import NOT_IN_DOCUMENTS, build_prompt
-from rag.records import Answer, Chunk, Hit
+from rag.core.errors import EndpointError
+from rag.core.records import Answer, Chunk, Hit
+from rag.generators.citations import is_abstention, strip_markers
+from rag.generators.prompts import NOT_IN_DOCUMENTS, build_prompt
 
 from .test_generators_llm import (
     FORMED,
@@ -59,7 +59,7 @@ def assert_citations_are_real(answer: Answer, hits: list[Hit]) -> None:
 
 @pytest.fixture(scope="module")
 def extractive(config, embedder):
-    from rag.generators.extractive import ExtractiveGenerator
+    from rag.generators.extractive.generator import ExtractiveGenerator
 
     return ExtractiveGenerator(config, embedder=embedder)
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from rag.cli import main
-from rag.config import Config
-from rag.errors import ConfigError
-from rag.index_store import IndexStore
-from rag.indexer import Indexer
-from rag.records import Document
+from rag.core.config import Config
+from rag.core.errors import ConfigError
+from rag.core.records import Document
+from rag.index.store import IndexStore
+from rag.indexing.indexer import Indexer
 
 from .conftest import ROOT
 
@@ -67,7 +67,7 @@ def local_ray():
 
 
 def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, embedder, local_ray):
-    from rag.ray_indexing import RayIndexing
+    from rag.indexing.ray_indexing import RayIndexing
 
     # A limit that one document exceeds, so skipping happens on the workers too.
     cfg = config.replace(max_file_chunks=6)
@@ -135,7 +135,7 @@ def test_a_malformed_ray_address_is_refused_at_load(address):
 def test_index_on_a_two_node_loopback_cluster_equals_the_single_process_index(tmp_path, config, embedder):
     """The rgb_en_fact corpus through `rag index --ray auto` on a head (127.0.0.2) and a worker
     node (127.0.0.3), one CPU each; the cluster's processes are all gone afterwards."""
-    from rag.ray_cluster import LoopbackCluster
+    from bench.ray_cluster import LoopbackCluster
 
     assert RGB_CORPUS.is_file(), f"{RGB_CORPUS} is missing"
     Indexer(config, embedder).index_paths([RGB_CORPUS], tmp_path / "single")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rag import Retriever
-from rag.errors import QuestionError
-from rag.records import Hit
-from rag.retriever import _scaled_sum
+from rag.core.errors import QuestionError
+from rag.core.records import Hit
+from rag.retrieval.retriever import _scaled_sum
 
 from .conftest import ARTICLE
 
@@ -95,7 +95,7 @@ def test_unusable_questions_raise_a_clear_error(retriever, question):
 
 
 def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, any_backend, embedder):
-    from rag.indexer import Indexer
+    from rag.indexing.indexer import Indexer
 
     config = any_backend
     docs = tmp_path / "docs"
@@ -124,8 +124,8 @@ MILITANTS = ("The IMU fighters are based in North Waziristan. The IMU claimed th
 
 def test_small_to_big_ranks_a_passage_by_the_sentence_that_answers_and_hands_over_the_whole_passage(
         tmp_path, any_backend, embedder):
-    from rag.indexer import Indexer
-    from rag.records import Document
+    from rag.core.records import Document
+    from rag.indexing.indexer import Indexer
 
     Indexer(any_backend, embedder).sync([Document("town", "Town news", TOWN_NEWS),
                                          Document("militants", "Militants", MILITANTS)])
@@ -155,7 +155,7 @@ def small_cross_encoder(tmp_path_factory):
     import torch
     from sentence_transformers import CrossEncoder
 
-    from rag.models import resolve_model
+    from rag.embedders.models import resolve_model
 
     torch.manual_seed(0)
     model = CrossEncoder(resolve_model("sentence-transformers/all-MiniLM-L6-v2"), num_labels=1)
@@ -182,7 +182,7 @@ def test_a_configured_cross_encoder_reorders_the_best_candidates_by_its_own_scor
 
 
 def test_a_reranker_that_does_not_exist_is_named_with_the_way_out(article_index, config, embedder, tmp_path):
-    from rag.errors import ModelNotFoundError
+    from rag.core.errors import ModelNotFoundError
 
     retriever = Retriever.load(article_index, embedder=embedder,
                                config=config.replace(reranker=str(tmp_path / "no-such-model")))
@@ -194,13 +194,13 @@ def test_a_reranker_that_does_not_exist_is_named_with_the_way_out(article_index,
     ("What does IMU stand for?", "IMU"), ("what is the full name of the TTP?", "TTP"),
     ("Meaning of NATO", "NATO"), ("Who leads the IMU?", None), ("What do IMU fighters want?", None)])
 def test_questions_asking_for_an_acronym_are_recognised(question, acronym):
-    from rag.acronyms import asked_acronym
+    from rag.text.acronyms import asked_acronym
 
     assert asked_acronym(question) == acronym
 
 
 def test_the_passage_spelling_an_acronym_out_ranks_first_for_what_it_stands_for(retriever):
-    from rag.acronyms import defines
+    from rag.text.acronyms import defines
 
     assert defines("the North Atlantic Treaty Organization (NATO) said", "NATO")
     assert not defines("the group (IMU) said", "IMU")
@@ -211,7 +211,7 @@ def test_the_passage_spelling_an_acronym_out_ranks_first_for_what_it_stands_for(
 @pytest.fixture(scope="module")
 def long_and_short(tmp_path_factory, config, embedder):
     """One long article about the final, and two short reports that also mention it."""
-    from rag.indexer import Indexer
+    from rag.indexing.indexer import Indexer
 
     root = tmp_path_factory.mktemp("diverse")
     (root / "docs").mkdir()

@@ -10,14 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from rag.bench_scale import synthetic_vectors
-from rag.chunk_store import ChunkStore, write_chunks
-from rag.errors import IndexCorruptError, IndexMismatchError
-from rag.indexer import Indexer
-from rag.indexes import build_index, choose_index_type, load_index
-from rag.indexes.faiss_index import calibration_rows, exact_top, recall_at
-from rag.records import Chunk, Document
-from rag.retriever import Retriever
+from bench.scale import synthetic_vectors
+from rag.core.errors import IndexCorruptError, IndexMismatchError
+from rag.core.records import Chunk, Document
+from rag.index.chunk_store import ChunkStore, write_chunks
+from rag.index.faiss_index import calibration_rows, exact_top, recall_at
+from rag.index.vectors import build_index, choose_index_type, load_index
+from rag.indexing.indexer import Indexer
+from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE, ROOT, copy_as_built_by
 
@@ -144,7 +144,7 @@ def test_int8_questions_land_where_fp32_ones_do(embedder):
 
 def test_a_question_is_answered_without_importing_torch(article_index):
     """The int8 path is what lets `rag ask` and `rag serve` start in a second or two."""
-    code = ("import sys; from rag.config import Config; from rag.pipeline import Pipeline; "
+    code = ("import sys; from rag.core.config import Config; from rag.app.pipeline import Pipeline; "
             f"p = Pipeline.load({str(article_index)!r}, config=Config(query_backend='onnx-int8')); "
             "a = p.ask('When was the IMU first formed?'); "
             "print(a.abstained, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")

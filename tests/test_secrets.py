@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rag.cli import main
-from rag.config import Config
-from rag.errors import ConfigError, RagError
-from rag.records import Answer
+from rag.core.config import Config
+from rag.core.errors import ConfigError, RagError
+from rag.core.records import Answer
 
 from .conftest import ARTICLE
 
@@ -146,7 +146,7 @@ def test_a_key_in_the_answer_never_reaches_the_answer_notes_or_json(echo, api_ke
 
 def test_streamed_chunks_never_carry_the_key_even_when_it_is_split_across_events(echo, api_key, article_index,
                                                                                  embedder, caplog):
-    from rag.service import ChatService
+    from rag.app.service import ChatService
 
     server = echo("answer")
     service = ChatService(Config(index_dir=article_index, openai_base_url=server.url), embedder=embedder)
@@ -181,7 +181,7 @@ def test_a_key_in_a_verified_sentence_never_reaches_eval_reports(echo, api_key, 
 # --- where the key may go ---
 
 def test_the_allow_list_defaults_to_the_configured_endpoint_and_takes_more_from_the_environment(monkeypatch):
-    from rag.endpoints import allowed_endpoints, check_endpoint
+    from rag.safety.endpoints import allowed_endpoints, check_endpoint
 
     config = Config(openai_base_url="https://api.openai.com/v1/")
     assert allowed_endpoints(config) == ["https://api.openai.com/v1"]
@@ -201,7 +201,7 @@ def test_the_allow_list_defaults_to_the_configured_endpoint_and_takes_more_from_
 
 
 def test_the_service_refuses_an_endpoint_the_operator_did_not_allow(echo, api_key, article_index, embedder):
-    from rag.service import ChatService
+    from rag.app.service import ChatService
 
     allowed, stranger = echo("answer"), echo("answer")
     service = ChatService(Config(index_dir=article_index, openai_base_url=allowed.url), embedder=embedder)
@@ -216,9 +216,9 @@ def test_the_service_refuses_an_endpoint_the_operator_did_not_allow(echo, api_ke
 def served(tmp_path, embedder, echo, api_key):
     """`rag serve` (in this process) over a copy of the article, its hosted endpoint a key-echoing
     server; `stranger` is another server that nobody allowed."""
+    from rag.app.service import ChatService
     from rag.generators.local_server import free_port
-    from rag.indexer import Indexer
-    from rag.service import ChatService
+    from rag.indexing.indexer import Indexer
     from ui.app import serve
 
     corpus = tmp_path / "corpus"
@@ -285,7 +285,7 @@ def test_the_ask_api_says_why_an_argument_is_wrong_and_returns_numbers(served):
 
 def publish_as_built_by(index_dir, model: str) -> None:
     """What `rag index` with another embedding model publishes: a new version, made live."""
-    from rag.index_store import IndexStore
+    from rag.index.store import IndexStore
 
     store = IndexStore(index_dir)
     live = store.current_path()
@@ -299,7 +299,7 @@ def publish_as_built_by(index_dir, model: str) -> None:
 
 def test_a_refresh_to_an_incompatible_version_keeps_answering_from_the_last_good_one(article_index, tmp_path,
                                                                                    embedder, config, caplog):
-    from rag.retriever import Retriever
+    from rag.retrieval.retriever import Retriever
 
     index = shutil.copytree(article_index, tmp_path / "index")
     retriever = Retriever.load(index, config=config, embedder=embedder)
@@ -328,7 +328,7 @@ def test_the_page_and_the_api_say_why_a_new_index_version_is_not_used(served):
 def test_the_ask_api_answers_from_a_version_published_after_start(served, embedder):
     from gradio_client import Client
 
-    from rag.indexer import Indexer
+    from rag.indexing.indexer import Indexer
 
     config = served["config"]
     (config.corpus_dir / "harbour.md").write_text("# Harbour notes\n\nThe Kilwa harbour master is Amina Said.")
@@ -340,7 +340,7 @@ def test_the_ask_api_answers_from_a_version_published_after_start(served, embedd
 # --- memory: generators (and their HTTP clients) are bounded ---
 
 def test_the_generator_cache_is_bounded_and_closes_what_it_evicts(echo, api_key, article_index, embedder):
-    from rag.service import MAX_GENERATORS, ChatService
+    from rag.app.service import MAX_GENERATORS, ChatService
 
     server = echo("answer")
     service = ChatService(Config(index_dir=article_index, openai_base_url=server.url), embedder=embedder)
@@ -353,7 +353,7 @@ def test_the_generator_cache_is_bounded_and_closes_what_it_evicts(echo, api_key,
 
 
 def test_a_generator_evicted_while_answering_is_closed_only_when_the_answer_ends():
-    from rag.service import GeneratorCache
+    from rag.app.service import GeneratorCache
 
     class Gen:
         closed = False

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.chunk_store import write_chunks
-from rag.config import Config
-from rag.datasets import load_eval_set
-from rag.index_store import IndexStore
-from rag.indexer import Indexer, content_hash
-from rag.lexical import LexicalIndex, TermStats
-from rag.merge_policy import MAX_SEGMENTS, MERGE_FACTOR, next_merge
-from rag.records import Document
-from rag.retriever import Retriever
+from rag.core.config import Config
+from rag.core.records import Document
+from rag.eval.datasets import load_eval_set
+from rag.index.bm25 import LexicalIndex, TermStats
+from rag.index.chunk_store import write_chunks
+from rag.index.merge_policy import MAX_SEGMENTS, MERGE_FACTOR, next_merge
+from rag.index.store import IndexStore
+from rag.indexing.indexer import Indexer, content_hash
+from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE, ROOT
 from .crash_worker import HashEmbedder
@@ -52,7 +52,7 @@ def test_many_segments_with_tombstones_answer_the_eval_set_exactly_like_one_inde
     changed = Document(id=docs[2].id, title="IMU", text=docs[2].text + " The IMU said so again.")
     indexer = Indexer(config, embedder)
     many = tmp_path / "many"
-    monkeypatch.setattr("rag.index_store.next_merge", lambda live, total: None)  # keep every segment
+    monkeypatch.setattr("rag.index.store.next_merge", lambda live, total: None)  # keep every segment
     for batch in (docs[:3], docs[:6] + [distractor], docs[:9], docs):
         indexer.sync(batch, many)
     indexer.sync([*docs[:2], changed, *docs[3:]], many)  # replaces p02: a tombstone and a new segment
@@ -174,7 +174,7 @@ def write_format_1(index_dir: Path, docs: list[Document], indexer: Indexer) -> N
     import bm25s
     import faiss
 
-    from rag.lexical import analyze
+    from rag.text.analysis import analyze
 
     chunks = indexer.chunker.chunk_all(docs)
     vectors = indexer.embedder.encode_passages([c.text for c in chunks])
@@ -240,7 +240,7 @@ def test_rag_index_merge_folds_every_segment_into_one(tmp_path, capsys, shared_m
 
 def stored_pieces(index_dir: Path) -> dict[tuple[str, str], np.ndarray]:
     """Every live chunk's sentence/clause vectors as the generator finds them."""
-    from rag.sentence_vectors import piece_spans
+    from rag.text.sentences import piece_spans
 
     snap = IndexStore(index_dir).load()
     out = {}
@@ -254,12 +254,12 @@ def stored_pieces(index_dir: Path) -> dict[tuple[str, str], np.ndarray]:
 
 def test_each_chunks_best_sentence_is_found_by_position_in_every_segment_past_tombstones(
         tmp_path, config, embedder, monkeypatch):
-    from rag.sentence_vectors import piece_spans
+    from rag.text.sentences import piece_spans
 
     docs = paragraphs()[:6]
     changed = Document(id=docs[1].id, title="IMU", text=docs[1].text + " The IMU said so again.")
     many = tmp_path / "many"
-    monkeypatch.setattr("rag.index_store.next_merge", lambda live, total: None)
+    monkeypatch.setattr("rag.index.store.next_merge", lambda live, total: None)
     for batch in (docs[:2], docs[:4], docs, [docs[0], changed, *docs[2:]]):
         Indexer(config, embedder).sync(batch, many)
     snap = IndexStore(many).load()
@@ -277,7 +277,7 @@ def test_sentence_vectors_follow_their_chunks_through_updates_tombstones_and_mer
     changed = Document(id=docs[1].id, title="IMU", text=docs[1].text + " The IMU said so again.")
     indexer = Indexer(config, embedder)
     many = tmp_path / "many"
-    monkeypatch.setattr("rag.index_store.next_merge", lambda live, total: None)
+    monkeypatch.setattr("rag.index.store.next_merge", lambda live, total: None)
     for batch in (docs[:2], docs[:4], docs):
         indexer.sync(batch, many)
     indexer.sync([docs[0], changed, *docs[2:]], many)  # a tombstone for the old p01

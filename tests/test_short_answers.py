@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from rag.generators.extractive import ExtractiveGenerator
-from rag.loaders import load_documents
-from rag.pipeline import Pipeline, make_generator
-from rag.prompts import NOT_IN_DOCUMENTS
-from rag.records import Answer, Chunk, Citation, Hit, ShortAnswer
-from rag.short_answer import extract, question_kind
+from rag.app.pipeline import Pipeline, make_generator
+from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
+from rag.generators.extractive.generator import ExtractiveGenerator
+from rag.generators.extractive.short_answer import extract, question_kind
+from rag.generators.prompts import NOT_IN_DOCUMENTS
+from rag.ingest.loaders import load_documents
 
 from .conftest import ARTICLE
 

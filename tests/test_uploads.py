@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.errors import DocumentError
-from rag.indexer import Indexer
-from rag.retriever import Retriever
-from rag.uploads import ingest, safe_filename
+from rag.core.errors import DocumentError
+from rag.indexing.indexer import Indexer
+from rag.indexing.uploads import ingest, safe_filename
+from rag.retrieval.retriever import Retriever
 
 
 @pytest.mark.parametrize("name, safe", [

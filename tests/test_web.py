@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config
+from rag.core.config import Config
 
 from .conftest import ARTICLE, ROOT
 from .document_files import velmont_pdf
@@ -29,7 +29,7 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     """The app serving a copy of the article on a free port, sharing the session's model; the
     operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`."""
     from rag.generators.local_server import free_port
-    from rag.indexer import Indexer
+    from rag.indexing.indexer import Indexer
     from ui.app import serve
 
     root = tmp_path_factory.mktemp("web")
@@ -38,7 +38,7 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
     Indexer(config, embedder).index_paths([corpus], config.index_dir)
-    monkeypatch_module.setattr("rag.retriever.embedder_for", lambda *a, **k: embedder)
+    monkeypatch_module.setattr("rag.retrieval.retriever.embedder_for", lambda *a, **k: embedder)
     port = free_port()
     app = serve(config, port=port, block=False)
     return f"http://127.0.0.1:{port}/", config, app
@@ -237,10 +237,10 @@ def test_a_shared_server_asks_for_a_login_and_binds_to_this_machine_by_default(w
 
     from gradio_client import Client
 
+    from rag.app.service import ChatService
     from rag.cli import build_parser
-    from rag.errors import ConfigError
+    from rag.core.errors import ConfigError
     from rag.generators.local_server import free_port
-    from rag.service import ChatService
     from ui.app import serve
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
@@ -304,9 +304,9 @@ def test_a_pdf_is_uploaded_cited_by_page_and_removed_in_the_documents_panel(page
 
 @pytest.mark.browser
 def test_a_read_only_server_lists_documents_but_takes_no_uploads_or_removals(browser, web, embedder):
-    from rag.errors import ReadOnlyError
+    from rag.app.service import ChatService
+    from rag.core.errors import ReadOnlyError
     from rag.generators.local_server import free_port
-    from rag.service import ChatService
     from ui.app import serve
 
     _, config = web

@@ -12,19 +12,18 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.config import Config
-from rag.endpoints import allowed_endpoints
-from rag.errors import ConfigError, RagError
+from rag.app.service import ChatService
+from rag.core.config import Config
+from rag.core.errors import ConfigError, RagError
+from rag.core.records import Answer
 from rag.generators import available_generators
-from rag.records import Answer
-from rag.redact import redact
-from rag.service import ChatService
-from rag.uploads import MAX_UPLOAD_BYTES
-
-from .chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
-from .conversations import short_of, sources_of
-from .documents import documents_panel
-from .render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html, with_notice
+from rag.indexing.uploads import MAX_UPLOAD_BYTES
+from rag.safety.endpoints import allowed_endpoints
+from rag.safety.redact import redact
+from ui.chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
+from ui.conversations import short_of, sources_of
+from ui.documents import documents_panel
+from ui.render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html, with_notice
 
 log = logging.getLogger("rag.ui")
 TRANSPORT_LIMIT = 5 * MAX_UPLOAD_BYTES

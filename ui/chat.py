@@ -25,14 +25,13 @@ from urllib.parse import urlparse
 
 import gradio as gr
 
-from rag.errors import ConfigError, RagError
-from rag.language import language_note
-from rag.records import Answer
-from rag.redact import redact
-from rag.service import ChatService
-
-from . import conversations as convs
-from .render import EMPTY, SEARCHING, error_html, messages, sources_panel, status_html, with_notice
+from rag.app.service import ChatService
+from rag.core.errors import ConfigError, RagError
+from rag.core.records import Answer
+from rag.safety.redact import redact
+from rag.text.language import language_note
+from ui import conversations as convs
+from ui.render import EMPTY, SEARCHING, error_html, messages, sources_panel, status_html, with_notice
 
 log = logging.getLogger("rag.ui")
 EXAMPLES = ["When was the IMU first formed?", "Where is it based now?", "How many fighters does the IMU have?"]

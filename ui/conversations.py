@@ -15,8 +15,8 @@ import time
 import uuid
 from typing import Any
 
-from rag.pages import pages_label
-from rag.records import Answer
+from rag.core.pages import pages_label
+from rag.core.records import Answer
 
 MAX_CONVERSATIONS = 30  # localStorage holds ~5 MB; the oldest conversations make room
 MAX_TITLE = 60

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.errors import RagError
-from rag.library import DocumentInfo, format_time
-from rag.service import ChatService
-from rag.uploads import MAX_UPLOAD_BYTES
-
-from .chat import page_message
+from rag.app.service import ChatService
+from rag.core.errors import RagError
+from rag.index.library import DocumentInfo, format_time
+from rag.indexing.uploads import MAX_UPLOAD_BYTES
+from ui.chat import page_message
 
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]

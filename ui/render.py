@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from html import escape
 
-from rag.records import Answer, Hit
-
-from .conversations import sources_of
+from rag.core.records import Answer, Hit
+from ui.conversations import sources_of
 
 CSS = """
 .rag-sources { font-size: 0.92rem; }

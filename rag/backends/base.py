@@ -1,6 +1,6 @@
 """What the retriever, indexer and service need from a place that stores and searches chunks.
 
-Two implementations: `local` (the index directory: rag.index_store, rag.segments) and `milvus`
+Two implementations: `local` (the index directory: rag.index.store, rag.index.segments) and `milvus`
 (a Milvus server, cluster or milvus-lite file: rag.backends.milvus). Fusion, de-duplication,
 the acronym rule and reranking stay in the retriever, shared by both.
 """
@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..index_store import Manifest
-from ..records import Chunk
-from ..sentence_vectors import PieceVectors
+from rag.core.records import Chunk
+from rag.index.sentence_vectors import PieceVectors
+from rag.index.store import Manifest
 
 Key = Hashable  # a chunk's handle within one view: a row position (local) or the chunk id (Milvus)
 

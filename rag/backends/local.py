@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexCorruptError, IndexNotFoundError
-from ..index_store import IndexSnapshot, IndexStore, Manifest
-from ..records import Chunk
-from ..sentence_vectors import PieceVectors
-from .base import Filters
+from rag.backends.base import Filters
+from rag.core.errors import IndexCorruptError, IndexNotFoundError
+from rag.core.records import Chunk
+from rag.index.sentence_vectors import PieceVectors
+from rag.index.store import IndexSnapshot, IndexStore, Manifest
 
 
 class LocalView:

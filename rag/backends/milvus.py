@@ -9,7 +9,7 @@ Two collections:
                   `meta` row with the embedder and chunker settings and a generation that every
                   update changes, so other processes know to re-read the catalogue
 
-The terms given to Milvus' BM25 are those of rag.lexical (lower-cased, stop words dropped,
+The terms given to Milvus' BM25 are those of rag.index.bm25 (lower-cased, stop words dropped,
 stemmed), joined by spaces, so both backends rank keyword matches alike; Milvus' own English
 analyser is not used (milvus-lite has none). Without full-text search on the server, keyword
 search runs in this process over the chunks' terms, which each process reads once per update.
@@ -32,14 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config
-from ..errors import ConfigError, IndexNotFoundError, RagError
-from ..index_store import FORMAT_VERSION, Manifest
-from ..lexical import K1, B, LexicalIndex, TermStats, analyze
-from ..records import Chunk
-from ..redact import redact, remember, watch_env
-from ..sentence_vectors import PieceVectors
-from .base import Filters, chunk_date
+from rag.backends.base import Filters, chunk_date
+from rag.core.config import Config
+from rag.core.errors import ConfigError, IndexNotFoundError, RagError
+from rag.core.records import Chunk
+from rag.index.bm25 import K1, B, LexicalIndex, TermStats
+from rag.index.sentence_vectors import PieceVectors
+from rag.index.store import FORMAT_VERSION, Manifest
+from rag.safety.redact import redact, remember, watch_env
+from rag.text.analysis import analyze
 
 log = logging.getLogger("rag.milvus")
 
@@ -367,7 +368,7 @@ class MilvusBackend:
                 schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
                 schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                              input_field_names=["terms"], output_field_names=["sparse"]))
-                # rag.lexical's k1 and b, so both backends rank alike.
+                # rag.index.bm25's k1 and b, so both backends rank alike.
                 index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                                 params={"bm25_k1": K1, "bm25_b": B})
             self.call("create_collection", self.collection, schema=schema, index_params=index,

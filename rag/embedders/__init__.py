@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import ConfigError
+from rag.core.config import QUERY_BACKENDS
+from rag.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from rag.core.config import Config
 
 
 @runtime_checkable
@@ -29,16 +30,13 @@ class Embedder(Protocol):
     def fits(self, text: str) -> bool: ...
 
 
-QUERY_BACKENDS = ("auto", "torch", "onnx-int8")
-
-
 def create_embedder(model: str, *, batch_size: int = 64, query_backend: str = "torch",
                     query_onnx_model: str = "") -> Embedder:
     """`query_backend`: "torch" embeds everything with sentence-transformers; "onnx-int8" embeds
     questions with an int8 ONNX export (passages still with PyTorch); "auto" takes the int8 path
     when an export of `model` is installed."""
-    from ..models import resolve_quantized_model
-    from .sentence_transformer import SentenceTransformerEmbedder
+    from rag.embedders.models import resolve_quantized_model
+    from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
 
     if query_backend not in QUERY_BACKENDS:
         raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {query_backend!r})")
@@ -46,7 +44,7 @@ def create_embedder(model: str, *, batch_size: int = 64, query_backend: str = "t
         available = (query_onnx_model or resolve_quantized_model(model)) and importlib.util.find_spec("onnxruntime")
         query_backend = "onnx-int8" if available else "torch"
     if query_backend == "onnx-int8":
-        from .onnx_int8 import OnnxInt8QueryEmbedder
+        from rag.embedders.onnx_int8 import OnnxInt8QueryEmbedder
 
         return OnnxInt8QueryEmbedder(model, onnx_path=query_onnx_model, batch_size=batch_size)
     return SentenceTransformerEmbedder(model, batch_size=batch_size)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelNotFoundError
-from ..models import canonical_name, resolve_model, resolve_quantized_model
-from .recent import RecentQuestions
-from .sentence_transformer import SentenceTransformerEmbedder
+from rag.core.errors import ModelNotFoundError
+from rag.embedders.models import canonical_name, resolve_model, resolve_quantized_model
+from rag.embedders.recent import RecentQuestions
+from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
 
 log = logging.getLogger("rag.embedding")
 

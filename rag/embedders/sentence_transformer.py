@@ -11,9 +11,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import ModelNotFoundError
-from ..models import canonical_name, resolve_model
-from .recent import RecentQuestions
+from rag.core.errors import ModelNotFoundError
+from rag.embedders.models import canonical_name, resolve_model
+from rag.embedders.recent import RecentQuestions
 
 log = logging.getLogger("rag.embedding")
 
@@ -111,7 +111,7 @@ class SentenceTransformerEmbedder:
         """`encode_passages`, plus for each text the mean-pooled, normalised vectors of its
         character `spans`, from the token embeddings of the same forward pass (no extra model
         call). Blocks of `block` texts keep the token embeddings of only one block in memory."""
-        from ..sentence_vectors import pool_spans
+        from rag.embedders.pooling import pool_spans
 
         texts = list(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

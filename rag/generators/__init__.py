@@ -9,9 +9,9 @@ import importlib
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from ..config import Config
-from ..errors import ConfigError
-from ..records import Answer, Hit
+from rag.core.config import Config
+from rag.core.errors import ConfigError
+from rag.core.records import Answer, Hit
 
 # A stream yields text deltas as they are produced, then exactly one final, verified `Answer`.
 StreamEvent = str | Answer
@@ -28,7 +28,7 @@ class Generator(Protocol):
 
 # name -> "module:factory"; the factory takes (config, **kwargs).
 REGISTRY: dict[str, str] = {
-    "extractive": "rag.generators.extractive:ExtractiveGenerator",
+    "extractive": "rag.generators.extractive.generator:ExtractiveGenerator",
     "llama_cpp": "rag.generators.llama_cpp:LlamaCppGenerator",
     "openai": "rag.generators.openai_compatible:OpenAICompatibleGenerator",
 }

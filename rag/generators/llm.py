@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
-from ..citations import verify
-from ..config import Config
-from ..prompts import NOT_IN_DOCUMENTS, Prompt, build_prompt, count_tokens
-from ..records import Answer, Hit
-from ..redact import StreamRedactor, redact
-from . import StreamEvent
+from rag.core.config import Config
+from rag.core.records import Answer, Hit
+from rag.generators import StreamEvent
+from rag.generators.citations import verify
+from rag.generators.prompts import NOT_IN_DOCUMENTS, Prompt, build_prompt, count_tokens
+from rag.safety.redact import StreamRedactor, redact
 
 
 class LLMGenerator:

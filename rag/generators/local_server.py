@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import GeneratorError
-from .llama_cpp import llama_params, resolve_gguf
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from rag.core.errors import GeneratorError
+from rag.generators.gguf import free_port, llama_params, resolve_gguf
 
 
 @contextmanager

@@ -16,11 +16,11 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
-from ..config import Config
-from ..errors import ConfigError, EndpointError
-from ..prompts import Prompt
-from ..redact import redact, remember, watch_env
-from .llm import IncompleteStream, LLMGenerator
+from rag.core.config import Config
+from rag.core.errors import ConfigError, EndpointError
+from rag.generators.llm import IncompleteStream, LLMGenerator
+from rag.generators.prompts import Prompt
+from rag.safety.redact import redact, remember, watch_env
 
 log = logging.getLogger("rag.generators.openai")
 MAX_RETRY_AFTER = 30.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from ..errors import DocumentError
-from .anchors import Extracted, Section, mark, scrub
+from rag.core.errors import DocumentError
+from rag.ingest.anchors import Extracted, Section, mark, scrub
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..errors import DocumentError
-from .anchors import Extracted, scrub
+from rag.core.errors import DocumentError
+from rag.ingest.anchors import Extracted, scrub
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
          ".docx": "docx", ".jsonl": "jsonl"}
@@ -25,20 +25,20 @@ def decode(data: bytes) -> str:
 def extract(suffix: str, data: bytes) -> Extracted:
     kind = TYPES.get(suffix)
     if kind == "pdf":
-        from .pdf import extract_pdf
+        from rag.ingest.pdf import extract_pdf
 
         return extract_pdf(data)
     if kind == "docx":
-        from .docx import extract_docx
+        from rag.ingest.docx import extract_docx
 
         return extract_docx(data)
     text = decode(data)
     if kind == "html":
-        from .markup import extract_html
+        from rag.ingest.markup import extract_html
 
         return extract_html(text)
     if kind == "md":
-        from .markup import extract_markdown
+        from rag.ingest.markup import extract_markdown
 
         return extract_markdown(text)
     return Extracted(scrub(text))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from ..cleaning import parse_date
-from .anchors import Extracted, Section, mark, scrub
+from rag.ingest.anchors import Extracted, Section, mark, scrub
+from rag.ingest.cleaning import parse_date
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")

@@ -15,9 +15,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..chunking import ABBREVIATIONS
-from ..errors import DocumentError
-from .anchors import Extracted, Section, mark, scrub
+from rag.core.errors import DocumentError
+from rag.ingest.anchors import Extracted, Section, mark, scrub
+from rag.text.sentences import ABBREVIATIONS
 
 # Lines at each edge of a page where headers and footers can sit (browsers print two a side).
 EDGE_LINES = 3

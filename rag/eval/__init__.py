@@ -1,0 +1,1 @@
+"""Evaluation: question sets, metrics, the evaluation run and its reports."""

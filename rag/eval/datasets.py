@@ -1,0 +1,132 @@
+"""Evaluation datasets: a `.jsonl` of questions, or a directory with `qa.jsonl` + `corpus.jsonl`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.core.errors import DatasetError, QuestionError
+from rag.text.questions import clean_question
+
+# Fields of a question that can name its relevant documents. `doc_ids` is the default; a set may
+# add a stricter list (realtimeqa's `own_doc_ids`: only the documents its own search found).
+RELEVANCE_FIELDS = ("doc_ids", "own_doc_ids")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    answerable: bool
+    doc_ids: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def relevant_units(self) -> int:
+        return len(self.doc_ids) + len(self.evidence)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    path: Path
+    questions: tuple[EvalQuestion, ...]
+    corpus: Path | None = None  # documents shipped with the dataset, if any
+    meta: dict = field(default_factory=dict)
+    relevance: str = "doc_ids"  # the field that `EvalQuestion.doc_ids` was read from
+
+    @property
+    def answerable(self) -> list[EvalQuestion]:
+        return [q for q in self.questions if q.answerable]
+
+    @property
+    def unanswerable(self) -> list[EvalQuestion]:
+        return [q for q in self.questions if not q.answerable]
+
+
+def load_eval_set(path: str | Path, *, max_question_chars: int = 4000, relevance: str = "doc_ids") -> EvalSet:
+    """`relevance`: the field (one of RELEVANCE_FIELDS) whose documents count as relevant."""
+    check_relevance_field(relevance)
+    path = Path(path)
+    if path.is_dir():
+        qa = path / "qa.jsonl"
+        if not qa.is_file():
+            raise DatasetError(f"{path} is a directory without qa.jsonl; give a .jsonl file or a dataset directory")
+        corpus = path / "corpus.jsonl"
+        return EvalSet(path.name, path, tuple(read_questions(qa, max_question_chars, relevance)),
+                       corpus if corpus.is_file() else None, relevance=relevance)
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist")
+    return EvalSet(path.stem, path, tuple(read_questions(path, max_question_chars, relevance)), relevance=relevance)
+
+
+def check_relevance_field(relevance: str) -> None:
+    if relevance not in RELEVANCE_FIELDS:
+        raise DatasetError(f"unknown relevance field {relevance!r}; choose one of {', '.join(RELEVANCE_FIELDS)}")
+
+
+def read_questions(path: Path, max_question_chars: int = 4000, relevance: str = "doc_ids") -> list[EvalQuestion]:
+    """`doc_ids` of each question is read from the `relevance` field."""
+    check_relevance_field(relevance)
+    questions: list[EvalQuestion] = []
+    seen: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path} is not UTF-8 text") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(item, dict):
+            raise DatasetError(f"{where}: expected a JSON object")
+        missing = [k for k in ("id", "question", "answerable") if k not in item]
+        if missing:
+            raise DatasetError(f"{where}: missing field(s) {', '.join(missing)}")
+        if not isinstance(item["question"], str) or not item["question"].strip():
+            raise DatasetError(f"{where}: 'question' must be non-empty text")
+        try:
+            # The checks every entry point applies, here, before an index is built for nothing.
+            clean_question(item["question"], max_question_chars)
+        except QuestionError as exc:
+            raise DatasetError(f"{where}: {exc}") from None
+        if not isinstance(item["answerable"], bool):
+            raise DatasetError(f"{where}: 'answerable' must be true or false")
+        qid = str(item["id"])
+        if qid in seen:
+            raise DatasetError(f"{where}: duplicate id {qid!r}")
+        seen.add(qid)
+        fields = {}
+        for key in ("answers", relevance, "evidence"):
+            value = item.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise DatasetError(f"{where}: '{key}' must be a list of strings")
+            fields[key] = tuple(value)
+        if item["answerable"] and not fields["answers"]:
+            raise DatasetError(f"{where}: an answerable question needs 'answers'")
+        if relevance != "doc_ids" and item["answerable"] and not item.get(relevance):
+            # Asked for by name: falling back to other fields would report figures of another kind.
+            raise DatasetError(f"{where}: relevance is judged by '{relevance}', but this answerable question "
+                               f"has {'an empty' if relevance in item else 'no'} '{relevance}'; add it, or use "
+                               "--relevance doc_ids")
+        if item["answerable"] and not (fields[relevance] or fields["evidence"]):
+            raise DatasetError(f"{where}: an answerable question needs 'doc_ids' or 'evidence' to judge retrieval")
+        questions.append(EvalQuestion(qid, item["question"], fields["answers"], item["answerable"],
+                                      fields[relevance], fields["evidence"]))
+    if not questions:
+        raise DatasetError(f"{path} holds no questions")
+    return questions
+
+
+def check_doc_ids(questions: tuple[EvalQuestion, ...] | list[EvalQuestion], known: set[str]) -> None:
+    unknown = sorted({d for q in questions for d in q.doc_ids if d not in known})
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise DatasetError(f"{len(unknown)} doc id(s) named by the questions are not in the corpus: {shown}; "
+                           "check --corpus")

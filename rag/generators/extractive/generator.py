@@ -1,0 +1,462 @@
+"""The offline default: answer with the retrieved sentences that best answer the question.
+
+No language model is involved, so nothing can be invented: every answer sentence is a verbatim
+quote from a passage and carries its citation. Each candidate sentence is scored by
+
+    support = 0.4 * cosine(question, best clause of the sentence)   (embedding model already loaded)
+            + 0.6 * coverage(IDF-weighted question terms in the sentence; half credit in the one before)
+            + 0.10 if the sentence holds the kind of thing asked for (a year for "when", ...)
+            - 0.30 when the sentence (with the one before) lacks a number the question names
+            (at least 0.75 for the title, date line or photo caption when the question asks for one)
+
+and the answer abstains when the best support is below `threshold` (calibrated on the eval
+sets; see README "Quality"). Among the sentences within `ANSWER_MARGIN` of the best, the one
+holding the kind of thing asked for, next to the question's words, is quoted first (the short-answer
+extractor's score re-orders them; a sentence that is itself a question falls back); this moves the
+quote, never the confidence. A second sentence is added when it scores nearly as well and
+brings terms of the question the first one lacks, so two-part answers stay whole; a question of
+two parts ("who ..., and where ...?") gets the best sentence of each. A headline or date line
+answers only a question about the document; a follow-up's sentence must hold the user's own words,
+not only the conversation's subject; a "why" answered by a sentence opening with a connector
+("Thereafter") quotes the sentence before it too. The short answer, the span of a quote that
+answers the question in a few words, comes from `rag.generators.extractive.short_answer`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from rag.core.config import Config
+from rag.core.pages import span_pages
+from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
+from rag.embedders import Embedder, embedder_for
+from rag.generators import StreamEvent
+from rag.generators.citations import is_abstention, strip_markers, with_markers
+from rag.generators.extractive.short_answer import extract, question_kind
+from rag.generators.prompts import NOT_IN_DOCUMENTS
+from rag.ingest.cleaning import parse_date
+from rag.text.analysis import analyze, stopwords
+from rag.text.followups import split_context
+from rag.text.sentences import clauses, split_sentences
+
+COSINE_WEIGHT = 0.4
+KIND_BONUS = 0.10
+# Questions about the document itself ("what is the headline?", "when was it published?", "who took
+# the photo?") are answered by its title, date line or photo caption, which share no words with them:
+# such a match counts as well supported.
+STRUCTURE_SUPPORT = 0.75
+# Numbers in a question (a year, an edition: "in 2019", "the 92nd Academy Awards") are constraints:
+# a sentence about another year answers another question.
+MISSING_NUMBER_PENALTY = 0.3
+_NUMBER_TOKEN = re.compile(r"\b(\d+)(?:st|nd|rd|th)?\b")
+
+
+def _numbers(text: str) -> set[str]:
+    return set(_NUMBER_TOKEN.findall(text))
+SECOND_SENTENCE_MARGIN = 0.06
+# Sentences within ANSWER_MARGIN of the best support compete on whether they hold the kind of thing
+# asked for (see `_prefer_answers`).
+ANSWER_MARGIN = 0.3
+ANSWER_WEIGHT = 0.3
+ANSWER_SCORE_CAP = 1.3
+QUESTION_SENTENCE_PENALTY = 0.2
+MAX_SENTENCES = 2
+# A sentence's own vector raised its support by at most 0.097 on the three eval sets (0.05 at p99):
+# one further below the best than this is not re-scored. Every answer on those sets stayed the
+# same, and the answer step on realtimeqa_2023 took about 6 ms less at p50.
+RESCORE_MARGIN = 0.1
+HEADLINE_WORDS = 15  # a first line this short above a blank line is a headline
+
+# Words a search engine may ignore but an answer must respect: "where is it *now*", "*first* formed".
+_MEANINGFUL = {"now", "first", "last", "most", "more", "only", "before", "after", "during", "against", "again",
+               "few", "over", "under", "same", "other", "own", "still", "no", "not", "never"}
+_QUESTION_WORDS = {"who", "whom", "whose", "what", "when", "where", "why", "which", "how", "many", "much",
+                   "did", "does", "do", "is", "are", "was", "were", "has", "have", "had", "be", "been", "according",
+                   "article", "say", "said", "tell", "describe", "name", "called"}
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|\b(january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|"
+                     r"thousands?|millions?|few|several|many)\b", re.I)
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit: Hit
+    start: int  # offsets inside the chunk
+    end: int
+    # The sentence before: where "the group" or "it" is usually named, and the cause of a "Thereafter".
+    previous_span: tuple[int, int] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start:self.end]
+
+    @property
+    def previous(self) -> str:
+        return self.hit.chunk.text[self.previous_span[0]:self.previous_span[1]] if self.previous_span else ""
+
+    @property
+    def doc_span(self) -> tuple[str, int, int]:
+        c = self.hit.chunk
+        return (c.doc_id, c.start + self.start, c.start + self.end)
+
+
+class ExtractiveGenerator:
+    name = "extractive"
+
+    def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None,
+                 threshold: float | None = None, sentences: SentenceSource | None = None):
+        self.config = config or Config.load()
+        self._embedder = embedder
+        self._sentences = sentences
+        self.threshold = self.config.abstain_threshold if threshold is None else threshold
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = embedder_for(self.config)
+        return self._embedder
+
+    def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
+        t0 = time.perf_counter()
+        own, context = split_context(question)
+        parts = _parts(own)
+        if len(parts) > 1:
+            # Each part of "who founded it, and where were they based?" gets its own best sentence.
+            per_part = [self.score_sentences(f"{p} ({context})" if context else p, hits, own=p) for p in parts]
+            scored = sorted((sc[0] for sc in per_part if sc), key=lambda sc: -sc[0])
+        else:
+            scored = self.score_sentences(question, hits, own=own)
+        timings = {"generate_ms": 0.0}
+        confidence = scored[0][0] if scored else 0.0
+        if not scored or confidence < self.threshold:
+            best = confidence
+            timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+            return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
+                          timings=timings, generator=self.name, confidence=best,
+                          notes=(f"best support {best:.2f} is below the threshold {self.threshold:.2f}",))
+        if len(parts) > 1:
+            chosen: list[tuple[float, _Candidate]] = []
+            for part in per_part:
+                if not part or part[0][0] < self.threshold:
+                    continue
+                # A sentence already quoted may answer this part too ("formed by Uzbeks based in ...").
+                spans = {c.doc_span for _, c in chosen}
+                if any(sc >= part[0][0] - SECOND_SENTENCE_MARGIN for sc, c in part if c.doc_span in spans):
+                    continue
+                if len(chosen) < MAX_SENTENCES and not _overlaps(part[0][1], chosen):
+                    chosen.append(part[0])
+        else:
+            chosen = self._choose(question, own, _prefer_answers(question, own, scored))
+        span = self._short_span(own, parts, chosen, question)
+        # A citation's support is the sentence's own score, not the preference that chose it.
+        base = {id(c): sc for sc, c in scored}
+        chosen = [(base.get(id(c), confidence), c) for _, c in chosen]
+        # Reading order inside a document reads better than score order.
+        chosen.sort(key=lambda sc: (sc[1].hit.rank, sc[1].doc_span[1]))
+        citations, parts_text = [], []
+        for marker, (score, cand) in enumerate(chosen, 1):
+            c = cand.hit.chunk
+            first, last = span_pages(c.metadata, c.start + cand.start, c.start + cand.end)
+            citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
+                                      end=c.start + cand.end, quote=cand.text, title=c.title, support=score,
+                                      page_start=first, page_end=last))
+            # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
+            # citations of passages that do not exist; the quote in the citation keeps them.
+            parts_text.append(with_markers(strip_markers(cand.text), [marker]))
+        short = None
+        if span:
+            cand, (start, end, kind) = span
+            cite = next(ci for (_, c), ci in zip(chosen, citations) if c.doc_span == cand.doc_span)
+            short = ShortAnswer(cite.quote[start:end], cite.marker, cite.doc_id, cite.start + start, cite.start + end,
+                                kind)
+        timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+        return Answer(question=question, text=" ".join(parts_text), citations=tuple(citations), hits=tuple(hits),
+                      abstained=False, timings=timings, generator=self.name, confidence=confidence,
+                      short_answer=short)
+
+    def _choose(self, question: str, own: str, scored: list[tuple[float, _Candidate]]) -> list[tuple[float, _Candidate]]:
+        chosen = [scored[0]]
+        covered = set(_terms(question)) & set(_analyze(scored[0][1].text))
+        for score, cand in scored[1:]:
+            if len(chosen) >= MAX_SENTENCES or score < scored[0][0] - SECOND_SENTENCE_MARGIN:
+                break
+            new_terms = (set(_terms(question)) & set(_analyze(cand.text))) - covered
+            if new_terms and not _overlaps(cand, chosen):
+                chosen.append((score, cand))
+                covered |= new_terms
+        top_score, top = chosen[0]
+        if _WHY.search(own) and top.previous_span and _CONNECTOR.match(top.text):
+            # "Thereafter, the IMU settled in Pakistan": the reason is what came before.
+            before = _Candidate(top.hit, *top.previous_span)
+            chosen = [(top_score, before), (top_score, top)]
+        return chosen
+
+    def _short_span(self, own: str, parts: list[str], chosen: list[tuple[float, _Candidate]],
+                    question: str) -> tuple[_Candidate, tuple[int, int, str]] | None:
+        """The quoted sentence and the span in it (offsets, kind) that answer the question in a few words."""
+        if len(parts) > 1:
+            return None  # one span cannot answer two questions; the quotes answer both
+        top = max(chosen, key=lambda sc: sc[0])[1]
+        if _ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
+            return top, (0, len(top.text), "title")
+        pool = [c for _, c in sorted(chosen, key=lambda sc: -sc[0])]
+        qtype = question_kind(own)
+        terms = set(_terms(question))
+        found = extract(question, [c.text for c in pool], terms, qtype)
+        if found is None:
+            return None
+        i, span = found
+        return pool[i], (span.start, span.end, span.kind if span.kind in ("choice", "title") else qtype.kind or "")
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+        answer = self.generate(question, hits)
+        yield from re.findall(r"\S+\s*", answer.text)
+        yield answer
+
+    def score_sentences(self, question: str, hits: Sequence[Hit], own: str | None = None
+                        ) -> list[tuple[float, _Candidate]]:
+        """Every distinct sentence of the hits with its support score, best first.
+
+        `own`: the user's words when `question` carries the conversation's subject too; a
+        sentence must speak to them, not only to the subject, to answer."""
+        own = own if own is not None else split_context(question)[0]
+        candidates: list[_Candidate] = []
+        seen: set[tuple[str, int, int]] = set()
+        for hit in hits:
+            spans = split_sentences(hit.chunk.text)
+            for i, (s, e) in enumerate(spans):
+                cand = _Candidate(hit, s, e, spans[i - 1] if i else None)
+                # A sentence saying the documents do not answer is no answer, whatever document says it.
+                if cand.doc_span not in seen and len(analyze(cand.text)) >= 2 and not is_abstention(cand.text):
+                    seen.add(cand.doc_span)
+                    candidates.append(cand)
+        if not candidates:
+            return []
+        q_vec = self.embedder.encode_queries([question])[0]
+        # A long sentence's embedding is dominated by its longest part; its clauses are scored too
+        # and the sentence takes the best of them.
+        pieces = [[c.text, *clauses(c.text)] for c in candidates]
+        vecs = self._sentence_vectors([p for ps in pieces for p in ps], hits) @ q_vec
+        cosines, i = [], 0
+        for ps in pieces:
+            cosines.append(float(vecs[i:i + len(ps)].max()))
+            i += len(ps)
+        sentence_terms = [set(_analyze(c.text)) for c in candidates]
+        weights = _idf(set(_terms(question)), sentence_terms)
+        kind = _question_kind(own)
+        why = bool(_WHY.search(own))
+        required = _numbers(question)
+        rest = []
+        for cand, terms in zip(candidates, sentence_terms):
+            coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
+            bonus = KIND_BONUS if _has_kind(kind, cand.text, question) or (why and _CAUSAL.search(cand.text)) else 0.0
+            penalty = MISSING_NUMBER_PENALTY if required and not required <= _numbers(
+                cand.previous + " " + cand.text) else 0.0
+            rest.append((1 - COSINE_WEIGHT) * coverage + bonus - penalty)
+
+        def support(i: int, cos: float) -> float:
+            score = COSINE_WEIGHT * cos + rest[i]
+            return max(score, STRUCTURE_SUPPORT) if _answers_about_document(question, candidates[i]) else score
+
+        scores = [support(i, cos) for i, cos in enumerate(cosines)]
+        rescore = self.config.sentence_rescore
+        if self._sentences is not None and rescore:
+            # Stored vectors read each sentence in its passage's context, which blurs its own meaning
+            # ("formed" for "founded"); the few best sentences are also embedded on their own and keep
+            # the better cosine: a cost bounded by `sentence_rescore`, not by the passages' length.
+            top = sorted(range(len(candidates)), key=lambda i: -scores[i])[:rescore]
+            top = [i for i in top if scores[i] >= scores[top[0]] - RESCORE_MARGIN]
+            own_vecs = self._vectors([candidates[i].text for i in top]) @ q_vec
+            for i, cos in zip(top, own_vecs.tolist()):
+                scores[i] = support(i, max(cos, cosines[i]))
+        scored = list(zip(scores, candidates))
+        # Every sentence weighs the question's terms above; these ones cannot answer: a headline or
+        # date line (unless the question is about the document), and, for a follow-up, a sentence that
+        # names the conversation's subject but none of the user's own words ("who leads it?").
+        own_terms = set(_terms(own)) if own != question else set()
+        scored = [(score, cand) for score, cand in scored
+                  if (not _is_structure(cand) or _answers_about_document(own, cand))
+                  and (not own_terms or own_terms & set(_analyze(cand.text + " " + cand.previous)))]
+        scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
+        return scored
+
+    def _sentence_vectors(self, texts: list[str], hits: Sequence[Hit] = ()) -> np.ndarray:
+        # Stored with the index: pooled from each passage's own forward pass when it was indexed,
+        # so a question costs lookups, not a model call per sentence (rag.index.sentence_vectors).
+        stored: dict[str, np.ndarray] = {}
+        if self._sentences is not None:
+            for hit in hits:
+                wanted = [t for t in dict.fromkeys(texts) if t not in stored]
+                if not wanted:
+                    break
+                stored.update(self._sentences.sentence_vectors(hit.chunk, wanted))
+        missing = [t for t in dict.fromkeys(texts) if t not in stored]
+        if missing:
+            stored.update(zip(missing, self._vectors(missing)))
+        return np.stack([stored[t] for t in texts])
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for t, v in zip(missing, self.embedder.encode_queries(missing)):
+                self._cache[t] = v
+        for t in texts:
+            self._cache.move_to_end(t)
+        while len(self._cache) > 20_000:
+            self._cache.popitem(last=False)
+        return np.stack([self._cache[t] for t in texts])
+
+
+class SentenceSource(Protocol):
+    def sentence_vectors(self, chunk: Chunk, texts: Collection[str]) -> dict[str, np.ndarray]: ...
+
+
+@lru_cache(maxsize=1)
+def _stop() -> frozenset[str]:
+    return frozenset(stopwords() - _MEANINGFUL)
+
+
+def _analyze(text: str) -> list[str]:
+    return analyze(text, _stop())
+
+
+def _terms(question: str) -> list[str]:
+    return analyze(question, _stop() | _QUESTION_WORDS)
+
+
+def _idf(terms: set[str], candidates: list[set[str]]) -> dict[str, float]:
+    """Rarer question terms among the candidate sentences tell more about where the answer is."""
+    n = len(candidates)
+    return {t: np.log(1 + n / (1 + sum(t in c for c in candidates))) for t in terms}
+
+
+def _coverage(weights: dict[str, float], sentence_terms: set[str], context_terms: set[str]) -> float:
+    """Question terms found in the sentence count fully, those only in the sentence before half."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    got = sum(w * (1.0 if t in sentence_terms else 0.5 if t in context_terms else 0.0) for t, w in weights.items())
+    return got / total
+
+
+_ASKS_TITLE = re.compile(r"\b(headline|title)\b", re.I)
+_ASKS_DATE = re.compile(r"\b(published|publication date|dated)\b|\bdate of (the|this) (article|story|piece)\b", re.I)
+_ASKS_PHOTO = re.compile(r"\b(photo|photograph|picture|image)\b", re.I)
+_CAPTION = re.compile(r"^(photo|photograph|picture|image)( credit)?\s*:", re.I)
+
+
+def _answers_about_document(question: str, cand: _Candidate) -> bool:
+    text = cand.text
+    return bool((_ASKS_TITLE.search(question) and text == cand.hit.chunk.title)
+                or (_ASKS_DATE.search(question) and parse_date(text))
+                or (_ASKS_PHOTO.search(question) and _CAPTION.match(text)))
+
+
+_WHY = re.compile(r"\bwhy\b|\bfor what reason\b|\bwhat (explains|caused|drove|made)\b", re.I)
+# A sentence opening with a connector continues the one before, which holds its cause.
+_CONNECTOR = re.compile(r"^(thereafter|then|so|thus|therefore|consequently|hence|afterwards|after that|later|"
+                        r"since then|as a result|in turn|that is why|this is why)\b", re.I)
+_CAUSAL = re.compile(r"\b(because|due to|as a result|since|so that|in order to|caus(e|ed|es)|led to|leads? to|"
+                     r"reasons?|results? of|product of|owing to|thanks to|driven|forced|incentive|explains?|"
+                     r"has to do with|stems? from)\b", re.I)
+# "Who founded the IMU, and where were they based?": a second question word after a comma or "and".
+_SECOND_PART = re.compile(r"(?:,\s*(?:and\s+)?|\s+and\s+|\?\s+)(?=(?:who|whom|what|when|where|which|why|how)\b)",
+                          re.I)
+
+
+def _parts(question: str) -> list[str]:
+    parts = [p.strip(" ,?") for p in _SECOND_PART.split(question)]
+    # Each part must be a question of its own: "According to the military, what ..." is one question.
+    asks = re.compile(r"^(who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|has|have|"
+                      r"had|can|could|will|would)\b", re.I)
+    if len(parts) < 2 or not all(asks.match(p) and len(p.split()) >= 2 for p in parts):
+        return [question]
+    return [p + "?" for p in parts]
+
+
+def _is_date_line(text: str) -> bool:
+    line = text.strip().rstrip(".… ").strip()
+    if len(line) > 40 or not any(ch.isdigit() for ch in line):
+        return False
+    return bool(parse_date(line) or re.fullmatch(r"\d+\s+(minutes?|hours?|days?|weeks?|months?)\s+ago", line, re.I)
+                or re.fullmatch(r"[A-Z][a-z]{2}\.? \d{1,2}, \d{4}", line))
+
+
+def _is_structure(cand: _Candidate) -> bool:
+    """The document's headline or a date line: parts of the page, not statements of fact."""
+    title = cand.hit.chunk.title.strip()
+    return bool(title and cand.text.strip() == title) or _is_date_line(cand.text) or _is_headline(cand)
+
+
+def _is_headline(cand: _Candidate) -> bool:
+    """The document's first line standing alone above a blank line: its headline, whatever title
+    the loader found (a plain-text file is titled by its name)."""
+    chunk = cand.hit.chunk
+    return (chunk.start + cand.start == 0 and chunk.text[cand.end:cand.end + 2] == "\n\n"
+            and len(cand.text.split()) <= HEADLINE_WORDS)
+
+
+def _question_kind(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\bhow (many|much)\b|\bnumber of\b|\bhow large\b|\bhow big\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|decade|time)\b|\bwhich (year|date|day|month)\b", q):
+        return "time"
+    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
+        return "person"
+    if re.search(r"\bwhere\b|\bwhich (city|country|region|place|area)\b", q):
+        return "place"
+    return "other"
+
+
+def _has_kind(kind: str, sentence: str, question: str) -> bool:
+    if kind == "time":
+        return bool(_YEAR.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind in ("person", "place"):
+        asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+        return any(m.group().lower() not in asked for m in _PROPER.finditer(sentence))
+    return False
+
+
+def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidate]]
+                    ) -> list[tuple[float, _Candidate]]:
+    """Among the sentences nearly as well supported as the best, the one that holds what is asked for.
+
+    "When was Splatoon 2 released?" is about as well matched by "Splatoon 2 release date slated for
+    July ..." as by "Splatoon 2 was released on July 21, 2017", but only the second holds a date; a
+    "who" wants the sentence naming a person next to the question's words. The short-answer extractor
+    scores each close candidate's best typed span, and that score re-orders them. A sentence that is
+    itself a question answers nothing. The answer's confidence stays the best support, so this
+    changes which sentence is quoted, never whether the answer abstains."""
+    qtype = question_kind(own)
+    if qtype.kind is None or not scored:
+        return scored
+    top = scored[0][0]
+    close = [(s, c) for s, c in scored if s >= top - ANSWER_MARGIN]
+    terms = set(_terms(question))
+    ranked = []
+    for score, cand in close:
+        found = extract(own, [cand.text], terms, qtype)
+        typed = min(found[1].score, ANSWER_SCORE_CAP) if found else 0.0
+        asks = QUESTION_SENTENCE_PENALTY if cand.text.rstrip().endswith("?") else 0.0
+        ranked.append((score + ANSWER_WEIGHT * typed - asks, cand))
+    ranked.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
+    return ranked + scored[len(close):]
+
+
+def _overlaps(cand: _Candidate, chosen: list[tuple[float, _Candidate]]) -> bool:
+    d, s, e = cand.doc_span
+    return any(d == od and s < oe and os < e for _, c in chosen for od, os, oe in [c.doc_span])

@@ -1,0 +1,214 @@
+"""Add documents while the app runs: validate, store safely under the corpus, index incrementally.
+
+Every upload keeps its own file: a name is changed only as far as it must be to be safe, and a
+name that had to change, or that would collide with another upload (by case, or by what the
+change made of it), gets a short hash of the original name. Re-uploading the same name replaces
+that upload and says so. The folder's ledger (rag.safety.ownership) records which files rag stored, so
+it never overwrites or removes a file a user put there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.core.errors import DocumentError
+from rag.core.records import Document
+from rag.ingest.loaders import FileLimits, load_text_document
+from rag.safety.ownership import OwnedDir, write_error
+
+if TYPE_CHECKING:
+    from rag.indexing.indexer import Indexer
+
+UPLOAD_DIR = "uploads"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_NAME_BYTES = 120
+_KEEP = set(" ._-()[]+,&@'")
+
+
+def safe_filename(name: str) -> str:
+    """The file's own name only, safe to store: no directories, no hidden files, no control
+    characters; letters of any script are kept. Empty results become "upload"."""
+    base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or not stem.strip(" .-"):
+        stem, suffix = base, ""
+    stem = "".join(c if c.isalnum() or c in _KEEP else "-" for c in stem).strip(" .-")
+    suffix = "".join(c for c in suffix if c.isalnum())[:10]
+    stem = _truncate(stem or "upload", MAX_NAME_BYTES - len(suffix) - 1)
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def _truncate(text: str, max_bytes: int) -> str:
+    data = text.encode("utf-8")[:max_bytes]
+    return data.decode("utf-8", "ignore").rstrip(" .-") or "upload"
+
+
+def _with_hash(name: str, original: str, length: int = 8) -> str:
+    digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:length]
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stem = _truncate(stem, MAX_NAME_BYTES - len(suffix) - length - 2)
+    return f"{stem}-{digest}.{suffix}" if suffix else f"{stem}-{digest}"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    document: Document
+    path: Path
+    chunks: int
+    replaced: bool = False  # an earlier upload of the same name was replaced
+
+    def status(self) -> str:
+        """One line for people: what happened to the upload."""
+        s = "" if self.chunks == 1 else "s"
+        what = f"replaced the earlier version of {self.document.id}" if self.replaced else "indexed"
+        return f"{self.document.id}: {what} ({self.chunks} chunk{s})"
+
+
+class UploadFolder:
+    """`<corpus>/uploads`: the files rag stored there, by the names people uploaded them as."""
+
+    def __init__(self, corpus_dir: Path | str):
+        self.root = (Path(corpus_dir) / UPLOAD_DIR).resolve()
+        self.owned = OwnedDir(self.root, "uploads")
+
+    def name_for(self, original: str) -> tuple[str, bool]:
+        """(stored name, replaces an earlier upload of this same name). Call under the lock."""
+        base = _base_name(original)
+        entries = self.owned.entries()
+        name = safe_filename(base)
+        if name != base:
+            name = _with_hash(name, base)
+        for length in (8, 16, 64):
+            candidate = name if length == 8 else _with_hash(safe_filename(base), base, length)
+            if self._free_for(candidate, base, entries):
+                return candidate, candidate in entries
+        raise DocumentError(f"{original}: no free name for this upload; rename the file and try again")
+
+    def _free_for(self, name: str, original: str, entries: dict[str, dict]) -> bool:
+        """The name is free, or holds an earlier upload of the very same original name."""
+        if name in entries:
+            return entries[name].get("original") == original
+        if os.path.lexists(self.root / name):
+            return False  # a file someone else put here: never overwritten
+        # Names that differ only by case are one file on some file systems: keep them apart.
+        folded = name.casefold()
+        others = set(entries) | set(_listing(self.root))
+        return not any(o.casefold() == folded and o != name for o in others)
+
+    def remove(self, name: str) -> bool:
+        """Delete an upload rag stored (and nothing else). True when it was one of ours."""
+        if not self.owned.is_claimed():
+            return False
+        with self.owned.lock():
+            return bool(self.owned.delete(name))
+
+    def stored_name(self, doc_id: str) -> str | None:
+        """The file an upload stored for this document id, when the ledger says rag stored it."""
+        prefix = f"{UPLOAD_DIR}/"
+        if not doc_id.startswith(prefix) or not self.owned.is_claimed():
+            return None
+        name = doc_id[len(prefix):]
+        return name if self.owned.owns(name) and (self.root / name).is_file() else None
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the folder's lock (when it exists) while files are set aside, restored or discarded."""
+        if not self.owned.is_claimed():
+            yield
+            return
+        with self.owned.lock():
+            yield
+
+    def set_aside(self, name: str) -> str:
+        """Hide an upload (loaders skip hidden files) until the index update removing its
+        document is committed; `restore` undoes it, `discard` completes it."""
+        hidden = f".{name}.removing"
+        self.owned.record(hidden)
+        os.replace(self.root / name, self.root / hidden)
+        return hidden
+
+    def restore(self, hidden: str, name: str) -> None:
+        os.replace(self.root / hidden, self.root / name)
+        self.owned.forget(hidden)
+
+    def discard(self, hidden: str, name: str) -> None:
+        self.owned.delete(hidden)
+        self.owned.forget(name)
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return [p.name for p in folder.iterdir()]
+    except OSError:
+        return []
+
+
+def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer: Indexer,
+           max_bytes: int = MAX_UPLOAD_BYTES) -> Ingested:
+    """Parse first (nothing is stored when a file is bad), then store and index just this document.
+
+    The bytes go to a hidden part file, the index is updated, and only then is the part file
+    renamed into place: a full disk or a failed index write leaves neither a file nor a document.
+    """
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
+    original = _base_name(name)
+    parsed = load_text_document(original or "upload", data, max_bytes=max_bytes,
+                                limits=FileLimits.from_config(indexer.config))
+    folder = UploadFolder(corpus_dir)
+    folder.owned.claim(allow_foreign=True)
+    with folder.owned.lock():
+        filename, replaced = folder.name_for(original)
+        target = folder.root / filename
+        if target.parent != folder.root:  # belt and braces: the name cannot climb out of the folder
+            raise DocumentError(f"{name}: not a usable file name")
+        doc_id = f"{UPLOAD_DIR}/{filename}"
+        document = Document(id=doc_id, title=parsed.title, text=parsed.text, source=str(target),
+                            metadata={**parsed.metadata, "path": doc_id})
+        part = folder.root / f".{filename}.part"
+        # Listed before they exist, so whatever a crash leaves behind is known to be ours.
+        folder.owned.record(part.name)
+        folder.owned.record(filename, original=original, sha256=hashlib.sha256(data).hexdigest(),
+                            size=len(data), uploaded_at=time.time())
+        try:
+            _write_synced(part, data)
+            report = indexer.sync([document], index_dir, remove_missing=False)
+            over = [s for s in report.skipped if s.doc_id == doc_id]
+            if over:  # over a per-file limit (max_file_chunks): not indexed, so not stored either
+                raise DocumentError(f"{original}: {over[0].reason}")
+            os.replace(part, target)
+        except BaseException as exc:
+            if not replaced:
+                folder.owned.forget(filename)
+            if isinstance(exc, OSError):
+                raise write_error(folder.root, exc) from None
+            raise
+        finally:
+            folder.owned.delete(part.name)
+    return Ingested(document, target, report.embedded_chunks, replaced)
+
+
+def _base_name(name: str) -> str:
+    """The name as uploaded, without any directories a browser or client put in front of it."""
+    return unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,382 @@
+"""Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
+
+Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), and .jsonl corpora
+with one `{"id", "title", "text"}` document a line.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import stat
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.core.errors import DocumentError
+from rag.core.records import Document
+from rag.ingest.anchors import locate
+from rag.ingest.cleaning import clean_text
+from rag.ingest.formats import TYPES, extract, plain_title
+from rag.ingest.formats import decode as _decode
+from rag.ingest.parse_worker import DeadlineExceeded, Worker, WorkerFailed, WorkerUnavailable
+from rag.safety.ownership import is_index_dir
+
+log = logging.getLogger("rag.ingest.loaders")
+
+_TYPES = TYPES
+SUPPORTED_SUFFIXES = tuple(_TYPES)
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str  # the file, or `file:line` for one line of a JSONL corpus
+    reason: str
+    doc_id: str | None = None  # the id the file's document would have had, if it has one
+    file: str | None = None  # the file's id under the corpus (documents from it record it as "corpus_file")
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What one file may cost to read: the settings of the same names in rag.core.config."""
+
+    max_chars: int
+    max_parse_seconds: float
+    follow_external_symlinks: bool = False
+
+    @classmethod
+    def from_config(cls, config: Any = None) -> "FileLimits":
+        if config is None:
+            from rag.core.config import Config
+
+            config = Config()
+        return cls(max_chars=config.max_file_chars, max_parse_seconds=config.max_parse_seconds,
+                   follow_external_symlinks=config.follow_external_symlinks)
+
+
+def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
+                   max_bytes: int = DEFAULT_MAX_BYTES, limits: FileLimits | None = None) -> LoadResult:
+    limits = limits or FileLimits.from_config()
+    result = LoadResult()
+    seen: set[str] = set()
+    for given in paths:
+        given = Path(given)
+        if not os.path.lexists(given):
+            _skip(result, str(given), "no such file or directory")
+            continue
+        base = root or (given if given.is_dir() else given.parent)
+        for path, problem in _walk(given, limits.follow_external_symlinks):
+            doc_id = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
+            if problem is not None:
+                kept = doc_id if problem.keep_indexed else None
+                _skip(result, str(path), problem.reason, kept, kept)
+                continue
+            try:
+                docs, skipped = _load_file(path, doc_id, max_bytes, limits)
+            except DocumentError as exc:
+                _skip(result, str(path), str(exc), doc_id, doc_id)
+                continue
+            result.skipped.extend(skipped)
+            for doc in docs:
+                if doc.id in seen:
+                    _skip(result, str(path), f"duplicate document id {doc.id!r}")
+                    continue
+                seen.add(doc.id)
+                result.documents.append(doc)
+    return result
+
+
+def load_text_document(name: str, data: bytes, *, doc_id: str | None = None,
+                       max_bytes: int = DEFAULT_MAX_BYTES, limits: FileLimits | None = None) -> Document:
+    """One document from bytes (an upload); raises DocumentError with the reason."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".jsonl":
+        raise DocumentError(f"{name}: upload .jsonl corpora with `rag index`, not one at a time")
+    _check_suffix(name)
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+    return _parse_within_limits(suffix, data, doc_id or Path(name).name, name, limits or FileLimits.from_config())
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Why a directory entry is not read, and whether its indexed version should stay."""
+
+    reason: str
+    keep_indexed: bool = True
+
+
+def _walk(given: Path, follow_external: bool) -> Iterator[tuple[Path, _Problem | None]]:
+    """Regular files under `given` (sorted, hidden names skipped), and entries that are not read.
+
+    Nothing but a regular file is ever opened: a named pipe would block the run forever and a
+    device could be endless. A symlink is read when its target is inside the corpus, or outside
+    it only with `follow_external`; a directory reached twice (a link loop) is read once.
+    """
+    info = _stat(given)
+    if isinstance(info, _Problem):
+        yield given, info
+        return
+    if not stat.S_ISDIR(info.st_mode):  # a file named on the command line is read wherever it points
+        yield given, _kind_problem(info)
+        return
+    root = Path(os.path.realpath(given))
+    yield from _walk_dir(given, root, {(info.st_dev, info.st_ino)}, follow_external)
+
+
+def _walk_dir(directory: Path, root: Path, visited: set[tuple[int, int]],
+              follow_external: bool) -> Iterator[tuple[Path, _Problem | None]]:
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except FileNotFoundError:
+        yield directory, _Problem("directory vanished while indexing (deleted or moved)")
+        return
+    except OSError as exc:
+        yield directory, _Problem(f"cannot list this directory: {exc.strerror}")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        info = _stat(path)
+        if isinstance(info, _Problem):
+            yield path, info
+            continue
+        if entry.is_symlink():
+            target = Path(os.path.realpath(path))
+            if not target.is_relative_to(root):
+                if not follow_external:
+                    yield path, _Problem(f"symlink to {target}, outside the corpus; not read (set "
+                                         "follow_external_symlinks = true to read it)", keep_indexed=False)
+                    continue
+            elif stat.S_ISDIR(info.st_mode):
+                continue  # a directory inside the corpus is read under its own name, not twice
+        if stat.S_ISDIR(info.st_mode) and is_index_dir(path):
+            continue  # an index kept inside the corpus is never read as documents (it would index itself)
+        if stat.S_ISDIR(info.st_mode):
+            key = (info.st_dev, info.st_ino)
+            if key in visited:
+                yield path, _Problem("directory already read through another link (symlink loop); not read again")
+                continue
+            visited.add(key)
+            yield from _walk_dir(path, root, visited, follow_external)
+        else:
+            yield path, _kind_problem(info)
+
+
+def _stat(path: Path) -> os.stat_result | _Problem:
+    """The stat of what `path` points to, or why it cannot be read."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return _Problem(f"broken symlink: its target {os.readlink(path)} does not exist")
+        return _Problem("vanished while indexing (deleted or moved); its indexed version, if any, is kept")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _Problem("symlink loop (the link leads back to itself); fix or remove the link")
+        return _Problem(f"cannot read: {exc.strerror}")
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+def _kind_problem(info: os.stat_result) -> _Problem | None:
+    if stat.S_ISREG(info.st_mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+    return _Problem(f"{kind}, not a regular file; not read", keep_indexed=False)
+
+
+def _skip(result: LoadResult, path: str, reason: str, doc_id: str | None = None, file: str | None = None) -> None:
+    log.warning("skipped %s: %s", path, reason)
+    result.skipped.append(SkippedFile(path, reason, doc_id, file))
+
+
+def _check_suffix(name: str) -> None:
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        shown = f"'{suffix}'" if suffix else "without an extension"
+        raise DocumentError(f"unsupported file type {shown} (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+
+
+def _load_file(path: Path, doc_id: str, max_bytes: int,
+               limits: FileLimits) -> tuple[list[Document], list[SkippedFile]]:
+    if _SURROGATE.search(str(path)):  # undecodable bytes in the name: it could not be stored as an id
+        raise DocumentError("the file name is not valid UTF-8; rename the file")
+    _check_suffix(path.name)
+    data = _read_regular_file(path, max_bytes)
+    if path.suffix.lower() == ".jsonl":
+        docs, skipped = _parse_jsonl(path, data, doc_id)
+        within = []
+        for doc in docs:
+            try:
+                within.append(_check_chars(doc, limits))
+            except DocumentError as exc:
+                log.warning("skipped %s: %s", doc.source, exc)
+                skipped.append(SkippedFile(doc.source, str(exc), doc.id, doc_id))
+        return within, skipped
+    return [_parse_within_limits(path.suffix.lower(), data, doc_id, _display(path), limits)], []
+
+
+def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most `max_bytes`, however it changed since it was listed."""
+    # Non-blocking, then checked: if a named pipe took the file's place since the walk, opening
+    # it must not wait for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise DocumentError("vanished while indexing (deleted or moved); its indexed version, if any, "
+                            "is kept") from None
+    except OSError as exc:
+        raise DocumentError(f"cannot read: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        problem = _kind_problem(info)
+        if problem:
+            raise DocumentError(problem.reason)
+        if info.st_size > max_bytes:
+            raise DocumentError(f"file too large ({info.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+        parts, total = [], 0
+        while total <= max_bytes:  # it may grow while it is read
+            part = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not part:
+                break
+            parts.append(part)
+            total += len(part)
+        if total > max_bytes:
+            raise DocumentError(f"file too large (more than {max_bytes / 1e6:.0f} MB)")
+        return b"".join(parts)
+    except OSError as exc:
+        raise DocumentError(f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+# Text, Markdown and HTML (lexbor) parse in time proportional to their size, which `max_bytes`
+# bounds. The others (PDF above all: compressed streams expand a thousandfold, and every content
+# operator costs) run in a child process that is stopped at the deadline.
+_IN_PROCESS = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
+
+
+def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
+    if suffix in _IN_PROCESS:
+        return _check_chars(_parse(suffix, data, doc_id, source), limits)
+    if _NO_PARSER_PROCESS.is_set():
+        return _check_chars(_parse(suffix, data, doc_id, source), limits)
+    try:
+        doc = _PARSER.run(_parse, (suffix, data, doc_id, source), limits.max_parse_seconds)
+    except DeadlineExceeded:
+        raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
+                            "was stopped; raise max_parse_seconds to index it") from None
+    except WorkerUnavailable as exc:
+        # No child process here (an embedded interpreter, say): parse without a deadline.
+        _NO_PARSER_PROCESS.set()
+        log.warning("%s; files are parsed without a time limit", exc)
+        doc = _parse(suffix, data, doc_id, source)
+    except WorkerFailed:
+        raise DocumentError("the parser stopped on this file (damaged, or out of memory?)") from None
+    except DocumentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes parsers raise almost anything
+        raise DocumentError(f"cannot parse: {type(exc).__name__}: {str(exc)[:120]}") from None
+    return _check_chars(doc, limits)
+
+
+def _check_chars(doc: Document, limits: FileLimits) -> Document:
+    if len(doc.text) > limits.max_chars:
+        raise DocumentError(f"too much text: {len(doc.text):,} characters > max_file_chars "
+                            f"({limits.max_chars:,}); raise max_file_chars to index it")
+    return doc
+
+
+_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf"))
+_NO_PARSER_PROCESS = threading.Event()
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
+    extracted = extract(suffix, data)
+    cleaned = clean_text(extracted.text)
+    text, anchors = locate(cleaned.text)
+    text = text.rstrip()
+    if not text.strip():
+        raise DocumentError("empty document (no text after cleaning)")
+    found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
+    metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
+                "type": _TYPES[suffix], "bytes": len(data)}
+    if extracted.pages:
+        # Page n starts at page_starts[n - 1]; a page with no text starts where the next text does.
+        metadata["pages"] = extracted.pages
+        metadata["page_starts"] = [0] + [min(anchors.get(("p", n), len(text)), len(text))
+                                         for n in range(1, extracted.pages)]
+    if extracted.sections:
+        metadata["sections"] = [[anchors[("s", i)], s.level, s.heading] for i, s in enumerate(extracted.sections)
+                                if ("s", i) in anchors and anchors[("s", i)] < len(text)]
+    title = extracted.title or (locate(cleaned.title)[0] if cleaned.title else None)
+    title = plain_title(title or "") or Path(doc_id).stem.replace("-", " ").replace("_", " ")
+    return Document(id=doc_id, title=title, text=text, source=source, metadata=metadata)
+
+
+def _parse_jsonl(path: Path, data: bytes, file_id: str) -> tuple[list[Document], list[SkippedFile]]:
+    """`file_id`: the corpus file's own id (its path under the corpus), recorded with every line's
+    document so a file that turns unreadable can keep them."""
+    text = _decode(data)
+    docs, skipped, ids = [], [], set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("not a JSON object")
+            doc_id, body = item.get("id"), item.get("text")
+            if not isinstance(doc_id, (str, int)) or str(doc_id) == "":
+                raise ValueError("missing 'id'")
+            if not isinstance(body, str):
+                raise ValueError("missing or non-text 'text'")
+            if str(doc_id) in ids:
+                raise ValueError(f"duplicate id {doc_id!r}")
+            if any(isinstance(v, str) and _SURROGATE.search(v) for kv in item.items() for v in kv):
+                # Valid JSON, but not text: it could not even be written back out as UTF-8.
+                raise ValueError("holds a lone surrogate escape such as \\udcff; re-export the line as UTF-8")
+        except ValueError as exc:
+            reason = f"bad JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            log.warning("skipped %s: %s", where, reason)
+            skipped.append(SkippedFile(where, reason, file=file_id))
+            continue
+        cleaned = clean_text(body)
+        if not cleaned.text:
+            log.warning("skipped %s: empty document", where)
+            skipped.append(SkippedFile(where, "empty document", file=file_id))
+            continue
+        ids.add(str(doc_id))
+        extra = {k: v for k, v in item.items() if k not in ("id", "title", "text") and isinstance(v, (str, int, float, bool))}
+        docs.append(Document(id=str(doc_id), title=str(item.get("title") or ""), text=cleaned.text,
+                             source=f"{_display(path)}:{lineno}",
+                             metadata={**cleaned.metadata, **extra, "path": _display(path), "type": "jsonl",
+                                       "corpus_file": file_id}))
+    if not docs and not skipped:
+        raise DocumentError("empty document")
+    return docs, skipped

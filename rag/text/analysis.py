@@ -1,0 +1,32 @@
+"""Words as the keyword index and the answer step compare them: lower-cased, English stop words
+removed, Snowball stems (PyStemmer), the setup bm25s recommends."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import Stemmer  # PyStemmer
+    except ImportError:  # stemming improves recall, but BM25 still works without it
+        return None
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def analyze(text: str, stop_words: frozenset[str] | None = None) -> list[str]:
+    stop = stopwords() if stop_words is None else stop_words
+    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    stemmer = _stemmer()
+    return stemmer.stemWords(words) if stemmer else words
