@@ -1,8 +1,8 @@
 """Fault injection: every bad input and fault we know of, run through the real `rag` command (and
 the library where a case has no command), and one table of what went wrong.
 
-    python bench/faults.py                      # all cases; writes reports/bench/faults.json
-    python bench/faults.py --only secrets       # one group
+    python -m bench faults                      # all cases; writes reports/bench/faults.json
+    python -m bench faults --only secrets       # one group
 
 A case passes when the command ends as a person would want: the right exit code, at most one
 line of error that says what to do, and none of: a traceback, a document lost from the index, the
@@ -37,6 +37,7 @@ SECRET = "sk-fault-R4nd0mK3yV4lu3Xq9Lm2Pz8Tw"  # never a real key: it only has t
 ARTICLE = ROOT / "corpus" / "imu-pakistan-2014.txt"
 QUESTION = "When was the IMU first formed?"
 TIMEOUT = 120.0  # a case still running after this has hung
+DEFAULT_OUT = ROOT / "reports" / "bench" / "faults.json"
 
 
 @dataclass
@@ -755,22 +756,24 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", help="run one group (repeatable): " +
-                        ", ".join(dict.fromkeys(g for g, _, _ in CASES)))
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "faults.json")
-    args = parser.parse_args(argv)
+def groups() -> list[str]:
+    return list(dict.fromkeys(g for g, _, _ in CASES))
+
+
+def command(args: argparse.Namespace) -> int:
+    """`python -m bench faults`: the groups in `args.only` (all when empty), the report to `args.out`
+    (default reports/bench/faults.json); the exit code is 1 when any case failed."""
+    out = args.out or DEFAULT_OUT
     t0 = time.perf_counter()
     outcomes = run(args.only)
     print()
     print(table(outcomes))
     print(f"\n{len(outcomes)} cases in {time.perf_counter() - t0:.0f} s ({platform.machine()}, {os.cpu_count()} cores)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"cases": [o.__dict__ for o in outcomes], "table": table(outcomes)}, indent=1,
-                                   ensure_ascii=False), encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"cases": [o.__dict__ for o in outcomes], "table": table(outcomes)}, indent=1,
+                              ensure_ascii=False), encoding="utf-8")
     return 0 if all(o.ok for o in outcomes) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit("run it from the repository root as: python -m bench faults [--only GROUP] [--out FILE]")

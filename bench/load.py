@@ -2,9 +2,9 @@
 endpoint, with follow-ups, for a fixed time; a table of throughput and latency, and a non-zero
 exit code if a single request failed.
 
-    python bench/load.py                               # 20 sessions, 60 s, against a fresh `rag serve`
-    python bench/load.py --duration 10                 # the reduced run for CI
-    python bench/load.py --url http://127.0.0.1:7860/  # an app that is already running
+    python -m bench load                               # 20 sessions, 60 s, against a fresh `rag serve`
+    python -m bench load --duration 10                 # the reduced run for CI
+    python -m bench load --url http://127.0.0.1:7860/  # an app that is already running
 """
 
 from __future__ import annotations
@@ -294,19 +294,9 @@ def run_load(url: str, sessions: int, duration: float, timeout: float, grace: fl
     return run
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=20, help="concurrent chat sessions (default 20)")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of asking (default 60)")
-    parser.add_argument("--url", help="a running app; default: start `rag serve` over corpus/ on a free port")
-    parser.add_argument("--out", type=Path, help="write the figures to this JSON file")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed for one answer (default 60)")
-    parser.add_argument("--grace", type=float, default=60.0,
-                        help="seconds after --duration before the run is cut off (default 60)")
-    args = parser.parse_args(argv)
-    if args.sessions < 1 or args.duration <= 0:
-        parser.error("--sessions and --duration must be positive")
-
+def command(args: argparse.Namespace) -> int:
+    """`python -m bench load`: `args.sessions`, `args.duration`, `args.url`, `args.out`, `args.timeout`
+    and `args.grace`; the exit code is 1 when a request failed, 2 when the run could not start."""
     log = Path(tempfile.gettempdir()) / f"rag-load-serve-{os.getpid()}.log"
     try:
         if args.url:
@@ -326,4 +316,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit("run it from the repository root as: python -m bench load [--duration S] [--url URL] ...")

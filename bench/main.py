@@ -1,4 +1,4 @@
-"""`rag bench`: indexing throughput, embedding backends, query latency, scale to a million
+"""`python -m bench`: indexing throughput, embedding backends, query latency, scale to a million
 chunks and cold start, printed as tables and written as JSON.
 
 Every comparison (bucketed against plain batching, int8 against fp32, approximate against exact
@@ -7,18 +7,16 @@ search) is made within one run, so the ratios are free of machine noise between 
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from bench.common import Table, machine, percentile, write_json
 from rag.core.config import Config
 from rag.core.errors import RagError
 from rag.core.records import Document
@@ -30,37 +28,6 @@ QUESTIONS = [
     "Who is Noah Tucker?", "What did the Pakistani military launch on Sunday?", "Which group is stronger?",
     "What does the IMU now ask Muslims in Central Asia?", "Who calls the militants a threat to sovereignty?",
 ]
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[object]]
-
-    def render(self) -> str:
-        cells = [[_fmt(v) for v in row] for row in self.rows]
-        widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(self.columns)]
-        line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))
-        return "\n".join([self.title, line(self.columns), line(["-" * w for w in widths]), *map(line, cells)])
-
-    details: list[dict] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        out: dict = {"title": self.title, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
-        if self.details:
-            out["details"] = self.details
-        return out
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
-    return str(v)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
 
 
 def load_bench_documents(corpus: Path | None) -> list[Document]:
@@ -309,11 +276,6 @@ def bench_cold_start(config: Config, embedder: Embedder, repeats: int = 3) -> Ta
                  ["command", "best", "median"], rows)
 
 
-def machine() -> dict:
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "processor": platform.processor() or platform.machine()}
-
-
 def parse_size(text: str) -> int:
     text = text.strip().lower().replace("_", "").replace(",", "")
     factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
@@ -362,18 +324,10 @@ def run(*, quick: bool, corpus: Path | None, out: Path | None, config: Config,
             tables.append(table)
             print(table.render(), end="\n\n", flush=True)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        result = {"machine": machine(), "quick": quick, "config": {"query_backend": config.query_backend,
-                  "index_type": config.index_type, "approx_threshold": config.approx_threshold},
-                  "tables": [t.to_dict() for t in tables]}
-        (out / "bench.json").write_text(json.dumps(result, indent=2, default=_json_default))
+        write_json(out / "bench.json", {
+            "machine": machine(), "quick": quick, "config": {"query_backend": config.query_backend,
+            "index_type": config.index_type, "approx_threshold": config.approx_threshold},
+            "tables": [t.to_dict() for t in tables]})
         print(f"wrote {out / 'bench.json'}")
     return tables
 
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(type(value).__name__)

@@ -1,7 +1,7 @@
 """Peers benchmark: this project's retrieval beside LlamaIndex's default pipeline, a LangChain-style
 pipeline and BM25 alone, with the same embedding model on the same evaluation sets, in one run.
 
-    .venv/bin/python bench/peers.py eval/article.jsonl ../shared/datasets/rgb_en_fact --out reports/peers.json
+    .venv/bin/python -m bench peers eval/article.jsonl ../shared/datasets/rgb_en_fact --out reports/peers.json
 
 The peers' packages are listed in bench/requirements-peers.txt; the product does not need them.
 
@@ -440,15 +440,8 @@ def parse_set(spec: str) -> tuple[Path, Path | None]:
     return Path(path), Path(corpus) if corpus else None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/peers.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("sets", nargs="*", default=["eval/article.jsonl"], metavar="SET[=CORPUS]",
-                        help="eval sets: a .jsonl of questions (documents from corpus/ unless =CORPUS is given) "
-                             "or a directory with qa.jsonl and corpus.jsonl (default: eval/article.jsonl)")
-    parser.add_argument("--only", action="append", choices=PIPELINES, metavar="PIPELINE",
-                        help=f"run only these pipelines (repeatable; default all: {', '.join(PIPELINES)})")
-    parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
-    args = parser.parse_args(argv)
+def command(args: argparse.Namespace) -> int:
+    """`python -m bench peers`: `args.sets`, `args.only` (pipeline names) and `args.out`."""
     logging.basicConfig(level=logging.WARNING)
     for handler in logging.getLogger().handlers:  # some libraries set their own loggers to DEBUG
         handler.addFilter(lambda r: r.levelno >= logging.WARNING)
@@ -465,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return
         sets = results + ([current] if current is not None and current not in results else [])
         includes = {p: b["includes"] for r in sets for p, b in r.build.items()}
-        report = {"created": started, "complete": complete, "command": " ".join(sys.argv),
+        report = {"created": started, "complete": complete,
+                  "command": " ".join(["python -m bench", *sys.argv[1:]]),
                   "machine": machine(), "versions": versions(), "depth": DEPTH,
                   "notes": {"build_seconds": includes,
                             "tokens": "tiktoken cl100k_base tokens of the passages' text",
@@ -492,4 +486,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit("run it from the repository root as: python -m bench peers [SET[=CORPUS] ...] [--only PIPELINE] "
+             "[--out FILE]")

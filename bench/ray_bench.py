@@ -1,4 +1,4 @@
-"""`rag bench --only ray`: `rag index` passages/s in one process, on a local Ray with two actors,
+"""`python -m bench --only ray`: `rag index` passages/s in one process, on a local Ray with two actors,
 and on a real two-node Ray cluster on loopback addresses (bench.ray_cluster).
 
 Each row is the whole command, timed from the outside: process start, model loads (once per
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import Table
 from rag.core.errors import RagError
 
 WORDS = ("river", "valley", "survey", "council", "bridge", "school", "harvest", "market", "rail", "station",
@@ -51,7 +52,6 @@ def _rag_index(corpus: Path, index: Path, extra: list[str], env: dict | None) ->
 
 
 def bench_ray(corpus: Path | None, *, quick: bool):
-    from bench.main import Table
     from bench.ray_cluster import LoopbackCluster
 
     rows = []

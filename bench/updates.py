@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import percentile
 from rag.core.config import Config
 from rag.core.records import Document
 
@@ -188,8 +189,6 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
 
 
 def _latency(served: dict[str, Any]) -> dict[str, float]:
-    from bench.main import percentile
-
     return {"index_kind": served["index_kind"], "search_param": served["search_param"],
             "search_p50": percentile(served["search_ms"], 50), "search_p95": percentile(served["search_ms"], 95),
             "dense_e2e_p95": percentile(served["end_to_end_ms"]["dense"], 95),

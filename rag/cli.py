@@ -1,4 +1,4 @@
-"""The `rag` command: index, search, ask, eval, serve, bench."""
+"""The `rag` command: index, search, ask, docs, eval, serve, llm-server."""
 
 from __future__ import annotations
 
@@ -110,17 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8080)
     p.add_argument("--ctx", type=_positive, default=2048, help="context window in tokens")
 
-    p = command("bench", "Measure indexing throughput and query latency; print tables.", cmd_bench)
-    p.add_argument("--quick", action="store_true", help="fewer repeats (what CI runs)")
-    p.add_argument("--corpus", type=Path, help="documents to index for the throughput table (default: corpus/)")
-    p.add_argument("--out", type=Path, help="directory to write bench.json into")
-    p.add_argument("--sizes", help="synthetic corpus sizes, e.g. 10k,100k,1M (default: 10k with --quick, else all three)")
-    p.add_argument("--eval", action="append", type=Path, metavar="SET",
-                   help="eval set for the embedding-backend recall columns (repeatable; default eval/article.jsonl)")
-    p.add_argument("--only", action="append", metavar="NAME",
-                   help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates, "
-                        "ray (rag index single-process vs Ray) or backends (local vs milvus-lite vs a "
-                        "Milvus server); the last two only when named (repeatable)")
     return parser
 
 
@@ -434,15 +423,6 @@ def cmd_llm_server(args: argparse.Namespace) -> int:
         print(f"serving on {base_url}; use: rag ask QUESTION --generator openai --base-url {base_url}", flush=True)
         while True:
             time.sleep(3600)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    import bench.main as bench
-
-    sizes = [bench.parse_size(s) for s in args.sizes.split(",")] if args.sizes else None
-    bench.run(quick=args.quick, corpus=args.corpus, out=args.out, config=_config(args), sizes=sizes,
-              eval_sets=args.eval or (), only=args.only or ())
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,31 +1,17 @@
-"""bench/peers.py: how it scores retrieval, and its pipelines on a tiny corpus (the peers' own
+"""bench.peers: how it scores retrieval, and its pipelines on a tiny corpus (the peers' own
 pipelines only where their packages are installed: bench/requirements-peers.txt)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
+from bench import peers
 from rag.core.records import Document
 from rag.eval.datasets import EvalQuestion
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_peers():
-    spec = importlib.util.spec_from_file_location("peers_bench", ROOT / "bench" / "peers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-peers = _load_peers()
 P = peers.Passage
 
 DOCS = [

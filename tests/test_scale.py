@@ -160,7 +160,7 @@ def test_an_index_built_by_another_model_is_refused_by_the_int8_query_side(artic
 
 
 def test_scale_bench_prints_its_table_and_writes_json(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "--only", "scale", "--sizes", "3k",
+    done = subprocess.run([sys.executable, "-m", "bench", "--only", "scale", "--sizes", "3k",
                            "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]

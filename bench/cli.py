@@ -1,0 +1,190 @@
+"""`python -m bench`: every benchmark of the project behind one command.
+
+    python -m bench --quick --corpus CORPUS --eval SET --out DIR   the tables (the default command)
+    python -m bench --only updates --sizes 100k --out DIR          some of the tables
+    python -m bench peers SET ... --out FILE                       retrieval beside other pipelines
+    python -m bench load --duration 10 --out FILE                  concurrent chat sessions
+    python -m bench faults --out FILE                              fault injection through `rag`
+
+Run it from the repository root: the benchmarks read corpus/ and eval/ from there. Each benchmark
+module is imported only when its command runs (the peers benchmark sets Hugging Face's offline
+switches when it is imported, which the other benchmarks must not inherit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+COMMANDS = ("peers", "load", "faults")
+
+TABLES = """\
+the tables of the default command (--only NAME picks some):
+  indexing    plain encode loop vs length-bucketed encoding vs the whole `rag index`
+  embedding   PyTorch fp32 vs the int8 ONNX query backend: passages/s, latency, Recall@5 on --eval
+  queries     search-only and end-to-end latency on the article: dense, BM25, hybrid
+  scale       the article and synthetic corpora (--sizes) written, loaded and queried in a fresh process
+  cold-start  `rag ask` in a new process over a built index, with each query backend
+  updates     add, remove and merge in a large segmented index; queries segmented vs merged
+  ray         `rag index` in one process vs on Ray (only when named: --only ray)
+  backends    local vs milvus-lite vs a Milvus server (only when named: --only backends)
+
+Each command has its own options: python -m bench COMMAND --help.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TABLES,
+        description="The project's benchmarks. Without a command: indexing throughput, query latency, scale,\n"
+                    "updates and more, printed as tables (and written to DIR/bench.json with --out).\n"
+                    "Run from the repository root.")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (what CI runs)")
+    parser.add_argument("--corpus", type=Path, metavar="PATH",
+                        help="documents to index for the throughput table (default: corpus/)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="directory to write bench.json into")
+    parser.add_argument("--sizes",
+                        help="synthetic corpus sizes, e.g. 10k,100k,1M (default: 10k with --quick, else all three)")
+    parser.add_argument("--eval", action="append", type=Path, metavar="SET",
+                        help="eval set for the embedding-backend recall columns (repeatable; "
+                             "default eval/article.jsonl)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this benchmark: indexing, embedding, queries, scale, cold-start, updates, "
+                             "ray (rag index single-process vs Ray) or backends (local vs milvus-lite vs a "
+                             "Milvus server); the last two only when named (repeatable)")
+    parser.add_argument("--config", help="TOML settings file (default: ./rag.toml if present)")
+    parser.add_argument("--index", metavar="DIR",
+                        help="index directory of the settings (default: .rag/index; the benchmarks build their "
+                             "indexes in temporary directories)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error (or set RAG_DEBUG=1)")
+
+    sub = parser.add_subparsers(dest="command", title="commands (other benchmarks)", metavar="COMMAND")
+
+    def command(name: str, help: str, description: str,
+                func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description)
+        p.set_defaults(func=func, parser=p)  # the command's own parser, for its usage errors
+        return p
+
+    p = command("peers", "this project's retrieval beside LlamaIndex, LangChain-style and BM25 pipelines",
+                "This project's retrieval beside LlamaIndex's default pipeline, a LangChain-style pipeline and "
+                "BM25 alone, same model, same eval sets (packages: bench/requirements-peers.txt).", _peers)
+    p.add_argument("sets", nargs="*", default=["eval/article.jsonl"], metavar="SET[=CORPUS]",
+                   help="eval sets: a .jsonl of questions (documents from corpus/ unless =CORPUS is given) "
+                        "or a directory with qa.jsonl and corpus.jsonl (default: eval/article.jsonl)")
+    p.add_argument("--only", action="append", metavar="PIPELINE",
+                   help="run only these pipelines (repeatable; default all: ours, ours-dense, ours-bm25, bm25s, "
+                        "llamaindex, langchain)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the results as JSON to this file")
+
+    p = command("load", "concurrent chat sessions against `rag serve`: throughput and latency",
+                "Load test for the web chat: concurrent sessions asking through the page's streamed chat "
+                "endpoint, with follow-ups, for a fixed time; exit 1 if a single request failed.", _load)
+    p.add_argument("--sessions", type=int, default=20, help="concurrent chat sessions (default 20)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of asking (default 60)")
+    p.add_argument("--url", help="a running app; default: start `rag serve` over corpus/ on a free port")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the figures to this JSON file")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds allowed for one answer (default 60)")
+    p.add_argument("--grace", type=float, default=60.0,
+                   help="seconds after --duration before the run is cut off (default 60)")
+
+    p = command("faults", "every bad input and fault we know of, through the real `rag` command",
+                "Fault injection: every bad input and fault we know of, through the real `rag` command; one "
+                "table of what went wrong, exit 1 if any case failed.", _faults)
+    p.add_argument("--only", action="append", metavar="GROUP",
+                   help="run one group (repeatable): data loss, secrets, resources, no traceback, bad input")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="write the cases as JSON to this file (default reports/bench/faults.json)")
+    return parser
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from bench.main import parse_size, run
+    from rag.core.config import Config
+
+    sizes = [parse_size(s) for s in args.sizes.split(",")] if args.sizes else None
+    config = Config.load(args.config, index_dir=args.index)
+    run(quick=args.quick, corpus=args.corpus, out=args.out, config=config, sizes=sizes,
+        eval_sets=args.eval or (), only=args.only or ())
+    return 0
+
+
+def _peers(args: argparse.Namespace) -> int:
+    from bench import peers
+
+    unknown = [p for p in args.only or () if p not in peers.PIPELINES]
+    if unknown:
+        args.parser.error(f"argument --only: invalid choice: {unknown[0]!r} (choose from "
+                          f"{', '.join(map(repr, peers.PIPELINES))})")
+    return peers.command(args)
+
+
+def _load(args: argparse.Namespace) -> int:
+    from bench import load
+
+    if args.sessions < 1 or args.duration <= 0:
+        args.parser.error("--sessions and --duration must be positive")
+    return load.command(args)
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from bench import faults
+
+    return faults.command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command:
+        if argv[0] != args.command:  # argparse would drop the options given before it
+            parser.error(f"give `{args.command}` first: the options before it belong to the default command")
+        return args.func(args)
+    return _run_tables(args)
+
+
+def _run_tables(args: argparse.Namespace) -> int:
+    """The default command, as `rag` runs its commands: secrets masked in every log record, the
+    libraries' chatter off unless --verbose, and an error in one line unless --debug."""
+    from rag.core.errors import RagError
+    from rag.safety.redact import install_log_redaction
+    from rag.safety.terminal import plain
+
+    install_log_redaction()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        _quiet_libraries()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda r: r.name.startswith(("rag", "bench")) or r.levelno >= logging.WARNING)
+    debug = args.debug or os.environ.get("RAG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return _tables(args)
+    except RagError as exc:
+        print(f"bench: error: {plain(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, unless asked for the traceback
+        if debug:
+            raise
+        first_line = (plain(exc, multiline=True).strip().splitlines() or [""])[0]
+        print(f"bench: error: unexpected {type(exc).__name__}" + (f": {first_line}" if first_line else "") +
+              "; run it again with --debug (or RAG_DEBUG=1) to see where it happened", file=sys.stderr)
+        return 1
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
+        logging.getLogger(name).setLevel(logging.ERROR)
