@@ -45,7 +45,7 @@ test-all: lint docs
 	$(BIN)/python -m pytest -q --durations=15
 
 docs: setup
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 bench: setup
 	$(BIN)/python -m bench --quick
