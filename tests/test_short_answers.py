@@ -10,7 +10,8 @@ import pytest
 from rag.app.pipeline import Pipeline, make_generator
 from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
 from rag.generators.extractive.generator import ExtractiveGenerator
-from rag.generators.extractive.short_answer import extract, question_kind
+from rag.generators.extractive.question_types import question_type
+from rag.generators.extractive.short_answer import extract
 from rag.generators.prompts import NOT_IN_DOCUMENTS
 from rag.ingest.loaders import load_documents
 
@@ -73,7 +74,7 @@ def test_the_short_answer_is_the_span_of_the_kind_asked_for(question, sentence, 
     "Did the IMU's early concerns extend to South Asia?",
 ])
 def test_why_how_and_yes_no_questions_have_no_short_answer(question):
-    assert question_kind(question).kind is None
+    assert question_type(question).kind is None
     assert short(question, "The founders were driven from Uzbekistan by a government crackdown in 1998.") is None
 
 

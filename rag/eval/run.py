@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +193,17 @@ def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, i
         "metrics": per_method[default],
         "baselines": {m: per_method[m] for m in methods if m != default},
         "calibration": calibration(results[default], threshold) if threshold is not None else None,
+        **extractive_weights(gens[default]),
         "_results": {m: [asdict(r) for r in rs] for m, rs in results.items()},
     }
+
+
+def extractive_weights(generator) -> dict[str, Any]:
+    """The extractive generator's tuned weights, so a report says which rules produced its figures."""
+    weights = getattr(generator, "weights", None)
+    if getattr(generator, "name", None) != "extractive" or not is_dataclass(weights):
+        return {}
+    return {"extractive_weights": asdict(weights)}
 
 
 class _NoBar:

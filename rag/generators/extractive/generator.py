@@ -3,28 +3,29 @@
 No language model is involved, so nothing can be invented: every answer sentence is a verbatim
 quote from a passage and carries its citation. Each candidate sentence is scored by
 
-    support = 0.4 * cosine(question, best clause of the sentence)   (embedding model already loaded)
-            + 0.6 * coverage(IDF-weighted question terms in the sentence; half credit in the one before)
-            + 0.10 if the sentence holds the kind of thing asked for (a year for "when", ...)
-            - 0.30 when the sentence (with the one before) lacks a number the question names
-            (at least 0.75 for the title, date line or photo caption when the question asks for one)
+    support = w * cosine(question, best clause of the sentence)   (embedding model already loaded)
+            + (1 - w) * coverage(IDF-weighted question terms in the sentence; part credit in the one before)
+            + a bonus if the sentence holds the kind of thing asked for (a year for "when", ...)
+            - a penalty when the sentence (with the one before) lacks a number the question names
+            (at least `structure_support` for the title, date line or photo caption when the question asks for one)
 
-and the answer abstains when the best support is below `threshold` (calibrated on the eval
-sets; see README "Quality"). Among the sentences within `ANSWER_MARGIN` of the best, the one
-holding the kind of thing asked for, next to the question's words, is quoted first (the short-answer
-extractor's score re-orders them; a sentence that is itself a question falls back); this moves the
-quote, never the confidence. A second sentence is added when it scores nearly as well and
-brings terms of the question the first one lacks, so two-part answers stay whole; a question of
-two parts ("who ..., and where ...?") gets the best sentence of each. A headline or date line
+with the weights of an `ExtractiveWeights` (`w` is its `cosine_weight`), and the answer abstains
+when the best support is below `threshold` (calibrated on the eval sets; see README "Quality").
+Among the sentences within `answer_margin` of the best, the one holding the kind of thing asked
+for, next to the question's words, is quoted first (the short-answer extractor's score re-orders
+them; a sentence that is itself a question falls back); this moves the quote, never the confidence.
+A second sentence is added when it scores nearly as well and brings terms of the question the
+first one lacks, so two-part answers stay whole; a question of two parts ("who ..., and where
+...?") gets the best sentence of each. A headline or date line
 answers only a question about the document; a follow-up's sentence must hold the user's own words,
 not only the conversation's subject; a "why" answered by a sentence opening with a connector
 ("Thereafter") quotes the sentence before it too. The short answer, the span of a quote that
-answers the question in a few words, comes from `rag.generators.extractive.short_answer`.
+answers the question in a few words, comes from `rag.generators.extractive.short_answer`; both
+read the question through `question_types.question_type`.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
@@ -40,52 +41,33 @@ from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
 from rag.embedders import Embedder, embedder_for
 from rag.generators import StreamEvent
 from rag.generators.citations import is_abstention, strip_markers, with_markers
-from rag.generators.extractive.short_answer import extract, question_kind
+from rag.generators.extractive.patterns import (
+    ASKS_DATE,
+    ASKS_PHOTO,
+    ASKS_TITLE,
+    LETTERS,
+    MENTIONS_NUMBER,
+    MENTIONS_TIME,
+    NAMED_NUMBER,
+    OPENS_QUESTION,
+    OPENS_WITH_CONNECTOR,
+    PHOTO_CAPTION,
+    PROPER_NAME_WORD,
+    RELATIVE_DATE_LINE,
+    SECOND_QUESTION,
+    SHORT_DATE_LINE,
+    STATES_CAUSE,
+    STREAMED_WORD,
+)
+from rag.generators.extractive.question_types import SentenceKind, question_type
+from rag.generators.extractive.short_answer import extract
+from rag.generators.extractive.weights import ExtractiveWeights
+from rag.generators.extractive.words import MEANINGFUL_WORDS, QUESTION_WORDS
 from rag.generators.prompts import NOT_IN_DOCUMENTS
 from rag.ingest.cleaning import parse_date
 from rag.text.analysis import analyze, stopwords
 from rag.text.followups import split_context
 from rag.text.sentences import clauses, split_sentences
-
-COSINE_WEIGHT = 0.4
-KIND_BONUS = 0.10
-# Questions about the document itself ("what is the headline?", "when was it published?", "who took
-# the photo?") are answered by its title, date line or photo caption, which share no words with them:
-# such a match counts as well supported.
-STRUCTURE_SUPPORT = 0.75
-# Numbers in a question (a year, an edition: "in 2019", "the 92nd Academy Awards") are constraints:
-# a sentence about another year answers another question.
-MISSING_NUMBER_PENALTY = 0.3
-_NUMBER_TOKEN = re.compile(r"\b(\d+)(?:st|nd|rd|th)?\b")
-
-
-def _numbers(text: str) -> set[str]:
-    return set(_NUMBER_TOKEN.findall(text))
-SECOND_SENTENCE_MARGIN = 0.06
-# Sentences within ANSWER_MARGIN of the best support compete on whether they hold the kind of thing
-# asked for (see `_prefer_answers`).
-ANSWER_MARGIN = 0.3
-ANSWER_WEIGHT = 0.3
-ANSWER_SCORE_CAP = 1.3
-QUESTION_SENTENCE_PENALTY = 0.2
-MAX_SENTENCES = 2
-# A sentence's own vector raised its support by at most 0.097 on the three eval sets (0.05 at p99):
-# one further below the best than this is not re-scored. Every answer on those sets stayed the
-# same, and the answer step on realtimeqa_2023 took about 6 ms less at p50.
-RESCORE_MARGIN = 0.1
-HEADLINE_WORDS = 15  # a first line this short above a blank line is a headline
-
-# Words a search engine may ignore but an answer must respect: "where is it *now*", "*first* formed".
-_MEANINGFUL = {"now", "first", "last", "most", "more", "only", "before", "after", "during", "against", "again",
-               "few", "over", "under", "same", "other", "own", "still", "no", "not", "never"}
-_QUESTION_WORDS = {"who", "whom", "whose", "what", "when", "where", "why", "which", "how", "many", "much",
-                   "did", "does", "do", "is", "are", "was", "were", "has", "have", "had", "be", "been", "according",
-                   "article", "say", "said", "tell", "describe", "name", "called"}
-_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|\b(january|february|march|april|may|june|july|august|september|"
-                   r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozens?|hundreds?|"
-                     r"thousands?|millions?|few|several|many)\b", re.I)
-_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
 
 @dataclass(frozen=True)
@@ -114,8 +96,10 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None,
-                 threshold: float | None = None, sentences: SentenceSource | None = None):
+                 threshold: float | None = None, sentences: SentenceSource | None = None,
+                 weights: ExtractiveWeights | None = None):
         self.config = config or Config.load()
+        self.weights = weights if weights is not None else ExtractiveWeights()
         self._embedder = embedder
         self._sentences = sentences
         self.threshold = self.config.abstain_threshold if threshold is None else threshold
@@ -152,12 +136,12 @@ class ExtractiveGenerator:
                     continue
                 # A sentence already quoted may answer this part too ("formed by Uzbeks based in ...").
                 spans = {c.doc_span for _, c in chosen}
-                if any(sc >= part[0][0] - SECOND_SENTENCE_MARGIN for sc, c in part if c.doc_span in spans):
+                if any(sc >= part[0][0] - self.weights.second_sentence_margin for sc, c in part if c.doc_span in spans):
                     continue
-                if len(chosen) < MAX_SENTENCES and not _overlaps(part[0][1], chosen):
+                if len(chosen) < self.weights.max_sentences and not _overlaps(part[0][1], chosen):
                     chosen.append(part[0])
         else:
-            chosen = self._choose(question, own, _prefer_answers(question, own, scored))
+            chosen = self._choose(question, own, _prefer_answers(question, own, scored, self.weights))
         span = self._short_span(own, parts, chosen, question)
         # A citation's support is the sentence's own score, not the preference that chose it.
         base = {id(c): sc for sc, c in scored}
@@ -185,18 +169,20 @@ class ExtractiveGenerator:
                       abstained=False, timings=timings, generator=self.name, confidence=confidence,
                       short_answer=short)
 
-    def _choose(self, question: str, own: str, scored: list[tuple[float, _Candidate]]) -> list[tuple[float, _Candidate]]:
+    def _choose(self, question: str, own: str, scored: list[tuple[float, _Candidate]]
+                ) -> list[tuple[float, _Candidate]]:
+        w = self.weights
         chosen = [scored[0]]
         covered = set(_terms(question)) & set(_analyze(scored[0][1].text))
         for score, cand in scored[1:]:
-            if len(chosen) >= MAX_SENTENCES or score < scored[0][0] - SECOND_SENTENCE_MARGIN:
+            if len(chosen) >= w.max_sentences or score < scored[0][0] - w.second_sentence_margin:
                 break
             new_terms = (set(_terms(question)) & set(_analyze(cand.text))) - covered
             if new_terms and not _overlaps(cand, chosen):
                 chosen.append((score, cand))
                 covered |= new_terms
         top_score, top = chosen[0]
-        if _WHY.search(own) and top.previous_span and _CONNECTOR.match(top.text):
+        if question_type(own).asks_reason and top.previous_span and OPENS_WITH_CONNECTOR.match(top.text):
             # "Thereafter, the IMU settled in Pakistan": the reason is what came before.
             before = _Candidate(top.hit, *top.previous_span)
             chosen = [(top_score, before), (top_score, top)]
@@ -208,12 +194,12 @@ class ExtractiveGenerator:
         if len(parts) > 1:
             return None  # one span cannot answer two questions; the quotes answer both
         top = max(chosen, key=lambda sc: sc[0])[1]
-        if _ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
+        if ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
             return top, (0, len(top.text), "title")
         pool = [c for _, c in sorted(chosen, key=lambda sc: -sc[0])]
-        qtype = question_kind(own)
+        qtype = question_type(own)
         terms = set(_terms(question))
-        found = extract(question, [c.text for c in pool], terms, qtype)
+        found = extract(question, [c.text for c in pool], terms, qtype, self.weights)
         if found is None:
             return None
         i, span = found
@@ -221,7 +207,7 @@ class ExtractiveGenerator:
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         answer = self.generate(question, hits)
-        yield from re.findall(r"\S+\s*", answer.text)
+        yield from STREAMED_WORD.findall(answer.text)
         yield answer
 
     def score_sentences(self, question: str, hits: Sequence[Hit], own: str | None = None
@@ -231,6 +217,7 @@ class ExtractiveGenerator:
         `own`: the user's words when `question` carries the conversation's subject too; a
         sentence must speak to them, not only to the subject, to answer."""
         own = own if own is not None else split_context(question)[0]
+        w = self.weights
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()
         for hit in hits:
@@ -238,7 +225,8 @@ class ExtractiveGenerator:
             for i, (s, e) in enumerate(spans):
                 cand = _Candidate(hit, s, e, spans[i - 1] if i else None)
                 # A sentence saying the documents do not answer is no answer, whatever document says it.
-                if cand.doc_span not in seen and len(analyze(cand.text)) >= 2 and not is_abstention(cand.text):
+                if (cand.doc_span not in seen and len(analyze(cand.text)) >= w.min_sentence_terms
+                        and not is_abstention(cand.text)):
                     seen.add(cand.doc_span)
                     candidates.append(cand)
         if not candidates:
@@ -253,21 +241,22 @@ class ExtractiveGenerator:
             cosines.append(float(vecs[i:i + len(ps)].max()))
             i += len(ps)
         sentence_terms = [set(_analyze(c.text)) for c in candidates]
-        weights = _idf(set(_terms(question)), sentence_terms)
-        kind = _question_kind(own)
-        why = bool(_WHY.search(own))
+        idf = _idf(set(_terms(question)), sentence_terms)
+        qtype = question_type(own)
+        kind, why = qtype.sentence_kind, qtype.asks_reason
         required = _numbers(question)
         rest = []
         for cand, terms in zip(candidates, sentence_terms):
-            coverage = _coverage(weights, terms, set(_analyze(cand.previous)))
-            bonus = KIND_BONUS if _has_kind(kind, cand.text, question) or (why and _CAUSAL.search(cand.text)) else 0.0
-            penalty = MISSING_NUMBER_PENALTY if required and not required <= _numbers(
+            coverage = _coverage(idf, terms, set(_analyze(cand.previous)), w.previous_sentence_credit)
+            holds = _has_kind(kind, cand.text, question) or (why and STATES_CAUSE.search(cand.text))
+            bonus = w.kind_bonus if holds else 0.0
+            penalty = w.missing_number_penalty if required and not required <= _numbers(
                 cand.previous + " " + cand.text) else 0.0
-            rest.append((1 - COSINE_WEIGHT) * coverage + bonus - penalty)
+            rest.append((1 - w.cosine_weight) * coverage + bonus - penalty)
 
         def support(i: int, cos: float) -> float:
-            score = COSINE_WEIGHT * cos + rest[i]
-            return max(score, STRUCTURE_SUPPORT) if _answers_about_document(question, candidates[i]) else score
+            score = w.cosine_weight * cos + rest[i]
+            return max(score, w.structure_support) if _answers_about_document(question, candidates[i]) else score
 
         scores = [support(i, cos) for i, cos in enumerate(cosines)]
         rescore = self.config.sentence_rescore
@@ -276,7 +265,7 @@ class ExtractiveGenerator:
             # ("formed" for "founded"); the few best sentences are also embedded on their own and keep
             # the better cosine: a cost bounded by `sentence_rescore`, not by the passages' length.
             top = sorted(range(len(candidates)), key=lambda i: -scores[i])[:rescore]
-            top = [i for i in top if scores[i] >= scores[top[0]] - RESCORE_MARGIN]
+            top = [i for i in top if scores[i] >= scores[top[0]] - w.rescore_margin]
             own_vecs = self._vectors([candidates[i].text for i in top]) @ q_vec
             for i, cos in zip(top, own_vecs.tolist()):
                 scores[i] = support(i, max(cos, cosines[i]))
@@ -286,7 +275,7 @@ class ExtractiveGenerator:
         # names the conversation's subject but none of the user's own words ("who leads it?").
         own_terms = set(_terms(own)) if own != question else set()
         scored = [(score, cand) for score, cand in scored
-                  if (not _is_structure(cand) or _answers_about_document(own, cand))
+                  if (not _is_structure(cand, w) or _answers_about_document(own, cand))
                   and (not own_terms or own_terms & set(_analyze(cand.text + " " + cand.previous)))]
         scored.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
         return scored
@@ -324,7 +313,7 @@ class SentenceSource(Protocol):
 
 @lru_cache(maxsize=1)
 def _stop() -> frozenset[str]:
-    return frozenset(stopwords() - _MEANINGFUL)
+    return frozenset(stopwords() - MEANINGFUL_WORDS)
 
 
 def _analyze(text: str) -> list[str]:
@@ -332,7 +321,12 @@ def _analyze(text: str) -> list[str]:
 
 
 def _terms(question: str) -> list[str]:
-    return analyze(question, _stop() | _QUESTION_WORDS)
+    return analyze(question, _stop() | QUESTION_WORDS)
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers a text names, as digits: "the 92nd" names 92."""
+    return set(NAMED_NUMBER.findall(text))
 
 
 def _idf(terms: set[str], candidates: list[set[str]]) -> dict[str, float]:
@@ -341,97 +335,64 @@ def _idf(terms: set[str], candidates: list[set[str]]) -> dict[str, float]:
     return {t: np.log(1 + n / (1 + sum(t in c for c in candidates))) for t in terms}
 
 
-def _coverage(weights: dict[str, float], sentence_terms: set[str], context_terms: set[str]) -> float:
-    """Question terms found in the sentence count fully, those only in the sentence before half."""
-    total = sum(weights.values())
+def _coverage(idf: dict[str, float], sentence_terms: set[str], context_terms: set[str], context_credit: float
+              ) -> float:
+    """Question terms found in the sentence count fully, those only in the sentence before partly."""
+    total = sum(idf.values())
     if not total:
         return 0.0
-    got = sum(w * (1.0 if t in sentence_terms else 0.5 if t in context_terms else 0.0) for t, w in weights.items())
+    got = sum(w * (1.0 if t in sentence_terms else context_credit if t in context_terms else 0.0)
+              for t, w in idf.items())
     return got / total
-
-
-_ASKS_TITLE = re.compile(r"\b(headline|title)\b", re.I)
-_ASKS_DATE = re.compile(r"\b(published|publication date|dated)\b|\bdate of (the|this) (article|story|piece)\b", re.I)
-_ASKS_PHOTO = re.compile(r"\b(photo|photograph|picture|image)\b", re.I)
-_CAPTION = re.compile(r"^(photo|photograph|picture|image)( credit)?\s*:", re.I)
 
 
 def _answers_about_document(question: str, cand: _Candidate) -> bool:
     text = cand.text
-    return bool((_ASKS_TITLE.search(question) and text == cand.hit.chunk.title)
-                or (_ASKS_DATE.search(question) and parse_date(text))
-                or (_ASKS_PHOTO.search(question) and _CAPTION.match(text)))
-
-
-_WHY = re.compile(r"\bwhy\b|\bfor what reason\b|\bwhat (explains|caused|drove|made)\b", re.I)
-# A sentence opening with a connector continues the one before, which holds its cause.
-_CONNECTOR = re.compile(r"^(thereafter|then|so|thus|therefore|consequently|hence|afterwards|after that|later|"
-                        r"since then|as a result|in turn|that is why|this is why)\b", re.I)
-_CAUSAL = re.compile(r"\b(because|due to|as a result|since|so that|in order to|caus(e|ed|es)|led to|leads? to|"
-                     r"reasons?|results? of|product of|owing to|thanks to|driven|forced|incentive|explains?|"
-                     r"has to do with|stems? from)\b", re.I)
-# "Who founded the IMU, and where were they based?": a second question word after a comma or "and".
-_SECOND_PART = re.compile(r"(?:,\s*(?:and\s+)?|\s+and\s+|\?\s+)(?=(?:who|whom|what|when|where|which|why|how)\b)",
-                          re.I)
+    return bool((ASKS_TITLE.search(question) and text == cand.hit.chunk.title)
+                or (ASKS_DATE.search(question) and parse_date(text))
+                or (ASKS_PHOTO.search(question) and PHOTO_CAPTION.match(text)))
 
 
 def _parts(question: str) -> list[str]:
-    parts = [p.strip(" ,?") for p in _SECOND_PART.split(question)]
-    # Each part must be a question of its own: "According to the military, what ..." is one question.
-    asks = re.compile(r"^(who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|has|have|"
-                      r"had|can|could|will|would)\b", re.I)
-    if len(parts) < 2 or not all(asks.match(p) and len(p.split()) >= 2 for p in parts):
+    parts = [p.strip(" ,?") for p in SECOND_QUESTION.split(question)]
+    if len(parts) < 2 or not all(OPENS_QUESTION.match(p) and len(p.split()) >= 2 for p in parts):
         return [question]
     return [p + "?" for p in parts]
 
 
-def _is_date_line(text: str) -> bool:
+def _is_date_line(text: str, w: ExtractiveWeights) -> bool:
     line = text.strip().rstrip(".… ").strip()
-    if len(line) > 40 or not any(ch.isdigit() for ch in line):
+    if len(line) > w.date_line_chars or not any(ch.isdigit() for ch in line):
         return False
-    return bool(parse_date(line) or re.fullmatch(r"\d+\s+(minutes?|hours?|days?|weeks?|months?)\s+ago", line, re.I)
-                or re.fullmatch(r"[A-Z][a-z]{2}\.? \d{1,2}, \d{4}", line))
+    return bool(parse_date(line) or RELATIVE_DATE_LINE.fullmatch(line) or SHORT_DATE_LINE.fullmatch(line))
 
 
-def _is_structure(cand: _Candidate) -> bool:
+def _is_structure(cand: _Candidate, w: ExtractiveWeights) -> bool:
     """The document's headline or a date line: parts of the page, not statements of fact."""
     title = cand.hit.chunk.title.strip()
-    return bool(title and cand.text.strip() == title) or _is_date_line(cand.text) or _is_headline(cand)
+    return bool(title and cand.text.strip() == title) or _is_date_line(cand.text, w) or _is_headline(cand, w)
 
 
-def _is_headline(cand: _Candidate) -> bool:
+def _is_headline(cand: _Candidate, w: ExtractiveWeights) -> bool:
     """The document's first line standing alone above a blank line: its headline, whatever title
     the loader found (a plain-text file is titled by its name)."""
     chunk = cand.hit.chunk
     return (chunk.start + cand.start == 0 and chunk.text[cand.end:cand.end + 2] == "\n\n"
-            and len(cand.text.split()) <= HEADLINE_WORDS)
+            and len(cand.text.split()) <= w.headline_words)
 
 
-def _question_kind(question: str) -> str:
-    q = question.lower()
-    if re.search(r"\bhow (many|much)\b|\bnumber of\b|\bhow large\b|\bhow big\b", q):
-        return "number"
-    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|decade|time)\b|\bwhich (year|date|day|month)\b", q):
-        return "time"
-    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
-        return "person"
-    if re.search(r"\bwhere\b|\bwhich (city|country|region|place|area)\b", q):
-        return "place"
-    return "other"
-
-
-def _has_kind(kind: str, sentence: str, question: str) -> bool:
+def _has_kind(kind: SentenceKind | None, sentence: str, question: str) -> bool:
     if kind == "time":
-        return bool(_YEAR.search(sentence))
+        return bool(MENTIONS_TIME.search(sentence))
     if kind == "number":
-        return bool(_NUMBER.search(sentence))
+        return bool(MENTIONS_NUMBER.search(sentence))
     if kind in ("person", "place"):
-        asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
-        return any(m.group().lower() not in asked for m in _PROPER.finditer(sentence))
+        asked = {w.lower() for w in LETTERS.findall(question)}
+        return any(m.group().lower() not in asked for m in PROPER_NAME_WORD.finditer(sentence))
     return False
 
 
-def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidate]]
+def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidate]], w: ExtractiveWeights
                     ) -> list[tuple[float, _Candidate]]:
     """Among the sentences nearly as well supported as the best, the one that holds what is asked for.
 
@@ -441,18 +402,18 @@ def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidat
     scores each close candidate's best typed span, and that score re-orders them. A sentence that is
     itself a question answers nothing. The answer's confidence stays the best support, so this
     changes which sentence is quoted, never whether the answer abstains."""
-    qtype = question_kind(own)
+    qtype = question_type(own)
     if qtype.kind is None or not scored:
         return scored
     top = scored[0][0]
-    close = [(s, c) for s, c in scored if s >= top - ANSWER_MARGIN]
+    close = [(s, c) for s, c in scored if s >= top - w.answer_margin]
     terms = set(_terms(question))
     ranked = []
     for score, cand in close:
-        found = extract(own, [cand.text], terms, qtype)
-        typed = min(found[1].score, ANSWER_SCORE_CAP) if found else 0.0
-        asks = QUESTION_SENTENCE_PENALTY if cand.text.rstrip().endswith("?") else 0.0
-        ranked.append((score + ANSWER_WEIGHT * typed - asks, cand))
+        found = extract(own, [cand.text], terms, qtype, w)
+        typed = min(found[1].score, w.answer_score_cap) if found else 0.0
+        asks = w.question_sentence_penalty if cand.text.rstrip().endswith("?") else 0.0
+        ranked.append((score + w.answer_weight * typed - asks, cand))
     ranked.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
     return ranked + scored[len(close):]
 

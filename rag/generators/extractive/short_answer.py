@@ -1,10 +1,11 @@
 """Typed answer extraction: the few words of a quoted sentence that answer the question.
 
-The question's type says what kind of span answers it (`question_kind`): a time for "when", a
-number for "how many", a name for "who", a place for "where", a name or phrase for "what/which
-X"; none for "why", "how" and yes/no questions, whose answer is the sentence itself. The sentence
-is cut into typed candidates (dates, numbers and amounts, capitalised name sequences and lists of
-them, quoted titles, and the phrases between the question's own words), and each is scored by
+The question's type says what kind of span answers it (`question_types.question_type`): a time for
+"when", a number for "how many", a name for "who", a place for "where", a name or phrase for
+"what/which X"; none for "why", "how" and yes/no questions, whose answer is the sentence itself.
+The sentence is cut into typed candidates (dates, numbers and amounts, capitalised name sequences
+and lists of them, quoted titles, and the phrases between the question's own words), and each is
+scored by
 
     type match   how well the candidate's type fits the question's
   - overlap      the share of its words the question already says (a span that repeats the
@@ -12,8 +13,9 @@ them, quoted titles, and the phrases between the question's own words), and each
   + proximity    closeness to the question's words in the sentence: the answer sits next to them
   - modifier     a name qualifying the next noun ("the Paris podium", "the Afghan Taliban")
 
-The best candidate over a minimum score is the short answer; otherwise there is none. No word
-lists tied to particular questions: only English function words and the answer-type nouns.
+The best candidate over a minimum score is the short answer; otherwise there is none. The weights
+are an `ExtractiveWeights`; the word lists (`words`: English function words and the answer-type
+nouns, none tied to particular questions) and patterns (`patterns`) are data modules of their own.
 """
 
 from __future__ import annotations
@@ -24,87 +26,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.generators.extractive.patterns import (
+    ABBREVIATION,
+    CAPITALISED,
+    DATE_LINE_END,
+    DATES,
+    DECADE_PART,
+    ENDS_WITH_ABBREVIATION,
+    LEADING_FILLER,
+    MONEY,
+    NUMBER_SPAN,
+    NUMBER_WORD,
+    POSSESSIVE,
+    QUOTED,
+    TOKEN,
+    WORD,
+    YEAR,
+    YEAR_DIGITS,
+)
+from rag.generators.extractive.question_types import QuestionType, question_type
+from rag.generators.extractive.weights import ExtractiveWeights
+from rag.generators.extractive.words import (
+    BOUNDARY_PUNCTUATION,
+    CLAUSE_WORDS,
+    FUNCTION_WORDS,
+    LIST_SEPARATORS,
+    LOCATIVES,
+    NAME_JOINERS,
+    NAME_OPENERS,
+    PARENTHESES,
+    PREPOSITIONS,
+)
 from rag.text.analysis import analyze, stopwords
 
-MIN_SCORE = 0.75
-PROXIMITY_WEIGHT = 0.5
-OVERLAP_PENALTY = 0.6
-LATER_SENTENCE_PENALTY = 0.1
-MAX_PHRASE_WORDS = 8
-DIRECTION_DISCOUNT = 0.8  # a candidate on the unusual side of the question's words
-SUBJECT_BONUS = 0.2  # "Emma Stone has won the best actress Oscar": who is the sentence's subject
-TRIM_PENALTY = 0.1  # a name cut down around the question's words is less sure than a whole one
-POSSESSIVE_PENALTY = 0.5  # "Central Asia’s Ferghana Valley": the owner only qualifies the thing asked for
-# "the Afghan Taliban", "the Paris podium": a name that qualifies the next word is an adjective here.
-MODIFIER_PENALTY = 0.25
-
-# The answer type a question's head noun names ("what year", "which city", "Tesla's revenue").
-_TIME_NOUNS = {"year", "date", "day", "month", "decade", "century", "time", "era", "season"}
-_PLACE_NOUNS = {"city", "country", "state", "town", "place", "region", "area", "province", "continent",
-                "location", "venue", "capital", "headquarters", "valley", "village", "island", "nation"}
-_NUMBER_NOUNS = {"number", "amount", "population", "percentage", "percent", "total", "revenue", "price",
-                 "cost", "size", "count", "sales", "income", "profit", "budget", "salary", "score"}
-_PERSON_NOUNS = {"person", "man", "woman", "winner", "founder", "director", "author", "leader", "president",
-                 "ceo", "chairman", "editor", "player", "actor", "actress", "singer", "spokesman"}
-_NAME_NOUNS = {"name", "acronym", "abbreviation", "nickname", "title"}
-# Function words: a span never starts or ends with one, and a sentence's first capitalised word
-# that is one is not a name.
-_FUNCTION = {"a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to", "for", "from", "with", "by",
-             "into", "onto", "as", "than", "about", "over", "under", "after", "before", "during", "since",
-             "through", "between", "among", "against", "within", "without", "upon", "via", "per", "is", "are",
-             "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "will", "would",
-             "can", "could", "should", "may", "might", "must", "its", "their", "his", "her", "our", "your",
-             "this", "that", "these", "those", "it", "they", "he", "she", "we", "also", "then", "now", "not",
-             "so", "yet", "still", "thereafter", "however", "meanwhile", "indeed", "alongside", "outside",
-             "although", "though", "while", "whereas", "when", "where", "which", "who", "whom", "whose",
-             "what", "why", "how", "if", "because", "despite", "according", "says", "said", "there", "here",
-             "just", "only", "even", "very", "all", "some", "such", "own", "out", "up", "down", "off"}
-_PREPOSITIONS = {"in", "on", "at", "to", "for", "from", "with", "by", "into", "onto", "as", "than", "about",
-                 "over", "under", "after", "before", "during", "since", "through", "between", "among",
-                 "against", "within", "without", "upon", "via", "per", "across", "toward", "towards"}
-_LOCATIVE = {"in", "at", "from", "near", "to", "into", "across", "outside", "inside", "atop", "throughout"}
-_CLAUSE_WORDS = {"which", "who", "whom", "whose", "that", "while", "because", "although", "though", "but",
-                 "where", "when", "whereas", "if", "says", "said", "according"}
-_NAME_JOINERS = {"of", "de", "da", "del", "la", "le", "van", "von", "der", "den", "du", "bin", "al", "&"}
-_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
-                 "fifty|hundred|a dozen|dozens|hundreds|thousands|millions|billions|a few|few|several")
-
-_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
-_DATES = [re.compile(p) for p in (
-    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:of\s+)?\d{{4}}\b",
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}\b",
-    rf"\b{_MONTH},?\s+\d{{4}}\b",
-    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b",
-    r"\b(?:the\s+)?(?:early|mid|late)[\s-]+\d{4}s\b",
-    r"\b(?:the\s+)?(?:early|mid|late)[\s-]+\d0s\b",
-    r"\b(?:the\s+)?\d{4}s\b",
-    r"\bQ[1-4]\s+\d{4}\b",
-    r"\b(?:1[5-9]\d\d|20\d\d)\b",
-    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b",
-)]
-_MODIFIER = r"(?:(?:more|less|fewer)\s+than|about|around|nearly|almost|over|under|at\s+least|up\s+to|" \
-            r"some|only|roughly|approximately|an\s+estimated)\s+"
-_MONEY = re.compile(r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s*(?:million|billion|trillion|bn|m|k)\b)?"
-                    r"|\b\d[\d,]*(?:\.\d+)?\s*(?:million|billion|trillion)?\s*(?:dollars|euros|pounds|yen|yuan)\b)",
-                    re.I)
-_NUMBER = re.compile(rf"(?:\b{_MODIFIER})?(?:\b\d[\d,]*(?:\.\d+)?%?|\b(?:{_NUMBER_WORDS})\b)"
-                     r"(?:\s+(?:hundred|thousand|million|billion|trillion|percent|per\s+cent)\b)?", re.I)
-_QUOTED = re.compile(r"“([^”]{2,120})”|\"([^\"]{2,120})\"")
-_TOKEN = re.compile(r"[$€£¥]?\d[\d,.]*\d%?|[$€£¥]?\d%?|[^\W\d_](?:[\w'’.\-]*\w)?\.?|[^\w\s]")
-_CAPITAL = re.compile(r"^(?:[A-Z][\w'’.\-]*|[A-Z]{2,}s?)$")
-_POSSESSIVE = re.compile(r"\w['’]s$")
-_BOUNDARY_PUNCT = set(",;:()[]“”\"–—!?")
-
-
-@dataclass(frozen=True)
-class QuestionType:
-    kind: str | None  # time, number, person, place, entity, phrase; None: the sentence is the answer
-    with_unit: bool = False  # "how long", "how old": the unit belongs to the answer
-    plural: bool = False  # "which countries": a list answers
-    money: bool = False  # "how much"
-    head: str = ""  # the noun the question asks for: "valley" in "which valley"; part of a name answer
-    options: tuple[str, ...] = ()  # "which is stronger, the IMU or the TTP?": the answer is one of them
+_DEFAULT_WEIGHTS = ExtractiveWeights()
 
 
 @dataclass(frozen=True)
@@ -116,117 +71,16 @@ class Span:
     kind: str
 
 
-_OPTIONS = re.compile(r"(?:,|\bbetween)\s+(?:the\s+)?([\w'’.\- ]{1,40}?)\s+(?:or|and)\s+(?:the\s+)?([\w'’.\- ]{1,40}?)\s*\?*$",
-                      re.I)
-
-
-def question_kind(question: str) -> QuestionType:
-    qtype = _question_kind(question)
-    m = _OPTIONS.search(question)
-    if m and qtype.kind in ("entity", "person", "place", "phrase"):
-        return QuestionType(qtype.kind, options=(m.group(1), m.group(2)), head=qtype.head)
-    return qtype
-
-
-def _question_kind(question: str) -> QuestionType:
-    q = question.lower().strip()
-    words = re.findall(r"[a-z][a-z'’\-]*", q)
-    if re.search(r"\bwhy\b|\bfor what reason\b", q):
-        return QuestionType(None)
-    m = re.search(r"\bhow (many|much|long|old|far|tall|big|large|often|high|deep|wide)\b", q)
-    if m:
-        return QuestionType("number", with_unit=m.group(1) not in ("many", "much"), money=m.group(1) == "much")
-    if re.search(r"\bhow (do|does|did|is|are|was|were|would|could|can)\b.*\b(describe|call|characteri[sz]e|"
-                 r"define|refer to|name|label|term)\b", q):
-        return QuestionType("phrase")
-    if re.search(r"\bwhen\b", q):
-        return QuestionType("time")
-    wh = next((i for i, w in enumerate(words) if w in ("what", "which")), None)
-    head = _head_noun(words[wh + 1:]) if wh is not None else None
-    if head is None and not re.search(r"\b(who|whom|whose|where|what|which|how)\b", q):
-        if words and words[0] in _AUXILIARIES:
-            return QuestionType(None)  # yes/no
-        head = words[-1] if words else None  # a keyword query: "Super Bowl 2021 location"
-    typed = _noun_kind(head)
-    if typed:
-        return QuestionType(typed, plural=bool(head and head.endswith("s") and not head.endswith("ss")
-                                                 and typed == "place"), head=head or "")
-    if re.search(r"\b(who|whom|whose)\b", q):
-        return QuestionType("person")
-    if re.search(r"\bwhere\b", q):
-        return QuestionType("place")
-    if re.search(r"\bhow\b", q):
-        return QuestionType(None)  # manner: the sentence is the answer
-    if wh is not None:
-        if head:
-            return QuestionType("entity", plural=head.endswith("s") and not head.endswith("ss"), head=head)
-        return QuestionType("phrase")
-    return QuestionType(None)
-
-
-_AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will",
-                "would", "should", "may", "might", "must"}
-
-
-def _head_noun(after_wh: list[str]) -> str | None:
-    """The noun right after "what/which" ("which group", "what is the premiere date of"), if any."""
-    phrase: list[str] = []
-    for i, w in enumerate(after_wh):
-        if i == 0 and w in _AUXILIARIES:
-            # "what is the X of ...": the head is the subject's noun; "what did X do": no head.
-            if w not in ("is", "are", "was", "were"):
-                return None
-            continue
-        if i == 0:
-            # "which valley did ...", "what movie won ...": the noun right after the question word,
-            # or the typed noun after it ("what premiere date").
-            nxt = after_wh[1] if len(after_wh) > 1 else ""
-            return nxt if _noun_kind(nxt) and not _noun_kind(w) else w
-        if w in ("the", "a", "an", "another", "its", "their", "his", "her") and not phrase:
-            continue
-        if w in _PREPOSITIONS or w in _AUXILIARIES or w in _CLAUSE_WORDS or w in ("and", "or"):
-            break
-        phrase.append(w)
-    if not phrase:
-        return None
-    # "premiere date", "Tesla's revenue": the head is the last word; a typed noun anywhere names the type.
-    typed = [w for w in phrase if _noun_kind(w)]
-    return typed[-1] if typed else phrase[-1]
-
-
-def _noun_kind(noun: str | None) -> str | None:
-    if not noun:
-        return None
-    singular = noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
-    for kind, nouns in (("time", _TIME_NOUNS), ("place", _PLACE_NOUNS), ("number", _NUMBER_NOUNS),
-                        ("person", _PERSON_NOUNS), ("name", _NAME_NOUNS)):
-        if noun in nouns or singular in nouns or (singular.endswith("ie") and singular[:-2] + "y" in nouns):
-            return kind
-    return None
-
-
-# Type fit: how well a candidate of one type answers a question of another.
-_FIT = {
-    "time": {"date": 1.0, "year": 0.85, "weekday": 0.6},
-    "number": {"number": 1.0, "money": 1.0},
-    "person": {"name": 1.0, "list": 0.7},
-    "name": {"name": 1.0, "quoted": 0.95, "list": 0.7},
-    "place": {"name": 1.0, "list": 0.7, "phrase": 0.55},
-    "entity": {"name": 1.0, "list": 0.8, "quoted": 0.9, "phrase": 0.75, "date": 0.5, "number": 0.5, "money": 0.5},
-    "phrase": {"phrase": 0.9, "name": 0.85, "quoted": 0.95, "list": 0.7, "date": 0.6, "number": 0.6,
-               "money": 0.6},
-}
-
-
 def extract(question: str, sentences: Sequence[str], question_terms: set[str],
-            qtype: QuestionType | None = None) -> tuple[int, Span] | None:
+            qtype: QuestionType | None = None, weights: ExtractiveWeights | None = None) -> tuple[int, Span] | None:
     """The best short answer among `sentences` (in the answer's order): (sentence index, span)."""
-    qtype = qtype or question_kind(question)
+    qtype = qtype or question_type(question)
+    w = _DEFAULT_WEIGHTS if weights is None else weights
     if qtype.kind is None:
         return None
     if qtype.options:
         return _choice(sentences, qtype.options)
-    q_words = {w.lower() for w in re.findall(r"\w+", question)}
+    q_words = {word.lower() for word in WORD.findall(question)}
     q_stems = set(question_terms) | set(analyze(question, _stop()))
     if qtype.head:
         # "Which valley": the answer "Ferghana Valley" says "valley" too.
@@ -234,9 +88,9 @@ def extract(question: str, sentences: Sequence[str], question_terms: set[str],
         q_stems = q_stems - set(analyze(qtype.head, _stop()))
     best: tuple[int, Span] | None = None
     for i, sentence in enumerate(sentences):
-        for span in _candidates(sentence, qtype, q_words, q_stems):
-            score = span.score - LATER_SENTENCE_PENALTY * i
-            if score >= MIN_SCORE and (best is None or score > best[1].score):
+        for span in _candidates(sentence, qtype, q_words, q_stems, w):
+            score = span.score - w.later_sentence_penalty * i
+            if score >= w.min_score and (best is None or score > best[1].score):
                 best = (i, Span(span.start, span.end, span.text, score, span.kind))
     return best
 
@@ -265,14 +119,12 @@ class _Token:
     stems: frozenset[str]
 
 
-_ABBREVIATION = re.compile(r"(?:[A-Za-z]\.){2,}")
-
 
 def _tokens(sentence: str) -> list[_Token]:
     out = []
-    for m in _TOKEN.finditer(sentence):
+    for m in TOKEN.finditer(sentence):
         text = m.group()
-        if len(text) > 2 and text.endswith(".") and not _ABBREVIATION.fullmatch(text):
+        if len(text) > 2 and text.endswith(".") and not ABBREVIATION.fullmatch(text):
             text = text.rstrip(".")
         out.append(_Token(m.start(), m.start() + len(text), text, text.lower(), _stems(text)))
     return out
@@ -283,12 +135,14 @@ def _stems(word: str) -> frozenset[str]:
     return frozenset(analyze(word, _stop()))
 
 
-def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: set[str]) -> list[Span]:
+def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: set[str],
+                w: ExtractiveWeights) -> list[Span]:
     tokens = _tokens(sentence)
     if not tokens:
         return []
-    anchors = [i for i, t in enumerate(tokens) if t.stems & q_stems or t.lower in q_words and t.lower not in _FUNCTION]
-    fits = _FIT[qtype.kind or "phrase"]
+    anchors = [i for i, t in enumerate(tokens)
+               if t.stems & q_stems or t.lower in q_words and t.lower not in FUNCTION_WORDS]
+    fits = w.type_fit[qtype.kind or "phrase"]
     raw: list[tuple[int, int, str]] = []
     dates = _dates(sentence)
     if "date" in fits or "year" in fits:
@@ -299,21 +153,21 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         raw += _names(tokens)
     if "quoted" in fits:
         raw += [(m.start(1) if m.group(1) else m.start(2), m.end(1) if m.group(1) else m.end(2), "quoted")
-                for m in _QUOTED.finditer(sentence)]
+                for m in QUOTED.finditer(sentence)]
     if "phrase" in fits:
-        raw += _phrases(tokens, anchors, locative_only=qtype.kind == "place")
-    prefixes = {w[:k] for w in q_words if len(w) >= 4 for k in range(4, len(w) + 1)}
+        raw += _phrases(tokens, anchors, w.max_phrase_words, locative_only=qtype.kind == "place")
+    prefixes = {word[:k] for word in q_words if len(word) >= 4 for k in range(4, len(word) + 1)}
     repeats = [_repeats(t, q_words, q_stems, prefixes) for t in tokens]
     # Distance counts content words and clause boundaries: "California, which was acquired by" is
     # farther from "acquired" than "by Facebook" is.
     content_before = [0]
     for t in tokens:
-        content_before.append(content_before[-1] + ((t.text[0].isalnum() and t.lower not in _FUNCTION)
-                                                    or (_is_boundary(t) and t.text not in "()")))
+        content_before.append(content_before[-1] + ((t.text[0].isalnum() and t.lower not in FUNCTION_WORDS)
+                                                    or (_is_boundary(t) and t.text not in PARENTHESES)))
     starts = [t.start for t in tokens]
     spans = []
     seen: set[tuple[int, int]] = set()
-    q_years = {w for w in q_words if re.fullmatch(r"1[5-9]\d\d|20\d\d", w)}
+    q_years = {word for word in q_words if re.fullmatch(YEAR_DIGITS, word)}
     for start, end, kind in raw:
         raw_text = sentence[start:end]
         raw_span = _trim(sentence, start, end)
@@ -323,9 +177,9 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
                and tokens[i].end <= end]
         # Words the question already says are no part of the answer: "Pakistani Prime Minister Nawaz
         # Sharif" answers "who is the Prime Minister of Pakistan?" with "Nawaz Sharif".
-        while idx and (repeats[idx[0]] or tokens[idx[0]].lower in _FUNCTION) and kind != "date":
+        while idx and (repeats[idx[0]] or tokens[idx[0]].lower in FUNCTION_WORDS) and kind != "date":
             idx.pop(0)
-        while idx and (repeats[idx[-1]] or tokens[idx[-1]].lower in _FUNCTION) and kind != "date":
+        while idx and (repeats[idx[-1]] or tokens[idx[-1]].lower in FUNCTION_WORDS) and kind != "date":
             idx.pop()
         if not idx:
             continue
@@ -337,34 +191,34 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         seen.add((start, end))
         fit = fits.get(kind, 0.0)
         if kind == "money" and qtype.money:
-            fit += 0.1
+            fit += w.money_bonus
         if kind == "list" and qtype.plural:
-            fit = max(fit, 1.0) + 0.2  # "which countries": all of them
-        if kind == "name" and _POSSESSIVE.search(raw_text):
-            fit -= POSSESSIVE_PENALTY
+            fit = max(fit, w.plural_list_fit) + w.plural_list_bonus  # "which countries": all of them
+        if kind == "name" and POSSESSIVE.search(raw_text):
+            fit -= w.possessive_penalty
         if kind == "name" and qtype.kind == "place" and ", " in sentence[start:end]:
-            fit += 0.05  # "Tampa, Florida" says more than "Tampa"
+            fit += w.place_with_region_bonus  # "Tampa, Florida" says more than "Tampa"
         if not fit:
             continue
-        content = [i for i in idx if tokens[i].text[0].isalnum() and tokens[i].lower not in _FUNCTION]
+        content = [i for i in idx if tokens[i].text[0].isalnum() and tokens[i].lower not in FUNCTION_WORDS]
         if not content:
             continue
         repeated = sum(repeats[i] for i in content) / len(content)
         if repeated >= 1.0:
             continue  # the question's own words answer nothing
         if kind == "name" and qtype.kind == "place" and _after_locative(tokens, start):
-            fit += 0.1
+            fit += w.locative_place_bonus
         if q_years and qtype.kind == "time" and kind in ("date", "year"):
-            years = set(re.findall(r"\b(?:1[5-9]\d\d|20\d\d)\b", sentence[start:end]))
+            years = set(YEAR.findall(sentence[start:end]))
             if kind == "year" or (years and not years & q_years):
                 continue  # the question fixes the year ("the 2020 NBA Draft"): another year is another event
         if kind in ("date", "year") and _is_date_line_prefix(sentence, start, end):
             continue  # "Jun 4, 2023 ... The iPhone 11, released on ...": when the page was written
         if kind == "name" and qtype.kind == "person" and _after_locative(tokens, start):
-            fit -= 0.2  # "a teacher in Las Vegas": a place, not the person asked for
+            fit -= w.locative_person_penalty  # "a teacher in Las Vegas": a place, not the person asked for
         first, last = idx[0], idx[-1]
         if kind == "name" and _qualifies_next(tokens, first, last, raw_text, repeats, start):
-            fit -= MODIFIER_PENALTY
+            fit -= w.modifier_penalty
         # Distance in content words: "launched a long-delayed ground assault" is adjacent. A "who" is
         # usually the subject before the question's words; a time, number or thing follows them.
         subject_first = qtype.kind == "person"
@@ -374,14 +228,14 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
                 continue
             gap = content_before[first] - content_before[a + 1] if a < first else content_before[a] - \
                 content_before[last + 1]
-            side = 1.0 if (a < first) != subject_first else DIRECTION_DISCOUNT
-            proximity = max(proximity, side * PROXIMITY_WEIGHT / (1 + gap))
+            side = 1.0 if (a < first) != subject_first else w.direction_discount
+            proximity = max(proximity, side * w.proximity_weight / (1 + gap))
         if subject_first and kind == "name" and content_before[first] == 0:
-            proximity += SUBJECT_BONUS
-        length = max(0, len(idx) - 5) * 0.04 if kind == "phrase" else 0.0
-        trimmed = TRIM_PENALTY if kind == "name" and (start, end) != raw_span else 0.0
+            proximity += w.subject_bonus
+        length = max(0, len(idx) - w.long_phrase_words) * w.long_phrase_penalty if kind == "phrase" else 0.0
+        trimmed = w.trim_penalty if kind == "name" and (start, end) != raw_span else 0.0
         spans.append(Span(start, end, sentence[start:end],
-                          fit - OVERLAP_PENALTY * repeated + proximity - length - trimmed, kind))
+                          fit - w.overlap_penalty * repeated + proximity - length - trimmed, kind))
     return spans
 
 
@@ -398,7 +252,7 @@ def _qualifies_next(tokens: list[_Token], first: int, last: int, raw_text: str, 
             and repeats[nxt] and following.text[:1].isupper():
         return True
     return (first == last and following.text[:1].islower() and following.text[0].isalpha()
-            and following.lower not in _FUNCTION and not repeats[nxt])
+            and following.lower not in FUNCTION_WORDS and not repeats[nxt])
 
 
 def _repeats(token: _Token, q_words: set[str], q_stems: set[str], q_prefixes: set[str]) -> bool:
@@ -410,17 +264,15 @@ def _repeats(token: _Token, q_words: set[str], q_stems: set[str], q_prefixes: se
     return len(w) >= 4 and (w in q_prefixes or any(w[:k] in q_words for k in range(4, len(w))))
 
 
-_DATE_LINE_END = re.compile(r"\s*(?:\.\.\.|…|—|·|\|)")
-
 
 def _is_date_line_prefix(sentence: str, start: int, end: int) -> bool:
-    return not sentence[:start].strip(" ,") .replace(",", "").isalpha() and bool(_DATE_LINE_END.match(sentence, end)) \
+    return not sentence[:start].strip(" ,") .replace(",", "").isalpha() and bool(DATE_LINE_END.match(sentence, end)) \
         and len(sentence[:start].split()) <= 1
 
 
 def _dates(sentence: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
-    for pattern in _DATES:
+    for pattern in DATES:
         for m in pattern.finditer(sentence):
             if any(s <= m.start() and m.end() <= e for s, e, _ in found):
                 continue
@@ -433,15 +285,15 @@ def _dates(sentence: str) -> list[tuple[int, int, str]]:
 
 def _numbers(sentence: str, tokens: list[_Token], qtype: QuestionType, q_words: set[str],
              dates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    found = [(m.start(), m.end(), "money") for m in _MONEY.finditer(sentence)]
-    for m in _NUMBER.finditer(sentence):
+    found = [(m.start(), m.end(), "money") for m in MONEY.finditer(sentence)]
+    for m in NUMBER_SPAN.finditer(sentence):
         start, end = m.start(), m.end()
         if any(s < end and start < e for s, e, k in dates if k != "weekday" and k != "year") or \
                 any(s <= start and end <= e for s, e, _ in found):
             continue
         if qtype.with_unit:
             nxt = next((t for t in tokens if t.start > end), None)
-            if nxt and nxt.text.isalpha() and nxt.lower not in _FUNCTION and nxt.lower not in q_words:
+            if nxt and nxt.text.isalpha() and nxt.lower not in FUNCTION_WORDS and nxt.lower not in q_words:
                 end = nxt.end
         found.append((start, end, "number"))
     return found
@@ -456,11 +308,11 @@ def _names(tokens: list[_Token]) -> list[tuple[int, int, str]]:
             i += 1
             continue
         j = i
-        while j + 1 < len(tokens) and not _POSSESSIVE.search(tokens[j].text):
+        while j + 1 < len(tokens) and not POSSESSIVE.search(tokens[j].text):
             # "Pixar's Soul": the owner and the thing owned are two names.
             if _is_name_word(tokens, j + 1) and tokens[j + 1].start - tokens[j].end <= 1:
                 j += 1
-            elif (tokens[j + 1].lower in _NAME_JOINERS and j + 2 < len(tokens) and _is_name_word(tokens, j + 2)):
+            elif (tokens[j + 1].lower in NAME_JOINERS and j + 2 < len(tokens) and _is_name_word(tokens, j + 2)):
                 j += 2
             else:
                 break
@@ -474,8 +326,8 @@ def _names(tokens: list[_Token]) -> list[tuple[int, int, str]]:
     # "Kyrgyzstan and Tajikistan", "A, B and C"
     run = [names[0]] if names else []
     for prev, cur in zip(names, names[1:]):
-        between = [t.lower for t in tokens[prev[1] + 1:cur[0]]]
-        if between in ([","], ["and"], [",", "and"], ["or"], [",", "or"]):
+        between = tuple(t.lower for t in tokens[prev[1] + 1:cur[0]])
+        if between in LIST_SEPARATORS:
             run.append(cur)
             continue
         if len(run) > 1:
@@ -488,20 +340,21 @@ def _names(tokens: list[_Token]) -> list[tuple[int, int, str]]:
 
 def _is_name_word(tokens: list[_Token], i: int) -> bool:
     t = tokens[i]
-    if not _CAPITAL.match(t.text) or t.lower in _FUNCTION and i == 0:
+    if not CAPITALISED.match(t.text) or t.lower in FUNCTION_WORDS and i == 0:
         return False
-    if i == 0 or tokens[i - 1].text in ("“", '"', "(", ":"):
+    if i == 0 or tokens[i - 1].text in NAME_OPENERS:
         # The sentence's first word is capitalised anyway: a name only if it is no function word.
-        return t.lower not in _FUNCTION and not re.fullmatch(_NUMBER_WORDS, t.lower)
+        return t.lower not in FUNCTION_WORDS and not NUMBER_WORD.fullmatch(t.lower)
     return True
 
 
 def _after_locative(tokens: list[_Token], start: int) -> bool:
     before = [t for t in tokens if t.end <= start]
-    return bool(before) and before[-1].lower in _LOCATIVE
+    return bool(before) and before[-1].lower in LOCATIVES
 
 
-def _phrases(tokens: list[_Token], anchors: list[int], *, locative_only: bool = False) -> list[tuple[int, int, str]]:
+def _phrases(tokens: list[_Token], anchors: list[int], max_words: int, *,
+             locative_only: bool = False) -> list[tuple[int, int, str]]:
     """The runs of words between the question's words and the clause boundaries, cut at a preposition."""
     anchor_set = set(anchors)
     out = []
@@ -515,35 +368,34 @@ def _phrases(tokens: list[_Token], anchors: list[int], *, locative_only: bool = 
             j += 1
         run = tokens[i:j + 1]
         i = j + 1
-        if locative_only and not (run[0].lower in _LOCATIVE or _after_locative(tokens, run[0].start)):
+        if locative_only and not (run[0].lower in LOCATIVES or _after_locative(tokens, run[0].start)):
             continue
         # Drop the leading function words, then stop at the first preposition ("of" binds a noun phrase).
         k = 0
-        while k < len(run) and run[k].lower in _FUNCTION:
+        while k < len(run) and run[k].lower in FUNCTION_WORDS:
             k += 1
         run = run[k:]
-        cut = next((n for n, t in enumerate(run) if n and t.lower in _PREPOSITIONS and t.lower != "of"), len(run))
+        cut = next((n for n, t in enumerate(run) if n and t.lower in PREPOSITIONS and t.lower != "of"), len(run))
         run = run[:cut]
-        if run and len(run) <= MAX_PHRASE_WORDS:
+        if run and len(run) <= max_words:
             out.append((run[0].start, run[-1].end, "phrase"))
     return out
 
 
 def _is_boundary(token: _Token) -> bool:
-    return token.text in _BOUNDARY_PUNCT or token.lower in _CLAUSE_WORDS
+    return token.text in BOUNDARY_PUNCTUATION or token.lower in CLAUSE_WORDS
 
 
 def _trim(sentence: str, start: int, end: int) -> tuple[int, int]:
     """No leading or trailing function words, punctuation or spaces."""
     text = sentence[start:end]
-    m = re.match(r"^(?:(?:the|a|an|in|on|at|of|by|from|to)\s+)*", text, re.I)
-    lead = m.end() if m and m.end() < len(text) and not re.match(r"(?:the\s+)?(?:early|mid|late)[\s-]", text,
-                                                                     re.I) else 0
+    m = LEADING_FILLER.match(text)
+    lead = m.end() if m and m.end() < len(text) and not DECADE_PART.match(text) else 0
     start += lead
-    if re.search(r"\w['’]s$", sentence[start:end]):
+    if POSSESSIVE.search(sentence[start:end]):
         end -= 2  # "Garry Marshall's"
     while end > start and sentence[end - 1] in " ,.;:’'\"”)":
-        if sentence[end - 1] == "." and re.search(r"\b(?:[A-Za-z]\.){2,}$", sentence[start:end]):
+        if sentence[end - 1] == "." and ENDS_WITH_ABBREVIATION.search(sentence[start:end]):
             break
         end -= 1
     while start < end and sentence[start] in " ,;:(“\"‘":
