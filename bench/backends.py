@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bench.scale import _chunks, synthetic_texts, synthetic_vectors
-from rag.backends import Filters, open_backend
+from rag.app import factory
+from rag.backends import Filters
 from rag.core.config import Config
 from rag.index.store import Manifest
-from rag.ingest.chunking import ChunkerSettings
 
 STANDALONE = "http://127.0.0.1:19530"
 QUERY_BUDGET_S = 300.0  # per backend; the slowest then answers fewer queries, never none
@@ -57,13 +57,13 @@ def _manifest(chunks, dim: int, config: Config) -> Manifest:
         documents.setdefault(c.doc_id, {"hash": c.doc_id, "title": c.title, "source": "", "n_chunks": 0,
                                         "metadata": {}})["n_chunks"] += 1
     return Manifest(embedder={"name": config.embedding_model, "dim": dim},
-                    chunker=ChunkerSettings.from_config(config).to_dict(),
+                    chunker=factory.chunker_settings(config).to_dict(),
                     documents=documents, n_chunks=len(chunks), index_type=config.index_type)
 
 
 def run_backend(config: Config, chunks, vectors: np.ndarray, *, n_queries: int, seed: int = 1,
                 budget_s: float = QUERY_BUDGET_S) -> dict[str, Any]:
-    backend = open_backend(config)
+    backend = factory.backend(config)
     manifest = _manifest(chunks, vectors.shape[1], config)
     t = time.perf_counter()
     with backend.lock():

@@ -343,11 +343,11 @@ def _uploads(b: Bench, o: Outcome) -> None:
     code = r"""
 import json, sys
 from pathlib import Path
+from rag.app import factory
 from rag.core.config import Config
-from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import ingest
 corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
-indexer = Indexer(Config(index_dir=index, corpus_dir=corpus))
+indexer = factory.indexer(Config(index_dir=index, corpus_dir=corpus))
 pairs = [("北京.txt", "上海.txt"), ("report (1).txt", "report-1.txt"), ("A.TXT", "A.txt"),
          ("x" * 90 + "-alpha.txt", "x" * 90 + "-beta.txt")]
 ids = []
@@ -671,10 +671,9 @@ def _bad_files(b: Bench, o: Outcome) -> None:
 def _library(b: Bench, o: Outcome) -> None:
     code = r"""
 import sys
-from rag.core.config import Config
 from rag.core.errors import RagError
 from rag.retrieval.retriever import Retriever
-r = Retriever.load(sys.argv[1], config=Config())
+r = Retriever.load(sys.argv[1])
 bad = 0
 for kwargs in ({"k": 0}, {"k": -3}, {"k": 2.5}, {"k": "3"}, {"mode": "BM25"}, {"doc_ids": "imu"}):
     try:

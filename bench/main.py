@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import Table, machine, percentile, write_json
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.errors import RagError
 from rag.core.records import Document
@@ -59,7 +60,6 @@ def load_bench_documents(corpus: Path | None) -> list[Document]:
 def bench_indexing(docs: list[Document], config: Config, embedder: Embedder, repeats: int = 1) -> Table:
     """The plain loop is what most code does: fixed batches in the order the documents give the
     chunks, one `encode` call each. `rag index` sorts all new chunks by token length first."""
-    from rag.indexing.indexer import Indexer
     from rag.ingest.chunking import Chunker
 
     chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=embedder.fits)
@@ -80,7 +80,7 @@ def bench_indexing(docs: list[Document], config: Config, embedder: Embedder, rep
         bucketed.append(time.perf_counter() - t)
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            Indexer(config, embedder).sync(docs, Path(tmp) / "index")
+            factory.indexer(config, embedder).sync(docs, Path(tmp) / "index")
             pipeline.append(time.perf_counter() - t)
     p, b, q = min(plain), min(bucketed), min(pipeline)
     rows = [
@@ -140,15 +140,11 @@ def bench_embedding_backends(docs: list[Document], config: Config, torch_e: Embe
 
 
 def bench_article_queries(config: Config, repeats: int = 5) -> Table:
-    from rag.embedders import embedder_for
-    from rag.indexing.indexer import Indexer
-    from rag.retrieval.retriever import Retriever
-
-    embedder = embedder_for(config)
+    embedder = factory.embedder(config)
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
-        Indexer(config, embedder).index_paths([Path("corpus")], index_dir)
-        retriever = Retriever.load(index_dir, config=config, embedder=embedder)
+        factory.indexer(config, embedder).index_paths([Path("corpus")], index_dir)
+        retriever = factory.retriever(config, index_dir, embedder=embedder)
         retriever.search("warm up")
         rows = []
         for mode in ("dense", "bm25", "hybrid"):
@@ -242,10 +238,9 @@ def bench_backends(sizes: Sequence[int], config: Config, *, n_queries: int) -> T
 
 def _article_chunks(config: Config, embedder: Embedder):
     from rag.index.store import IndexStore
-    from rag.indexing.indexer import Indexer
 
     with tempfile.TemporaryDirectory() as tmp:
-        Indexer(config, embedder).index_paths([Path("corpus")], Path(tmp) / "index")
+        factory.indexer(config, embedder).index_paths([Path("corpus")], Path(tmp) / "index")
         snap = IndexStore(Path(tmp) / "index").load(mmap=False)
         return list(snap.chunks), np.array(snap.vectors)
 
@@ -255,12 +250,11 @@ def bench_cold_start(config: Config, embedder: Embedder, repeats: int = 3) -> Ta
     import subprocess
     import sys
 
-    from rag.indexing.indexer import Indexer
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
-        Indexer(config, embedder).index_paths([Path("corpus")], index)
+        factory.indexer(config, embedder).index_paths([Path("corpus")], index)
         for backend in ("onnx-int8", "torch"):
             env = {**os.environ, "RAG_QUERY_BACKEND": backend}
             times = []

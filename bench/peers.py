@@ -53,6 +53,7 @@ from typing import Protocol  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from rag.app import factory
 from rag.core.config import Config  # noqa: E402
 from rag.core.errors import DatasetError, RagError  # noqa: E402
 from rag.core.records import Document  # noqa: E402
@@ -121,10 +122,8 @@ class Ours:
     name = "ours"
 
     def __init__(self, config: Config | None = None):
-        from rag.embedders import embedder_for
-
         self.config = config or Config()
-        self.embedder = embedder_for(self.config)
+        self.embedder = factory.embedder(self.config)
         self.embedder.encode_passages(["warm up the model"])
         self.embedder.encode_queries(["warm up the model"])
         self._tmp = tempfile.TemporaryDirectory(prefix="peers-ours-")
@@ -132,14 +131,12 @@ class Ours:
         self.build(WARM_UP)
 
     def build(self, docs: Sequence[Document]) -> BuildStats:
-        from rag.indexing.indexer import Indexer
-        from rag.retrieval.retriever import Retriever
 
         index_dir = Path(self._tmp.name) / "index"
         t = time.perf_counter()
-        Indexer(self.config, self.embedder).sync(docs, index_dir, rebuild=True)
+        factory.indexer(self.config, self.embedder).sync(docs, index_dir, rebuild=True)
         seconds = time.perf_counter() - t
-        self.retriever = Retriever.load(index_dir, config=self.config, embedder=self.embedder)
+        self.retriever = factory.retriever(self.config, index_dir, embedder=self.embedder)
         texts = [c.text for c in self.retriever.snapshot.chunks]
         return BuildStats(seconds, len(texts), _tokens(texts),
                           "chunking, embedding, FAISS, BM25, chunk store and manifest written to disk")

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.records import Chunk
-from rag.ingest.chunking import ChunkerSettings
 
 DIM = 384
 PER_TOPIC = 8
@@ -100,7 +100,7 @@ def write_index(root: Path, chunks: Sequence[Chunk], vectors: np.ndarray, config
         documents.setdefault(c.doc_id, {"hash": c.doc_id, "title": c.title, "source": "", "n_chunks": 0,
                                         "metadata": {}})["n_chunks"] += 1
     manifest = Manifest(embedder={"name": embedder_name, "dim": vectors.shape[1]},
-                        chunker=ChunkerSettings.from_config(config).to_dict(),
+                        chunker=factory.chunker_settings(config).to_dict(),
                         documents=documents, n_chunks=len(chunks), index_type=config.index_type)
     store = IndexStore(root)
     t = time.perf_counter()
@@ -145,14 +145,11 @@ def measure_serving(index_dir: str, config: Config, queries: np.ndarray, questio
     """Run in a fresh process: load like a server, then query. Peak RSS is this process's own.
     `warm`: search every query vector once untimed first, so the figures compare query cost, not
     which index's mapped pages the page cache still held."""
-    from rag.embedders import embedder_for
-    from rag.retrieval.retriever import Retriever
-
-    embedder = embedder_for(config)
+    embedder = factory.embedder(config)
     embedder.encode_queries(["load the model"])
     rss_model = peak_rss_mb()
     t = time.perf_counter()
-    retriever = Retriever.load(index_dir, config=config, embedder=embedder)
+    retriever = factory.retriever(config, index_dir, embedder=embedder)
     load_s = time.perf_counter() - t
     rss_loaded = peak_rss_mb()
     index = retriever.snapshot.vector_index

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import percentile
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.records import Document
 
@@ -103,7 +104,6 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
     from rag.embedders.models import canonical_name
     from rag.index.merge_policy import MAX_SEGMENTS
     from rag.index.store import IndexStore
-    from rag.indexing.indexer import Indexer
 
     t = time.perf_counter()
     everything, topics = synthetic_vectors(n + n_queries)
@@ -130,7 +130,7 @@ def run_updates(n: int, config: Config, embedder, *, n_queries: int, questions: 
         del chunks, vectors
         store = IndexStore(index_dir)
         embedder = TimedEmbedder(embedder)
-        indexer = Indexer(config, embedder)
+        indexer = factory.indexer(config, embedder)
         embedder.encode_passages(["warm up the model"])
         embedder.seconds = 0.0
 

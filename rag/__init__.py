@@ -2,6 +2,15 @@
 
     >>> from rag import Retriever
     >>> hits = Retriever.load(".rag/index").search("When was the IMU first formed?", k=3)
+
+`Retriever.load` reads no rag.toml or RAG_* variables: it searches with the default
+`RetrievalSettings` (pass `settings=` for others) and the embedding model the index's manifest
+names, resolved to its installed copy. `Pipeline.load()` reads the configuration
+(`Config.load()`, or the `config=` given) and builds its parts through `rag.app.factory`, the
+one place a `Config` becomes components:
+
+    >>> from rag import Config, Pipeline
+    >>> Pipeline.load(config=Config.load(k=3)).ask("When was the IMU first formed?").text
 """
 
 from rag.core.config import Config

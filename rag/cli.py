@@ -173,8 +173,8 @@ def _check_directory(path: Path, what: str, flag: str, *, writable: bool) -> Non
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from rag.app import factory
     from rag.core.config import is_ray_address
-    from rag.indexing.indexer import Indexer
 
     if args.ray and not is_ray_address(args.ray) and Path(args.ray).exists():
         # `rag index --ray docs/`: the folder is a path to index, not the cluster's address.
@@ -202,10 +202,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     try:
         ray = None
         if args.ray is not None or config.ray_address.strip():
-            from rag.indexing.ray_indexing import RayIndexing
-
-            ray = RayIndexing(config, config.ray_address or "local")
-        report = Indexer(config, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
+            ray = factory.ray_indexing(config)
+        report = factory.indexer(config, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
                                              show_progress=sys.stderr.isatty())
     finally:
         for logger in loggers:
@@ -226,11 +224,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from rag.app import factory
     from rag.core.pages import pages_label
-    from rag.retrieval.retriever import Retriever
 
     config = _config(args, k=args.k)
-    retriever = Retriever.load(config.index_dir, config=config)
+    retriever = factory.retriever(config, config.index_dir)
     hits = retriever.search(args.question, config.k, mode=args.mode, doc_ids=args.doc,
                             date_from=args.after, date_to=args.before)
     if args.json:
@@ -293,11 +291,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from rag.backends import open_backend
+    from rag.app import factory
     from rag.index.library import find_document, format_size, format_time, list_documents
 
     config = _config(args)
-    store = open_backend(config)  # reading the catalogue needs no model
+    store = factory.backend(config)  # reading the catalogue needs no model
     if args.action == "list":
         if args.ids:
             raise RagError("`rag docs` lists every document; use `rag docs show ID` for one")
@@ -336,9 +334,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
                     print(f"{key + ':':9} {plain(value)}")
             print()
         return 0
-    from rag.indexing.indexer import Indexer
-
-    removal = Indexer(config).remove_documents(args.ids, config.index_dir)
+    removal = factory.indexer(config).remove_documents(args.ids, config.index_dir)
     if args.json:
         print(json_text({"removed": list(removal.removed), "deleted_files": list(removal.deleted_files),
                          "kept_files": list(removal.kept_files), "chunks": removal.n_chunks}))

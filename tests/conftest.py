@@ -32,15 +32,17 @@ def embedder(config):
 @pytest.fixture
 def shared_model(monkeypatch, embedder):
     """Commands run in-process reuse the session's model instead of loading their own."""
+    import rag.app.factory
     import rag.embedders
     import rag.generators.extractive.generator
     import rag.indexing.indexer
     import rag.retrieval.retriever
 
-    for module in (rag.embedders, rag.indexing.indexer, rag.retrieval.retriever, rag.generators.extractive.generator):
-        for factory in ("create_embedder", "embedder_for"):
-            if hasattr(module, factory):
-                monkeypatch.setattr(module, factory, lambda *a, **k: embedder)
+    for module in (rag.embedders, rag.app.factory, rag.indexing.indexer, rag.retrieval.retriever,
+                   rag.generators.extractive.generator):
+        for name in ("create_embedder", "load_embedder"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, lambda *a, **k: embedder)
 
 
 @pytest.fixture(scope="session")
@@ -53,18 +55,18 @@ def article_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def article_index(tmp_path_factory, article_corpus, config, embedder) -> Path:
     """An index of the article, built once; tests must not modify it."""
-    from rag.indexing.indexer import Indexer
+    from rag.app import factory
 
     index_dir = tmp_path_factory.mktemp("index") / "article"
-    Indexer(config, embedder).index_paths([article_corpus], index_dir)
+    factory.indexer(config, embedder).index_paths([article_corpus], index_dir)
     return index_dir
 
 
 @pytest.fixture(scope="session")
 def retriever(article_index, config, embedder):
-    from rag.retrieval.retriever import Retriever
+    from rag.app import factory
 
-    return Retriever.load(article_index, config=config, embedder=embedder)
+    return factory.retriever(config, article_index, embedder=embedder)
 
 
 def copy_as_built_by(index_dir: Path, copy: Path, model: str) -> Path:
@@ -100,11 +102,10 @@ def any_backend(request, config, tmp_path):
 @pytest.fixture(scope="session", params=BACKENDS)
 def article_retriever(request, article_index, article_corpus, config, embedder, tmp_path_factory):
     """A retriever over the article on each backend in turn; tests must not modify it."""
-    from rag.indexing.indexer import Indexer
-    from rag.retrieval.retriever import Retriever
+    from rag.app import factory
 
     if request.param == "local":
-        return Retriever.load(article_index, config=config, embedder=embedder)
+        return factory.retriever(config, article_index, embedder=embedder)
     milvus = backend_config(config, "milvus", tmp_path_factory.mktemp("milvus"))
-    Indexer(milvus, embedder).index_paths([article_corpus])
-    return Retriever.load(config=milvus, embedder=embedder)
+    factory.indexer(milvus, embedder).index_paths([article_corpus])
+    return factory.retriever(milvus, embedder=embedder)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.records import Document
 from rag.index.store import IndexStore
@@ -79,7 +80,7 @@ def run_windows(indexer: Indexer, index_dir: Path) -> None:
 
 if __name__ == "__main__":
     index_dir = Path(sys.argv[1])
-    indexer = Indexer(Config(chunk_tokens=64, chunk_overlap=8), HashEmbedder())
+    indexer = factory.indexer(Config(chunk_tokens=64, chunk_overlap=8), HashEmbedder())
     if sys.argv[2:] == ["window"]:
         run_windows(indexer, index_dir)
     n = 0

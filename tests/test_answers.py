@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.app.pipeline import Pipeline, make_generator
+from rag.app import factory
+from rag.app.pipeline import Pipeline
 from rag.core.records import Chunk, Hit
 from rag.generators.citations import verify
+from rag.generators.extractive.settings import ExtractiveSettings
 from rag.generators.prompts import NOT_IN_DOCUMENTS, build_prompt, count_tokens
 from rag.ingest.loaders import load_documents
 
@@ -21,7 +21,7 @@ TEXT = load_documents([ARTICLE]).documents[0].text  # citation spans are offsets
 
 @pytest.fixture(scope="module")
 def pipeline(retriever, config):
-    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
+    return Pipeline(retriever, factory.generator(config, "extractive", retriever=retriever))
 
 
 def hit_for(sentence: str, rank: int = 1, doc_id: str = "imu-pakistan-2014.txt") -> Hit:
@@ -170,7 +170,7 @@ def test_prompt_budget_is_never_exceeded(lengths, window, answer):
 def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one(embedder, config):
     from rag.generators.extractive.generator import ExtractiveGenerator
 
-    gen = ExtractiveGenerator(config, embedder=embedder)
+    gen = ExtractiveGenerator(embedder=embedder)
     text = "Angelique Kerber won the 2018 Wimbledon women's singles title, beating Serena Williams in the final."
     hits = [Hit(Chunk("w#0", "w", text, 0, len(text), 25), 1.0, 1)]
     assert gen.generate("Who won the women's singles at Wimbledon in 2018?", hits).abstained is False
@@ -197,7 +197,7 @@ def test_indexed_passages_are_answered_without_embedding_their_sentences(retriev
     from rag.generators.extractive.generator import ExtractiveGenerator
 
     counting = CountingEmbedder(embedder)
-    stored = ExtractiveGenerator(replace(config, sentence_rescore=0), embedder=counting, sentences=retriever)
+    stored = ExtractiveGenerator(ExtractiveSettings(sentence_rescore=0), embedder=counting, sentences=retriever)
     question = "Where is the IMU believed to be based now?"
     hits = retriever.search(question, 5)
     answer = stored.generate(question, hits)
@@ -208,7 +208,7 @@ def test_indexed_passages_are_answered_without_embedding_their_sentences(retriev
     # to it: here the next one trails by over 0.2, which its own vector cannot make up.
     best = stored.score_sentences(question, hits)[0][1].text
     counting.embedded.clear()
-    rescoring = ExtractiveGenerator(config, embedder=counting, sentences=retriever)
+    rescoring = ExtractiveGenerator(embedder=counting, sentences=retriever)
     rescoring.generate(question, hits)
     assert counting.embedded == [question, best]
     # Close competitors are re-scored too, three at most whatever the passages' length.
@@ -219,5 +219,5 @@ def test_indexed_passages_are_answered_without_embedding_their_sentences(retriev
 
     # Without the stored vectors (an index from before them) every sentence is embedded instead.
     counting.embedded.clear()
-    ExtractiveGenerator(config, embedder=counting).generate(question, hits)
+    ExtractiveGenerator(embedder=counting).generate(question, hits)
     assert len(counting.embedded) > 10

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.app import factory
 from rag.backends import Filters
 from rag.core.config import Config
 from rag.core.errors import ConfigError
-from rag.indexing.indexer import Indexer
-from rag.retrieval.retriever import Retriever
 
 from .conftest import ROOT, backend_config
 
@@ -33,7 +32,7 @@ DOCS = {
 def test_indexing_again_embeds_only_added_or_changed_documents_and_drops_removed_ones(
         tmp_path, any_backend, embedder):
     docs = write_docs(tmp_path / "docs", DOCS)
-    indexer = Indexer(any_backend, embedder)
+    indexer = factory.indexer(any_backend, embedder)
     first = indexer.index_paths([docs])
     assert sorted(first.added) == sorted(DOCS) and first.embedded_chunks == 3
 
@@ -47,7 +46,7 @@ def test_indexing_again_embeds_only_added_or_changed_documents_and_drops_removed
     assert (update.added, update.updated, update.removed) == (["lakes.txt"], ["rivers.txt"], ["deserts.txt"])
     assert update.embedded_chunks == 2 and update.n_chunks == 3
 
-    retriever = Retriever.load(config=any_backend, embedder=embedder)
+    retriever = factory.retriever(any_backend, embedder=embedder)
     assert sorted(retriever.documents) == ["lakes.txt", "mountains.txt", "rivers.txt"]
     assert len(retriever) == 3
     assert retriever.search("Which river flows into the North Sea?", 1)[0].doc_id == "rivers.txt"
@@ -61,8 +60,8 @@ def test_filters_by_document_and_date_are_applied_by_the_store(tmp_path, any_bac
         '{"id": "a", "title": "A", "text": "Floods hit the valley in spring.", "date": "2014-04-02"}\n'
         '{"id": "b", "title": "B", "text": "Floods hit the valley again in autumn.", "date": "2015-10-09"}\n'
         '{"id": "c", "title": "C", "text": "Floods were feared in the valley.", "date": ""}\n', encoding="utf-8")
-    Indexer(any_backend, embedder).index_paths([docs])
-    retriever = Retriever.load(config=any_backend, embedder=embedder)
+    factory.indexer(any_backend, embedder).index_paths([docs])
+    retriever = factory.retriever(any_backend, embedder=embedder)
     assert {h.doc_id for h in retriever.search("floods in the valley", 5)} == {"a", "b", "c"}
     for mode in ("dense", "bm25", "hybrid"):
         assert [h.doc_id for h in retriever.search("floods", 5, mode=mode, doc_ids=["b"])] == ["b"]
@@ -83,14 +82,14 @@ def test_with_chunk_context_a_passage_is_found_by_its_documents_title_and_date(t
     docs = [Document("bizen", "Bizen pottery", passage, metadata={"date": "2023-05-01"}),
             Document("other", "Shigaraki ware", "The clay is coarse and full of feldspar.", metadata={})]
     plain = any_backend.replace(chunk_context=False)
-    Indexer(plain, embedder).sync(docs, plain.index_dir)
-    assert Retriever.load(config=plain, embedder=embedder).search("Bizen", 2, mode="bm25") == []
+    factory.indexer(plain, embedder).sync(docs, plain.index_dir)
+    assert factory.retriever(plain, embedder=embedder).search("Bizen", 2, mode="bm25") == []
 
     store = tmp_path / "context"
     store.mkdir()
     config = backend_config(plain.replace(chunk_context=True), plain.backend, store)
-    Indexer(config, embedder).sync(docs, config.index_dir)
-    retriever = Retriever.load(config=config, embedder=embedder)
+    factory.indexer(config, embedder).sync(docs, config.index_dir)
+    retriever = factory.retriever(config, embedder=embedder)
     (hit,) = retriever.search("Bizen", 1, mode="bm25")
     assert hit.doc_id == "bizen" and hit.text == passage  # the span is the passage alone
     assert hit.chunk.header == "Bizen pottery · 2023-05-01"
@@ -135,14 +134,14 @@ def test_a_server_without_full_text_search_ranks_keywords_here_and_says_so_once(
     local = backend_config(config, "local", tmp_path)
     plain = backend_config(config, "milvus", tmp_path).replace(milvus_collection="no_bm25")
     for cfg in (local, plain):
-        Indexer(cfg, embedder).index_paths([docs])
+        factory.indexer(cfg, embedder).index_paths([docs])
     with caplog.at_level(logging.INFO, logger="rag.milvus"):
-        retriever = Retriever.load(config=plain, embedder=embedder)
+        retriever = factory.retriever(plain, embedder=embedder)
         retriever.refresh()
         hits = retriever.search("driest desert Chile", 3, mode="bm25")
     said = [r for r in caplog.records if "no BM25 full-text search" in r.getMessage()]
     assert len(said) == 1
-    expected = Retriever.load(config=local, embedder=embedder).search("driest desert Chile", 3, mode="bm25")
+    expected = factory.retriever(local, embedder=embedder).search("driest desert Chile", 3, mode="bm25")
     assert [(h.chunk.id, round(h.score, 4)) for h in hits] == [(h.chunk.id, round(h.score, 4)) for h in expected]
     assert retriever.search("Chile", 3, mode="bm25", doc_ids=["rivers.txt"]) == []
 
@@ -151,7 +150,7 @@ def test_two_services_on_one_milvus_see_each_others_uploads_and_removals(tmp_pat
     from rag.app.service import ChatService
 
     cfg = backend_config(config, "milvus", tmp_path).replace(corpus_dir=tmp_path / "corpus")
-    Indexer(cfg, embedder).index_paths([write_docs(tmp_path / "corpus", {"rivers.txt": DOCS["rivers.txt"]})])
+    factory.indexer(cfg, embedder).index_paths([write_docs(tmp_path / "corpus", {"rivers.txt": DOCS["rivers.txt"]})])
     first, second = ChatService(cfg, embedder=embedder), ChatService(cfg, embedder=embedder)
     first.upload("glaciers.txt", b"The Aletsch glacier is the largest glacier in the Alps.")
     assert {d.id for d in second.list_documents()} == {"rivers.txt", "uploads/glaciers.txt"}
@@ -187,7 +186,7 @@ def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, mo
     install_log_redaction()
     cfg = config.replace(backend="milvus", milvus_uri="http://127.0.0.1:9/")  # nothing listens on port 9
     with caplog.at_level(logging.DEBUG), pytest.raises(MilvusError) as err:
-        MilvusBackend(cfg).read_manifest()
+        MilvusBackend(factory.milvus_settings(cfg)).read_manifest()
     assert token not in str(err.value)
     assert all(token not in r.getMessage() for r in caplog.records)
 

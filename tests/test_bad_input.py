@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.app.pipeline import Pipeline, make_generator
+from rag.app import factory
+from rag.app.pipeline import Pipeline
 from rag.cli import main
 from rag.core.config import Config
 from rag.core.errors import (
@@ -33,7 +34,6 @@ from rag.core.records import Document
 from rag.index.store import IndexStore
 from rag.ingest.chunking import Chunker
 from rag.ingest.loaders import load_documents, load_text_document
-from rag.retrieval.retriever import Retriever
 
 from .conftest import ROOT
 from .test_loaders import make_pdf
@@ -77,7 +77,7 @@ BAD_QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def pipeline(retriever, config):
-    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
+    return Pipeline(retriever, factory.generator(config, "extractive", retriever=retriever))
 
 
 @pytest.mark.parametrize("question, message", BAD_QUESTIONS)
@@ -206,7 +206,7 @@ def test_index_skips_each_bad_file_once_by_name_and_indexes_the_rest(tmp_path, c
         (line,) = [ln for ln in lines if f"/{name}: " in ln]
         assert line.startswith("skipped ") and reason in line
     assert indexed_docs(tmp_path / "idx") == {"good.txt", "herons.html", "puffins"}
-    hit = Retriever.load(tmp_path / "idx", config=Config()).search("How do herons catch fish?", 1)[0]
+    hit = factory.retriever(Config(), tmp_path / "idx").search("How do herons catch fish?", 1)[0]
     assert hit.doc_id == "herons.html" and "tracking" not in hit.text and "Home |" not in hit.text
 
 
@@ -300,7 +300,7 @@ def damaged(tmp_path, article_index, request) -> Path:
 @pytest.mark.parametrize("damaged", DAMAGE, indirect=True)
 def test_a_damaged_index_is_named_with_the_command_that_fixes_it(damaged, capsys, shared_model, config, embedder):
     with pytest.raises((IndexCorruptError, IndexNotFoundError)) as err:
-        Retriever.load(damaged, config=config, embedder=embedder)
+        factory.retriever(config, damaged, embedder=embedder)
     assert str(damaged) in str(err.value) and "rag index" in str(err.value)
     for command in ("search", "ask"):
         code, out, err_text = run(capsys, command, "When was the IMU first formed?", "--index", str(damaged))
@@ -350,7 +350,7 @@ def test_a_rag_toml_naming_a_missing_model_is_reported_as_such_not_as_a_stale_in
     code, _, err = run(capsys, command, "When was the IMU first formed?", "--index", str(article_index))
     assert_one_clear_error(code, err, "cannot load embedding model '/nonexistent/model-dir'")
     with pytest.raises(ModelNotFoundError):
-        Retriever.load(article_index, config=Config.load())
+        factory.retriever(Config.load(), article_index)
 
 
 def test_updating_an_index_with_a_missing_model_names_the_model(tmp_path, monkeypatch, capsys, article_index,

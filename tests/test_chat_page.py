@@ -7,8 +7,6 @@ import time
 
 import pytest
 
-from rag.core.config import Config
-
 from .slow_endpoint import SlowEndpoint
 
 
@@ -31,7 +29,7 @@ def test_closing_an_answer_stream_cancels_the_hosted_request(endpoint, retriever
     from rag.generators.openai_compatible import OpenAICompatibleGenerator
 
     endpoint.delay = 0.5  # forty words: twenty seconds if nobody hangs up
-    generator = OpenAICompatibleGenerator(Config(), base_url=endpoint.url, model="m")
+    generator = OpenAICompatibleGenerator(base_url=endpoint.url, model="m")
     stream = Pipeline(retriever, generator).ask_stream("When was the IMU first formed?")
     assert isinstance(next(stream), str) and isinstance(next(stream), str)
     stream.close()  # what the page does on Stop
@@ -132,9 +130,9 @@ def test_closing_a_local_model_stream_cancels_the_generation(retriever):
     import urllib.request
 
     from rag.app.pipeline import Pipeline
-    from rag.generators.llama_cpp import LlamaCppGenerator
+    from rag.generators.llama_cpp import LlamaCppGenerator, LlamaCppSettings
 
-    generator = LlamaCppGenerator(Config(llama_threads=1, answer_tokens=300))
+    generator = LlamaCppGenerator(LlamaCppSettings(threads=1, answer_tokens=300))
     server = generator._load()
 
     def busy() -> bool:

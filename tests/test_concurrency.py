@@ -9,11 +9,11 @@ import threading
 import time
 import traceback
 
+from rag.app import factory
 from rag.app.service import ChatService
 from rag.core.config import Config
 from rag.core.records import Answer
 from rag.index.store import IndexStore
-from rag.indexing.indexer import Indexer
 from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE
@@ -74,7 +74,7 @@ def test_readers_see_one_whole_index_version_while_uploads_are_indexed(tmp_path,
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     cfg = Config(corpus_dir=corpus, index_dir=tmp_path / "index")
-    Indexer(cfg, embedder).index_paths([corpus], cfg.index_dir)
+    factory.indexer(cfg, embedder).index_paths([corpus], cfg.index_dir)
     service = ChatService(cfg, embedder=embedder)
     store = IndexStore(cfg.index_dir)
 
@@ -143,7 +143,7 @@ def test_readers_see_one_whole_index_version_while_uploads_are_indexed(tmp_path,
     # What each whole version returns, computed afterwards without concurrency.
     answers: dict[tuple[str, str, tuple], set[str]] = {}
     for name, snapshot in versions.items():
-        alone = Retriever(snapshot, embedder, cfg, store)
+        alone = Retriever(snapshot, embedder, factory.retrieval_settings(cfg), store)
         for question, mode in {(question, mode) for _, question, mode, _ in results}:
             answers.setdefault((question, mode, key(alone.search(question, K, mode=mode))), set()).add(name)
     sources = set()

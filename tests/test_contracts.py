@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rag.app import factory
 from rag.cli import main
 from rag.core.errors import QueryError, RagError
 from rag.safety.redact import StreamRedactor, install_log_redaction, redact, redact_data
@@ -43,7 +44,7 @@ def test_the_pipeline_refuses_k_zero_instead_of_silently_using_the_default(retri
     from rag.app.pipeline import Pipeline
     from rag.generators.extractive.generator import ExtractiveGenerator
 
-    pipeline = Pipeline(retriever, ExtractiveGenerator(config, embedder=embedder), config)
+    pipeline = Pipeline(retriever, ExtractiveGenerator(embedder=embedder))
     for k in (0, 2.5, "3"):
         with pytest.raises(QueryError, match="k must"):
             pipeline.ask(QUESTION, k=k)
@@ -59,7 +60,7 @@ def test_support_and_scores_are_plain_numbers_in_the_answers_data(retriever, con
     from rag.app.pipeline import Pipeline
     from rag.generators.extractive.generator import ExtractiveGenerator
 
-    data = Pipeline(retriever, ExtractiveGenerator(config, embedder=embedder), config).ask(QUESTION, k=3).to_dict()
+    data = Pipeline(retriever, ExtractiveGenerator(embedder=embedder)).ask(QUESTION, k=3).to_dict()
     assert data["citations"] and all(type(c["support"]) is float for c in data["citations"])
     assert type(data["confidence"]) is float and all(type(h["score"]) is float for h in data["hits"])
     json.dumps(data)  # without a default= hook: nothing numpy-typed is left
@@ -73,11 +74,10 @@ ESCAPES = {"id": "evil\x1b[2J\x1b[H.txt", "title": "\x1b]0;owned\x07Harbour \u20
 
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory, config, embedder):
-    from rag.indexing.indexer import Indexer
 
     root = tmp_path_factory.mktemp("escapes")
     (root / "docs.jsonl").write_text(json.dumps(ESCAPES) + "\n", encoding="utf-8")
-    Indexer(config, embedder).index_paths([root / "docs.jsonl"], root / "index")
+    factory.indexer(config, embedder).index_paths([root / "docs.jsonl"], root / "index")
     return root / "index"
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.app import factory
 from rag.cli import main
 from rag.core.config import Config
 from rag.core.errors import DocumentNotFoundError
-from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import ingest
 from rag.ingest.chunking import Chunker
 from rag.ingest.loaders import load_documents, load_text_document
@@ -38,7 +38,7 @@ def library(tmp_path, monkeypatch):
     # The PDF arrives as the page uploads it, so the upload folder's ledger knows rag stored it.
     pdf = velmont_pdf(tmp_path / "velmont.pdf").read_bytes()
     config = Config.load(index_dir="idx", corpus_dir="corpus")
-    ingest("velmont.pdf", pdf, corpus_dir=corpus, index_dir=Path("idx"), indexer=Indexer(config))
+    ingest("velmont.pdf", pdf, corpus_dir=corpus, index_dir=Path("idx"), indexer=factory.indexer(config))
     return tmp_path
 
 
@@ -269,17 +269,15 @@ def test_removing_an_unknown_id_changes_nothing_and_says_where_ids_are_listed(li
 
 def test_the_library_api_on_indexer_and_retriever_and_emptying_the_index(library, embedder):
     from rag.index.library import DocumentInfo
-    from rag.indexing.indexer import Indexer
-    from rag.retrieval.retriever import Retriever
 
     config = Config(corpus_dir=library / "corpus", index_dir=library / "idx")
-    indexer = Indexer(config, embedder)
+    indexer = factory.indexer(config, embedder)
     docs = indexer.list_documents()
     assert all(isinstance(d, DocumentInfo) for d in docs)
     pdf = indexer.get_document("uploads/velmont.pdf")
     assert (pdf.pages, pdf.type, pdf.chunks) == (2, "pdf", pdf.chunks) and pdf.chunks >= 1
     assert pdf.added_at and pdf.updated_at and pdf.size == (library / "corpus/uploads/velmont.pdf").stat().st_size
-    retriever = Retriever.load(config.index_dir, config=config, embedder=embedder)
+    retriever = factory.retriever(config, config.index_dir, embedder=embedder)
     assert [d.id for d in retriever.list_documents()] == [d.id for d in docs]
     with pytest.raises(DocumentNotFoundError):
         retriever.get_document("nope")

@@ -64,7 +64,7 @@ def test_a_dataset_directory_brings_its_corpus(tmp_path):
 
 def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_measured_value(
         tmp_path, capsys, monkeypatch, embedder, article_corpus):
-    monkeypatch.setattr("rag.indexing.indexer.embedder_for", lambda *a, **k: embedder)
+    monkeypatch.setattr("rag.app.factory.load_embedder", lambda *a, **k: embedder)
     dataset = write_jsonl(tmp_path / "tiny.jsonl", [GOOD, UNANSWERABLE, {
         "id": "q3", "question": "Where is the group believed to be based now?", "answers": ["North Waziristan"],
         "answerable": True, "evidence": ["tribal agency of North Waziristan"]}])

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.errors import ConfigError, EndpointError
 from rag.core.records import Answer, Chunk, Hit
@@ -55,7 +56,7 @@ def llama_server():
 def test_hosted_generator_streams_a_verified_answer_from_a_real_local_server(llama_server):
     from rag.generators.openai_compatible import OpenAICompatibleGenerator
 
-    gen = OpenAICompatibleGenerator(small_config(), base_url=llama_server, model="smollm2")
+    gen = OpenAICompatibleGenerator(factory.openai_settings(small_config()), base_url=llama_server, model="smollm2")
     hits = hits_for(FORMED)
     events = list(gen.stream("When was the IMU first formed?", hits))
     *deltas, final = events
@@ -70,18 +71,17 @@ def test_local_llama_cpp_generator_answers_in_process():
     from rag.generators.llama_cpp import LlamaCppGenerator
 
     hits = hits_for(FORMED)
-    answer = LlamaCppGenerator(small_config()).generate("When was the IMU first formed?", hits)
+    answer = LlamaCppGenerator(factory.llama_cpp_settings(small_config())).generate("When was the IMU first formed?", hits)
     assert_contract(answer, hits)
     assert answer.generator == "llama_cpp"
 
 
 def test_generators_are_chosen_by_name():
-    from rag.generators import create_generator
 
-    gen = create_generator("openai", small_config(openai_base_url="http://127.0.0.1:9/v1"))
+    gen = factory.generator(small_config(openai_base_url="http://127.0.0.1:9/v1"), "openai")
     assert gen.name == "openai"
     with pytest.raises(ConfigError, match="unknown generator 'gpt9'"):
-        create_generator("gpt9", small_config())
+        factory.generator(small_config(), "gpt9")
 
 
 # --- a misbehaving endpoint ---
@@ -174,7 +174,7 @@ def endpoint():
 def generator(url: str, **config):
     from rag.generators.openai_compatible import OpenAICompatibleGenerator
 
-    return OpenAICompatibleGenerator(small_config(**config), base_url=url, model="m", backoff=0.01)
+    return OpenAICompatibleGenerator(factory.openai_settings(small_config(**config)), base_url=url, model="m", backoff=0.01)
 
 
 def test_connection_refused_is_one_clear_message():

@@ -9,18 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError
 from rag.index.store import CURRENT, IndexStore
-from rag.indexing.indexer import Indexer
-from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE, copy_as_built_by
 
 
 @pytest.fixture
 def indexer(config, embedder):
-    return Indexer(config, embedder)
+    return factory.indexer(config, embedder)
 
 
 def write(path: Path, text: str) -> Path:
@@ -88,8 +87,8 @@ def test_incremental_index_searches_like_a_fresh_build(tmp_path, indexer, config
     indexer.index_paths([corpus], tmp_path / "inc")
     indexer.index_paths([corpus], tmp_path / "fresh")
     for q in ("What do volcanoes erupt?", "Are whales mammals?"):
-        inc = Retriever.load(tmp_path / "inc", config=config, embedder=embedder).search(q, 2)
-        fresh = Retriever.load(tmp_path / "fresh", config=config, embedder=embedder).search(q, 2)
+        inc = factory.retriever(config, tmp_path / "inc", embedder=embedder).search(q, 2)
+        fresh = factory.retriever(config, tmp_path / "fresh", embedder=embedder).search(q, 2)
         assert [h.chunk.id for h in inc] == [h.chunk.id for h in fresh]
         assert np.allclose([h.score for h in inc], [h.score for h in fresh])
 
@@ -97,14 +96,14 @@ def test_incremental_index_searches_like_a_fresh_build(tmp_path, indexer, config
 def test_loading_an_index_built_with_other_settings_says_what_differs(article_index, config, embedder):
     other = Config(chunk_tokens=200)
     with pytest.raises(IndexMismatchError) as err:
-        Retriever.load(article_index, config=other, embedder=embedder)
+        factory.retriever(other, article_index, embedder=embedder)
     message = str(err.value)
     assert "chunk_tokens: index has 160, config has 200" in message
     assert "rag index --rebuild" in message
     # A setting added later counts as its default in an index that does not record it, both ways.
     with pytest.raises(IndexMismatchError, match="context: index has True, config has False"):
-        Retriever.load(article_index, config=Config(chunk_context=False), embedder=embedder)
-    manifest = Retriever.load(article_index, config=config, embedder=embedder).view.manifest
+        factory.retriever(Config(chunk_context=False), article_index, embedder=embedder)
+    manifest = factory.retriever(config, article_index, embedder=embedder).view.manifest
     older = type(manifest)(**{**manifest.__dict__,
                               "chunker": {k: v for k, v in manifest.chunker.items() if k != "context"}})
     with pytest.raises(IndexMismatchError, match="context: index has False, config has True"):
@@ -114,12 +113,12 @@ def test_loading_an_index_built_with_other_settings_says_what_differs(article_in
 def test_updating_with_another_embedding_model_is_refused(tmp_path, article_index, config, embedder):
     index_dir = copy_as_built_by(article_index, tmp_path / "copy", "intfloat/e5-small-v2")
     with pytest.raises(IndexMismatchError, match="embedding model: index has 'intfloat/e5-small-v2'"):
-        Indexer(config, embedder).index_paths([ARTICLE], index_dir)
+        factory.indexer(config, embedder).index_paths([ARTICLE], index_dir)
 
 
 def test_missing_index_explains_how_to_build_one(tmp_path, config, embedder):
     with pytest.raises(IndexNotFoundError, match="rag index"):
-        Retriever.load(tmp_path / "nowhere", config=config, embedder=embedder)
+        factory.retriever(config, tmp_path / "nowhere", embedder=embedder)
 
 
 @pytest.mark.parametrize("damage", ["delete_faiss", "truncate_chunks", "bad_manifest", "future_format",
@@ -146,7 +145,7 @@ def test_damaged_index_is_reported_not_crashed_on(tmp_path, article_index, confi
         data = (segment / "vectors.npy").read_bytes()
         (segment / "vectors.npy").write_bytes(data[:200])
     with pytest.raises(IndexCorruptError, match="rebuild"):
-        Retriever.load(index_dir, config=config, embedder=embedder)
+        factory.retriever(config, index_dir, embedder=embedder)
 
 
 def test_a_failed_write_leaves_the_previous_index_live(tmp_path, indexer, monkeypatch, config, embedder):
@@ -166,7 +165,7 @@ def test_a_failed_write_leaves_the_previous_index_live(tmp_path, indexer, monkey
         indexer.index_paths([corpus], index_dir)
     monkeypatch.undo()
     assert IndexStore(index_dir).current_path() == before
-    hits = Retriever.load(index_dir, config=config, embedder=embedder).search("lighthouse", 5)
+    hits = factory.retriever(config, index_dir, embedder=embedder).search("lighthouse", 5)
     assert {h.doc_id for h in hits} == {"a.txt"}
     # The next run cleans up the half-written version and succeeds.
     report = indexer.index_paths([corpus], index_dir)
@@ -179,7 +178,7 @@ def test_readers_keep_their_version_while_a_new_one_is_published(tmp_path, index
     write(corpus / "a.txt", "Granite is an igneous rock.")
     index_dir = tmp_path / "index"
     indexer.index_paths([corpus], index_dir)
-    reader = Retriever.load(index_dir, config=config, embedder=embedder)
+    reader = factory.retriever(config, index_dir, embedder=embedder)
     write(corpus / "b.txt", "Basalt is a volcanic rock.")
     indexer.index_paths([corpus], index_dir)
     assert {h.doc_id for h in reader.search("rock", 5)} == {"a.txt"}

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.index.store import IndexStore
-from rag.indexing.indexer import Indexer
 from rag.ingest.loaders import FileLimits, load_documents, load_text_document
 from rag.ingest.parse_worker import DeadlineExceeded, Worker, WorkerFailed
 
@@ -186,18 +186,18 @@ def test_files_over_a_limit_keep_their_indexed_version(tmp_path, corpus, embedde
     write(corpus / "b.txt", "Barn owls live on every continent.")
     index = tmp_path / "index"
     small = {"chunk_tokens": 16, "chunk_overlap": 0}
-    Indexer(Config(**small), embedder).index_paths([corpus], index)
+    factory.indexer(Config(**small), embedder).index_paths([corpus], index)
 
     write(corpus / "b.txt", "Barn owls hunt mice. " * 400)  # 8,400 characters, over 100 chunks of 16 tokens
     write(corpus / "c.txt", "Snowy owls hunt by day. " * 400)
-    report = Indexer(Config(**small, max_file_chunks=20), embedder).index_paths([corpus], index)
+    report = factory.indexer(Config(**small, max_file_chunks=20), embedder).index_paths([corpus], index)
     assert report.removed == [] and report.added == [] and report.updated == []
     assert {s.doc_id for s in report.skipped} == {"b.txt", "c.txt"}
     assert all("max_file_chunks (20)" in s.reason for s in report.skipped)
     manifest = IndexStore(index).read_manifest()
     assert set(manifest.documents) == {"a.txt", "b.txt"}
 
-    report = Indexer(Config(**small, max_file_chars=5_000), embedder).index_paths([corpus], index)
+    report = factory.indexer(Config(**small, max_file_chars=5_000), embedder).index_paths([corpus], index)
     assert report.removed == [] and {s.doc_id for s in report.skipped} == {"b.txt", "c.txt"}
     assert "max_file_chars" in report.skipped[0].reason
     assert set(IndexStore(index).read_manifest().documents) == {"a.txt", "b.txt"}

@@ -71,9 +71,8 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
 @pytest.mark.slow
 def test_milvus_standalone_answers_with_dense_search_a_document_filter_and_updates(
         milvus_server, tmp_path, config, embedder, caplog):
+    from rag.app import factory
     from rag.app.service import ChatService
-    from rag.indexing.indexer import Indexer
-    from rag.retrieval.retriever import Retriever
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -81,11 +80,11 @@ def test_milvus_standalone_answers_with_dense_search_a_document_filter_and_updat
     (corpus / "other.txt").write_text("The Karakoram Highway links Pakistan and China over the Khunjerab Pass.")
     cfg = config.replace(backend="milvus", milvus_uri=milvus_server, milvus_collection="article",
                          corpus_dir=corpus)
-    report = Indexer(cfg, embedder).index_paths([corpus])
+    report = factory.indexer(cfg, embedder).index_paths([corpus])
     assert sorted(report.added) == ["imu-pakistan-2014.txt", "other.txt"] and report.n_chunks > 5
 
     with caplog.at_level(logging.INFO, logger="rag.milvus"):
-        retriever = Retriever.load(config=cfg, embedder=embedder)
+        retriever = factory.retriever(cfg, embedder=embedder)
     assert [r.getMessage() for r in caplog.records if "no BM25 full-text search" in r.getMessage()]
     hits = retriever.search("When was the IMU first formed?", 3, mode="dense", doc_ids=["imu-pakistan-2014.txt"])
     assert any("late 1990s" in h.text for h in hits) and {h.doc_id for h in hits} == {"imu-pakistan-2014.txt"}
@@ -98,7 +97,7 @@ def test_milvus_standalone_answers_with_dense_search_a_document_filter_and_updat
     assert "1990s" in answer["answer"]
 
     (corpus / "other.txt").write_text("The Karakoram Highway was finished in 1979 after twenty years of work.")
-    update = Indexer(cfg, embedder).index_paths([corpus])
+    update = factory.indexer(cfg, embedder).index_paths([corpus])
     assert (update.updated, update.embedded_chunks) == (["other.txt"], 1)
     assert retriever.refresh()
     (top,) = retriever.search("When was the Karakoram Highway finished?", 1, doc_ids=["other.txt"])

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.app import factory
 from rag.core.errors import DocumentError, IndexCorruptError, IndexWriteError, NotOwnedError
 from rag.index.store import IndexStore
 from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import UploadFolder, ingest
-from rag.retrieval.retriever import Retriever
 
 from .test_bad_input import assert_one_clear_error, run
 
@@ -38,7 +38,7 @@ def tree(root: Path) -> list[str]:
 
 @pytest.fixture
 def indexer(config, embedder) -> Indexer:
-    return Indexer(config, embedder)
+    return factory.indexer(config, embedder)
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_every_index_file_overwritten_with_random_bytes_is_named_with_the_rebuil
         target.write_bytes(rng.bytes(max(len(original), 64)))
         try:
             with pytest.raises(IndexCorruptError) as err:
-                retriever = Retriever.load(index_copy, config=config, embedder=embedder)
+                retriever = factory.retriever(config, index_copy, embedder=embedder)
                 retriever.search("When was the IMU first formed?", 5)  # chunk lines are read lazily
             assert target.name in str(err.value) or str(target.parent) in str(err.value), target
             assert "rag index --rebuild" in str(err.value)
@@ -360,7 +360,7 @@ def test_two_different_uploads_always_keep_two_documents(tmp_path, indexer, conf
                indexer=indexer)
     assert a.path != b.path and a.document.id != b.document.id and not (a.replaced or b.replaced)
     assert a.path.read_bytes().startswith(b"Granite") and b.path.read_bytes().startswith(b"Basalt")
-    documents = Retriever.load(index_dir, config=config, embedder=embedder).documents
+    documents = factory.retriever(config, index_dir, embedder=embedder).documents
     assert {a.document.id, b.document.id} <= set(documents)
     assert "indexed" in a.status() and "replaced" not in b.status()
 
@@ -371,7 +371,7 @@ def test_reuploading_a_name_replaces_that_upload_and_says_so(tmp_path, indexer, 
     again = ingest("北京.txt", b"New text about basalt.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     assert again.replaced and again.path == first.path and again.path.read_bytes() == b"New text about basalt."
     assert again.status().startswith(f"{again.document.id}: replaced the earlier version of {again.document.id}")
-    hits = Retriever.load(index_dir, config=config, embedder=embedder).search("basalt", 5)
+    hits = factory.retriever(config, index_dir, embedder=embedder).search("basalt", 5)
     assert [h.chunk.text for h in hits] == ["New text about basalt."]
 
 
@@ -387,7 +387,7 @@ def test_an_upload_never_overwrites_a_file_the_user_put_in_the_upload_folder(tmp
 
 def test_an_upload_over_the_chunk_limit_is_refused_and_stores_nothing(tmp_path, config, embedder):
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    small = Indexer(config.replace(max_file_chunks=1), embedder)
+    small = factory.indexer(config.replace(max_file_chunks=1), embedder)
     ingest("short.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=small)
     long_text = " ".join(f"Sentence {i} tells of tides, harbours and the ships in them." for i in range(200))
     with pytest.raises(DocumentError, match="max_file_chunks"):

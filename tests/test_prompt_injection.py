@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from rag.app import factory
 from rag.cli import main
 from rag.core.errors import EndpointError
 from rag.core.records import Answer, Chunk, Hit
@@ -61,7 +62,7 @@ def assert_citations_are_real(answer: Answer, hits: list[Hit]) -> None:
 def extractive(config, embedder):
     from rag.generators.extractive.generator import ExtractiveGenerator
 
-    return ExtractiveGenerator(config, embedder=embedder)
+    return ExtractiveGenerator(embedder=embedder)
 
 
 def with_article(retriever, question: str, *extra: Hit) -> list[Hit]:
@@ -219,7 +220,7 @@ def llama(tmp_path, monkeypatch):
 
     fake_model = tmp_path / "model.gguf"
     fake_model.write_bytes(b"GGUF")
-    gen = LlamaCppGenerator(small_config(), model_path=str(fake_model))
+    gen = LlamaCppGenerator(factory.llama_cpp_settings(small_config()), model_path=str(fake_model))
     prompts = []
 
     def pieces(prompt, usage):

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.app import factory
 from rag.cli import main
 from rag.core.config import Config
 from rag.core.errors import ConfigError
 from rag.core.records import Document
 from rag.index.store import IndexStore
-from rag.indexing.indexer import Indexer
 
 from .conftest import ROOT
 
@@ -67,12 +67,11 @@ def local_ray():
 
 
 def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, embedder, local_ray):
-    from rag.indexing.ray_indexing import RayIndexing
 
     # A limit that one document exceeds, so skipping happens on the workers too.
     cfg = config.replace(max_file_chunks=6)
-    single = Indexer(cfg, embedder)
-    on_ray = Indexer(cfg, embedder, ray=RayIndexing(cfg, "local", actors=2))
+    single = factory.indexer(cfg, embedder)
+    on_ray = factory.indexer(cfg, embedder, ray=factory.ray_indexing(cfg, "local", actors=2))
     docs = [document("a", 12), document("b", 2), document("big", 80), document("c", 25, seed=7),
             document("d", 1, seed=3), document("e", 6, seed=11)]
     first = single.sync(docs, tmp_path / "single")
@@ -138,7 +137,7 @@ def test_index_on_a_two_node_loopback_cluster_equals_the_single_process_index(tm
     from bench.ray_cluster import LoopbackCluster
 
     assert RGB_CORPUS.is_file(), f"{RGB_CORPUS} is missing"
-    Indexer(config, embedder).index_paths([RGB_CORPUS], tmp_path / "single")
+    factory.indexer(config, embedder).index_paths([RGB_CORPUS], tmp_path / "single")
     cluster = LoopbackCluster(cpus=1)
     with cluster:
         assert len(cluster.pids()) > 4

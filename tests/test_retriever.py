@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag import Retriever
+from rag.app import factory
 from rag.core.errors import QuestionError
 from rag.core.records import Hit
 from rag.retrieval.retriever import _scaled_sum
@@ -70,7 +70,7 @@ def test_a_method_whose_scores_are_all_equal_or_weighted_zero_does_not_move_the_
 
 @pytest.mark.parametrize("fusion", ["scores", "rrf"])
 def test_either_fusion_finds_the_karachi_attack_passage_first(article_index, config, embedder, fusion):
-    retriever = Retriever.load(article_index, config=config.replace(fusion=fusion), embedder=embedder)
+    retriever = factory.retriever(config.replace(fusion=fusion), article_index, embedder=embedder)
     (hit,) = retriever.search("When did the IMU attack Karachi airport?", k=1)
     assert "Karachi" in hit.text
 
@@ -95,7 +95,6 @@ def test_unusable_questions_raise_a_clear_error(retriever, question):
 
 
 def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, any_backend, embedder):
-    from rag.indexing.indexer import Indexer
 
     config = any_backend
     docs = tmp_path / "docs"
@@ -104,11 +103,11 @@ def test_a_near_duplicate_of_a_better_passage_is_skipped(tmp_path, any_backend, 
     (docs / "site-a.txt").write_text(snippet)
     (docs / "site-b.txt").write_text(snippet)  # the same story syndicated on a second site
     (docs / "other.txt").write_text("Kylian Mbappé scored a hat-trick for France in the 2022 World Cup final.")
-    Indexer(config, embedder).index_paths([docs])
-    hits = Retriever.load(config=config, embedder=embedder).search("Who won the 2022 World Cup?", 3)
+    factory.indexer(config, embedder).index_paths([docs])
+    hits = factory.retriever(config, embedder=embedder).search("Who won the 2022 World Cup?", 3)
     assert len({h.doc_id for h in hits} & {"site-a.txt", "site-b.txt"}) == 1
     assert "other.txt" in {h.doc_id for h in hits}
-    everything = Retriever.load(config=config.replace(dedup_similarity=1.0), embedder=embedder)
+    everything = factory.retriever(config.replace(dedup_similarity=1.0), embedder=embedder)
     assert len(everything.search("Who won the 2022 World Cup?", 3)) == 3
 
 
@@ -125,18 +124,17 @@ MILITANTS = ("The IMU fighters are based in North Waziristan. The IMU claimed th
 def test_small_to_big_ranks_a_passage_by_the_sentence_that_answers_and_hands_over_the_whole_passage(
         tmp_path, any_backend, embedder):
     from rag.core.records import Document
-    from rag.indexing.indexer import Indexer
 
-    Indexer(any_backend, embedder).sync([Document("town", "Town news", TOWN_NEWS),
+    factory.indexer(any_backend, embedder).sync([Document("town", "Town news", TOWN_NEWS),
                                          Document("militants", "Militants", MILITANTS)])
     question = "Who founded the IMU?"
-    by_passage = Retriever.load(config=any_backend, embedder=embedder).search(question, 2, mode="dense")
+    by_passage = factory.retriever(any_backend, embedder=embedder).search(question, 2, mode="dense")
     # One vector per passage: the answer is one sentence in seven about other things, and a passage
     # about the group without the answer ranks first.
     assert [h.doc_id for h in by_passage] == ["militants", "town"]
     assert all("sentence" not in h.scores_by_retriever for h in by_passage)
 
-    small_to_big = Retriever.load(config=any_backend.replace(small_to_big=True), embedder=embedder)
+    small_to_big = factory.retriever(any_backend.replace(small_to_big=True), embedder=embedder)
     hits = small_to_big.search(question, 2, mode="dense")
     if any_backend.backend == "milvus":  # no sentence vectors there: ranked by the passages' own
         assert [h.doc_id for h in hits] == ["militants", "town"]
@@ -169,9 +167,9 @@ def test_a_configured_cross_encoder_reorders_the_best_candidates_by_its_own_scor
     from sentence_transformers import CrossEncoder
 
     question = "Who claimed responsibility for the Karachi airport attack?"
-    plain = Retriever.load(article_index, config=config.replace(dedup_similarity=1.0), embedder=embedder)
-    reranking = Retriever.load(article_index, embedder=embedder, config=config.replace(
-        reranker=str(small_cross_encoder), rerank_depth=6, dedup_similarity=1.0))
+    plain = factory.retriever(config.replace(dedup_similarity=1.0), article_index, embedder=embedder)
+    reranking = factory.retriever(config.replace(
+        reranker=str(small_cross_encoder), rerank_depth=6, dedup_similarity=1.0), article_index, embedder=embedder)
     candidates = plain.search(question, 6)
     expected = CrossEncoder(str(small_cross_encoder)).predict([(question, h.text) for h in candidates])
     retrieval = reranking.retrieve(question, 6)
@@ -184,8 +182,7 @@ def test_a_configured_cross_encoder_reorders_the_best_candidates_by_its_own_scor
 def test_a_reranker_that_does_not_exist_is_named_with_the_way_out(article_index, config, embedder, tmp_path):
     from rag.core.errors import ModelNotFoundError
 
-    retriever = Retriever.load(article_index, embedder=embedder,
-                               config=config.replace(reranker=str(tmp_path / "no-such-model")))
+    retriever = factory.retriever(config.replace(reranker=str(tmp_path / "no-such-model")), article_index, embedder=embedder)
     with pytest.raises(ModelNotFoundError, match="reranker"):
         retriever.search("When was the IMU first formed?")
 
@@ -211,7 +208,6 @@ def test_the_passage_spelling_an_acronym_out_ranks_first_for_what_it_stands_for(
 @pytest.fixture(scope="module")
 def long_and_short(tmp_path_factory, config, embedder):
     """One long article about the final, and two short reports that also mention it."""
-    from rag.indexing.indexer import Indexer
 
     root = tmp_path_factory.mktemp("diverse")
     (root / "docs").mkdir()
@@ -221,7 +217,7 @@ def long_and_short(tmp_path_factory, config, embedder):
     (root / "docs" / "long.txt").write_text("\n\n".join(paragraphs))
     (root / "docs" / "brief-a.txt").write_text("Argentina won the World Cup final against France in Lusail.")
     (root / "docs" / "brief-b.txt").write_text("Messi's Argentina are world champions after the Lusail final.")
-    Indexer(config.replace(chunk_tokens=64, chunk_overlap=8), embedder).index_paths([root / "docs"], root / "idx")
+    factory.indexer(config.replace(chunk_tokens=64, chunk_overlap=8), embedder).index_paths([root / "docs"], root / "idx")
     return root / "idx"
 
 
@@ -229,9 +225,9 @@ def test_at_most_two_chunks_of_one_document_unless_nothing_else_scores(long_and_
     small = config.replace(chunk_tokens=64, chunk_overlap=8)
     question = "Who won the World Cup final in Lusail?"
     unlimited = small.replace(max_chunks_per_document=0)
-    plain = Retriever.load(long_and_short, config=unlimited, embedder=embedder).search(question, 5)
+    plain = factory.retriever(unlimited, long_and_short, embedder=embedder).search(question, 5)
     assert sum(h.doc_id == "long.txt" for h in plain) > 2  # the long article crowds the others out
-    capped = Retriever.load(long_and_short, config=small.replace(max_chunks_per_document=2), embedder=embedder)
+    capped = factory.retriever(small.replace(max_chunks_per_document=2), long_and_short, embedder=embedder)
     hits = capped.search(question, 5)
     assert [h.doc_id for h in hits].count("long.txt") == 2 + (5 - 2 - 2)  # the rest only once others are in
     assert {"brief-a.txt", "brief-b.txt"} <= {h.doc_id for h in hits[:4]}
@@ -241,8 +237,8 @@ def test_document_weight_lifts_a_document_that_matches_in_several_places_and_kee
         long_and_short, config, embedder):
     small = config.replace(chunk_tokens=64, chunk_overlap=8, max_chunks_per_document=0)
     question = "Argentina France Lusail"
-    plain = Retriever.load(long_and_short, config=small, embedder=embedder).search(question, 10)
-    fused = Retriever.load(long_and_short, config=small.replace(document_weight=1.0), embedder=embedder)
+    plain = factory.retriever(small, long_and_short, embedder=embedder).search(question, 10)
+    fused = factory.retriever(small.replace(document_weight=1.0), long_and_short, embedder=embedder)
     hits = fused.search(question, 10)
     long_rank = [h.rank for h in hits if h.doc_id == "long.txt"]
     assert hits[0].doc_id == "long.txt"

@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 from bench.scale import synthetic_vectors
+from rag.app import factory
 from rag.core.errors import IndexCorruptError, IndexMismatchError
 from rag.core.records import Chunk, Document
 from rag.index.chunk_store import ChunkStore, write_chunks
 from rag.index.faiss_index import calibration_rows, exact_top, recall_at
 from rag.index.vectors import build_index, choose_index_type, load_index
-from rag.indexing.indexer import Indexer
-from rag.retrieval.retriever import Retriever
 
 from .conftest import ARTICLE, ROOT, copy_as_built_by
 
@@ -73,13 +72,13 @@ def test_a_merge_calibrates_on_the_same_sample_and_keeps_the_search_setting(corp
 
 def test_indexer_adds_and_removes_documents_in_an_approximate_index(tmp_path, config, embedder):
     cfg = config.replace(index_type="ivf")
-    indexer = Indexer(cfg, embedder)
+    indexer = factory.indexer(cfg, embedder)
     article = Document(id="imu", title="IMU", text=ARTICLE.read_text(encoding="utf-8"))
     extra = Document(id="bees", title="Bees", text="Honey bees dance to tell their hive where the flowers are. "
                      "The waggle dance encodes direction and distance.")
     index_dir = tmp_path / "index"
     indexer.sync([article, extra], index_dir)
-    retriever = Retriever.load(index_dir, config=cfg, embedder=embedder)
+    retriever = factory.retriever(cfg, index_dir, embedder=embedder)
     assert retriever.snapshot.vector_index.kind == "ivf"
     assert retriever.search("How do bees tell the hive where flowers are?", 1, mode="dense")[0].doc_id == "bees"
 
@@ -156,7 +155,7 @@ def test_a_question_is_answered_without_importing_torch(article_index):
 def test_an_index_built_by_another_model_is_refused_by_the_int8_query_side(article_index, tmp_path, config):
     copy = copy_as_built_by(article_index, tmp_path / "index", "intfloat/e5-small-v2")
     with pytest.raises(IndexMismatchError, match="embedding model"):
-        Retriever.load(copy, config=config.replace(query_backend="onnx-int8"))
+        factory.retriever(config.replace(query_backend="onnx-int8"), copy)
 
 
 def test_scale_bench_prints_its_table_and_writes_json(tmp_path):

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from rag.app import factory
 from rag.cli import main
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
@@ -218,7 +219,6 @@ def served(tmp_path, embedder, echo, api_key):
     server; `stranger` is another server that nobody allowed."""
     from rag.app.service import ChatService
     from rag.generators.local_server import free_port
-    from rag.indexing.indexer import Indexer
     from ui.app import serve
 
     corpus = tmp_path / "corpus"
@@ -227,7 +227,7 @@ def served(tmp_path, embedder, echo, api_key):
     allowed, spare, stranger = echo("answer"), echo("answer"), echo("answer")
     config = Config(corpus_dir=corpus, index_dir=tmp_path / "index", openai_base_url=allowed.url,
                     openai_allowed_base_urls=(spare.url,))
-    Indexer(config, embedder).index_paths([corpus], config.index_dir)
+    factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
     service = ChatService(config, embedder=embedder)
     port = free_port()
     app = serve(config, port=port, block=False, service=service)
@@ -299,10 +299,9 @@ def publish_as_built_by(index_dir, model: str) -> None:
 
 def test_a_refresh_to_an_incompatible_version_keeps_answering_from_the_last_good_one(article_index, tmp_path,
                                                                                    embedder, config, caplog):
-    from rag.retrieval.retriever import Retriever
 
     index = shutil.copytree(article_index, tmp_path / "index")
-    retriever = Retriever.load(index, config=config, embedder=embedder)
+    retriever = factory.retriever(config, index, embedder=embedder)
     loaded = retriever.snapshot.path
     publish_as_built_by(index, "sentence-transformers/all-mpnet-base-v2")
     with caplog.at_level(logging.WARNING):
@@ -328,11 +327,10 @@ def test_the_page_and_the_api_say_why_a_new_index_version_is_not_used(served):
 def test_the_ask_api_answers_from_a_version_published_after_start(served, embedder):
     from gradio_client import Client
 
-    from rag.indexing.indexer import Indexer
 
     config = served["config"]
     (config.corpus_dir / "harbour.md").write_text("# Harbour notes\n\nThe Kilwa harbour master is Amina Said.")
-    Indexer(config, embedder).index_paths([config.corpus_dir], config.index_dir)  # another process, as it were
+    factory.indexer(config, embedder).index_paths([config.corpus_dir], config.index_dir)  # another process, as it were
     result = Client(served["url"], verbose=False).predict("Who is the Kilwa harbour master?", 3, api_name="/ask")
     assert "Amina Said" in result["answer"]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.records import Document
 from rag.eval.datasets import load_eval_set
@@ -50,7 +51,7 @@ def test_many_segments_with_tombstones_answer_the_eval_set_exactly_like_one_inde
     assert len(docs) >= 8
     distractor = Document(id="zz", title="IMU", text="The IMU was formed in 1998 in the Fergana valley. " * 20)
     changed = Document(id=docs[2].id, title="IMU", text=docs[2].text + " The IMU said so again.")
-    indexer = Indexer(config, embedder)
+    indexer = factory.indexer(config, embedder)
     many = tmp_path / "many"
     monkeypatch.setattr("rag.index.store.next_merge", lambda live, total: None)  # keep every segment
     for batch in (docs[:3], docs[:6] + [distractor], docs[:9], docs):
@@ -65,14 +66,14 @@ def test_many_segments_with_tombstones_answer_the_eval_set_exactly_like_one_inde
     one = tmp_path / "one"
     indexer.sync([*docs[:2], *docs[3:], changed], one)
     assert len(IndexStore(one).load().segments) == 1
-    expected = results(Retriever.load(one, config=config, embedder=embedder), eval_questions)
-    assert results(Retriever.load(many, config=config, embedder=embedder), eval_questions) == expected
+    expected = results(factory.retriever(config, one, embedder=embedder), eval_questions)
+    assert results(factory.retriever(config, many, embedder=embedder), eval_questions) == expected
 
     with IndexStore(many).lock():
         assert IndexStore(many).merge(full=True) == 1
     merged = IndexStore(many).load()
     assert len(merged.segments) == 1 and not merged.segments[0].deleted
-    assert results(Retriever.load(many, config=config, embedder=embedder), eval_questions) == expected
+    assert results(factory.retriever(config, many, embedder=embedder), eval_questions) == expected
 
 
 @pytest.mark.parametrize("deleted", [[5], list(range(0, 400, 3))], ids=["one row", "a third of the rows"])
@@ -94,7 +95,7 @@ def test_bm25_over_a_segment_with_deleted_rows_scores_like_one_without_them(dele
 
 
 def hash_indexer() -> Indexer:
-    return Indexer(Config(chunk_tokens=64, chunk_overlap=8), HashEmbedder())
+    return factory.indexer(Config(chunk_tokens=64, chunk_overlap=8), HashEmbedder())
 
 
 def corpus(n: int, tag: str = "") -> list[Document]:
@@ -157,7 +158,7 @@ def test_a_reader_keeps_its_version_through_merges_and_collection(tmp_path):
     docs = corpus(20)
     indexer.sync(docs, index_dir)
     config = Config(chunk_tokens=64, chunk_overlap=8)
-    reader = Retriever.load(index_dir, config=config, embedder=HashEmbedder())
+    reader = factory.retriever(config, index_dir, embedder=HashEmbedder())
     first = [h.chunk.id for h in reader.search("Line 3 of document 7", 5, mode="bm25")]
     for i in range(12):
         indexer.sync(corpus(20 + i, tag=f"edition {i}"), index_dir)
@@ -205,7 +206,7 @@ def test_an_index_from_before_segments_loads_and_becomes_a_segment_on_its_next_u
     write_format_1(index_dir, docs, indexer)
     old = IndexStore(index_dir).load()
     assert old.manifest.format_version == 1 and len(old.chunks) == old.manifest.n_chunks
-    old_hits = [h.chunk.id for h in Retriever(old, indexer.embedder, indexer.config, IndexStore(index_dir)).search(
+    old_hits = [h.chunk.id for h in Retriever(old, indexer.embedder, None, IndexStore(index_dir)).search(
         "Line 5 of document 3", 10, mode="dense") if h.doc_id != "d0"][:5]
     legacy_vectors = os.stat(old.path / "vectors.npy").st_ino
 
@@ -216,7 +217,7 @@ def test_an_index_from_before_segments_loads_and_becomes_a_segment_on_its_next_u
     assert snap.manifest.format_version == 2 and set(snap.manifest.documents) == {d.id for d in docs[1:]} | {"new"}
     first = snap.path / "segments" / snap.segments[0].name
     assert os.stat(first / "vectors.npy").st_ino == legacy_vectors  # converted by linking, not copying
-    hits = Retriever(snap, indexer.embedder, indexer.config, IndexStore(index_dir)).search(
+    hits = Retriever(snap, indexer.embedder, None, IndexStore(index_dir)).search(
         "Line 5 of document 3", 5, mode="dense")
     assert [h.chunk.id for h in hits] == old_hits
     assert not (index_dir / "v1700000000000000000-abcdef").exists() or len(list(index_dir.glob("v*"))) <= 2
@@ -261,7 +262,7 @@ def test_each_chunks_best_sentence_is_found_by_position_in_every_segment_past_to
     many = tmp_path / "many"
     monkeypatch.setattr("rag.index.store.next_merge", lambda live, total: None)
     for batch in (docs[:2], docs[:4], docs, [docs[0], changed, *docs[2:]]):
-        Indexer(config, embedder).sync(batch, many)
+        factory.indexer(config, embedder).sync(batch, many)
     snap = IndexStore(many).load()
     assert len(snap.segments) >= 3 and any(r.deleted for r in snap.segments)
     query = embedder.encode_queries(["Where is the IMU based now?"])[0]
@@ -275,7 +276,7 @@ def test_sentence_vectors_follow_their_chunks_through_updates_tombstones_and_mer
                                                                                     monkeypatch):
     docs = paragraphs()[:6]
     changed = Document(id=docs[1].id, title="IMU", text=docs[1].text + " The IMU said so again.")
-    indexer = Indexer(config, embedder)
+    indexer = factory.indexer(config, embedder)
     many = tmp_path / "many"
     monkeypatch.setattr("rag.index.store.next_merge", lambda live, total: None)
     for batch in (docs[:2], docs[:4], docs):

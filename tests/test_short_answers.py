@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag.app.pipeline import Pipeline, make_generator
+from rag.app import factory
+from rag.app.pipeline import Pipeline
 from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
 from rag.generators.extractive.generator import ExtractiveGenerator
 from rag.generators.extractive.question_types import question_type
@@ -102,7 +103,7 @@ def test_a_page_date_line_is_not_when_something_happened():
 
 @pytest.fixture(scope="module")
 def pipeline(retriever, config):
-    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
+    return Pipeline(retriever, factory.generator(config, "extractive", retriever=retriever))
 
 
 def test_the_short_answer_is_an_exact_span_inside_its_citation(pipeline):
@@ -141,7 +142,7 @@ def test_the_headline_is_no_answer_unless_asked_for(pipeline):
 def test_a_plain_text_files_first_line_is_its_headline_and_no_answer(embedder, config):
     """A .txt file is titled by its name, so its headline is only known as the first line standing
     alone above a blank line; "Diary of the keeper." must not answer who the keeper is."""
-    gen = ExtractiveGenerator(config, embedder=embedder)
+    gen = ExtractiveGenerator(embedder=embedder)
     text = ("Diary of the Zanzibar lighthouse keeper.\n\nOmari Juma keeps the Zanzibar lighthouse and has kept the "
             "light since 1998.")
     hit = Hit(Chunk("zanzibar.txt#0", "zanzibar.txt", text, 0, len(text), 30, title="zanzibar"), 1.0, 1)
@@ -158,7 +159,7 @@ def _hit(doc_id: str, text: str, rank: int) -> Hit:
 
 
 def test_a_two_part_question_quotes_both_parts(embedder, config):
-    gen = ExtractiveGenerator(config, embedder=embedder)
+    gen = ExtractiveGenerator(embedder=embedder)
     hits = [_hit("instagram", "Facebook acquired Instagram in April 2012 for about $1 billion in cash and stock.", 1),
             _hit("whatsapp", "WhatsApp was acquired by Facebook in February 2014 for approximately $19 billion.", 2),
             _hit("other", "Snapchat declined an offer from Facebook in 2013.", 3)]
@@ -168,7 +169,7 @@ def test_a_two_part_question_quotes_both_parts(embedder, config):
 
 
 def test_of_two_close_sentences_the_one_holding_what_is_asked_for_is_quoted(embedder, config):
-    gen = ExtractiveGenerator(config, embedder=embedder)
+    gen = ExtractiveGenerator(embedder=embedder)
     hits = [_hit("game", "Nintendo shipped Splatoon 2, a shooter game for the Switch, on July 21, 2017, to "
                          "positive reviews.", 1),
             _hit("trailer", "Apr 13, 2017 ... Splatoon 2 release date slated for July ... New four-player mode "

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from rag.app import factory
 from rag.core.errors import DocumentError
-from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import ingest, safe_filename
-from rag.retrieval.retriever import Retriever
 
 
 @pytest.mark.parametrize("name, safe", [
@@ -24,12 +23,12 @@ def test_an_upload_is_stored_in_the_corpus_and_searchable(tmp_path, any_backend,
     config = any_backend
     corpus = tmp_path / "corpus"
     index_dir = config.index_dir
-    indexer = Indexer(config, embedder)
+    indexer = factory.indexer(config, embedder)
     result = ingest("../../outside.md", b"# Kilns\n\nA kiln fires clay at high heat.", corpus_dir=corpus,
                     index_dir=index_dir, indexer=indexer)
     assert result.path == (corpus / "uploads" / "outside.md").resolve()
     assert not (tmp_path / "outside.md").exists()
-    hits = Retriever.load(config=config, embedder=embedder).search("What does a kiln do?", 1)
+    hits = factory.retriever(config, embedder=embedder).search("What does a kiln do?", 1)
     assert hits[0].doc_id == "uploads/outside.md"
 
 
@@ -37,12 +36,12 @@ def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, 
     config = any_backend
     corpus = tmp_path / "corpus"
     index_dir = config.index_dir
-    indexer = Indexer(config, embedder)
+    indexer = factory.indexer(config, embedder)
     ingest("good.txt", b"Granite is an igneous rock.", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     with pytest.raises(DocumentError, match="PDF"):
         ingest("broken.pdf", b"%PDF-1.4 nothing", corpus_dir=corpus, index_dir=index_dir, indexer=indexer)
     with pytest.raises(DocumentError, match="too large"):
         ingest("big.txt", b"x" * 2000, corpus_dir=corpus, index_dir=index_dir, indexer=indexer, max_bytes=1000)
     assert sorted(p.name for p in (corpus / "uploads").iterdir() if not p.name.startswith(".")) == ["good.txt"]
-    hits = Retriever.load(config=config, embedder=embedder).search("rock", 5)
+    hits = factory.retriever(config, embedder=embedder).search("rock", 5)
     assert {h.doc_id for h in hits} == {"uploads/good.txt"}

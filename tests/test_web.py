@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.app import factory
 from rag.core.config import Config
 
 from .conftest import ARTICLE, ROOT
@@ -29,7 +30,6 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     """The app serving a copy of the article on a free port, sharing the session's model; the
     operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`."""
     from rag.generators.local_server import free_port
-    from rag.indexing.indexer import Indexer
     from ui.app import serve
 
     root = tmp_path_factory.mktemp("web")
@@ -37,8 +37,8 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
-    Indexer(config, embedder).index_paths([corpus], config.index_dir)
-    monkeypatch_module.setattr("rag.retrieval.retriever.embedder_for", lambda *a, **k: embedder)
+    factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
+    monkeypatch_module.setattr("rag.app.factory.load_embedder", lambda *a, **k: embedder)
     port = free_port()
     app = serve(config, port=port, block=False)
     return f"http://127.0.0.1:{port}/", config, app

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from rag.app import factory
 from rag.app.service import ChatService
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Answer
-from rag.generators import available_generators
 from rag.indexing.uploads import MAX_UPLOAD_BYTES
 from rag.safety.endpoints import allowed_endpoints
 from rag.safety.redact import redact
@@ -85,7 +85,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                 gr.Markdown("**Sources**")
                 chat.sources.render()
         with gr.Accordion("Settings", open=False):
-            generator = gr.Dropdown(available_generators(), value=config.generator, label="Generator",
+            generator = gr.Dropdown(factory.generator_names(), value=config.generator, label="Generator",
                                     elem_id="generator")
             k = gr.Slider(1, 20, value=config.k, step=1, label="Passages to retrieve (k)", elem_id="k")
             # Only endpoints the operator allowed receive the API key; another URL typed here is

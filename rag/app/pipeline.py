@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing
@@ -10,10 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.errors import QueryError
 from rag.core.records import Answer
-from rag.generators import REGISTRY, Generator, StreamEvent, create_generator
+from rag.generators import Generator, StreamEvent
 from rag.retrieval.retriever import Retriever, check_k
 from rag.text.followups import condense
 from rag.text.questions import clean_question
@@ -22,20 +22,22 @@ SEARCH_OPTIONS = ("mode", "doc_ids", "date_from", "date_to")
 
 
 class Pipeline:
-    """`Pipeline.load().ask("When was the IMU first formed?")` returns an `Answer`."""
+    """`Pipeline.load().ask("When was the IMU first formed?")` returns an `Answer`.
 
-    def __init__(self, retriever: Retriever, generator: Generator, config: Config | None = None):
+    `Pipeline(retriever, generator)` composes parts already built; `Pipeline.load` builds them
+    from a `Config` (default: `Config.load()`, i.e. rag.toml and RAG_* variables) through
+    `rag.app.factory`. The question's length limit and the default k are the retriever's."""
+
+    def __init__(self, retriever: Retriever, generator: Generator):
         self.retriever = retriever
         self.generator = generator
-        self.config = config or retriever.config
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
              generator: str | Generator | None = None, **generator_options: Any) -> "Pipeline":
         config = config or Config.load()
-        retriever = Retriever.load(index_dir or config.index_dir, config=config)
-        return cls(retriever, make_generator(generator or config.generator, config, retriever, **generator_options),
-                   config)
+        retriever = factory.retriever(config, index_dir)
+        return cls(retriever, factory.generator(config, generator, retriever=retriever, **generator_options))
 
     def ask(self, question: str, history: Sequence[Any] | None = None, *, k: int | None = None,
             **filters: Collection[str] | str | None) -> Answer:
@@ -50,8 +52,8 @@ class Pipeline:
                    **filters: Collection[str] | str | None) -> Iterator[StreamEvent]:
         """Text deltas as the answer is produced, then the final verified `Answer`."""
         t0 = time.perf_counter()
-        question = clean_question(question, self.config.max_question_chars)
-        k = check_k(self.config.k if k is None else k)  # k=0 is a mistake, not "the default"
+        question = clean_question(question, self.retriever.settings.max_question_chars)
+        k = check_k(self.retriever.settings.k if k is None else k)  # k=0 is a mistake, not "the default"
         unknown = sorted(set(filters) - set(SEARCH_OPTIONS))
         if unknown:
             raise QueryError(f"unknown search option(s) {', '.join(unknown)}; known: {', '.join(SEARCH_OPTIONS)}")
@@ -66,19 +68,3 @@ class Pipeline:
                     yield replace(event, question=question, standalone_question=standalone, timings=timings)
                 else:
                     yield event
-
-
-def make_generator(generator: str | Generator, config: Config, retriever: Retriever | None = None,
-                   **options: Any) -> Generator:
-    if not isinstance(generator, str):
-        return generator
-    if retriever is not None and generator in REGISTRY:
-        # Generators that score text with the embedding model share the retriever's, loaded once.
-        module_name, factory = REGISTRY[generator].split(":")
-        cls = getattr(__import__(module_name, fromlist=[factory]), factory)
-        params = inspect.signature(cls).parameters
-        if "embedder" in params:
-            options.setdefault("embedder", retriever.embedder)
-        if "sentences" in params:  # sentence vectors stored with the index, looked up, not embedded
-            options.setdefault("sentences", retriever)
-    return create_generator(generator, config, **options)

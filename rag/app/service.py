@@ -8,7 +8,8 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from rag.app.pipeline import Pipeline, make_generator
+from rag.app import factory
+from rag.app.pipeline import Pipeline
 from rag.core.config import Config
 from rag.core.errors import ReadOnlyError
 from rag.core.records import Answer
@@ -16,7 +17,6 @@ from rag.embedders import Embedder
 from rag.index.library import DocumentInfo, Removal
 from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import Ingested, ingest
-from rag.retrieval.retriever import Retriever
 from rag.safety.endpoints import check_endpoint
 from rag.safety.redact import install_log_redaction, redact_data, watch_env
 
@@ -87,7 +87,7 @@ class ChatService:
         install_log_redaction()  # the server log never holds the key, whoever logs it
         watch_env(config.openai_api_key_env)
         self.config = config
-        self.retriever = Retriever.load(config.index_dir, config=config, embedder=embedder)
+        self.retriever = factory.retriever(config, config.index_dir, embedder=embedder)
         self.generators = GeneratorCache()
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
@@ -112,9 +112,9 @@ class ChatService:
     def pipeline(self, generator: str, base_url: str = "", model: str = "") -> Pipeline:
         """A pipeline for one answer (the generator stays cached; prefer `ask_stream`)."""
         key, options = self._key(generator, base_url, model)
-        gen = self.generators.acquire(key, lambda: make_generator(generator, self.config, self.retriever, **options))
+        gen = self.generators.acquire(key, lambda: factory.generator(self.config, generator, retriever=self.retriever, **options))
         self.generators.release(gen)
-        return Pipeline(self.retriever, gen, self.config)
+        return Pipeline(self.retriever, gen)
 
     def ask_stream(self, question: str, history: list, generator: str, k: int, base_url: str = "",
                    model: str = "") -> Iterator[str | Answer]:
@@ -122,9 +122,9 @@ class ChatService:
         generator until the answer is done (or abandoned), so eviction never closes it midway."""
         self.retriever.refresh()  # another process may have re-indexed
         key, options = self._key(generator, base_url, model)
-        gen = self.generators.acquire(key, lambda: make_generator(generator, self.config, self.retriever, **options))
+        gen = self.generators.acquire(key, lambda: factory.generator(self.config, generator, retriever=self.retriever, **options))
         try:
-            yield from Pipeline(self.retriever, gen, self.config).ask_stream(question, history, k=k)
+            yield from Pipeline(self.retriever, gen).ask_stream(question, history, k=k)
         finally:
             self.generators.release(gen)
 
@@ -141,7 +141,7 @@ class ChatService:
         if self._indexer is None:
             # The questions' model: its token counting has a tokenizer of its own, so chunking
             # an upload cannot disturb a question being embedded (see rag.embedders).
-            self._indexer = Indexer(self.config, self.retriever.embedder)
+            self._indexer = factory.indexer(self.config, self.retriever.embedder)
         return self._indexer
 
     def upload(self, name: str, data: bytes) -> Ingested:

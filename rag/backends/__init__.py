@@ -1,21 +1,24 @@
-"""Storage and search backends (see rag.backends.base for the protocol)."""
+"""Storage and search backends (see rag.backends.base for the protocol), chosen by name.
+
+`BACKENDS` maps a name to its class: `local` takes the index directory, `milvus` a
+`MilvusSettings` (rag.backends.milvus; pymilvus is imported only when it is chosen).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rag.backends.base import Backend, Filters, Key, SearchView, chunk_date
-from rag.core.config import Config
+from rag.core.registry import Registry
 
-__all__ = ["Backend", "Filters", "Key", "SearchView", "chunk_date", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "Filters", "Key", "SearchView", "chunk_date", "local_backend"]
+
+BACKENDS = Registry("backend", {
+    "local": "rag.backends.local:LocalBackend",
+    "milvus": "rag.backends.milvus:MilvusBackend",
+})
 
 
-def open_backend(config: Config, index_dir: Path | str | None = None) -> Backend:
-    """The backend `config.backend` names; `index_dir` overrides the local index directory."""
-    if config.backend == "milvus":
-        from rag.backends.milvus import MilvusBackend  # pymilvus is an extra: imported only when configured
-
-        return MilvusBackend(config)
-    from rag.backends.local import LocalBackend
-
-    return LocalBackend(index_dir or config.index_dir)
+def local_backend(index_dir: Path | str) -> Backend:
+    """The index directory `index_dir` as a backend."""
+    return BACKENDS.resolve("local")(index_dir)

@@ -27,13 +27,13 @@ import time
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.backends.base import Filters, chunk_date
-from rag.core.config import Config
 from rag.core.errors import ConfigError, IndexNotFoundError, RagError
 from rag.core.records import Chunk
 from rag.index.bm25 import K1, B, LexicalIndex, TermStats
@@ -202,17 +202,29 @@ class LocalTerms:
         return out
 
 
+@dataclass(frozen=True)
+class MilvusSettings:
+    """Where the chunks live: `uri` is http(s)://host:19530 for a server, or a milvus-lite file
+    (.db); `collection` holds the chunks and `<collection>_docs` the catalogue. The token is read
+    from the environment variable `token_env` names, never from a file, and never logged."""
+
+    uri: str = ".rag/milvus.db"
+    collection: str = "rag_chunks"
+    token_env: str = "RAG_MILVUS_TOKEN"
+
+
 class MilvusBackend:
     name = "milvus"
 
-    def __init__(self, config: Config):
-        self.config = config
-        self.uri = config.milvus_uri.strip()
-        self.collection = config.milvus_collection
-        self.docs = f"{config.milvus_collection}_docs"
+    def __init__(self, settings: MilvusSettings | None = None):
+        settings = settings or MilvusSettings()
+        self.settings = settings
+        self.uri = settings.uri.strip()
+        self.collection = settings.collection
+        self.docs = f"{settings.collection}_docs"
         self.where = f"milvus {self.uri} collection {self.collection}"
-        watch_env(config.milvus_token_env)
-        token = os.environ.get(config.milvus_token_env, "")
+        watch_env(settings.token_env)
+        token = os.environ.get(settings.token_env, "")
         remember(token)  # masked in every log line and message from here on
         self.client = shared_client(self.uri, token)
         self._said_local_terms = False

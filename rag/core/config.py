@@ -1,9 +1,27 @@
 """All settings in one place: defaults here, overridden by `rag.toml`, then `RAG_*` environment
-variables, then keyword arguments (which is what the CLI flags become)."""
+variables, then keyword arguments (which is what the CLI flags become).
+
+`rag.toml` groups the settings in sections (`SECTIONS` below), for example
+
+    [retrieval]
+    k = 5
+    mode = "hybrid"
+
+    [openai]
+    base_url = "http://localhost:8000/v1"
+
+Each section key is one flat `Config` field (`[retrieval] mode` is `config.retrieval`, `[openai]
+base_url` is `config.openai_base_url`); environment variables keep the flat names
+(RAG_RETRIEVAL, RAG_OPENAI_BASE_URL). The older flat form (top-level keys, or a `[rag]` table)
+still works and logs one deprecation note a key naming its section. Only `rag.app.factory`
+turns a Config into components, each of which takes its own typed settings.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -21,6 +39,41 @@ INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")  # the vector index (rag.index.vec
 FUSIONS = ("rrf", "scores")  # how hybrid retrieval combines the dense and BM25 results
 
 CONFIG_FILE = "rag.toml"
+log = logging.getLogger("rag.config")
+
+# rag.toml's sections: section -> {key in the section: Config field}. Every field but `extra`
+# is in exactly one section (a test checks it).
+SECTIONS: dict[str, dict[str, str]] = {
+    "paths": {"corpus_dir": "corpus_dir", "index_dir": "index_dir"},
+    "index": {"backend": "backend", "type": "index_type", "approx_threshold": "approx_threshold"},
+    "embedding": {"model": "embedding_model", "batch_size": "embedding_batch_size",
+                  "query_backend": "query_backend", "query_onnx_model": "query_onnx_model"},
+    "chunking": {"tokens": "chunk_tokens", "overlap": "chunk_overlap", "encoding": "encoding",
+                 "context": "chunk_context"},
+    "retrieval": {"k": "k", "mode": "retrieval", "fusion": "fusion", "dense_weight": "dense_weight",
+                  "bm25_weight": "bm25_weight", "rrf_k": "rrf_k", "candidate_depth": "candidate_depth",
+                  "small_to_big": "small_to_big", "dedup_similarity": "dedup_similarity",
+                  "max_chunks_per_document": "max_chunks_per_document", "document_weight": "document_weight",
+                  "max_question_chars": "max_question_chars", "reranker": "reranker",
+                  "rerank_depth": "rerank_depth"},
+    "generation": {"generator": "generator", "context_tokens": "context_tokens", "answer_tokens": "answer_tokens",
+                   "request_timeout": "request_timeout", "max_retries": "max_retries"},
+    "extractive": {"abstain_threshold": "abstain_threshold", "sentence_rescore": "sentence_rescore"},
+    "openai": {"base_url": "openai_base_url", "model": "openai_model", "api_key_env": "openai_api_key_env",
+               "allowed_base_urls": "openai_allowed_base_urls"},
+    "llama_cpp": {"model_path": "llama_model_path", "threads": "llama_threads"},
+    "milvus": {"uri": "milvus_uri", "collection": "milvus_collection", "token_env": "milvus_token_env"},
+    "limits": {"max_file_chars": "max_file_chars", "max_file_chunks": "max_file_chunks",
+               "max_parse_seconds": "max_parse_seconds", "follow_external_symlinks": "follow_external_symlinks"},
+    "ray": {"address": "ray_address", "actors": "ray_actors"},
+    "serve": {"read_only": "read_only"},
+}
+# Field -> (section, key): where the deprecation note for a flat key points.
+FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
+# RAG_* variables that are not settings: the config file, the CLI's debug switch, the page's
+# login, the loopback Ray cluster's marker. Variables named by *_env settings hold secrets.
+OTHER_ENV = frozenset({"RAG_CONFIG", "RAG_DEBUG", "RAG_AUTH", "RAG_RAY_CLUSTER"})
+_noted: set[tuple[str, str]] = set()  # deprecation and unknown-variable notes already given
 
 
 @dataclass(frozen=True)
@@ -149,6 +202,7 @@ class Config:
             env = os.environ.get(f"RAG_{name.upper()}")
             if env is not None:
                 values[name] = env
+        _note_unknown_env(known, {**values, **{k: v for k, v in overrides.items() if v is not None}})
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -317,19 +371,73 @@ def _config_file(path: str | Path | None) -> Path | None:
 
 
 def _read_settings(file: Path) -> dict[str, Any]:
+    """The flat settings of a TOML file: its sections' keys mapped to Config fields, plus keys
+    of the older flat form (top level or `[rag]`), each noted once as deprecated."""
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
-    if "rag" not in data:
-        return data
-    table = data["rag"]
-    if not isinstance(table, dict):
-        raise ConfigError(f"{file}: `rag` must be a table of settings (a [rag] line followed by name = value "
-                          f"lines), not a {_toml_type(table)}")
-    return table
+    flat: dict[str, tuple[str, Any]] = {}  # field -> (where it was set, value)
+    legacy: list[tuple[str, str, Any]] = []  # (where, key, value)
+    for key, value in data.items():
+        if key == "rag":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{file}: `rag` must be a table of settings (a [rag] line followed by name = "
+                                  f"value lines), not a {_toml_type(value)}")
+            legacy += [("[rag]", k, v) for k, v in value.items()]
+        elif key in SECTIONS and (isinstance(value, dict) or key not in FIELD_SECTION):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{file}: `{key}` is a section: write [{key}] followed by name = value lines "
+                                  f"(its keys: {', '.join(SECTIONS[key])}), not a {_toml_type(value)}")
+            for name, v in value.items():
+                if name not in SECTIONS[key]:
+                    raise ConfigError(f"{file}: unknown setting {name!r} in [{key}]{_did_you_mean(name, SECTIONS[key])}; "
+                                      f"[{key}] takes {', '.join(SECTIONS[key])}")
+                _put(flat, file, SECTIONS[key][name], f"[{key}] {name}", v)
+        elif isinstance(value, dict):
+            raise ConfigError(f"{file}: unknown section [{key}]{_did_you_mean(key, SECTIONS)}; "
+                              f"the sections are {', '.join(SECTIONS)}")
+        else:
+            legacy.append(("the top level", key, value))
+    for where, key, value in legacy:
+        if key in FIELD_SECTION:
+            section, name = FIELD_SECTION[key]
+            if (str(file), key) not in _noted:
+                _noted.add((str(file), key))
+                log.warning("%s: `%s` at %s is deprecated; put it in the [%s] section as `%s`",
+                            file, key, where, section, name)
+        _put(flat, file, key, f"`{key}` at {where}", value)
+    return {name: value for name, (_, value) in flat.items()}
+
+
+def _put(flat: dict[str, tuple[str, Any]], file: Path, name: str, where: str, value: Any) -> None:
+    if name in flat:
+        raise ConfigError(f"{file}: {name} is set twice, as {flat[name][0]} and as {where}; keep one")
+    flat[name] = (where, value)
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _note_unknown_env(known: dict[str, Any], values: dict[str, Any]) -> None:
+    """One warning a process for each RAG_* variable that is no setting (a misspelt one would
+    otherwise be ignored silently), with the closest setting's variable."""
+    names = {f"RAG_{name.upper()}" for name in known}
+    secret_names = ("openai_api_key_env", "milvus_token_env")  # their default and configured variables
+    secrets = {str(values.get(f, "")) for f in secret_names} | {str(getattr(Config, f)) for f in secret_names}
+    for env in sorted(os.environ):
+        if not env.startswith("RAG_") or env in names or env in OTHER_ENV or env in secrets:
+            continue
+        if ("env", env) in _noted:
+            continue
+        _noted.add(("env", env))
+        close = difflib.get_close_matches(env, sorted(names), n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; settings are RAG_ and a setting's name in capitals"
+        log.warning("unknown setting %s%s", env, hint)
 
 
 def _toml_type(value: Any) -> str:

@@ -1,18 +1,19 @@
-"""The `Embedder` protocol and the factory that picks an implementation from config."""
+"""The `Embedder` protocol, its settings, and the registry of question-embedding backends."""
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from rag.core.config import QUERY_BACKENDS
 from rag.core.errors import ConfigError
+from rag.core.registry import Registry
 
-if TYPE_CHECKING:
-    from rag.core.config import Config
+__all__ = ["EMBEDDERS", "Embedder", "EmbedderSettings", "create_embedder", "load_embedder"]
 
 
 @runtime_checkable
@@ -30,26 +31,51 @@ class Embedder(Protocol):
     def fits(self, text: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class EmbedderSettings:
+    """`model`: a hub name or a local path (names resolve to an installed copy, rag.embedders.models).
+    `query_backend`: "torch" embeds everything with sentence-transformers; "onnx-int8" embeds
+    questions with an int8 ONNX export (passages still with PyTorch); "auto" takes the int8 path
+    when an export of `model` (or `query_onnx_model`) is installed, with onnxruntime."""
+
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    batch_size: int = 64
+    query_backend: str = "auto"
+    query_onnx_model: str = ""  # an .onnx file; empty means the installed export of `model`
+
+
+# query backend -> the class that embeds questions (and passages, through PyTorch). Each takes
+# (model, *, batch_size=..., onnx_path=...) as keywords it accepts; see `load_embedder`.
+EMBEDDERS = Registry("query backend", {
+    "torch": "rag.embedders.sentence_transformer:SentenceTransformerEmbedder",
+    "onnx-int8": "rag.embedders.onnx_int8:OnnxInt8QueryEmbedder",
+})
+
+
+def choose_query_backend(settings: EmbedderSettings) -> str:
+    """`auto` becomes "onnx-int8" when an export and onnxruntime are installed, else "torch"."""
+    if settings.query_backend != "auto":
+        return settings.query_backend
+    from rag.embedders.models import resolve_quantized_model
+
+    available = ((settings.query_onnx_model or resolve_quantized_model(settings.model))
+                 and importlib.util.find_spec("onnxruntime"))
+    return "onnx-int8" if available else "torch"
+
+
+def load_embedder(settings: EmbedderSettings | None = None) -> Embedder:
+    """The embedder `settings` describe (defaults: the default model, int8 questions when installed)."""
+    settings = settings or EmbedderSettings()
+    backend = choose_query_backend(settings)
+    cls = EMBEDDERS.resolve(backend)
+    if backend == "onnx-int8":
+        return cls(settings.model, onnx_path=settings.query_onnx_model, batch_size=settings.batch_size)
+    return cls(settings.model, batch_size=settings.batch_size)
+
+
 def create_embedder(model: str, *, batch_size: int = 64, query_backend: str = "torch",
                     query_onnx_model: str = "") -> Embedder:
-    """`query_backend`: "torch" embeds everything with sentence-transformers; "onnx-int8" embeds
-    questions with an int8 ONNX export (passages still with PyTorch); "auto" takes the int8 path
-    when an export of `model` is installed."""
-    from rag.embedders.models import resolve_quantized_model
-    from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
-
-    if query_backend not in QUERY_BACKENDS:
+    """`load_embedder` with the settings as keywords (PyTorch for questions unless asked otherwise)."""
+    if query_backend not in QUERY_BACKENDS and query_backend not in EMBEDDERS:
         raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {query_backend!r})")
-    if query_backend == "auto":
-        available = (query_onnx_model or resolve_quantized_model(model)) and importlib.util.find_spec("onnxruntime")
-        query_backend = "onnx-int8" if available else "torch"
-    if query_backend == "onnx-int8":
-        from rag.embedders.onnx_int8 import OnnxInt8QueryEmbedder
-
-        return OnnxInt8QueryEmbedder(model, onnx_path=query_onnx_model, batch_size=batch_size)
-    return SentenceTransformerEmbedder(model, batch_size=batch_size)
-
-
-def embedder_for(config: "Config") -> Embedder:
-    return create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
-                           query_backend=config.query_backend, query_onnx_model=config.query_onnx_model)
+    return load_embedder(EmbedderSettings(model, batch_size, query_backend, query_onnx_model))

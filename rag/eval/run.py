@@ -13,14 +13,13 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.app.pipeline import make_generator
+from rag.app import factory
 from rag.core.config import Config
 from rag.core.errors import DatasetError
 from rag.core.records import Hit
 from rag.embedders import Embedder
 from rag.eval import metrics as M
 from rag.eval.datasets import EvalQuestion, EvalSet, check_doc_ids
-from rag.indexing.indexer import Indexer
 from rag.retrieval.retriever import Retriever
 
 METHODS = ("hybrid", "dense", "bm25")
@@ -76,12 +75,12 @@ def prepare_retriever(eval_set: EvalSet, config: Config, *, corpus: Path | None 
         index_dir = cache_dir_for(Path(corpus), config)
         if config.backend == "milvus":  # one collection per corpus and settings, never the served one
             config = config.replace(milvus_collection=f"{config.milvus_collection}_eval_{index_dir.name.rsplit('-', 1)[1]}")
-        indexer = Indexer(config, embedder)
+        indexer = factory.indexer(config, embedder)
         report = indexer.index_paths([corpus], index_dir)
         log(f"index for {corpus}: {report.summary()}")
-        retriever = Retriever.load(index_dir, config=config, embedder=indexer.embedder)
+        retriever = factory.retriever(config, index_dir, embedder=indexer.embedder)
     else:
-        retriever = Retriever.load(index_dir, config=config, embedder=embedder)
+        retriever = factory.retriever(config, index_dir, embedder=embedder)
     check_doc_ids(eval_set.questions, set(retriever.documents))
     return retriever
 
@@ -162,7 +161,7 @@ def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, i
     retriever = prepare_retriever(eval_set, config, corpus=corpus, index_dir=index_dir, log=log, embedder=embedder)
     gen_name = generator or config.generator
     # One generator per method, so caches warmed by one method do not flatter another's latency.
-    gens = {m: make_generator(gen_name, config, retriever) for m in METHODS}
+    gens = {m: factory.generator(config, gen_name, retriever=retriever) for m in METHODS}
     k = k or config.k
     default = config.retrieval
     methods = [default] + [m for m in METHODS if m != default]

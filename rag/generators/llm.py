@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from rag.core.config import Config
 from rag.core.records import Answer, Hit
 from rag.generators import StreamEvent
 from rag.generators.citations import verify
@@ -18,11 +18,24 @@ from rag.generators.prompts import NOT_IN_DOCUMENTS, Prompt, build_prompt, count
 from rag.safety.redact import StreamRedactor, redact
 
 
+@dataclass(frozen=True)
+class LLMSettings:
+    """What every language-model generator shares: the prompt's token budget (`context_tokens`,
+    of which `answer_tokens` are kept for the answer, counted in tiktoken's `encoding`) and how
+    long to wait for, and how often to retry, the model."""
+
+    context_tokens: int = 2048
+    answer_tokens: int = 384
+    encoding: str = "cl100k_base"
+    request_timeout: float = 60.0
+    max_retries: int = 3
+
+
 class LLMGenerator:
     name = "llm"
 
-    def __init__(self, config: Config | None = None):
-        self.config = config or Config.load()
+    def __init__(self, settings: LLMSettings | None = None):
+        self.settings = settings or LLMSettings()
 
     # --- the backend's part ---
     def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
@@ -31,7 +44,7 @@ class LLMGenerator:
 
     # --- the shared part ---
     def prompt_for(self, question: str, hits: Sequence[Hit]) -> Prompt:
-        c = self.config
+        c = self.settings
         return build_prompt(question, hits, context_tokens=c.context_tokens, answer_tokens=c.answer_tokens,
                             encoding=c.encoding)
 
@@ -73,7 +86,7 @@ class LLMGenerator:
             yield rest
         raw = redact("".join(pieces))
         usage = {"prompt_tokens": usage.get("prompt_tokens") or prompt.n_tokens,
-                 "completion_tokens": usage.get("completion_tokens") or count_tokens(raw, self.config.encoding)}
+                 "completion_tokens": usage.get("completion_tokens") or count_tokens(raw, self.settings.encoding)}
         checked = verify(raw, prompt.passages)
         confidence = min((c.support for c in checked.citations), default=0.0)
         yield Answer(question=question, text=checked.text, citations=checked.citations, hits=tuple(hits),

@@ -14,11 +14,11 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from rag.core.config import Config
 from rag.core.errors import ConfigError, EndpointError
-from rag.generators.llm import IncompleteStream, LLMGenerator
+from rag.generators.llm import IncompleteStream, LLMGenerator, LLMSettings
 from rag.generators.prompts import Prompt
 from rag.safety.redact import redact, remember, watch_env
 
@@ -27,30 +27,43 @@ MAX_RETRY_AFTER = 30.0
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
+@dataclass(frozen=True)
+class OpenAISettings(LLMSettings):
+    """The endpoint (`base_url`, any OpenAI-compatible /v1), the model, and the environment
+    variable holding the API key (`api_key_env`), besides the shared `LLMSettings`."""
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+
+
 class OpenAICompatibleGenerator(LLMGenerator):
     name = "openai"
 
-    def __init__(self, config: Config | None = None, *, base_url: str | None = None, model: str | None = None,
-                 api_key: str | None = None, backoff: float = 0.5):
-        super().__init__(config)
+    def __init__(self, settings: OpenAISettings | None = None, *, base_url: str | None = None,
+                 model: str | None = None, api_key: str | None = None, backoff: float = 0.5):
+        """`base_url` and `model` override the settings' (the page's Hosted endpoint and model)."""
+        settings = settings or OpenAISettings()
+        super().__init__(settings)
+        self.settings: OpenAISettings = settings
         try:
             import openai
         except ImportError:
             raise ConfigError("the openai generator needs the 'openai' package: pip install 'rag[hosted]'") from None
         self._openai = openai
-        self.base_url = (base_url or self.config.openai_base_url).rstrip("/")
-        self.model = model or self.config.openai_model
+        self.base_url = (base_url or self.settings.base_url).rstrip("/")
+        self.model = model or self.settings.model
         self.backoff = backoff
         host = urlparse(self.base_url).hostname or ""
-        watch_env(self.config.openai_api_key_env)
+        watch_env(self.settings.api_key_env)
         remember(api_key)
-        key = api_key or os.environ.get(self.config.openai_api_key_env)
+        key = api_key or os.environ.get(self.settings.api_key_env)
         if not key:
             if host not in LOCAL_HOSTS:
-                raise ConfigError(f"{self.config.openai_api_key_env} is not set; export it with your API key for "
+                raise ConfigError(f"{self.settings.api_key_env} is not set; export it with your API key for "
                                   f"{host or self.base_url}, or choose --generator extractive")
             key = "not-needed"
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=self.config.request_timeout,
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=self.settings.request_timeout,
                                      max_retries=0)
 
     def __repr__(self) -> str:  # never the key
@@ -58,7 +71,7 @@ class OpenAICompatibleGenerator(LLMGenerator):
 
     def _pieces(self, prompt: Prompt, usage: dict[str, int]) -> Iterator[str]:
         stream = self._with_retries(lambda: self._client.chat.completions.create(
-            model=self.model, messages=prompt.messages, max_tokens=self.config.answer_tokens, temperature=0,
+            model=self.model, messages=prompt.messages, max_tokens=self.settings.answer_tokens, temperature=0,
             stream=True, stream_options={"include_usage": True}))
         received = False
         chunks = 0
@@ -97,7 +110,7 @@ class OpenAICompatibleGenerator(LLMGenerator):
                                 "is it an OpenAI-compatible API?")
 
     def _with_retries(self, call):
-        attempts = self.config.max_retries + 1
+        attempts = self.settings.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 return call()
@@ -130,12 +143,12 @@ class OpenAICompatibleGenerator(LLMGenerator):
         where = f"the endpoint {self.base_url}"
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         if isinstance(exc, o.APITimeoutError):
-            return EndpointError(f"{where} did not answer within {self.config.request_timeout:g} s{tries}; "
+            return EndpointError(f"{where} did not answer within {self.settings.request_timeout:g} s{tries}; "
                                  "try again later or raise request_timeout")
         if isinstance(exc, o.APIConnectionError):
             return EndpointError(f"{where} is unreachable{tries} ({self._short(exc)}); check the URL or start the server")
         if isinstance(exc, o.AuthenticationError):
-            return EndpointError(f"{where} rejected the API key (401); check {self.config.openai_api_key_env}")
+            return EndpointError(f"{where} rejected the API key (401); check {self.settings.api_key_env}")
         if isinstance(exc, o.NotFoundError):
             return EndpointError(f"{where} does not know model {self.model!r} or the path (404); check the model "
                                  "name and that the URL ends in /v1")

@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -73,13 +73,13 @@ from rag.index.segments import (
 )
 from rag.index.sentence_vectors import PieceVectors, SentenceVectors
 from rag.index.vectors import VectorIndex, load_index
-from rag.ingest.chunking import ChunkerSettings
 from rag.safety.ownership import CURRENT, MANIFEST, VERSION_NAME, OwnedDir, is_index_dir, write_error
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 # Chunker settings added later (absent from older manifests) count as their defaults.
-CHUNKER_DEFAULTS = {f.name: f.default for f in fields(ChunkerSettings) if f.default is not MISSING}
+# What a setting an older manifest does not record meant then (no header before `context`).
+CHUNKER_DEFAULTS = {"context": False}
 SEGMENTS = "segments"
 BM25_DIR = "bm25"  # format 1
 LEGACY_REQUIRED = (MANIFEST, CHUNKS, VECTORS, FAISS, BM25_DIR)

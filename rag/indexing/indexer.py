@@ -5,23 +5,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.backends import Backend, open_backend
-from rag.core.config import Config
+from rag.backends import Backend, local_backend
 from rag.core.errors import DocumentNotFoundError, RagError
 from rag.core.records import Document
-from rag.embedders import Embedder, embedder_for
+from rag.embedders import Embedder, load_embedder
 from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file
 from rag.index.sentence_vectors import encode_chunks
 from rag.index.store import Manifest
 from rag.indexing.uploads import UploadFolder
-from rag.ingest.chunking import Chunker
+from rag.ingest.chunking import Chunker, ChunkerSettings
 from rag.ingest.loaders import FileLimits, SkippedFile, load_documents
 
 if TYPE_CHECKING:
@@ -66,22 +65,45 @@ def content_hash(doc: Document) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class IndexerSettings:
+    """How documents become an index: the chunker's settings, what one file may cost (`limits`,
+    and `max_file_chunks`), the vector index type (`index_type`, with IVF from `approx_threshold`
+    vectors under "auto"), the default index directory and the corpus folder uploads go to."""
+
+    chunking: ChunkerSettings = ChunkerSettings()
+    limits: FileLimits = FileLimits()
+    max_file_chunks: int = 10_000
+    index_type: str = "auto"
+    approx_threshold: int = 200_000
+    index_dir: Path = Path(".rag/index")
+    corpus_dir: Path = Path("corpus")
+
+
 class Indexer:
     """Keeps an index (a directory, or a Milvus collection with `backend = "milvus"`) in step
-    with a set of documents."""
+    with a set of documents.
 
-    def __init__(self, config: Config | None = None, embedder: Embedder | None = None, *,
+    It reads no configuration: `rag.app.factory.indexer(config)` builds one from rag.toml and
+    RAG_* settings; `Indexer()` indexes into local directories with the default settings."""
+
+    def __init__(self, settings: IndexerSettings | None = None, embedder: Embedder | None = None, *,
+                 open_backend: Callable[[Path | str | None], Backend] | None = None,
                  ray: RayIndexing | None = None):
-        """`ray`: chunk and embed on a Ray cluster instead of in this process (same result)."""
-        self.config = config or Config.load()
+        """`embedder`: the model (default: the default model, loaded on first use);
+        `open_backend(index_dir)`: where an index lives (default: the local directory
+        `index_dir`, or the settings' one for None); `ray`: chunk and embed on a Ray cluster
+        instead of in this process (same result)."""
+        self.settings = settings or IndexerSettings()
         self.ray = ray
-        self.embedder = embedder or embedder_for(self.config)
-        self.chunker = Chunker.from_config(self.config, fits=self.embedder.fits)
+        self.embedder = embedder or load_embedder()
+        self._open_backend = open_backend
+        self.chunker = Chunker.from_settings(self.settings.chunking, fits=self.embedder.fits)
 
     def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
                     rebuild: bool = False, show_progress: bool = False) -> IndexReport:
         """Make the index hold exactly the documents found under `paths`."""
-        loaded = load_documents(paths, limits=FileLimits.from_config(self.config))
+        loaded = load_documents(paths, limits=self.settings.limits)
         if not loaded.documents and loaded.skipped and not rebuild:
             # Nothing readable: keep what is indexed rather than emptying it.
             raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
@@ -176,11 +198,11 @@ class Indexer:
                 chunker=self.chunker.settings.to_dict(),
                 documents=documents_meta,
                 n_chunks=sum(int(m.get("n_chunks", 0)) for m in documents_meta.values()),
-                index_type=self.config.index_type,
+                index_type=self.settings.index_type,
             )
             report.n_chunks, report.segments = store.publish(
                 manifest, new_chunks, new_vectors, added=report.added, updated=report.updated,
-                removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.config.approx_threshold,
+                removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.settings.approx_threshold,
                 sentences=sentences)
             report.embedded_chunks = len(new_chunks)
             report.seconds = time.perf_counter() - t0
@@ -191,7 +213,7 @@ class Indexer:
         """Each document's chunks, except for documents over `max_file_chunks`, which are skipped."""
         chunked: dict[str, list] = {}
         over: list[SkippedFile] = []
-        limit = self.config.max_file_chunks
+        limit = self.settings.max_file_chunks
         for doc in docs:
             chunks = self.chunker.chunk(doc)
             if len(chunks) <= limit:
@@ -211,7 +233,9 @@ class Indexer:
 
     def backend(self, index_dir: Path | str | None = None) -> Backend:
         """Where this indexer writes: the configured backend (`index_dir` is the local one's)."""
-        return open_backend(self.config, index_dir)
+        if self._open_backend is not None:
+            return self._open_backend(index_dir)
+        return local_backend(index_dir or self.settings.index_dir)
 
     def remove_documents(self, doc_ids: Collection[str], index_dir: Path | str | None = None) -> Removal:
         """Drop documents from the index in one atomic update. Files that uploads stored under
@@ -227,7 +251,7 @@ class Indexer:
             raise DocumentNotFoundError(f"no document {', '.join(map(repr, unknown))} in the index "
                                         f"(nothing was removed); `rag docs` lists the ids")
         infos = [find_document(manifest, d) for d in ids]
-        folder = UploadFolder(self.config.corpus_dir)
+        folder = UploadFolder(self.settings.corpus_dir)
         # Only files the upload folder's ledger lists are rag's to delete; they are set aside
         # (hidden, so no `rag index` reads them) until the index update is committed.
         uploads = {i.id: folder.stored_name(i.id) for i in infos}

@@ -1,7 +1,7 @@
 """Chunking and embedding of the documents to (re)index as a Ray Data job.
 
 Each actor of the pool loads the configured embedding model the way a single process does
-(`create_embedder`, resolved from the locally installed model package; nothing is downloaded)
+(`load_embedder`, resolved from the locally installed model package; nothing is downloaded)
 and turns a batch of documents into their chunks and vectors with the same `Chunker` and the
 same `encode_passages`. The driver puts the results back in document order, so the index it
 writes is the one a single-process build writes. Loading files, change detection and writing
@@ -21,15 +21,16 @@ import os
 import pickle
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm import tqdm
 
-from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Chunk, Document
+from rag.embedders import EmbedderSettings
 from rag.indexing.indexer import too_many_chunks
+from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loaders import SkippedFile
 
 log = logging.getLogger("rag.ray")
@@ -68,20 +69,20 @@ class Prepared:
 class ChunkAndEmbed:
     """The Ray Data callable: one instance per actor, holding the model for its whole life."""
 
-    def __init__(self, config: Config, threads: int = 1):
+    def __init__(self, embedding: EmbedderSettings, chunking: ChunkerSettings, max_file_chunks: int,
+                 threads: int = 1):
         # Torch would otherwise start a thread per core of the machine in every actor, and
         # actors sharing a node would fight over the cores Ray gave each of them.
         import torch
 
         torch.set_num_threads(max(1, threads))
-        from rag.embedders import create_embedder
+        from rag.embedders import load_embedder
         from rag.ingest.chunking import Chunker
 
         # Passages always go through the full model (the int8 path is for questions only).
-        self.embedder = create_embedder(config.embedding_model, batch_size=config.embedding_batch_size,
-                                        query_backend="torch")
-        self.chunker = Chunker.from_config(config, fits=self.embedder.fits)
-        self.limit = config.max_file_chunks
+        self.embedder = load_embedder(replace(embedding, query_backend="torch"))
+        self.chunker = Chunker.from_settings(chunking, fits=self.embedder.fits)
+        self.limit = max_file_chunks
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         docs: list[Document] = [pickle.loads(b) for b in batch["doc"]]
@@ -112,10 +113,15 @@ class RayIndexing:
     "host:port" or "ray://host:10001" names a cluster.
     """
 
-    def __init__(self, config: Config, address: str = "local", *, actors: int | None = None):
-        self.config = config
+    def __init__(self, embedding: EmbedderSettings, chunking: ChunkerSettings, max_file_chunks: int = 10_000,
+                 address: str = "local", *, actors: int = 0):
+        """Each actor loads the model `embedding` names and chunks with `chunking`; `actors`: 0
+        means one per CPU of the cluster."""
+        self.embedding = embedding
+        self.chunking = chunking
+        self.max_file_chunks = max_file_chunks
         self.address = address.strip() or "local"
-        self.actors = actors if actors is not None else config.ray_actors
+        self.actors = actors
 
     def prepare(self, docs: Sequence[Document], *, show_progress: bool = False) -> Prepared:
         if not docs:
@@ -175,7 +181,8 @@ class RayIndexing:
         per_batch = max(1, min(MAX_DOCS_PER_BATCH, math.ceil(len(docs) / (size * BATCHES_PER_ACTOR))))
         items = [{"i": i, "doc": pickle.dumps(d)} for i, d in enumerate(docs)]
         dataset = ray.data.from_items(items, override_num_blocks=math.ceil(len(docs) / per_batch)).map_batches(
-            ChunkAndEmbed, fn_constructor_kwargs={"config": self.config, "threads": 1},
+            ChunkAndEmbed, fn_constructor_kwargs={"embedding": self.embedding, "chunking": self.chunking,
+                                                 "max_file_chunks": self.max_file_chunks, "threads": 1},
             batch_size=per_batch, batch_format="numpy", compute=ActorPoolStrategy(size=size), num_cpus=1)
         log.info("chunking and embedding %d documents on Ray: %d actors, %d documents a batch",
                  len(docs), size, per_batch)

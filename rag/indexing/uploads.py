@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rag.core.errors import DocumentError
 from rag.core.records import Document
-from rag.ingest.loaders import FileLimits, load_text_document
+from rag.ingest.loaders import load_text_document
 from rag.safety.ownership import OwnedDir, write_error
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
         raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
     original = _base_name(name)
     parsed = load_text_document(original or "upload", data, max_bytes=max_bytes,
-                                limits=FileLimits.from_config(indexer.config))
+                                limits=indexer.settings.limits)
     folder = UploadFolder(corpus_dir)
     folder.owned.claim(allow_foreign=True)
     with folder.owned.lock():

@@ -29,14 +29,19 @@ HEADER_SEPARATOR = " · "
 
 @dataclass(frozen=True)
 class ChunkerSettings:
-    chunk_tokens: int
-    chunk_overlap: int
-    encoding: str
-    context: bool = False
+    """Chunk size and overlap in tokens of `encoding` (tiktoken), and whether each chunk carries
+    its document's title, date and heading as a header (`context`). Recorded in the manifest."""
+
+    chunk_tokens: int = 160
+    chunk_overlap: int = 32
+    encoding: str = "cl100k_base"
+    context: bool = True
 
     @classmethod
-    def from_config(cls, config) -> "ChunkerSettings":
-        return cls(config.chunk_tokens, config.chunk_overlap, config.encoding, config.chunk_context)
+    def from_dict(cls, data: dict) -> "ChunkerSettings":
+        """The settings a manifest records (`to_dict`); `context` absent means off."""
+        return cls(int(data["chunk_tokens"]), int(data["chunk_overlap"]), str(data["encoding"]),
+                   bool(data.get("context", False)))
 
     def to_dict(self) -> dict:
         d = {"chunk_tokens": self.chunk_tokens, "chunk_overlap": self.chunk_overlap, "encoding": self.encoding}
@@ -65,8 +70,8 @@ class Chunker:
         self._fits = fits
 
     @classmethod
-    def from_config(cls, config, fits: Callable[[str], bool] | None = None) -> "Chunker":
-        s = ChunkerSettings.from_config(config)
+    def from_settings(cls, settings: ChunkerSettings, fits: Callable[[str], bool] | None = None) -> "Chunker":
+        s = settings
         return cls(s.chunk_tokens, s.chunk_overlap, s.encoding, fits, context=s.context)
 
     def count(self, text: str) -> int:

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rag.core.errors import DocumentError
 from rag.core.records import Document
@@ -51,25 +50,17 @@ class LoadResult:
 
 @dataclass(frozen=True)
 class FileLimits:
-    """What one file may cost to read: the settings of the same names in rag.core.config."""
+    """What one file may cost to read (the `[limits]` section of rag.toml): its extracted text
+    (`max_chars`), its parse time, and whether a symlink out of the corpus is followed."""
 
-    max_chars: int
-    max_parse_seconds: float
+    max_chars: int = 5_000_000
+    max_parse_seconds: float = 30.0
     follow_external_symlinks: bool = False
-
-    @classmethod
-    def from_config(cls, config: Any = None) -> "FileLimits":
-        if config is None:
-            from rag.core.config import Config
-
-            config = Config()
-        return cls(max_chars=config.max_file_chars, max_parse_seconds=config.max_parse_seconds,
-                   follow_external_symlinks=config.follow_external_symlinks)
 
 
 def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
                    max_bytes: int = DEFAULT_MAX_BYTES, limits: FileLimits | None = None) -> LoadResult:
-    limits = limits or FileLimits.from_config()
+    limits = limits or FileLimits()
     result = LoadResult()
     seen: set[str] = set()
     for given in paths:
@@ -108,7 +99,7 @@ def load_text_document(name: str, data: bytes, *, doc_id: str | None = None,
     _check_suffix(name)
     if len(data) > max_bytes:
         raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
-    return _parse_within_limits(suffix, data, doc_id or Path(name).name, name, limits or FileLimits.from_config())
+    return _parse_within_limits(suffix, data, doc_id or Path(name).name, name, limits or FileLimits())
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from rag.backends import Backend, Filters, Key, SearchView, open_backend
+from rag.backends import Backend, Filters, Key, SearchView, local_backend
 from rag.backends.local import LocalBackend, LocalView
-from rag.core.config import Config
 from rag.core.errors import QueryError, RagError
 from rag.core.records import Chunk, Hit
-from rag.embedders import Embedder, embedder_for
+from rag.embedders import Embedder, EmbedderSettings, load_embedder
 from rag.index.library import DocumentInfo, find_document, list_documents
 from rag.index.store import IndexSnapshot, IndexStore
 from rag.ingest.chunking import ChunkerSettings
-from rag.retrieval.rerankers import Reranker, create_reranker
+from rag.retrieval.rerankers import Reranker
+from rag.retrieval.settings import RetrievalSettings
 from rag.text.acronyms import asked_acronym, defines
 from rag.text.questions import clean_question
 
 log = logging.getLogger("rag.retrieval.retriever")
 MODES = ("hybrid", "dense", "bm25")
 _WORD = re.compile(r"\w+")
-__all__ = ["Filters", "Retrieval", "Retriever", "check_k"]
+__all__ = ["Filters", "Retrieval", "RetrievalSettings", "Retriever", "check_k"]
 
 
 @dataclass(frozen=True)
@@ -46,34 +46,56 @@ class Retriever:
     score = w_dense / (rrf_k + rank_dense) + w_bm25 / (rrf_k + rank_bm25); with "scores", each
     method's scores are scaled to [0, 1] over the candidates and added, w_dense * cosine' + w_bm25 *
     bm25' (a passage BM25 did not return counts 0 there).
+
+    The retriever reads no configuration: it takes its `RetrievalSettings`, an embedder, a
+    backend and optionally a reranker. `rag.app.factory.retriever(config)` builds one from
+    rag.toml and RAG_* settings; `Retriever.load(index_dir)` is the library's shortcut.
     """
 
-    def __init__(self, view: SearchView | IndexSnapshot, embedder: Embedder, config: Config,
-                 store: Backend | IndexStore):
-        """`view` and `store` from a backend; an index version and its store are taken as they are."""
+    def __init__(self, view: SearchView | IndexSnapshot, embedder: Embedder, settings: RetrievalSettings | None,
+                 store: Backend | IndexStore, *, reranker: Reranker | None = None,
+                 chunking: ChunkerSettings | None = None):
+        """`view` and `store` from a backend; an index version and its store are taken as they are.
+        `settings` None: the defaults. `chunking`: the chunker settings a newer index version must
+        have been built with for `refresh` to load it (None: those of the version loaded now)."""
         if isinstance(view, IndexSnapshot):
             view = LocalView(view)
         if isinstance(store, IndexStore):
             store = LocalBackend(store.root)
         self._view = view
         self.embedder = embedder
-        self.config = config
+        self.settings = settings or RetrievalSettings()
         self.store = store
+        self.chunking = chunking if chunking is not None else ChunkerSettings.from_dict(view.manifest.chunker)
         self._reload_lock = threading.Lock()
         self._rejected: Any = None  # a newer version that failed its checks; not retried
         # Why the live version on disk is not the one answering (None when it is); for the page.
         self.refresh_problem: str | None = None
-        self.reranker: Reranker | None = create_reranker(config.reranker) if config.reranker else None
+        self.reranker = reranker
 
     @classmethod
-    def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
-             embedder: Embedder | None = None) -> "Retriever":
-        config = config or Config.load()
-        store = open_backend(config, index_dir)
+    def load(cls, index_dir: Path | str = ".rag/index", *, settings: RetrievalSettings | None = None,
+             embedder: Embedder | None = None, backend: Backend | None = None,
+             reranker: Reranker | None = None) -> "Retriever":
+        """The index at `index_dir` (or in `backend`), searched with `settings` (default: the
+        documented defaults) and the embedding model named in the index's manifest (its
+        installed copy), unless `embedder` is given. It reads no rag.toml or RAG_* variables:
+        `rag.app.factory.retriever(config)` is the configured way."""
+        store = backend or local_backend(index_dir)
         view = store.open()
-        embedder = embedder or embedder_for(config)
-        _check_compatible(view, embedder, config, store)
-        return cls(view, embedder, config, store)
+        embedder = embedder or load_embedder(EmbedderSettings(model=view.manifest.embedder["name"]))
+        return cls.open(store, embedder, settings, reranker=reranker, view=view)
+
+    @classmethod
+    def open(cls, store: Backend, embedder: Embedder, settings: RetrievalSettings | None = None, *,
+             reranker: Reranker | None = None, chunking: ChunkerSettings | None = None,
+             view: SearchView | None = None) -> "Retriever":
+        """The live version of `store`, checked against `embedder` and `chunking` (None: the
+        index's own chunker settings): a mismatch is an IndexMismatchError naming each difference."""
+        view = view or store.open()
+        chunking = chunking or ChunkerSettings.from_dict(view.manifest.chunker)
+        _check_compatible(view, embedder, chunking, store)
+        return cls(view, embedder, settings, store, reranker=reranker, chunking=chunking)
 
     @property
     def view(self) -> SearchView:
@@ -126,7 +148,7 @@ class Retriever:
                 if path == self._rejected:
                     return False
                 view = self.store.open()
-                _check_compatible(view, self.embedder, self.config, self.store)
+                _check_compatible(view, self.embedder, self.chunking, self.store)
             except RagError as exc:
                 self._rejected = path
                 self.refresh_problem = (f"the index at {self.store.where} changed, but the new version was not "
@@ -143,8 +165,8 @@ class Retriever:
         of one article already reach 0.95), or sharing that share of its words with one (the same
         snippet under two sites' titles, whose headers pull the vectors apart), or mostly inside
         one already chosen (overlapping chunks of one document) is passed over."""
-        threshold = self.config.dedup_similarity
-        cap = self.config.max_chunks_per_document
+        threshold = self.settings.dedup_similarity
+        cap = self.settings.max_chunks_per_document
         if threshold >= 1.0 and not cap:
             return ranked[:k]
         chosen: list[Key] = []
@@ -178,7 +200,7 @@ class Retriever:
         `document_weight` times the sum of its document's three best candidate scores, so a
         document that matches in several places ranks above a lone lucky passage. The order
         inside one document never changes."""
-        weight = self.config.document_weight
+        weight = self.settings.document_weight
         if not weight or not ordered:
             return ordered
         best: dict[str, list[float]] = {}
@@ -197,9 +219,9 @@ class Retriever:
     def retrieve(self, question: str, k: int | None = None, *, mode: str | None = None,
                  doc_ids: Collection[str] | None = None, date_from: str | None = None,
                  date_to: str | None = None) -> Retrieval:
-        question = clean_question(question, self.config.max_question_chars)
-        k = check_k(self.config.k if k is None else k)
-        mode = self.config.retrieval if mode is None else mode
+        question = clean_question(question, self.settings.max_question_chars)
+        k = check_k(self.settings.k if k is None else k)
+        mode = self.settings.mode if mode is None else mode
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)} (lower case), not {mode!r}")
         filters = Filters(_doc_id_set(doc_ids), _date("date_from", date_from), _date("date_to", date_to))
@@ -208,7 +230,7 @@ class Retriever:
         n = len(view)
         if n == 0:
             return Retrieval(question, [], timings)
-        depth = max(k, self.config.candidate_depth)
+        depth = max(k, self.settings.candidate_depth)
 
         t = time.perf_counter()
         query = self.embedder.encode_queries([question])[0] if mode != "bm25" else None
@@ -235,7 +257,7 @@ class Retriever:
         keys = sorted(candidates)
         vectors = dict(zip(keys, view.vectors(keys))) if keys else {}
         dense_score = {p: float(vectors[p] @ query) for p in keys} if query is not None else {}
-        c = self.config
+        c = self.settings
         # What the dense side ranks by: the passage's vector, or its best sentence (small-to-big).
         dense_match, sentence_score = dense_score, {}
         if query is not None and c.small_to_big and keys:
@@ -270,7 +292,7 @@ class Retriever:
         rerank_score: dict[int, float] = {}
         if self.reranker is not None and ordered:
             t_rerank = time.perf_counter()
-            head = ordered[:max(k, self.config.rerank_depth)]
+            head = ordered[:max(k, self.settings.rerank_depth)]
             rerank_score = dict(zip(head, self.reranker.scores(question, [chunks[p].text for p in head])))
             ordered = sorted(head, key=lambda p: (-rerank_score[p], p)) + ordered[len(head):]
             timings["rerank_ms"] = (time.perf_counter() - t_rerank) * 1000
@@ -337,8 +359,8 @@ def _date(name: str, value: str | None) -> str | None:
     return value or None
 
 
-def _check_compatible(view: SearchView, embedder: Embedder, config: Config, store: Backend) -> None:
-    view.manifest.check_embedder(embedder, ChunkerSettings.from_config(config).to_dict(), store.where)
+def _check_compatible(view: SearchView, embedder: Embedder, chunking: ChunkerSettings, store: Backend) -> None:
+    view.manifest.check_embedder(embedder, chunking.to_dict(), store.where)
 
 
 def _same_words(wa: set[str], wb: set[str], share: float) -> bool:

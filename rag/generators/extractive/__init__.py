@@ -2,5 +2,6 @@
 when a span fills the question's slot."""
 
 from rag.generators.extractive.generator import ExtractiveGenerator
+from rag.generators.extractive.settings import ExtractiveSettings
 
-__all__ = ["ExtractiveGenerator"]
+__all__ = ["ExtractiveGenerator", "ExtractiveSettings"]

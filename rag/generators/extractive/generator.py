@@ -35,10 +35,9 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.core.config import Config
 from rag.core.pages import span_pages
 from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
-from rag.embedders import Embedder, embedder_for
+from rag.embedders import Embedder, load_embedder
 from rag.generators import StreamEvent
 from rag.generators.citations import is_abstention, strip_markers, with_markers
 from rag.generators.extractive.patterns import (
@@ -60,6 +59,7 @@ from rag.generators.extractive.patterns import (
     STREAMED_WORD,
 )
 from rag.generators.extractive.question_types import SentenceKind, question_type
+from rag.generators.extractive.settings import ExtractiveSettings
 from rag.generators.extractive.short_answer import extract
 from rag.generators.extractive.weights import ExtractiveWeights
 from rag.generators.extractive.words import MEANINGFUL_WORDS, QUESTION_WORDS
@@ -94,21 +94,27 @@ class _Candidate:
 
 class ExtractiveGenerator:
     name = "extractive"
+    # It scores sentences with the embedding model and reads the vectors stored with the index:
+    # the factory hands it the retriever's embedder and the retriever as `sentences`.
+    uses_embedder = True
 
-    def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None,
+    def __init__(self, settings: ExtractiveSettings | None = None, *, embedder: Embedder | None = None,
                  threshold: float | None = None, sentences: SentenceSource | None = None,
                  weights: ExtractiveWeights | None = None):
-        self.config = config or Config.load()
+        """`embedder`: the model already loaded for retrieval (without one, the default model is
+        loaded on first use); `sentences`: where stored sentence vectors are looked up; `weights`:
+        the tuned numbers of the answer step."""
+        self.settings = settings or ExtractiveSettings()
         self.weights = weights if weights is not None else ExtractiveWeights()
         self._embedder = embedder
         self._sentences = sentences
-        self.threshold = self.config.abstain_threshold if threshold is None else threshold
+        self.threshold = self.settings.abstain_threshold if threshold is None else threshold
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = embedder_for(self.config)
+            self._embedder = load_embedder()
         return self._embedder
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
@@ -259,7 +265,7 @@ class ExtractiveGenerator:
             return max(score, w.structure_support) if _answers_about_document(question, candidates[i]) else score
 
         scores = [support(i, cos) for i, cos in enumerate(cosines)]
-        rescore = self.config.sentence_rescore
+        rescore = self.settings.sentence_rescore
         if self._sentences is not None and rescore:
             # Stored vectors read each sentence in its passage's context, which blurs its own meaning
             # ("formed" for "founded"); the few best sentences are also embedded on their own and keep

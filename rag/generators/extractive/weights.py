@@ -3,7 +3,7 @@
 Each default is the value the answers on the evaluation sets were tuned with (README "Quality"):
 changing one changes answers, so `rag eval` writes them into its report beside the figures they
 produced. Settings a user chooses (the abstention threshold, how many sentences are re-scored)
-are `Config`, not weights.
+are user settings (`ExtractiveSettings`), not weights.
 """
 
 from __future__ import annotations
