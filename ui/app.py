@@ -14,12 +14,10 @@ import gradio as gr
 
 from rag.app import factory
 from rag.app.service import ChatService
+from rag.app.web import MAX_UPLOAD_BYTES, allowed_endpoints, redact
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Answer
-from rag.indexing.uploads import MAX_UPLOAD_BYTES
-from rag.safety.endpoints import allowed_endpoints
-from rag.safety.redact import redact
 from ui.chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
 from ui.conversations import short_of, sources_of
 from ui.documents import documents_panel

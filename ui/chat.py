@@ -26,10 +26,9 @@ from urllib.parse import urlparse
 import gradio as gr
 
 from rag.app.service import ChatService
+from rag.app.web import language_note, redact
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Answer
-from rag.safety.redact import redact
-from rag.text.language import language_note
 from ui import conversations as convs
 from ui.render import EMPTY, SEARCHING, error_html, messages, sources_panel, status_html, with_notice
 

@@ -13,9 +13,8 @@ from pathlib import Path
 import gradio as gr
 
 from rag.app.service import ChatService
+from rag.app.web import MAX_UPLOAD_BYTES, DocumentInfo, format_time
 from rag.core.errors import RagError
-from rag.index.library import DocumentInfo, format_time
-from rag.indexing.uploads import MAX_UPLOAD_BYTES
 from ui.chat import page_message
 
 log = logging.getLogger("rag.ui")
