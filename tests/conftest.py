@@ -67,6 +67,21 @@ def retriever(article_index, config, embedder):
     return Retriever.load(article_index, config=config, embedder=embedder)
 
 
+@pytest.fixture(scope="module")
+def pipeline(retriever, config):
+    """The extractive pipeline over the article, as `rag ask` builds it."""
+    from rag.app.pipeline import Pipeline, make_generator
+
+    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
+
+
+@pytest.fixture
+def indexer(config, embedder):
+    from rag.indexing.indexer import Indexer
+
+    return Indexer(config, embedder)
+
+
 def copy_as_built_by(index_dir: Path, copy: Path, model: str) -> Path:
     """A copy of an index whose manifest names another embedding model."""
     import json

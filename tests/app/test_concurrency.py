@@ -16,7 +16,7 @@ from rag.index.store import IndexStore
 from rag.indexing.indexer import Indexer
 from rag.retrieval.retriever import Retriever
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
 
 EDITIONS = 3
 # A BM25 search embeds nothing, so that reader spends nearly all its time in the index structures,

@@ -7,14 +7,13 @@ import importlib.util
 import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
 from rag.core.records import Document
 from rag.eval.datasets import EvalQuestion
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..conftest import ROOT
 
 
 def _load_peers():

@@ -12,16 +12,11 @@ import pytest
 
 from rag.cli import main
 
-from .conftest import ARTICLE, ROOT
+from ..conftest import ARTICLE, ROOT
+from ..support.cli import run
 
 # In-process commands reuse the session's model instead of loading their own.
 pytestmark = pytest.mark.usefixtures("shared_model")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_index_then_search_prints_a_table_with_the_right_passage(tmp_path, capsys, article_corpus):

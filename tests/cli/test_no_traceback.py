@@ -11,7 +11,6 @@ import errno
 import os
 import socket
 import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -21,15 +20,10 @@ from rag.cli import main
 from rag.core.config import RANGES, Config
 from rag.core.errors import ConfigError
 
-from .conftest import ROOT
+from ..conftest import ROOT
+from ..support.cli import rag
 
 EVAL_SET = ROOT / "eval" / "article.jsonl"
-
-
-def rag(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**clean, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=120, check=False)
 
 
 def assert_one_line(proc: subprocess.CompletedProcess, *must_say: str) -> str:

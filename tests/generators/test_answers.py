@@ -8,20 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.app.pipeline import Pipeline, make_generator
 from rag.core.records import Chunk, Hit
 from rag.generators.citations import verify
 from rag.generators.prompts import NOT_IN_DOCUMENTS, build_prompt, count_tokens
 from rag.ingest.loaders import load_documents
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
 
 TEXT = load_documents([ARTICLE]).documents[0].text  # citation spans are offsets into the cleaned document
-
-
-@pytest.fixture(scope="module")
-def pipeline(retriever, config):
-    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
 
 
 def hit_for(sentence: str, rank: int = 1, doc_id: str = "imu-pakistan-2014.txt") -> Hit:

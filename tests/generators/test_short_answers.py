@@ -7,14 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from rag.app.pipeline import Pipeline, make_generator
 from rag.core.records import Answer, Chunk, Citation, Hit, ShortAnswer
 from rag.generators.extractive.generator import ExtractiveGenerator
 from rag.generators.extractive.short_answer import extract, question_kind
 from rag.generators.prompts import NOT_IN_DOCUMENTS
 from rag.ingest.loaders import load_documents
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
 
 TEXT = load_documents([ARTICLE]).documents[0].text  # spans are offsets into the cleaned document
 
@@ -98,11 +97,6 @@ def test_a_page_date_line_is_not_when_something_happened():
 
 
 # --- the generator: the span is part of a citation, and the sentence choice reads the question ---
-
-@pytest.fixture(scope="module")
-def pipeline(retriever, config):
-    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
-
 
 def test_the_short_answer_is_an_exact_span_inside_its_citation(pipeline):
     answer = pipeline.ask("When was the IMU first formed?")

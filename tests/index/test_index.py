@@ -15,18 +15,8 @@ from rag.index.store import CURRENT, IndexStore
 from rag.indexing.indexer import Indexer
 from rag.retrieval.retriever import Retriever
 
-from .conftest import ARTICLE, copy_as_built_by
-
-
-@pytest.fixture
-def indexer(config, embedder):
-    return Indexer(config, embedder)
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+from ..conftest import ARTICLE, copy_as_built_by
+from ..support.files import write
 
 
 def test_index_round_trip_returns_the_same_chunks_and_vectors(article_index, embedder):

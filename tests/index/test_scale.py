@@ -19,7 +19,7 @@ from rag.index.vectors import build_index, choose_index_type, load_index
 from rag.indexing.indexer import Indexer
 from rag.retrieval.retriever import Retriever
 
-from .conftest import ARTICLE, ROOT, copy_as_built_by
+from ..conftest import ARTICLE, ROOT, copy_as_built_by
 
 
 def test_auto_index_type_is_exact_until_the_threshold_then_ivf():

@@ -19,8 +19,8 @@ from rag.index.store import IndexStore
 from rag.indexing.indexer import Indexer, content_hash
 from rag.retrieval.retriever import Retriever
 
-from .conftest import ARTICLE, ROOT
-from .crash_worker import HashEmbedder
+from ..conftest import ARTICLE, ROOT
+from ..support.crash_worker import HashEmbedder
 
 
 def paragraphs() -> list[Document]:
@@ -223,7 +223,7 @@ def test_an_index_from_before_segments_loads_and_becomes_a_segment_on_its_next_u
 
 
 def test_rag_index_merge_folds_every_segment_into_one(tmp_path, capsys, shared_model):
-    from .test_bad_input import run
+    from ..support.cli import run
 
     docs, index_dir = tmp_path / "docs", tmp_path / "index"
     docs.mkdir()

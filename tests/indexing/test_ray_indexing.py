@@ -19,7 +19,7 @@ from rag.core.records import Document
 from rag.index.store import IndexStore
 from rag.indexing.indexer import Indexer
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def _shared() -> Path:

@@ -8,7 +8,7 @@ from rag.core.records import Document
 from rag.ingest.chunking import Chunker
 from rag.text.sentences import split_sentences
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
 
 ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
 

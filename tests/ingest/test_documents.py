@@ -19,8 +19,9 @@ from rag.indexing.uploads import ingest
 from rag.ingest.chunking import Chunker
 from rag.ingest.loaders import load_documents, load_text_document
 
-from .conftest import ARTICLE
-from .document_files import FOOTER_URL, HEADER, browser_printed_pdf, harbour_docx, velmont_pdf
+from ..conftest import ARTICLE
+from ..support.cli import run
+from ..support.document_files import FOOTER_URL, HEADER, browser_printed_pdf, harbour_docx, velmont_pdf
 
 # In-process commands reuse the session's model instead of loading their own.
 pytestmark = pytest.mark.usefixtures("shared_model")
@@ -40,12 +41,6 @@ def library(tmp_path, monkeypatch):
     config = Config.load(index_dir="idx", corpus_dir="corpus")
     ingest("velmont.pdf", pdf, corpus_dir=corpus, index_dir=Path("idx"), indexer=Indexer(config))
     return tmp_path
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ask_json(capsys, question: str) -> dict:

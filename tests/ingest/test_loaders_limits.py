@@ -22,7 +22,7 @@ from rag.indexing.indexer import Indexer
 from rag.ingest.loaders import FileLimits, load_documents, load_text_document
 from rag.ingest.parse_worker import DeadlineExceeded, Worker, WorkerFailed
 
-from .test_loaders import make_pdf
+from ..support.files import make_pdf, write
 
 LIMITS = FileLimits(max_chars=1_000_000, max_parse_seconds=30.0)
 
@@ -42,12 +42,6 @@ def slow_pdf(n_ops: int = 100_000) -> bytes:
     tail = b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
     tail += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % len(head)
     return head + tail
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def load_in_thread(paths: list[Path], limits: FileLimits = LIMITS, seconds: float = 20):

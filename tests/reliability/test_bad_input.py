@@ -10,8 +10,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,8 +17,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.app.pipeline import Pipeline, make_generator
-from rag.cli import main
 from rag.core.config import Config
 from rag.core.errors import (
     DocumentError,
@@ -35,31 +31,11 @@ from rag.ingest.chunking import Chunker
 from rag.ingest.loaders import load_documents, load_text_document
 from rag.retrieval.retriever import Retriever
 
-from .conftest import ROOT
-from .test_loaders import make_pdf
+from ..conftest import ROOT
+from ..support.cli import assert_one_clear_error, rag, run
+from ..support.files import make_pdf
 
 LONG = "x" * 100_000
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_process(*args: str | bytes) -> subprocess.CompletedProcess:
-    """A fresh `rag` process: the only way to hand it argv bytes that are not UTF-8."""
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
-
-
-def assert_one_clear_error(code: int, err: str, *must_say: str) -> None:
-    assert code == 1, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rag: error: "), err
-    for words in must_say:
-        assert words in lines[0]
 
 
 # --- questions ---
@@ -73,11 +49,6 @@ BAD_QUESTIONS = [
     pytest.param("When was the IMU formed \ud83d?", "not valid UTF-8", id="half-an-emoji"),
     pytest.param(b"When was the IMU formed?", "must be text", id="bytes"),
 ]
-
-
-@pytest.fixture(scope="module")
-def pipeline(retriever, config):
-    return Pipeline(retriever, make_generator("extractive", config, retriever), config)
 
 
 @pytest.mark.parametrize("question, message", BAD_QUESTIONS)
@@ -102,7 +73,7 @@ def test_the_cli_refuses_an_unusable_question_in_one_line(capsys, shared_model, 
 
 @pytest.mark.parametrize("command", ["search", "ask"])
 def test_a_question_that_is_not_utf8_on_the_command_line_is_refused_in_one_line(article_index, command):
-    proc = run_process(command, b"\xff\xfe", "--index", os.fsencode(article_index))
+    proc = rag(ROOT, command, b"\xff\xfe", "--index", os.fsencode(article_index), text=False)
     err = proc.stderr.decode("utf-8", "backslashreplace")
     assert_one_clear_error(proc.returncode, err, "not valid UTF-8", "re-type it")
     assert proc.stdout == b""
@@ -214,7 +185,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_by_name(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / os.fsdecode(b"caf\xe9.txt")).write_text("A file whose name is Latin-1.", encoding="utf-8")
-    proc = run_process("index", os.fsencode(docs), "--index", os.fsencode(tmp_path / "idx"))
+    proc = rag(ROOT, "index", os.fsencode(docs), "--index", os.fsencode(tmp_path / "idx"), text=False)
     err = proc.stderr.decode("utf-8", "backslashreplace")
     assert proc.returncode == 1 and "Traceback" not in err
     skipped, last = err.strip().splitlines()

@@ -12,8 +12,8 @@ import time
 from rag.index.store import IndexStore
 from rag.safety.ownership import OwnedDir
 
-from .conftest import ROOT
-from .crash_worker import WINDOW
+from ..conftest import ROOT
+from ..support.crash_worker import WINDOW
 
 TRIALS = 24
 
@@ -24,7 +24,7 @@ def kill_at_random_moments(index_dir, mode: str, trials: int, check) -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     published = 0
     for trial in range(trials):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.crash_worker", str(index_dir), mode], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "tests.support.crash_worker", str(index_dir), mode], cwd=ROOT,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         proc.stdout.readline()  # imports done and one version published: now it writes non-stop
         t = time.monotonic()

@@ -10,7 +10,7 @@ from rag.core.errors import QuestionError
 from rag.core.records import Hit
 from rag.retrieval.retriever import _scaled_sum
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
 
 
 @pytest.fixture

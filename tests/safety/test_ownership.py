@@ -23,22 +23,12 @@ from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import UploadFolder, ingest
 from rag.retrieval.retriever import Retriever
 
-from .test_bad_input import assert_one_clear_error, run
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+from ..support.cli import assert_one_clear_error, run
+from ..support.files import write
 
 
 def tree(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
-
-
-@pytest.fixture
-def indexer(config, embedder) -> Indexer:
-    return Indexer(config, embedder)
 
 
 @pytest.fixture

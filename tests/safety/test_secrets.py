@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -17,7 +16,8 @@ from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Answer
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
+from ..support.endpoints import LocalEndpoint, servers_of, sse
 
 # Long enough that a 160-character cut lands inside it; "S3CRETKEY" is what no output may hold.
 KEY = "sk-test-" + "S3CRETKEY" * 8
@@ -26,7 +26,7 @@ PAD = "x" * 70  # puts the echoed key across the point where one-line messages a
 SUPPORTED = "The IMU was first formed in the late 1990s by Uzbeks based in Northern Afghanistan"
 
 
-class KeyEchoServer:
+class KeyEchoServer(LocalEndpoint):
     """An OpenAI-compatible endpoint that repeats the request's Authorization header back.
 
     `error:CODE` - an error body holding it; `stream-error` - an error event in the stream holding it;
@@ -36,21 +36,12 @@ class KeyEchoServer:
     def __init__(self, action: str):
         self.action = action
         self.requests: list[dict] = []
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()},
-                                       "body": json.loads(body or b"{}")})
-                outer.reply(self, self.headers.get("authorization", ""))
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def on_post(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        self.requests.append({"headers": {k.lower(): v for k, v in h.headers.items()},
+                              "body": json.loads(body or b"{}")})
+        self.reply(h, h.headers.get("authorization", ""))
 
     def reply(self, h: BaseHTTPRequestHandler, auth: str) -> None:
         if self.action.startswith("error:"):
@@ -69,15 +60,7 @@ class KeyEchoServer:
         text = (f"{SUPPORTED} ({auth}) [1]. Your key {auth} is safe with us [1]. "
                 f"The IMU was formed in the late 1990s, key {auth[7:]} [1].")
         middle = text.index(auth) + len(auth) // 2
-        for piece in (text[:middle], text[middle:middle + 5], text[middle + 5:]):  # the key split in three
-            event = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-            h.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-        h.wfile.write(b"data: [DONE]\n\n")
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        h.wfile.write(sse(text[:middle], text[middle:middle + 5], text[middle + 5:]))  # the key split in three
 
     def received_key(self) -> bool:
         return any(r["headers"].get("authorization") == f"Bearer {KEY}" for r in self.requests)
@@ -85,15 +68,8 @@ class KeyEchoServer:
 
 @pytest.fixture
 def echo():
-    servers: list[KeyEchoServer] = []
-
-    def start(action: str) -> KeyEchoServer:
-        servers.append(KeyEchoServer(action))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
+    with servers_of(KeyEchoServer) as start:
+        yield start
 
 
 @pytest.fixture

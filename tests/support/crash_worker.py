@@ -1,4 +1,4 @@
-"""Index a changing corpus over and over until killed; used by test_crash_safety.py.
+"""Index a changing corpus over and over until killed; used by tests/reliability/test_crash_safety.py.
 
 Runs the real `Indexer` and index store with a tiny deterministic embedder, so a run takes
 milliseconds and the test can kill it at many different moments.

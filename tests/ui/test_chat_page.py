@@ -9,14 +9,13 @@ import pytest
 
 from rag.core.config import Config
 
-from .slow_endpoint import SlowEndpoint
+from ..support.endpoints import SlowEndpoint
 
 
 @pytest.fixture
 def endpoint():
-    server = SlowEndpoint()
-    yield server
-    server.close()
+    with SlowEndpoint() as server:
+        yield server
 
 
 def wait_for(condition, seconds: float = 10.0) -> bool:

@@ -2,89 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-from rag.core.config import Config
-
-from .conftest import ARTICLE, ROOT
-from .document_files import velmont_pdf
-
-CHROMIUM = "/usr/bin/chromium"
-DOWN = "http://127.0.0.1:9/v1"
-ARTIFACTS = ROOT / "test-artifacts"
-MALICIOUS = """Notes on the Zanzibar lighthouse keeper.
-
-The Zanzibar lighthouse keeper is named Omari Juma <script>window.__pwned = 1; alert('xss')</script>.
-Visitors may read <img src=x onerror="window.__pwned = 2; alert('img')"> and follow <a href="javascript:alert('js')">this link</a>.
-The keeper also wrote ![tracker](https://evil.example.com/pixel.png) in his diary about the Zanzibar lighthouse.
-"""
-
-
-def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str, ...] = ()):
-    """The app serving a copy of the article on a free port, sharing the session's model; the
-    operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`."""
-    from rag.generators.local_server import free_port
-    from rag.indexing.indexer import Indexer
-    from ui.app import serve
-
-    root = tmp_path_factory.mktemp("web")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
-    Indexer(config, embedder).index_paths([corpus], config.index_dir)
-    monkeypatch_module.setattr("rag.retrieval.retriever.embedder_for", lambda *a, **k: embedder)
-    port = free_port()
-    app = serve(config, port=port, block=False)
-    return f"http://127.0.0.1:{port}/", config, app
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory, embedder, monkeypatch_module):
-    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module)
-    yield url, config
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--no-first-run", "--disable-sync"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, web):
-    url, _ = web
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(url)
-    page.wait_for_selector("#question textarea")
-    page.wait_for_timeout(500)  # the stored conversations are restored on load
-    yield page
-    context.close()
+from ..support.document_files import velmont_pdf
+from ..support.web import DOWN, MALICIOUS, choose_generator, open_documents, screenshot
 
 
 def ask(page, question: str, expect_messages: int) -> str:
@@ -97,22 +20,6 @@ def ask(page, question: str, expect_messages: int) -> str:
         arg=[expect_messages], timeout=60_000)
     page.wait_for_timeout(300)
     return bot.last.inner_text()
-
-
-def choose_generator(page, name: str) -> None:
-    page.locator("#generator input").click()
-    page.get_by_role("option", name=name, exact=True).click()
-    page.wait_for_function("([v]) => document.querySelector('#generator input').value === v", arg=[name])
-
-
-def open_documents(page) -> None:
-    page.locator("#documents").get_by_text("Documents", exact=True).first.click()
-    page.wait_for_selector("#doc-list [data-testid='doc-row'], #doc-list [data-testid='no-docs']")
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.mark.browser

@@ -12,17 +12,8 @@ import time
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .slow_endpoint import SlowEndpoint
-from .test_web import (  # noqa: F401 - fixtures: one app server and one browser for the module
-    CHROMIUM,
-    MALICIOUS,
-    browser,
-    choose_generator,
-    monkeypatch_module,
-    open_documents,
-    screenshot,
-    start_web,
-)
+from ..support.endpoints import SlowEndpoint
+from ..support.web import MALICIOUS, choose_generator, open_documents, screenshot, start_web
 
 pytestmark = pytest.mark.browser
 WAIT = 90_000  # ms; the machine is shared, so waits are generous and never the thing measured
@@ -30,33 +21,16 @@ WAIT = 90_000  # ms; the machine is shared, so waits are generous and never the 
 
 @pytest.fixture(scope="module")
 def endpoint():
-    server = SlowEndpoint()
-    yield server
-    server.close()
+    with SlowEndpoint() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory, embedder, monkeypatch_module, endpoint):  # noqa: F811
+def web(tmp_path_factory, embedder, monkeypatch_module, endpoint):
     """The app, with the slow local endpoint among those the operator allows the key to go to."""
     url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module, allowed=(endpoint.url,))
     yield url, config
     app.close()
-
-
-@pytest.fixture
-def page(browser, web):  # noqa: F811 - this module's page also records every request the page makes
-    url, _ = web
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.dialogs = []
-    page.requests = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.on("request", lambda r: page.requests.append(r.url))
-    page.goto(url)
-    page.wait_for_selector("#question textarea")
-    page.wait_for_timeout(500)  # the stored conversations are restored on load
-    yield page
-    context.close()
 
 
 def bots(page):
@@ -260,7 +234,7 @@ def test_a_reload_keeps_the_conversation_and_the_list_reopens_an_earlier_one(pag
     assert bots(page).count() == 0 and "How many fighters" in page.locator("#conversations").inner_text()
 
 
-def test_conversations_stay_in_their_own_browser(browser, web, page):  # noqa: F811
+def test_conversations_stay_in_their_own_browser(browser, web, page):
     send(page, "When was the IMU first formed?")
     wait_idle(page, 1)
     other = browser.new_context(viewport={"width": 1280, "height": 900})
