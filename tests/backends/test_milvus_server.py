@@ -1,5 +1,6 @@
-"""The real Milvus standalone server (PyPI `milvus`, 2.3) on 127.0.0.1: dense search, document
-filters and updates through the milvus backend, keyword search in-process (2.3 has no BM25)."""
+"""The real Milvus standalone server (PyPI `milvus`, 2.3) on 127.0.0.1: the backend contract, and
+dense search, document filters and updates through the milvus backend, keyword search in-process
+(2.3 has no BM25)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from .conftest import ARTICLE
+from ..conftest import ARTICLE
+from ..support.backend_contract import BackendContract
 
 PORT = 19530
 START_SECONDS = 180  # about 26 s here, minutes on a loaded machine (the first start unpacks 246 MB)
@@ -103,3 +106,16 @@ def test_milvus_standalone_answers_with_dense_search_a_document_filter_and_updat
     assert retriever.refresh()
     (top,) = retriever.search("When was the Karakoram Highway finished?", 1, doc_ids=["other.txt"])
     assert "1979" in top.text
+
+
+@pytest.mark.slow
+class TestMilvusServer(BackendContract):
+    """Each test stores in a collection of its own on the one server."""
+
+    @pytest.fixture
+    def backend(self, milvus_server, config):
+        return config.replace(backend="milvus", milvus_uri=milvus_server,
+                              milvus_collection=f"contract_{uuid.uuid4().hex[:12]}")
+
+    def another_store(self, backend, name):
+        return backend.replace(milvus_collection=f"{backend.milvus_collection}_{name}")
