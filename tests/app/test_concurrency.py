@@ -9,6 +9,8 @@ import threading
 import time
 import traceback
 
+import pytest
+
 from rag.app.service import ChatService
 from rag.core.config import Config
 from rag.core.records import Answer
@@ -69,6 +71,7 @@ def check_markers(hits) -> None:
             assert not m or int(m.group(1)) <= edition, f"note {m.group(1)} beside ledger edition {edition}"
 
 
+@pytest.mark.slow
 def test_readers_see_one_whole_index_version_while_uploads_are_indexed(tmp_path, embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -158,6 +161,7 @@ def test_readers_see_one_whole_index_version_while_uploads_are_indexed(tmp_path,
     assert latest and all(set(EDITION.findall(h.text)) == {str(EDITIONS)} for h in latest)
 
 
+@pytest.mark.slow
 def test_counting_tokens_for_an_upload_never_breaks_a_question_being_embedded(embedder):
     """Chunking calls the tokenizer without padding or truncation; if that reached the tokenizer
     questions are embedded with, a batch tokenized meanwhile could not be made into a tensor."""

@@ -39,6 +39,7 @@ def test_milvus_filter_expressions_quote_every_value():
         'doc_id in ["a\\\\b", "x\\"y"] and date != "" and date >= "2014-01-01" and date <= "2014-12-31"')
 
 
+@pytest.mark.slow
 def test_both_backends_give_the_same_retrieval_figures_on_the_article_set(tmp_path, config, embedder):
     from rag.eval.datasets import load_eval_set
     from rag.eval.run import evaluate

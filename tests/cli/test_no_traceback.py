@@ -154,6 +154,7 @@ def test_an_unexpected_error_shows_no_traceback_unless_debugging(monkeypatch, ca
         main(["search", "q"])
 
 
+@pytest.mark.slow
 def test_indexing_a_corpus_of_pipes_and_broken_links_finishes_and_names_each(workdir):
     corpus = workdir / "corpus"
     os.mkfifo(corpus / "pipe.txt")

@@ -62,6 +62,7 @@ def test_a_dataset_directory_brings_its_corpus(tmp_path):
     assert s.corpus == tmp_path / "corpus.jsonl" and len(s.questions) == 1
 
 
+@pytest.mark.slow
 def test_eval_cli_writes_reports_and_the_gate_fails_when_a_bar_is_above_the_measured_value(
         tmp_path, capsys, monkeypatch, embedder, article_corpus):
     monkeypatch.setattr("rag.indexing.indexer.embedder_for", lambda *a, **k: embedder)

@@ -25,6 +25,7 @@ def llama_server():
         yield base_url
 
 
+@pytest.mark.llm
 def test_hosted_generator_streams_a_verified_answer_from_a_real_local_server(llama_server):
     from rag.generators.openai_compatible import OpenAICompatibleGenerator
 

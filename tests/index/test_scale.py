@@ -159,6 +159,7 @@ def test_an_index_built_by_another_model_is_refused_by_the_int8_query_side(artic
         Retriever.load(copy, config=config.replace(query_backend="onnx-int8"))
 
 
+@pytest.mark.slow
 def test_scale_bench_prints_its_table_and_writes_json(tmp_path):
     done = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "--only", "scale", "--sizes", "3k",
                            "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300,

@@ -66,6 +66,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, embedder, local_ray):
     from rag.indexing.ray_indexing import RayIndexing
 

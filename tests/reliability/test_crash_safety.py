@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from rag.index.store import IndexStore
 from rag.safety.ownership import OwnedDir
 
@@ -39,6 +41,7 @@ def kill_at_random_moments(index_dir, mode: str, trials: int, check) -> int:
     return published
 
 
+@pytest.mark.slow
 def test_killing_the_indexer_at_random_moments_never_leaves_a_broken_or_mixed_index(tmp_path):
     def check(trial, snapshot):
         docs = {c.doc_id for c in snapshot.chunks}
@@ -53,6 +56,7 @@ def test_killing_the_indexer_at_random_moments_never_leaves_a_broken_or_mixed_in
     assert published > 2 * TRIALS, "the kills should land while versions are being written"
 
 
+@pytest.mark.slow
 def test_killing_updates_and_merges_at_random_moments_leaves_one_whole_version(tmp_path):
     index_dir = tmp_path / "index"
 

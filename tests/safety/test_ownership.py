@@ -261,6 +261,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_gives_one_line_and_keeps_the_index_whole(small_disk, tmp_path, capsys, shared_model):
     docs = tmp_path / "docs"
     write(docs / "a.txt", "The lighthouse stands on the northern cape.")
@@ -289,6 +290,7 @@ def test_a_read_only_index_directory_gives_one_line(small_disk, tmp_path, capsys
 
 # --- readers during publishes ---
 
+@pytest.mark.slow
 def test_readers_never_see_a_false_corruption_while_versions_are_published_and_collected(
         tmp_path, docs, indexer, config, embedder):
     index_dir = tmp_path / "index"
