@@ -69,6 +69,22 @@ def retriever(article_index, config, embedder):
     return factory.retriever(config, article_index, embedder=embedder)
 
 
+@pytest.fixture(scope="module")
+def pipeline(retriever, config):
+    """The extractive pipeline over the article, as `rag ask` builds it."""
+    from rag.app import factory
+    from rag.app.pipeline import Pipeline
+
+    return Pipeline(retriever, factory.generator(config, "extractive", retriever=retriever))
+
+
+@pytest.fixture
+def indexer(config, embedder):
+    from rag.app import factory
+
+    return factory.indexer(config, embedder)
+
+
 def copy_as_built_by(index_dir: Path, copy: Path, model: str) -> Path:
     """A copy of an index whose manifest names another embedding model."""
     import json

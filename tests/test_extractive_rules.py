@@ -8,6 +8,7 @@ from dataclasses import FrozenInstanceError, asdict, replace
 
 import pytest
 
+from rag.app import factory
 from rag.cli import main
 from rag.core.records import Chunk, Hit
 from rag.eval.run import extractive_weights
@@ -63,7 +64,7 @@ def test_the_weights_are_frozen_and_the_generator_reads_the_defaults(config):
     weights = ExtractiveWeights()
     with pytest.raises(FrozenInstanceError):
         weights.cosine_weight = 0.5  # type: ignore[misc]
-    assert ExtractiveGenerator(config).weights == weights
+    assert ExtractiveGenerator(factory.extractive_settings(config)).weights == weights
     assert hash(weights) == hash(ExtractiveWeights())  # usable as a key, though the type-fit table is a mapping
     sentence = "OpenAI was founded in December 2015 by a group of researchers."
     found = extract("When was OpenAI founded?", [sentence], set())
@@ -80,17 +81,17 @@ def test_a_weight_given_to_the_generator_changes_its_decisions(embedder, config)
     hits = [_hit("Angelique Kerber won the 2018 Wimbledon women's singles title, beating Serena Williams in the "
                  "final.")]
     question = "Who won the women's singles at Wimbledon in 2019?"
-    assert ExtractiveGenerator(config, embedder=embedder).generate(question, hits).abstained
+    assert ExtractiveGenerator(factory.extractive_settings(config), embedder=embedder).generate(question, hits).abstained
     # Without the penalty for a number the sentence lacks, the 2018 final answers the 2019 question.
-    lenient = ExtractiveGenerator(config, embedder=embedder,
+    lenient = ExtractiveGenerator(factory.extractive_settings(config), embedder=embedder,
                                   weights=replace(ExtractiveWeights(), missing_number_penalty=0.0))
     assert not lenient.generate(question, hits).abstained
 
     hits = [_hit("Omari Juma keeps the Zanzibar lighthouse and has kept the light since 1998.")]
     question = "Who is the Zanzibar lighthouse keeper?"
-    answer = ExtractiveGenerator(config, embedder=embedder).generate(question, hits)
+    answer = ExtractiveGenerator(factory.extractive_settings(config), embedder=embedder).generate(question, hits)
     assert answer.short_answer is not None and answer.short_answer.text == "Omari Juma"
-    strict = ExtractiveGenerator(config, embedder=embedder, weights=replace(ExtractiveWeights(), min_score=5.0))
+    strict = ExtractiveGenerator(factory.extractive_settings(config), embedder=embedder, weights=replace(ExtractiveWeights(), min_score=5.0))
     answer = strict.generate(question, hits)
     assert not answer.abstained and answer.short_answer is None
 
