@@ -12,7 +12,7 @@ import pytest
 
 from bench.cli import build_parser, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("indexing", "embedding", "queries", "scale", "cold-start", "updates", "ray", "backends")
 
 

@@ -31,7 +31,7 @@ from rag.ingest.loaders import FileLimits
 from rag.retrieval.rerankers import RERANKERS, RerankerSettings
 from rag.retrieval.settings import RetrievalSettings
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 COMPONENT_PACKAGES = ("generators", "embedders", "index", "backends", "retrieval")
 
