@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,11 +10,7 @@ from rag.cli import main
 from rag.core.errors import DatasetError
 from rag.eval.datasets import check_doc_ids, load_eval_set
 
-
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    return path
-
+from ..support.files import write_jsonl
 
 GOOD = {"id": "q1", "question": "When was the IMU first formed?", "answers": ["late 1990s"], "answerable": True,
         "evidence": ["The IMU was first formed in the late 1990s"]}

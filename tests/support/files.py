@@ -1,7 +1,8 @@
-"""Files for a test to index: text written where it says, and a minimal PDF."""
+"""Files for a test to read: text written where it says, JSON lines, and a minimal PDF."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -17,6 +18,12 @@ def write_docs(folder: Path, docs: dict[str, str]) -> Path:
     for name, text in docs.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    """One line per row: a dict as JSON, a string as it is (a broken line, say)."""
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
 
 
 def make_pdf(text: str) -> bytes:
