@@ -17,7 +17,7 @@ from rag.generators.extractive.question_types import question_type
 from rag.generators.extractive.short_answer import extract
 from rag.generators.extractive.weights import ExtractiveWeights
 
-from ..eval.test_eval import write_jsonl
+from ..support.files import write_jsonl
 
 
 @pytest.mark.parametrize("question, kind, sentence_kind", [
