@@ -194,9 +194,10 @@ class Config:
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Config":
         """Defaults < rag.toml (or `path`) < RAG_* environment < keyword overrides (None ignored)."""
         values: dict[str, Any] = {}
+        notes: list[str] = []
         file = _config_file(path)
         if file is not None:
-            values.update(_read_settings(file))
+            values.update(_read_settings(file, notes))
         known = {f.name: f for f in fields(cls) if f.name != "extra"}
         for name in known:
             env = os.environ.get(f"RAG_{name.upper()}")
@@ -207,7 +208,12 @@ class Config:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
-        return cls()._replace_checked(values)
+        config = cls()._replace_checked(values)
+        # Only a configuration that loads gets its deprecation notes: a bad one is refused in one
+        # line, and that line is what needs reading first.
+        for note in notes:
+            log.warning("%s", note)
+        return config
 
     def replace(self, **changes: Any) -> "Config":
         return self._replace_checked({k: v for k, v in changes.items() if v is not None})
@@ -370,9 +376,9 @@ def _config_file(path: str | Path | None) -> Path | None:
     return file
 
 
-def _read_settings(file: Path) -> dict[str, Any]:
+def _read_settings(file: Path, notes: list[str]) -> dict[str, Any]:
     """The flat settings of a TOML file: its sections' keys mapped to Config fields, plus keys
-    of the older flat form (top level or `[rag]`), each noted once as deprecated."""
+    of the older flat form (top level or `[rag]`), each added once to `notes` as deprecated."""
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -406,8 +412,8 @@ def _read_settings(file: Path) -> dict[str, Any]:
             section, name = FIELD_SECTION[key]
             if (str(file), key) not in _noted:
                 _noted.add((str(file), key))
-                log.warning("%s: `%s` at %s is deprecated; put it in the [%s] section as `%s`",
-                            file, key, where, section, name)
+                notes.append(f"{file}: `{key}` at {where} is deprecated; put it in the [{section}] section as "
+                             f"`{name}`")
         _put(flat, file, key, f"`{key}` at {where}", value)
     return {name: value for name, (_, value) in flat.items()}
 

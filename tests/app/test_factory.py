@@ -166,6 +166,13 @@ def test_a_flat_key_gives_one_deprecation_note_naming_its_section(tmp_path, capl
     assert Config.load(write(tmp_path / "old.toml", 'retrieval = "dense"\n')).retrieval == "dense"
 
 
+def test_a_flat_key_with_a_bad_value_is_refused_without_a_deprecation_note_before_the_error(tmp_path, caplog):
+    file = write(tmp_path / "rag.toml", "[rag]\nrrf_k = -1\n")
+    with caplog.at_level(logging.WARNING, logger="rag.config"), pytest.raises(ConfigError, match="rrf_k must be"):
+        Config.load(file)
+    assert [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()] == []
+
+
 def test_unknown_keys_and_sections_name_what_is_known(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown setting 'kk' in \[retrieval\].*takes k, mode"):
         Config.load(write(tmp_path / "a.toml", "[retrieval]\nkk = 3\n"))
