@@ -14,8 +14,6 @@ switches when it is imported, which the other benchmarks must not inherit).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -151,40 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_tables(args: argparse.Namespace) -> int:
-    """The default command, as `rag` runs its commands: secrets masked in every log record, the
-    libraries' chatter off unless --verbose, and an error in one line unless --debug."""
-    from rag.core.errors import RagError
-    from rag.safety.redact import install_log_redaction
-    from rag.safety.terminal import plain
+    """The default command, run as `rag` runs its commands (rag.cli.run_command)."""
+    from rag.cli import run_command
 
-    install_log_redaction()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
-        _quiet_libraries()
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(lambda r: r.name.startswith(("rag", "bench")) or r.levelno >= logging.WARNING)
-    debug = args.debug or os.environ.get("RAG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
-    try:
-        return _tables(args)
-    except RagError as exc:
-        print(f"bench: error: {plain(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line, unless asked for the traceback
-        if debug:
-            raise
-        first_line = (plain(exc, multiline=True).strip().splitlines() or [""])[0]
-        print(f"bench: error: unexpected {type(exc).__name__}" + (f": {first_line}" if first_line else "") +
-              "; run it again with --debug (or RAG_DEBUG=1) to see where it happened", file=sys.stderr)
-        return 1
-
-
-def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    return run_command("bench", lambda: _tables(args), verbose=args.verbose, debug=args.debug,
+                       own_loggers=("rag", "bench"))

@@ -422,37 +422,44 @@ def cmd_llm_server(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    return run_command("rag", lambda: args.func(args), verbose=args.verbose, debug=args.debug)
+
+
+def run_command(program: str, command: Callable[[], int], *, verbose: bool = False, debug: bool = False,
+                own_loggers: tuple[str, ...] = ("rag",)) -> int:
+    """Run one command as every command line of the project does: secrets masked in every log
+    record, other libraries' chatter off unless `verbose`, and an error in one line naming
+    `program` (its traceback only with `debug` or RAG_DEBUG=1)."""
     install_log_redaction()  # before any record is made: logs never hold the key
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
+    if not verbose:
         _quiet_third_party()
         # Libraries that set their own loggers to DEBUG must not talk over the command's output.
         for handler in logging.getLogger().handlers:
-            handler.addFilter(lambda r: r.name.startswith("rag") or r.levelno >= logging.WARNING)
-    debug = args.debug or os.environ.get("RAG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+            handler.addFilter(lambda r: r.name.startswith(own_loggers) or r.levelno >= logging.WARNING)
+    debug = debug or os.environ.get("RAG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     try:
-        return args.func(args)
+        return command()
     except RagError as exc:
-        print(f"rag: error: {plain(exc)}", file=sys.stderr)
+        print(f"{program}: error: {plain(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("rag: interrupted", file=sys.stderr)
+        print(f"{program}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except OSError as exc:
         if debug:
             raise
-        print(f"rag: error: {plain(describe_os_error(exc))}", file=sys.stderr)
+        print(f"{program}: error: {plain(describe_os_error(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
             raise
         first_line = (plain(exc, multiline=True).strip().splitlines() or [""])[0]  # masked, then cut
-        print(f"rag: error: unexpected {type(exc).__name__}" + (f": {first_line}" if first_line else "") +
+        print(f"{program}: error: unexpected {type(exc).__name__}" + (f": {first_line}" if first_line else "") +
               "; run the command again with --debug (or RAG_DEBUG=1) to see where it happened, "
               "and report it", file=sys.stderr)
         return 1
