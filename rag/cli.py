@@ -15,6 +15,7 @@ from pathlib import Path
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.eval.datasets import RELEVANCE_FIELDS
+from rag.eval.splits import SPLITS
 from rag.safety.redact import install_log_redaction
 from rag.safety.terminal import json_text, plain
 
@@ -83,9 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relevance", choices=RELEVANCE_FIELDS, default="doc_ids",
                    help="the questions' field naming their relevant documents: doc_ids (default) or a stricter "
                         "own_doc_ids where the set has one")
+    p.add_argument("--split", choices=SPLITS,
+                   help="only one half of the set: tune (where thresholds are chosen) or held-out (where they are "
+                        "judged); default both")
     p.add_argument("--generator", help="generator to evaluate (default from config: extractive)")
     p.add_argument("-k", "--k", type=int, help="passages given to the generator (default 5)")
-    p.add_argument("--out", type=Path, help="report directory (default reports/eval/<dataset>)")
+    p.add_argument("--out", type=Path, help="report directory (default reports/eval/<dataset>[-<split>])")
     p.add_argument("--compare", type=Path, metavar="REPORT.json", help="show changes against an earlier report")
     p.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 if METRIC is below VALUE (repeatable)")
@@ -359,11 +363,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = _config(args, generator=args.generator, k=args.k, abstain_threshold=args.threshold)
     # Checked now, not after a run of minutes.
     _check_directory(args.out or Path("reports/eval"), "report directory", "--out", writable=True)
-    eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars, relevance=args.relevance)
+    eval_set = load_eval_set(args.dataset, max_question_chars=config.max_question_chars, relevance=args.relevance,
+                             split=args.split)
     report = evaluate(eval_set, config, corpus=args.corpus, index_dir=Path(args.index) if args.index else None,
                       progress=sys.stderr.isatty(), log=lambda m: print(plain(m), file=sys.stderr))
     print(render_table(report, previous))
-    out = args.out or Path("reports/eval") / eval_set.name
+    out = args.out or Path("reports/eval") / (eval_set.name + (f"-{args.split}" if args.split else ""))
     files = write_report(report, out, previous)
     print("wrote " + ", ".join(str(f) for f in files))
     failures = check_bars(report["metrics"], under, over)

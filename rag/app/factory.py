@@ -86,7 +86,9 @@ def milvus_settings(config: Config) -> MilvusSettings:
 
 
 def extractive_settings(config: Config) -> ExtractiveSettings:
-    return ExtractiveSettings(abstain_threshold=config.abstain_threshold, sentence_rescore=config.sentence_rescore)
+    return ExtractiveSettings(abstain_threshold=config.abstain_threshold, sentence_rescore=config.sentence_rescore,
+                              short_answer_threshold=config.short_answer_threshold,
+                              short_answer_scorer=config.short_answer_scorer)
 
 
 def llm_settings(config: Config) -> LLMSettings:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+AnswerKind = Literal["short", "quote", "none", "text"]
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,15 @@ class ShortAnswer:
     start: int
     end: int
     kind: str = ""  # what the question asked for: time, number, person, place, name, phrase
+    # How likely the span is the answer (0-1), from the span's evidence; it is shown only above a
+    # threshold calibrated for precision.
+    confidence: float = 0.0
+    # The evidence the confidence was computed from (feature name -> value), for reports and tuning.
+    evidence: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "marker": self.marker, "doc_id": self.doc_id, "start": self.start,
-                "end": self.end, "kind": self.kind}
+                "end": self.end, "kind": self.kind, "confidence": round(float(self.confidence), 4)}
 
 
 @dataclass(frozen=True)
@@ -152,14 +159,32 @@ class Answer:
     # How well the best evidence supports answering (0-1); the abstention decision compares it
     # with a calibrated threshold.
     confidence: float = 0.0
-    # None when the question asks for an explanation (why, how) or no span of the quotes fits.
+    # None when the question asks for an explanation (why, how), no span of the quotes fits, or the
+    # best span is not certain enough to be shown as the answer.
     short_answer: ShortAnswer | None = None
+    # Why the answer has the kind it has, in words a reader understands.
+    reason: str = ""
+    # The best span found, shown or not: what the short-answer threshold is calibrated on.
+    short_candidate: ShortAnswer | None = field(default=None, compare=False)
+
+    @property
+    def kind(self) -> AnswerKind:
+        """What the reader is shown first: "short" (a few words in bold, with the quote that proves
+        them), "quote" (the supporting sentences alone: the evidence is there but no span is certain),
+        "none" (the documents don't say) or "text" (a language model's verified sentences)."""
+        if self.abstained:
+            return "none"
+        if self.short_answer is not None:
+            return "short"
+        return "quote" if self.generator == "extractive" else "text"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question or self.question,
             "answer": self.text,
+            "kind": self.kind,
+            "reason": self.reason,
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "abstained": self.abstained,
             "generator": self.generator,

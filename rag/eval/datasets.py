@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.core.errors import DatasetError, QuestionError
+from rag.eval.splits import SPLITS, Split, select
 from rag.text.questions import clean_question
 
 # Fields of a question that can name its relevant documents. `doc_ids` is the default; a set may
@@ -22,6 +23,7 @@ class EvalQuestion:
     answerable: bool
     doc_ids: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
+    split: str | None = None  # the half the question names for itself; None: by its id (rag.eval.splits)
 
     @property
     def relevant_units(self) -> int:
@@ -36,6 +38,7 @@ class EvalSet:
     corpus: Path | None = None  # documents shipped with the dataset, if any
     meta: dict = field(default_factory=dict)
     relevance: str = "doc_ids"  # the field that `EvalQuestion.doc_ids` was read from
+    split: Split | None = None  # the half of the set these questions are; None: all of them
 
     @property
     def answerable(self) -> list[EvalQuestion]:
@@ -46,8 +49,20 @@ class EvalSet:
         return [q for q in self.questions if not q.answerable]
 
 
-def load_eval_set(path: str | Path, *, max_question_chars: int = 4000, relevance: str = "doc_ids") -> EvalSet:
-    """`relevance`: the field (one of RELEVANCE_FIELDS) whose documents count as relevant."""
+def load_eval_set(path: str | Path, *, max_question_chars: int = 4000, relevance: str = "doc_ids",
+                  split: Split | None = None) -> EvalSet:
+    """`relevance`: the field (one of RELEVANCE_FIELDS) whose documents count as relevant; `split`:
+    only the questions of that half (tune or held-out)."""
+    eval_set = _load_eval_set(path, max_question_chars=max_question_chars, relevance=relevance)
+    if split is None:
+        return eval_set
+    questions = tuple(select(eval_set.questions, split))
+    if not questions:
+        raise DatasetError(f"{eval_set.path} has no questions in the {split} half")
+    return replace(eval_set, questions=questions, split=split)
+
+
+def _load_eval_set(path: str | Path, *, max_question_chars: int, relevance: str) -> EvalSet:
     check_relevance_field(relevance)
     path = Path(path)
     if path.is_dir():
@@ -117,8 +132,11 @@ def read_questions(path: Path, max_question_chars: int = 4000, relevance: str = 
                                "--relevance doc_ids")
         if item["answerable"] and not (fields[relevance] or fields["evidence"]):
             raise DatasetError(f"{where}: an answerable question needs 'doc_ids' or 'evidence' to judge retrieval")
+        declared = item.get("split")
+        if declared is not None and declared not in SPLITS:
+            raise DatasetError(f"{where}: 'split' must be one of {', '.join(SPLITS)}")
         questions.append(EvalQuestion(qid, item["question"], fields["answers"], item["answerable"],
-                                      fields[relevance], fields["evidence"]))
+                                      fields[relevance], fields["evidence"], declared))
     if not questions:
         raise DatasetError(f"{path} holds no questions")
     return questions

@@ -89,6 +89,24 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
     return best
 
 
+RIGHT_F1 = 0.5  # a short answer with at least this token F1 against a gold answer counts as right
+
+
+def threshold_for_precision(scored: Sequence[tuple[float, float]], target: float) -> float | None:
+    """The lowest confidence threshold at which the items shown (confidence >= threshold) are right
+    at least `target` of the time; `scored`: (confidence, 1.0 if right else 0.0). None when no
+    threshold reaches it."""
+    best = None
+    ordered = sorted(scored, key=lambda cr: -cr[0])
+    right = 0.0
+    for n, (conf, ok) in enumerate(ordered, 1):
+        right += ok
+        last_of_tie = n == len(ordered) or ordered[n][0] < conf
+        if last_of_tie and right / n >= target:
+            best = conf
+    return best
+
+
 def answer_contained(prediction: str, answers: Sequence[str]) -> float:
     p = f" {normalize_answer(prediction)} "
     return float(any(f" {normalize_answer(a)} " in p for a in answers if normalize_answer(a)))

@@ -12,7 +12,9 @@ from rag.safety.redact import redact, redact_data
 
 SUMMARY_KEYS = [
     "retrieval.recall@1", "retrieval.recall@3", "retrieval.recall@5", "retrieval.recall@10", "retrieval.mrr@10",
-    "retrieval.ndcg@10", "answer.em", "answer.f1", "answer.contains", "answer.short_rate", "citation.precision",
+    "retrieval.ndcg@10", "answer.em", "answer.f1", "answer.contains", "answer.short_rate", "short.precision",
+    "short.coverage", "short.on_unanswerable", "quote.on_unanswerable", "answer.misleading", "tier.short",
+    "tier.quote", "tier.none", "citation.precision",
     "citation.valid_share", "abstention.accuracy", "abstention.false_refusal", "latency.embed_ms.p50",
     "latency.search_ms.p50", "latency.generate_ms.p50", "latency.total_ms.p50", "latency.total_ms.p95",
 ]
@@ -48,7 +50,7 @@ def render_table(report: dict[str, Any], previous: dict[str, Any] | None = None)
     s = report["settings"]
     head = (f"{report['dataset']}: {report['questions']} questions ({report['answerable']} answerable, "
             f"{report['unanswerable']} unanswerable); generator={s['generator']} k={s['k']} "
-            f"relevance={relevance_of(report)}")
+            f"relevance={relevance_of(report)} split={report.get('split', 'all')}")
     lines = [head, fmt(columns), fmt(["-" * w for w in widths]), *map(fmt, rows)]
     note = relevance_note(report, previous)
     if note:
@@ -59,6 +61,10 @@ def render_table(report: dict[str, Any], previous: dict[str, Any] | None = None)
                      f"(balanced accuracy {cal['best_balanced_accuracy']}); best with false refusals <= "
                      f"{cal.get('max_false_refusal')}: {cal.get('best_bounded_threshold')} "
                      f"({cal.get('best_bounded_balanced_accuracy')})")
+        if cal.get("short_precision_target") is not None:
+            lines.append(f"short-answer threshold {s.get('short_answer_threshold')}; lowest reaching precision "
+                         f"{cal['short_precision_target']} on this set: {cal.get('short_threshold_for_target')} "
+                         f"(coverage {cal.get('short_coverage_at_target')})")
     return "\n".join(lines)
 
 

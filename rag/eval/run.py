@@ -20,6 +20,7 @@ from rag.core.records import Hit
 from rag.embedders import Embedder
 from rag.eval import metrics as M
 from rag.eval.datasets import EvalQuestion, EvalSet, check_doc_ids
+from rag.eval.splits import split_of
 from rag.retrieval.retriever import Retriever
 
 METHODS = ("hybrid", "dense", "bm25")
@@ -47,6 +48,13 @@ class QuestionResult:
     f1: float
     contains: float
     timings: dict[str, float] = field(default_factory=dict)
+    kind: str = ""  # what the reader was shown first: short, quote, none or text (Answer.kind)
+    split: str = ""  # the half of the set the question belongs to (rag.eval.splits)
+    # The best span found, shown or not, its confidence and its F1: what the short-answer
+    # threshold is calibrated on.
+    candidate: str | None = None
+    candidate_confidence: float | None = None
+    candidate_f1: float = 0.0
 
 
 def hit_units(q: EvalQuestion, hit: Hit) -> set[str]:
@@ -101,6 +109,7 @@ def run_question(q: EvalQuestion, method: str, retriever: Retriever, generator, 
     # EM and F1 judge the short answer when there is one: it is what the reader is told first.
     short = None if answer.abstained or answer.short_answer is None else answer.short_answer.text
     scored = prediction if short is None else short
+    candidate = None if answer.abstained else answer.short_candidate
     return QuestionResult(
         id=q.id, method=method, question=q.question, answerable=q.answerable, answers=list(q.answers),
         hits=[{"rank": h.rank, "chunk_id": h.chunk.id, "doc_id": h.doc_id, "score": round(h.score, 5),
@@ -110,6 +119,10 @@ def run_question(q: EvalQuestion, method: str, retriever: Retriever, generator, 
         em=M.exact_match(scored, q.answers), f1=M.token_f1(scored, q.answers),
         contains=M.answer_contained(prediction, q.answers),
         timings={**retrieval.timings, "generate_ms": answer.timings.get("generate_ms", 0.0), "total_ms": total},
+        kind=answer.kind, split=split_of(q.id, q.split),
+        candidate=candidate.text if candidate else None,
+        candidate_confidence=candidate.confidence if candidate else None,
+        candidate_f1=M.token_f1(candidate.text, q.answers) if candidate else 0.0,
     )
 
 
@@ -131,11 +144,42 @@ def aggregate(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
     out["citation.valid_share"] = M.mean([float(any(r.citation_relevant)) for r in answered])
     out["abstention.accuracy"] = M.mean([float(r.abstained) for r in unanswerable])
     out["abstention.false_refusal"] = M.mean([float(r.abstained) for r in answerable])
+    out.update(tier_metrics(results))
     for stage in ("embed_ms", "search_ms", "generate_ms", "total_ms"):
         values = [r.timings.get(stage, 0.0) for r in results]
         out[f"latency.{stage}.p50"] = M.percentile(values, 50)
         out[f"latency.{stage}.p95"] = M.percentile(values, 95)
     return out
+
+
+def tier_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None]:
+    """What the reader is shown first, judged: a short answer is right when its F1 reaches
+    `M.RIGHT_F1`; a short answer to a question the documents cannot answer is always wrong."""
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    shown = [r for r in results if r.kind == "short"]
+    out: dict[str, float | None] = {
+        "short.precision": M.mean([float(r.answerable and r.f1 >= M.RIGHT_F1) for r in shown]),
+        "short.coverage": M.mean([float(r.kind == "short") for r in answerable]),
+        # A quote is introduced as what the documents say; a short answer or a language model's
+        # sentences are presented as the answer.
+        "short.on_unanswerable": M.mean([float(r.kind in ("short", "text")) for r in unanswerable]),
+        "quote.on_unanswerable": M.mean([float(r.kind == "quote") for r in unanswerable]),
+        "answer.misleading": M.mean([float(_misleads(r)) for r in results]),
+    }
+    for kind in ("short", "quote", "none", "text"):
+        out[f"tier.{kind}"] = M.mean([float(r.kind == kind) for r in results])
+    return out
+
+
+def _misleads(r: QuestionResult) -> bool:
+    """Whether what is shown first is wrong: a wrong short answer, or a quote or text that does not
+    hold the answer (on a question the documents cannot answer, anything but "they don't say")."""
+    if r.kind == "none":
+        return False
+    if not r.answerable:
+        return True
+    return r.f1 < M.RIGHT_F1 if r.kind == "short" else not r.contains
 
 
 MAX_FALSE_REFUSAL = 0.10  # the calibration bound: declining answerable questions costs users most
@@ -151,7 +195,23 @@ def calibration(results: Sequence[QuestionResult], current: float) -> dict[str, 
     tb, balb = M.best_threshold(answerable, unanswerable, max_false_refusal=MAX_FALSE_REFUSAL)
     return {"threshold": current, "best_threshold": round(t, 4), "best_balanced_accuracy": round(bal, 4),
             "best_bounded_threshold": round(tb, 4), "best_bounded_balanced_accuracy": round(balb, 4),
-            "max_false_refusal": MAX_FALSE_REFUSAL}
+            "max_false_refusal": MAX_FALSE_REFUSAL, **short_calibration(results)}
+
+
+SHORT_PRECISION_TARGET = 0.90
+
+
+def short_calibration(results: Sequence[QuestionResult], target: float = SHORT_PRECISION_TARGET
+                      ) -> dict[str, float | None]:
+    """The lowest short-answer threshold whose shown answers reach `target` precision on these
+    questions (calibrate on a tuning half: `rag eval --split tune`), and the coverage it gives."""
+    found = [(r.candidate_confidence, float(r.answerable and r.candidate_f1 >= M.RIGHT_F1))
+             for r in results if r.candidate_confidence is not None]
+    t = M.threshold_for_precision(found, target)
+    answerable = sum(r.answerable for r in results)
+    shown = [right for conf, right in found if t is not None and conf >= t]
+    return {"short_precision_target": target, "short_threshold_for_target": None if t is None else round(t, 4),
+            "short_coverage_at_target": round(sum(shown) / answerable, 4) if answerable and t is not None else None}
 
 
 def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, index_dir: Path | None = None,
@@ -184,10 +244,13 @@ def evaluate(eval_set: EvalSet, config: Config, *, corpus: Path | None = None, i
         "answerable": len(eval_set.answerable),
         "unanswerable": len(eval_set.unanswerable),
         "relevance": eval_set.relevance,
+        "split": eval_set.split or "all",
         "settings": {"generator": gen_name, "k": k, "retrieval": default, "relevance": eval_set.relevance,
                      "embedding_model": config.embedding_model,
                      "chunk_tokens": config.chunk_tokens, "chunk_overlap": config.chunk_overlap,
-                     "abstain_threshold": threshold, "chunks_indexed": len(retriever)},
+                     "abstain_threshold": threshold, "chunks_indexed": len(retriever),
+                     "short_answer_threshold": getattr(getattr(gens[default], "settings", None),
+                                                       "short_answer_threshold", None)},
         "method": default,
         "metrics": per_method[default],
         "baselines": {m: per_method[m] for m in methods if m != default},

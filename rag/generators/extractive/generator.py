@@ -58,14 +58,16 @@ from rag.generators.extractive.patterns import (
     STATES_CAUSE,
     STREAMED_WORD,
 )
-from rag.generators.extractive.question_types import SentenceKind, question_type
+from rag.generators.extractive.question_types import QuestionType, SentenceKind, question_type
 from rag.generators.extractive.settings import ExtractiveSettings
-from rag.generators.extractive.short_answer import extract
+from rag.generators.extractive.short_answer import Span, extract, ranked_spans
+from rag.generators.extractive.span_evidence import span_evidence
+from rag.generators.extractive.span_scorer import SpanScorer, load_scorer
 from rag.generators.extractive.weights import ExtractiveWeights
 from rag.generators.extractive.words import MEANINGFUL_WORDS, QUESTION_WORDS
 from rag.generators.prompts import NOT_IN_DOCUMENTS
 from rag.ingest.cleaning import parse_date
-from rag.text.analysis import analyze, stopwords
+from rag.text.analysis import analyze, stopwords, word_family
 from rag.text.followups import split_context
 from rag.text.sentences import clauses, split_sentences
 
@@ -100,16 +102,18 @@ class ExtractiveGenerator:
 
     def __init__(self, settings: ExtractiveSettings | None = None, *, embedder: Embedder | None = None,
                  threshold: float | None = None, sentences: SentenceSource | None = None,
-                 weights: ExtractiveWeights | None = None):
+                 weights: ExtractiveWeights | None = None, scorer: SpanScorer | None = None):
         """`embedder`: the model already loaded for retrieval (without one, the default model is
         loaded on first use); `sentences`: where stored sentence vectors are looked up; `weights`:
-        the tuned numbers of the answer step."""
+        the tuned numbers of the answer step; `scorer`: how sure a short answer is (default: the
+        settings' `short_answer_scorer`)."""
         self.settings = settings or ExtractiveSettings()
         self.weights = weights if weights is not None else ExtractiveWeights()
         self._embedder = embedder
         self._sentences = sentences
         self.threshold = self.settings.abstain_threshold if threshold is None else threshold
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.scorer = scorer if scorer is not None else load_scorer(self.settings.short_answer_scorer)
 
     @property
     def embedder(self) -> Embedder:
@@ -134,7 +138,8 @@ class ExtractiveGenerator:
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
                           timings=timings, generator=self.name, confidence=best,
-                          notes=(f"best support {best:.2f} is below the threshold {self.threshold:.2f}",))
+                          notes=(f"best support {best:.2f} is below the threshold {self.threshold:.2f}",),
+                          reason=f"no sentence supports an answer well enough ({best:.2f} < {self.threshold:.2f})")
         if len(parts) > 1:
             chosen: list[tuple[float, _Candidate]] = []
             for part in per_part:
@@ -148,7 +153,7 @@ class ExtractiveGenerator:
                     chosen.append(part[0])
         else:
             chosen = self._choose(question, own, _prefer_answers(question, own, scored, self.weights))
-        span = self._short_span(own, parts, chosen, question)
+        span = self._short_span(own, parts, chosen, question, hits)
         # A citation's support is the sentence's own score, not the preference that chose it.
         base = {id(c): sc for sc, c in scored}
         chosen = [(base.get(id(c), confidence), c) for _, c in chosen]
@@ -164,16 +169,32 @@ class ExtractiveGenerator:
             # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
             # citations of passages that do not exist; the quote in the citation keeps them.
             parts_text.append(with_markers(strip_markers(cand.text), [marker]))
-        short = None
-        if span:
-            cand, (start, end, kind) = span
+        candidate = None
+        if isinstance(span, str) and requires_span(question_type(own)) and len(parts) == 1:
+            # "How many people were injured": sentences about the attack that count nothing injured
+            # are the closest passages, not an answer.
+            timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+            return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
+                          timings=timings, generator=self.name, confidence=confidence,
+                          reason=f"the passages hold no {_asked(question_type(own))}")
+        if isinstance(span, str):
+            reason = span
+        else:
+            cand, sp, kind, sure, evidence = span
             cite = next(ci for (_, c), ci in zip(chosen, citations) if c.doc_span == cand.doc_span)
-            short = ShortAnswer(cite.quote[start:end], cite.marker, cite.doc_id, cite.start + start, cite.start + end,
-                                kind)
+            candidate = ShortAnswer(cite.quote[sp.start:sp.end], cite.marker, cite.doc_id, cite.start + sp.start,
+                                    cite.start + sp.end, kind, confidence=sure, evidence=evidence)
+            threshold = self.settings.short_answer_threshold
+            reason = (f"the words \"{candidate.text}\" answer the question (confidence {sure:.2f})" if sure >= threshold
+                      else f"no short answer is certain enough: the best, \"{candidate.text}\", has confidence "
+                           f"{sure:.2f}, below {threshold:.2f}")
+        short = candidate if candidate is not None and candidate.confidence >= self.settings.short_answer_threshold \
+            else None
+        text = " ".join(parts_text) if short is not None else self.settings.quote_intro + " ".join(parts_text)
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-        return Answer(question=question, text=" ".join(parts_text), citations=tuple(citations), hits=tuple(hits),
+        return Answer(question=question, text=text, citations=tuple(citations), hits=tuple(hits),
                       abstained=False, timings=timings, generator=self.name, confidence=confidence,
-                      short_answer=short)
+                      short_answer=short, reason=reason, short_candidate=candidate)
 
     def _choose(self, question: str, own: str, scored: list[tuple[float, _Candidate]]
                 ) -> list[tuple[float, _Candidate]]:
@@ -195,21 +216,29 @@ class ExtractiveGenerator:
         return chosen
 
     def _short_span(self, own: str, parts: list[str], chosen: list[tuple[float, _Candidate]],
-                    question: str) -> tuple[_Candidate, tuple[int, int, str]] | None:
-        """The quoted sentence and the span in it (offsets, kind) that answer the question in a few words."""
+                    question: str, hits: Sequence[Hit]) -> tuple[_Candidate, Span, str, float, dict[str, float]] | str:
+        """The quoted sentence holding the best span, the span, its kind, confidence and evidence;
+        or why no span of the quotes can answer."""
         if len(parts) > 1:
-            return None  # one span cannot answer two questions; the quotes answer both
-        top = max(chosen, key=lambda sc: sc[0])[1]
+            return "a question of two parts is answered by the quotes"
+        ordered = sorted(chosen, key=lambda sc: -sc[0])
+        top = ordered[0][1]
         if ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
-            return top, (0, len(top.text), "title")
-        pool = [c for _, c in sorted(chosen, key=lambda sc: -sc[0])]
+            return top, Span(0, len(top.text), top.text, 1.0, "title"), "title", 1.0, {}
+        pool = [c for _, c in ordered]
         qtype = question_type(own)
-        terms = set(_terms(question))
-        found = extract(question, [c.text for c in pool], terms, qtype, self.weights)
-        if found is None:
-            return None
-        i, span = found
-        return pool[i], (span.start, span.end, span.kind if span.kind in ("choice", "title") else qtype.kind or "")
+        if qtype.kind is None:
+            return "the question asks for an explanation: the sentence is the answer"
+        ranked = ranked_spans(question, [c.text for c in pool], set(_terms(question)), qtype, self.weights)
+        if not ranked:
+            return f"no words of the quotes are the kind of answer asked for ({qtype.kind})"
+        i, span = ranked[0]
+        if span.kind == "choice":
+            return pool[i], span, "choice", 1.0, {}
+        passages = [h.chunk.text for h in hits]
+        evidence = span_evidence(qtype, set(_terms(own)), ranked, [c.text for c in pool],
+                                 [sc for sc, _ in ordered], self.weights.min_score, passages)
+        return pool[i], span, qtype.kind or "", self.scorer.confidence(evidence), evidence
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         answer = self.generate(question, hits)
@@ -246,14 +275,15 @@ class ExtractiveGenerator:
         for ps in pieces:
             cosines.append(float(vecs[i:i + len(ps)].max()))
             i += len(ps)
-        sentence_terms = [set(_analyze(c.text)) for c in candidates]
-        idf = _idf(set(_terms(question)), sentence_terms)
+        # Related forms count as the question's words: "edit" is found in "managing editor".
+        sentence_terms = [_families(_analyze(c.text)) for c in candidates]
+        idf = _idf(_families(_terms(question)), sentence_terms)
         qtype = question_type(own)
         kind, why = qtype.sentence_kind, qtype.asks_reason
         required = _numbers(question)
         rest = []
         for cand, terms in zip(candidates, sentence_terms):
-            coverage = _coverage(idf, terms, set(_analyze(cand.previous)), w.previous_sentence_credit)
+            coverage = _coverage(idf, terms, _families(_analyze(cand.previous)), w.previous_sentence_credit)
             holds = _has_kind(kind, cand.text, question) or (why and STATES_CAUSE.search(cand.text))
             bonus = w.kind_bonus if holds else 0.0
             penalty = w.missing_number_penalty if required and not required <= _numbers(
@@ -328,6 +358,10 @@ def _analyze(text: str) -> list[str]:
 
 def _terms(question: str) -> list[str]:
     return analyze(question, _stop() | QUESTION_WORDS)
+
+
+def _families(stems: list[str]) -> set[str]:
+    return {word_family(s) for s in stems}
 
 
 def _numbers(text: str) -> set[str]:
@@ -422,6 +456,18 @@ def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidat
         ranked.append((score + w.answer_weight * typed - asks, cand))
     ranked.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
     return ranked + scored[len(close):]
+
+
+def requires_span(qtype: QuestionType) -> bool:
+    """Whether only a span of the asked kind can answer: a count of something named ("how many
+    people were injured") or a duration ("how long did it last"); a sentence without one does not."""
+    return bool(qtype.slot) or qtype.measure == "long"
+
+
+def _asked(qtype: QuestionType) -> str:
+    if qtype.slot:
+        return "number of " + " ".join(qtype.slot)
+    return "length of time or distance"
 
 
 def _overlaps(cand: _Candidate, chosen: list[tuple[float, _Candidate]]) -> bool:

@@ -71,6 +71,14 @@ class QuestionType:
     options: tuple[str, ...] = ()  # "which is stronger, the IMU or the TTP?": the answer is one of them
     sentence_kind: SentenceKind | None = None  # what a supporting sentence should mention (the support bonus)
     asks_reason: bool = False  # "why", "what caused": a causal sentence answers
+    # The head noun names the answer's type right after the question word ("which valley": the answer
+    # may say "valley" too); a head found further on ("what is the TTP also known as") is the
+    # question's own word, which no answer repeats.
+    head_names_answer: bool = False
+    measure: str = ""  # "long" in "how long", "many" in "how many"
+    # The words a counted answer must stand next to: the thing counted and what happened to it
+    # ("how many people were injured": people, injured); a number elsewhere counts something else.
+    slot: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=4096)
@@ -94,7 +102,9 @@ def _span_type(q: str) -> QuestionType:
         return QuestionType(None)
     m = ASKS_MEASURE.search(q)
     if m:
-        return QuestionType("number", with_unit=m.group(1) not in UNITLESS_MEASURES, money=m.group(1) == "much")
+        return QuestionType("number", with_unit=m.group(1) not in UNITLESS_MEASURES, money=m.group(1) == "much",
+                            measure=m.group(1), slot=_counted(QUESTION_WORD_TOKEN.findall(q[m.end():]))
+                            if m.group(1) == "many" else ())
     if ASKS_WORDING.search(q):
         return QuestionType("phrase")
     if ASKS_WHEN.search(q):
@@ -106,9 +116,11 @@ def _span_type(q: str) -> QuestionType:
             return QuestionType(None)  # yes/no
         head = words[-1] if words else None  # a keyword query: "Super Bowl 2021 location"
     typed = _noun_kind(head)
+    names_answer = bool(typed) or (wh is not None and head is not None and wh + 1 < len(words)
+                                   and words[wh + 1] == head)
     if typed:
         return QuestionType(typed, plural=bool(head and head.endswith("s") and not head.endswith("ss")
-                                                 and typed == "place"), head=head or "")
+                                                 and typed == "place"), head=head or "", head_names_answer=True)
     if ASKS_PERSON.search(q):
         return QuestionType("person")
     if ASKS_WHERE.search(q):
@@ -117,7 +129,8 @@ def _span_type(q: str) -> QuestionType:
         return QuestionType(None)  # manner: the sentence is the answer
     if wh is not None:
         if head:
-            return QuestionType("entity", plural=head.endswith("s") and not head.endswith("ss"), head=head)
+            return QuestionType("entity", plural=head.endswith("s") and not head.endswith("ss"), head=head,
+                                head_names_answer=names_answer)
         return QuestionType("phrase")
     return QuestionType(None)
 
@@ -132,6 +145,16 @@ def _sentence_kind(q: str) -> SentenceKind | None:
     if ASKS_WHERE.search(q) or ASKS_PLACE_NOUN.search(q):
         return "place"
     return None
+
+
+def _counted(after_measure: list[str]) -> tuple[str, ...]:
+    """"how many [people] were [injured] ...": the counted noun and the participle after its verb."""
+    if not after_measure or after_measure[0] in AUXILIARIES:
+        return ()
+    slot = [after_measure[0]]
+    if len(after_measure) > 2 and after_measure[1] in COPULAS | {"been"} and after_measure[2] not in DETERMINERS:
+        slot.append(after_measure[2])
+    return tuple(slot)
 
 
 def _head_noun(after_wh: list[str]) -> str | None:

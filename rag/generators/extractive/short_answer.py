@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rag.generators.extractive.patterns import (
@@ -49,15 +49,18 @@ from rag.generators.extractive.weights import ExtractiveWeights
 from rag.generators.extractive.words import (
     BOUNDARY_PUNCTUATION,
     CLAUSE_WORDS,
+    DURATION_UNITS,
     FUNCTION_WORDS,
+    LENGTH_UNITS,
     LIST_SEPARATORS,
     LOCATIVES,
     NAME_JOINERS,
     NAME_OPENERS,
+    NOT_PERSON_ENDINGS,
     PARENTHESES,
     PREPOSITIONS,
 )
-from rag.text.analysis import analyze, stopwords
+from rag.text.analysis import analyze, stopwords, word_family
 
 _DEFAULT_WEIGHTS = ExtractiveWeights()
 
@@ -69,30 +72,46 @@ class Span:
     text: str
     score: float
     kind: str
+    # The parts of the score, kept as evidence for how sure the span is (`span_evidence`).
+    fit: float = 0.0
+    repeated: float = 0.0
+    proximity: float = 0.0
 
 
 def extract(question: str, sentences: Sequence[str], question_terms: set[str],
             qtype: QuestionType | None = None, weights: ExtractiveWeights | None = None) -> tuple[int, Span] | None:
     """The best short answer among `sentences` (in the answer's order): (sentence index, span)."""
+    found = ranked_spans(question, sentences, question_terms, qtype, weights)
+    return found[0] if found else None
+
+
+def ranked_spans(question: str, sentences: Sequence[str], question_terms: set[str],
+                 qtype: QuestionType | None = None, weights: ExtractiveWeights | None = None
+                 ) -> list[tuple[int, Span]]:
+    """Every candidate over the minimum score, best first: (sentence index, span)."""
     qtype = qtype or question_type(question)
     w = _DEFAULT_WEIGHTS if weights is None else weights
     if qtype.kind is None:
-        return None
+        return []
     if qtype.options:
-        return _choice(sentences, qtype.options)
+        choice = _choice(sentences, qtype.options)
+        return [choice] if choice else []
     q_words = {word.lower() for word in WORD.findall(question)}
     q_stems = set(question_terms) | set(analyze(question, _stop()))
-    if qtype.head:
+    if qtype.head and qtype.head_names_answer:
         # "Which valley": the answer "Ferghana Valley" says "valley" too.
-        q_words = q_words - {qtype.head, qtype.head.rstrip("s")}
-        q_stems = q_stems - set(analyze(qtype.head, _stop()))
-    best: tuple[int, Span] | None = None
+        head = head_word(qtype)
+        q_words = q_words - {head, head.rstrip("s")}
+        q_stems = q_stems - set(analyze(head, _stop()))
+    found: list[tuple[int, Span]] = []
     for i, sentence in enumerate(sentences):
         for span in _candidates(sentence, qtype, q_words, q_stems, w):
             score = span.score - w.later_sentence_penalty * i
-            if score >= w.min_score and (best is None or score > best[1].score):
-                best = (i, Span(span.start, span.end, span.text, score, span.kind))
-    return best
+            if score >= w.min_score:
+                found.append((i, replace(span, score=score)))
+    # Stable: among equal scores the earlier sentence and span win, as they always did.
+    found.sort(key=lambda isp: -isp[1].score)
+    return found
 
 
 def _choice(sentences: Sequence[str], options: tuple[str, ...]) -> tuple[int, Span] | None:
@@ -108,6 +127,30 @@ def _choice(sentences: Sequence[str], options: tuple[str, ...]) -> tuple[int, Sp
 @lru_cache(maxsize=1)
 def _stop() -> frozenset[str]:
     return frozenset(stopwords())
+
+
+def head_word(qtype: QuestionType) -> str:
+    """The head noun without a possessive: "university's" -> "university"."""
+    return qtype.head.replace("’", "'").split("'")[0]
+
+
+def _fills_slot(tokens: list[_Token], first: int, last: int, slot: frozenset[str], counted: frozenset[str],
+                window: int) -> bool:
+    """A count answers "how many people were injured" only when it counts people (the words right
+    after it name them: "140 passengers") or stands next to "injured" or a related form with no
+    other thing counted ("killing dozens"); "Three ferries were cancelled" counts ferries, not buses."""
+    following = []
+    for t in tokens[last + 1:last + 1 + window]:
+        if _is_boundary(t) or t.text in ".!?":
+            break
+        if t.lower not in FUNCTION_WORDS:
+            following.append(t)
+    if any(word_family(s) in counted for t in following[:3] for s in t.stems):
+        return True
+    if following and last + 1 < len(tokens) and following[0] is tokens[last + 1] and following[0].text.isalpha():
+        return False  # the noun right after the number is what it counts, and it is something else
+    near = tokens[max(0, first - window):first] + tokens[last + 1:last + 1 + window]
+    return any(word_family(s) in slot for t in near for s in t.stems)
 
 
 @dataclass(frozen=True)
@@ -135,13 +178,20 @@ def _stems(word: str) -> frozenset[str]:
     return frozenset(analyze(word, _stop()))
 
 
+def word_stems(text: str) -> list[str]:
+    """The stems of a text's content words, as the extractor compares them with the question's."""
+    return analyze(text, _stop())
+
+
 def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: set[str],
                 w: ExtractiveWeights) -> list[Span]:
     tokens = _tokens(sentence)
     if not tokens:
         return []
+    q_families = {word_family(st) for st in q_stems}
     anchors = [i for i, t in enumerate(tokens)
-               if t.stems & q_stems or t.lower in q_words and t.lower not in FUNCTION_WORDS]
+               if t.stems & q_stems or t.lower in q_words and t.lower not in FUNCTION_WORDS
+               or any(word_family(st) in q_families for st in t.stems)]
     fits = w.type_fit[qtype.kind or "phrase"]
     raw: list[tuple[int, int, str]] = []
     dates = _dates(sentence)
@@ -168,6 +218,9 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
     spans = []
     seen: set[tuple[int, int]] = set()
     q_years = {word for word in q_words if re.fullmatch(YEAR_DIGITS, word)}
+    slot = frozenset(word_family(st) for word in qtype.slot for st in analyze(word, _stop()))
+    counted = frozenset(word_family(st) for st in analyze(qtype.slot[0], _stop())) if qtype.slot else frozenset()
+    head = set(analyze(head_word(qtype), _stop())) if qtype.head and qtype.head_names_answer else set()
     for start, end, kind in raw:
         raw_text = sentence[start:end]
         raw_span = _trim(sentence, start, end)
@@ -217,6 +270,17 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         if kind == "name" and qtype.kind == "person" and _after_locative(tokens, start):
             fit -= w.locative_person_penalty  # "a teacher in Las Vegas": a place, not the person asked for
         first, last = idx[0], idx[-1]
+        if kind == "name" and qtype.kind == "person" and tokens[last].lower in NOT_PERSON_ENDINGS:
+            continue  # "the Swat Valley" is a place: it cannot be who did something
+        if kind in ("number", "money") and slot and not _fills_slot(tokens, first, last, slot, counted, w.slot_window):
+            continue
+        if head and (all(tokens[i].stems & head for i in content)
+                     or kind == "phrase" and any(tokens[i].stems & head for i in content)):
+            # "which comedian": "Comedian" is the question's word, not the one asked for; a phrase
+            # running through it ("focused publication Registan and") holds the answer beside it.
+            continue
+        if head and kind == "name" and any(tokens[i].stems & head for i in range(max(0, first - 1), last + 1)):
+            fit += w.head_bonus  # "which publication": "the publication Registan"; "which valley": "Ferghana Valley"
         if kind == "name" and _qualifies_next(tokens, first, last, raw_text, repeats, start):
             fit -= w.modifier_penalty
         # Distance in content words: "launched a long-delayed ground assault" is adjacent. A "who" is
@@ -235,7 +299,8 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         length = max(0, len(idx) - w.long_phrase_words) * w.long_phrase_penalty if kind == "phrase" else 0.0
         trimmed = w.trim_penalty if kind == "name" and (start, end) != raw_span else 0.0
         spans.append(Span(start, end, sentence[start:end],
-                          fit - w.overlap_penalty * repeated + proximity - length - trimmed, kind))
+                          fit - w.overlap_penalty * repeated + proximity - length - trimmed, kind,
+                          fit=fit, repeated=repeated, proximity=proximity))
     return spans
 
 
@@ -294,7 +359,11 @@ def _numbers(sentence: str, tokens: list[_Token], qtype: QuestionType, q_words: 
         if qtype.with_unit:
             nxt = next((t for t in tokens if t.start > end), None)
             if nxt and nxt.text.isalpha() and nxt.lower not in FUNCTION_WORDS and nxt.lower not in q_words:
+                if qtype.measure == "long" and nxt.lower not in DURATION_UNITS | LENGTH_UNITS:
+                    continue  # "more than 100 militants" is no length of time or distance
                 end = nxt.end
+            elif qtype.measure == "long":
+                continue  # a bare number says nothing of how long
         found.append((start, end, "number"))
     return found
 

@@ -70,6 +70,8 @@ class ExtractiveWeights:
     trim_penalty: float = 0.1  # a name cut down around the question's words is less sure than a whole one
     possessive_penalty: float = 0.5  # "Central Asia’s Ferghana Valley": the owner only qualifies the thing asked for
     modifier_penalty: float = 0.25  # "the Afghan Taliban", "the Paris podium": a name used as an adjective
+    head_bonus: float = 0.5  # "which university": "George Washington University" names the kind asked for
+    slot_window: int = 6  # words either side of a count where the counted thing must be named
     money_bonus: float = 0.1  # "how much" prefers an amount of money to a bare number
     plural_list_fit: float = 1.0  # "which countries": a list fits at least this well ...
     plural_list_bonus: float = 0.2  # ... plus this: all of them, not one

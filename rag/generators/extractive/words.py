@@ -44,6 +44,22 @@ WHAT_WHICH = frozenset({"what", "which"})
 DETERMINERS = frozenset({"the", "a", "an", "another", "its", "their", "his", "her"})
 # "How many", "how much": the number alone answers; after "how long", "how old" its unit belongs to it.
 UNITLESS_MEASURES = frozenset({"many", "much"})
+# What the unit of a "how long" answer can be: a duration or a length, never a count of things
+# ("more than 100 militants" does not say how long an offensive lasted).
+DURATION_UNITS = frozenset({
+    "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
+    "year", "years", "decade", "decades", "century", "centuries", "night", "nights", "season", "seasons"})
+LENGTH_UNITS = frozenset({
+    "mm", "cm", "m", "km", "millimetres", "millimeters", "centimetres", "centimeters", "metre", "metres", "meter",
+    "meters", "kilometre", "kilometres", "kilometer", "kilometers", "inch", "inches", "foot", "feet", "yard",
+    "yards", "mile", "miles", "miles-long", "kilometres-long"})
+# A name ending in one of these is a place or an organisation, never the person a "who" asks for
+# ("the Swat Valley", "George Washington University").
+NOT_PERSON_ENDINGS = PLACE_NOUNS | frozenset({
+    "river", "mountains", "mountain", "lake", "sea", "ocean", "street", "road", "square", "airport", "park",
+    "district", "county", "university", "college", "school", "institute", "party", "movement", "company",
+    "corporation", "agency", "ministry", "department", "council", "army", "forces", "taliban", "group",
+    "bank", "club", "league", "association", "committee", "organisation", "organization", "hospital"})
 
 # --- spans (short-answer extraction) ---
 
