@@ -154,6 +154,8 @@ class Answer:
     confidence: float = 0.0
     # None when the question asks for an explanation (why, how) or no span of the quotes fits.
     short_answer: ShortAnswer | None = None
+    # Sentences of the model's answer left out because the passages they cite do not support them.
+    dropped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,4 +171,5 @@ class Answer:
             "usage": dict(self.usage),
             "confidence": round(float(self.confidence), 4),
             "notes": list(self.notes),
+            "dropped": self.dropped,
         }
