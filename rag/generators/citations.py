@@ -101,8 +101,8 @@ def verify(raw: str, passages: Sequence[Hit], settings: ClaimSettings | None = N
                                  f"{verdict.supports[0].passage} ({reason})")
             else:
                 dropped += 1
-                notes.append(f"removed a sentence no passage supports ({verdict.reason or 'no passage cited'}): "
-                             f"{claim!r}")
+                why = verdict.reason if candidates else "it cites no passage"
+                notes.append(f"removed a sentence no passage supports ({why}): {claim!r}")
                 continue
         markers = []
         for found in verdict.supports:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.core.records import Hit
 from rag.text.analysis import analyze, stopwords
@@ -64,9 +65,10 @@ class Verdict:
     reason: str = ""  # why not, when it is not
 
 
-def content(text: str) -> set[str]:
+@lru_cache(maxsize=4096)  # a passage's sentences are compared with every claim of the answer
+def content(text: str) -> frozenset[str]:
     """The stems a claim is made of: the index's stop words and the words of grammar left out."""
-    return set(analyze(text, stopwords() | FUNCTION_WORDS))
+    return frozenset(analyze(text, stopwords() | FUNCTION_WORDS))
 
 
 def support(claim: str, source: str) -> float:
