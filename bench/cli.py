@@ -5,6 +5,7 @@
     python -m bench peers SET ... --out FILE                       retrieval beside other pipelines
     python -m bench load --duration 10 --out FILE                  concurrent chat sessions
     python -m bench faults --out FILE                              fault injection through `rag`
+    python -m bench claims --out FILE                              citation verification: faithful vs padded
 
 Run it from the repository root: the benchmarks read corpus/ and eval/ from there. Each benchmark
 module is imported only when its command runs (the peers benchmark sets Hugging Face's offline
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-COMMANDS = ("peers", "load", "faults")
+COMMANDS = ("peers", "load", "faults", "claims")
 
 TABLES = """\
 the tables of the default command (--only NAME picks some):
@@ -99,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run one group (repeatable): data loss, secrets, resources, no traceback, bad input")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="write the cases as JSON to this file (default reports/bench/faults.json)")
+
+    p = command("claims", "citation verification on faithful and padded sentences about the seed article",
+                "Citation verification on sentences a model would write about the seed article: faithful "
+                "paraphrases kept, sentences padded with a claim the article does not make dropped "
+                "(precision, recall; tuning and held-out halves).", _claims)
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
     return parser
 
 
@@ -135,6 +142,12 @@ def _faults(args: argparse.Namespace) -> int:
     from bench import faults
 
     return faults.command(args)
+
+
+def _claims(args: argparse.Namespace) -> int:
+    from bench import claims
+
+    return claims.command(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

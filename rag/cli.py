@@ -253,6 +253,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.app.pipeline import Pipeline
     from rag.core.records import Answer
+    from rag.generators.citations import left_out
 
     overrides = {"generator": args.generator, "openai_base_url": args.base_url, "k": args.k}
     if args.model:
@@ -276,6 +277,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         out["citations"] = [{k: c[k] for k in ("marker", "doc_id", "title", "quote", "start", "end", "page_start",
                                                "page_end", "support")}
                             for c in out["citations"]]
+        out["left_out"] = left_out(answer.dropped) or None
         print(json_text(out))
         return 0
     if streamed:
@@ -285,6 +287,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
         print(f"{bold[0]}{plain(answer.short_answer.text)}{bold[1]} [{answer.short_answer.marker}]\n")
     print(plain(answer.text, multiline=True))
+    if answer.dropped:
+        print(f"\n{left_out(answer.dropped)}")
     for c in answer.citations:
         where = c.pages or f"characters {c.start}-{c.end}"
         print(f"\n[{c.marker}] {plain(c.doc_id)}, {where}" + (f" ({plain(c.title)})" if c.title else ""))

@@ -3,7 +3,7 @@ function here takes and returns dicts and trusts nothing it reads back — a sto
 from an older version of the page or edited by hand.
 
     store = {"current": id, "conversations": [{"id", "title", "updated", "turns": [turn, ...]}, ...]}
-    turn  = {"question", "answer", "status", "abstained", "sources", "meta", "note"}
+    turn  = {"question", "answer", "status", "abstained", "sources", "meta", "note", "short", "dropped"}
 
 `status` is "done", "stopped" or "error". `sources` are the retrieved passages as shown in the
 sources panel (see `sources_of`), so a reopened conversation shows what its answers cited.
@@ -55,7 +55,12 @@ def clean_turn(turn: dict) -> dict:
             "abstained": bool(turn.get("abstained")),
             "sources": [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else [],
             "meta": str(turn.get("meta", "")), "note": str(turn.get("note", "")),
-            "short": _short(turn.get("short"))}
+            "short": _short(turn.get("short")), "dropped": _count(turn.get("dropped"))}
+
+
+def _count(value: object) -> int:
+    """A stored count of left-out sentences (0 when missing or not a small whole number)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
 
 
 def _short(value: object) -> dict | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from rag.app.web import left_out
 from rag.core.records import Answer, Hit
 from ui.conversations import sources_of
 
@@ -33,6 +34,10 @@ CSS = """
 .rag-notice { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, 0.1); padding: 8px 10px; margin-bottom: 10px; }
 .rag-cite { font-weight: 600; text-decoration: none; cursor: pointer; }
 .rag-stopped, .rag-queued { color: var(--body-text-color-subdued); font-size: 0.85em; font-style: italic; }
+.rag-unverified { opacity: 0.55; }
+.rag-checking { color: var(--body-text-color-subdued); font-size: 0.85em; font-style: italic; }
+.rag-left-out { color: var(--body-text-color-subdued); font-size: 0.85em; border-left: 3px solid #f59e0b;
+                padding-left: 6px; margin-top: 6px; }
 .rag-note { color: var(--body-text-color-subdued); font-size: 0.85em; border-left: 3px solid #2563eb;
             padding-left: 6px; margin-top: 6px; }
 #status { min-height: 1.4em; }
@@ -55,7 +60,9 @@ def text_html(text: str) -> str:
 
 def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
     """An answer bubble: escaped text whose [n] markers (the citations it has) link to passage n of
-    answer `index` in the sources panel."""
+    answer `index` in the sources panel. The model's words as they stream in (and what a Stop kept)
+    are not yet checked against the passages: they are shown dimmed as such, and the verified
+    answer replaces them, saying how many sentences it left out."""
     cited = {m for s in turn.get("sources", []) for m in s.get("markers", [])}
 
     def link(m: re.Match) -> str:
@@ -76,8 +83,14 @@ def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
             body = f'<strong class="rag-short">{text_html(short["text"])}</strong> {lead}<br><br>{body}'
     if live and not text:
         body = '<span class="rag-queued">…</span>'
+    elif live:
+        body = f'<span class="rag-unverified">{text_html(text)}</span> <span class="rag-checking">checking…</span>'
     if turn.get("status") == "stopped":
-        body += ' <span class="rag-stopped">■ stopped</span>'
+        if text:  # stopped before the answer was verified
+            body = f'<span class="rag-unverified">{text_html(text)}</span>'
+        body += ' <span class="rag-stopped">■ stopped (not checked)</span>'
+    if turn.get("dropped") and turn.get("status") == "done":
+        body += f'<div class="rag-left-out">{escape(left_out(int(turn["dropped"])))}</div>'
     if turn.get("note"):
         body += f'<div class="rag-note">{escape(turn["note"])}</div>'
     return body

@@ -14,6 +14,7 @@ from rag.core.config import Config
 from rag.core.errors import ReadOnlyError
 from rag.core.records import Answer
 from rag.embedders import Embedder
+from rag.generators.citations import left_out
 from rag.index.library import DocumentInfo, Removal
 from rag.indexing.indexer import Indexer
 from rag.indexing.uploads import Ingested, ingest
@@ -164,14 +165,17 @@ class ChatService:
             return removal
 
     def ask_api(self, question: str, k: int = 5) -> dict:
-        """Question in; answer, short answer (or null), abstained flag, citations and timings out."""
+        """Question in; answer, short answer (or null), abstained flag, citations and timings out, with
+        how many of the model's sentences were left out as unsupported (`dropped`, `left_out`)."""
         answer = None
         for event in self.ask_stream(question, [], self.config.generator, k):  # refreshes like the chat
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         data = answer.to_dict()
-        out = {key: data[key] for key in ("question", "answer", "short_answer", "abstained", "citations", "timings")}
+        out = {key: data[key] for key in ("question", "answer", "short_answer", "abstained", "citations", "timings",
+                                          "dropped")}
+        out["left_out"] = left_out(answer.dropped) or None
         if self.index_problem:
             out["notice"] = self.index_problem
         return redact_data(out)

@@ -177,6 +177,8 @@ class Answer:
         if self.short_answer is not None:
             return "short"
         return "quote" if self.generator == "extractive" else "text"
+    # Sentences of the model's answer left out because the passages they cite do not support them.
+    dropped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,4 +196,5 @@ class Answer:
             "usage": dict(self.usage),
             "confidence": round(float(self.confidence), 4),
             "notes": list(self.notes),
+            "dropped": self.dropped,
         }

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.core.records import Answer, Hit
 from rag.generators import StreamEvent
 from rag.generators.citations import verify
+from rag.generators.claims import ClaimSettings
 from rag.generators.prompts import NOT_IN_DOCUMENTS, Prompt, build_prompt, count_tokens
 from rag.safety.redact import StreamRedactor, redact
 
@@ -21,14 +22,16 @@ from rag.safety.redact import StreamRedactor, redact
 @dataclass(frozen=True)
 class LLMSettings:
     """What every language-model generator shares: the prompt's token budget (`context_tokens`,
-    of which `answer_tokens` are kept for the answer, counted in tiktoken's `encoding`) and how
-    long to wait for, and how often to retry, the model."""
+    of which `answer_tokens` are kept for the answer, counted in tiktoken's `encoding`), how
+    long to wait for, and how often to retry, the model, and how the answer's claims are checked
+    against the passages (`claims`)."""
 
     context_tokens: int = 2048
     answer_tokens: int = 384
     encoding: str = "cl100k_base"
     request_timeout: float = 60.0
     max_retries: int = 3
+    claims: ClaimSettings = field(default_factory=ClaimSettings)
 
 
 class LLMGenerator:
@@ -87,12 +90,13 @@ class LLMGenerator:
         raw = redact("".join(pieces))
         usage = {"prompt_tokens": usage.get("prompt_tokens") or prompt.n_tokens,
                  "completion_tokens": usage.get("completion_tokens") or count_tokens(raw, self.settings.encoding)}
-        checked = verify(raw, prompt.passages)
+        checked = verify(raw, prompt.passages, self.settings.claims)
         confidence = min((c.support for c in checked.citations), default=0.0)
         yield Answer(question=question, text=checked.text, citations=checked.citations, hits=tuple(hits),
                      abstained=checked.abstained,
                      timings={"generate_ms": (time.perf_counter() - t0) * 1000}, usage=usage,
-                     generator=self.name, notes=tuple(notes) + checked.notes, confidence=confidence)
+                     generator=self.name, notes=tuple(notes) + checked.notes, confidence=confidence,
+                     dropped=checked.dropped)
 
 
 class IncompleteStream(Exception):

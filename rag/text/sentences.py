@@ -98,3 +98,32 @@ def _merge_like_clauses(sentence: str, parts: list[tuple[int, int]], min_words: 
         else:
             merged.append((sentence[a:b], a, b))
     return [(a, b) for _, a, b in merged]
+
+
+def claim_clauses(sentence: str, min_words: int = 2) -> list[str]:
+    """The claims a sentence makes: its parts between commas, semicolons, colons, dashes and the
+    words that join clauses (`claim_words.CLAUSE_WORDS`). A part with fewer than `min_words`
+    content words (`claim_words.FUNCTION_WORDS` aside: "In short", "Tajikistan" in "Kyrgyzstan and
+    Tajikistan") is no claim of its own
+    and joins the part before it (or after it, when it comes first)."""
+    from rag.text.analysis import analyze, stopwords
+    from rag.text.claim_words import CLAUSE_WORDS, FUNCTION_WORDS
+
+    stop = stopwords() | FUNCTION_WORDS
+    words = "|".join(sorted(CLAUSE_WORDS, key=len, reverse=True))
+    pieces = [p.strip() for p in re.split(rf"{CLAUSE_BREAK.pattern}|\s+(?=(?:{words})\b)", sentence,
+                                          flags=re.IGNORECASE)]
+    merged: list[str] = []
+    carry = ""
+    for piece in (p for p in pieces if p):
+        if carry:
+            piece, carry = f"{carry} {piece}", ""
+        if len(analyze(piece, stop)) >= min_words:
+            merged.append(piece)
+        elif merged:
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            carry = piece
+    if carry:
+        merged.append(carry)
+    return merged

@@ -53,3 +53,13 @@ def open_documents(page) -> None:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def use_endpoint(page, url: str, model: str = "m") -> None:
+    """Settings: the hosted generator on `url` (one of the endpoints the operator allows)."""
+    page.click("text=Settings")
+    choose_generator(page, "openai")
+    page.locator("#base-url input").click()
+    page.get_by_role("option", name=url, exact=True).click()
+    page.locator("#model textarea").fill(model)
+    page.locator("#model textarea").press("Tab")
