@@ -287,6 +287,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
         print(f"{bold[0]}{plain(answer.short_answer.text)}{bold[1]} [{answer.short_answer.marker}]\n")
     print(plain(answer.text, multiline=True))
+    if answer.reason:
+        print(f"\n({answer.kind} answer: {plain(answer.reason)})")
     if answer.dropped:
         print(f"\n{left_out(answer.dropped)}")
     for c in answer.citations:

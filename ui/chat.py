@@ -263,7 +263,8 @@ class ChatEvents:
                 if kind == "answer":
                     answer: Answer = value
                     turn.update(answer=answer.text, abstained=answer.abstained, sources=convs.sources_of(answer),
-                                short=convs.short_of(answer), dropped=answer.dropped,
+                                short=convs.short_of(answer), dropped=answer.dropped, kind=answer.kind,
+                                reason=answer.reason,
                                 meta=_meta(answer, now - t0, None if first is None else first - t0,
                                            (last or now) - (first or now)))
                 elif kind == "stopped":

@@ -3,7 +3,8 @@ function here takes and returns dicts and trusts nothing it reads back — a sto
 from an older version of the page or edited by hand.
 
     store = {"current": id, "conversations": [{"id", "title", "updated", "turns": [turn, ...]}, ...]}
-    turn  = {"question", "answer", "status", "abstained", "sources", "meta", "note", "short", "dropped"}
+    turn  = {"question", "answer", "status", "abstained", "sources", "meta", "note", "short", "dropped", "kind",
+             "reason"}
 
 `status` is "done", "stopped" or "error". `sources` are the retrieved passages as shown in the
 sources panel (see `sources_of`), so a reopened conversation shows what its answers cited.
@@ -48,6 +49,9 @@ def clean_store(value: Any) -> dict:
     return {"current": current, "conversations": conversations[:MAX_CONVERSATIONS]}
 
 
+ANSWER_KINDS = ("short", "quote", "none", "text")
+
+
 def clean_turn(turn: dict) -> dict:
     sources = turn.get("sources")
     return {"question": str(turn.get("question", "")), "answer": str(turn.get("answer", "")),
@@ -55,7 +59,8 @@ def clean_turn(turn: dict) -> dict:
             "abstained": bool(turn.get("abstained")),
             "sources": [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else [],
             "meta": str(turn.get("meta", "")), "note": str(turn.get("note", "")),
-            "short": _short(turn.get("short")), "dropped": _count(turn.get("dropped"))}
+            "short": _short(turn.get("short")), "dropped": _count(turn.get("dropped")),
+            "kind": turn.get("kind") if turn.get("kind") in ANSWER_KINDS else "", "reason": str(turn.get("reason", ""))}
 
 
 def _count(value: object) -> int:

@@ -26,6 +26,7 @@ CSS = """
 .rag-turn.rag-hidden { display: none; }
 .rag-more > summary { cursor: pointer; color: var(--body-text-color-subdued); margin: 4px 0 8px; }
 .rag-short { font-size: 1.05rem; }
+.rag-kind { font-size: 0.8rem; opacity: 0.7; margin-top: 0.4rem; }
 .rag-abstained { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 10px; margin-bottom: 10px; }
 .rag-docs table { width: 100%; border-collapse: collapse; font-size: 0.88rem; }
 .rag-docs th, .rag-docs td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
@@ -89,11 +90,18 @@ def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
         if text:  # stopped before the answer was verified
             body = f'<span class="rag-unverified">{text_html(text)}</span>'
         body += ' <span class="rag-stopped">■ stopped (not checked)</span>'
+    if turn.get("reason") and turn.get("kind") in KIND_LABELS and turn.get("status") == "done":
+        # Why the reader sees a short answer, a quote or none: the evidence behind the choice.
+        body += (f'<div class="rag-kind" data-testid="answer-kind" data-kind="{turn["kind"]}">'
+                 f'{KIND_LABELS[turn["kind"]]}: {escape(turn["reason"])}</div>')
     if turn.get("dropped") and turn.get("status") == "done":
         body += f'<div class="rag-left-out">{escape(left_out(int(turn["dropped"])))}</div>'
     if turn.get("note"):
         body += f'<div class="rag-note">{escape(turn["note"])}</div>'
     return body
+
+
+KIND_LABELS = {"short": "Short answer", "quote": "Quote", "none": "Not in the documents"}
 
 
 def messages(turns: list[dict], live: dict | None = None, queued: list[str] = ()) -> list[dict]:

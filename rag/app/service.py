@@ -173,8 +173,8 @@ class ChatService:
                 answer = event
         assert answer is not None
         data = answer.to_dict()
-        out = {key: data[key] for key in ("question", "answer", "short_answer", "abstained", "citations", "timings",
-                                          "dropped")}
+        out = {key: data[key] for key in ("question", "answer", "kind", "reason", "short_answer", "abstained",
+                                          "citations", "timings", "dropped")}
         out["left_out"] = left_out(answer.dropped) or None
         if self.index_problem:
             out["notice"] = self.index_problem
