@@ -278,7 +278,8 @@ class MilvusBackend:
             except RagError:
                 raise
             except Exception as exc:
-                if attempt == 1 and args and isinstance(args[0], str) and _not_loaded(exc):
+                if attempt == 1 and method != "load_collection" and args and isinstance(args[0], str) \
+                        and _not_loaded(exc):
                     self.load(args[0], again=True)
                     continue
                 raise MilvusError(f"Milvus {method} on {self.where} failed: {redact(str(exc))[:300]}") from None
