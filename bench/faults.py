@@ -676,6 +676,21 @@ def _bm25_random(b: Bench, o: Outcome) -> None:
     b.expect_error(o, b.rag(o, "search", QUESTION, "--index", str(index)), "rebuild")
 
 
+@case("no traceback", "milvus-lite: rag index, then rag search and rag ask in new processes")
+def _milvus_lite_across_processes(b: Bench, o: Outcome) -> None:
+    root = b.work / "milvus-lite"
+    write(root / "corpus" / ARTICLE.name, ARTICLE.read_bytes())
+    env = {"RAG_BACKEND": "milvus", "RAG_MILVUS_URI": str(root / "m.db")}
+    indexed = b.rag(o, "index", str(root / "corpus"), cwd=root, env=env)
+    if indexed.code != 0 or indexed.err.strip():
+        o.fail(f"rag index: {indexed.err.strip()[-200:]!r}")
+    for command in ("search", "ask"):
+        result = b.rag(o, command, QUESTION, cwd=root, env=env)
+        if result.code != 0 or result.err.strip() or "1990s" not in result.out:
+            o.fail(f"rag {command} after rag index: {result.err.strip()[-200:]!r}")
+
+
+
 # --- bad input from the existing suites ---
 
 for _q, _name in (("", "empty question"), ("   \t ", "whitespace question"), ("x" * 100_000, "100k-character question")):
@@ -687,6 +702,36 @@ def _escapes(b: Bench, o: Outcome) -> None:
     result = b.rag(o, "ask", "\x1b[2J\x1b]0;owned\x07When was the IMU formed?", "--index", str(b.base_index()))
     if "\x1b" in result.out + result.err or "\x07" in result.out + result.err:
         o.fail("an escape sequence reached the terminal")
+
+
+def _eval_line(line: str, *must_say: str):
+    """`rag eval` on a set whose second line is `line`: refused in one line naming it."""
+    def run(b: Bench, o: Outcome) -> None:
+        good = {"id": "q1", "question": QUESTION, "answers": ["late 1990s"], "answerable": True,
+                "doc_ids": [ARTICLE.name]}
+        path = write(b.work / f"eval-{len(b.outcomes)}" / "qa.jsonl", json.dumps(good) + "\n" + line + "\n")
+        b.expect_error(o, b.rag(o, "eval", str(path), "--index", str(b.base_index())), "qa.jsonl:2", *must_say)
+    return run
+
+
+_QUESTION_ROW = {"question": QUESTION, "answers": ["late 1990s"], "answerable": True, "doc_ids": [ARTICLE.name]}
+case("bad input", "rag eval: a line nested 100,000 deep")(
+    _eval_line("[" * 100_000 + "]" * 100_000, "nested too deeply"))
+case("bad input", "rag eval: a question id given as a number")(
+    _eval_line(json.dumps({"id": 2, **_QUESTION_ROW}), "'id' must be non-empty text"))
+case("bad input", "rag eval: a question id given as a list")(
+    _eval_line(json.dumps({"id": ["q2"], **_QUESTION_ROW}), "'id' must be non-empty text"))
+
+
+@case("bad input", "misspelt RAG_ variables (RAG_RETREIVAL, rag_k)")
+def _misspelt_env(b: Bench, o: Outcome) -> None:
+    result = b.rag(o, "search", QUESTION, "--index", str(b.base_index()), env={"RAG_RETREIVAL": "bm25", "rag_k": "2"})
+    if result.code != 0:
+        o.fail(f"exit {result.code}: {result.err.strip()[-200:]!r}")
+    for name, meant in (("RAG_RETREIVAL", "RAG_RETRIEVAL"), ("rag_k", "RAG_K")):
+        said = [line for line in result.err.splitlines() if name in line]
+        if len(said) != 1 or f"did you mean {meant}?" not in said[0]:
+            o.fail(f"{name} was not named once with {meant}: {said!r}")
 
 
 @case("bad input", "binary, zero-byte and encrypted files in the corpus")

@@ -70,6 +70,40 @@ for _name in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
     logging.getLogger(_name).addFilter(_expected_noise)
 
 
+class _AtDebug(logging.Handler):
+    """pymilvus and milvus-lite log every failed call, with its traceback, before raising, and this
+    backend reports each failure itself in one line (MilvusError): what they say goes on through
+    rag.milvus at DEBUG, so it reaches a terminal or log file only where rag.milvus logs at DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            log.handle(record)
+
+
+_AT_DEBUG = _AtDebug()
+
+
+def _own_client_logging(top: str, *children: str) -> None:
+    """`top`'s records (its children's too) go to `_AT_DEBUG` only: pymilvus gives its loggers
+    handlers of their own that print to stderr whatever the application configured."""
+    for name in children:
+        child = logging.getLogger(name)
+        for handler in list(child.handlers):
+            child.removeHandler(handler)
+        child.propagate = True
+        child.setLevel(logging.NOTSET)
+    logger = logging.getLogger(top)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.addHandler(_AT_DEBUG)
+    logger.propagate = False
+    logger.setLevel(logging.NOTSET)
+
+
+_own_client_logging("milvus_lite")
+
+
 class MilvusError(RagError):
     """Milvus refused or could not be reached."""
 
@@ -79,11 +113,16 @@ def _client(uri: str, token: str):
         from pymilvus import MilvusClient
     except ImportError:
         raise ConfigError("backend = \"milvus\" needs pymilvus: pip install 'rag[milvus]'") from None
+    _own_client_logging("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer")  # after its import
     if "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
         return MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
     except Exception as exc:  # pymilvus raises its own types, and grpc's
+        if "://" not in uri:
+            raise MilvusError(f"cannot open the milvus-lite file {uri}: {redact(str(exc))[:300]}; milvus-lite opens a "
+                              "file in one process at a time, so stop the other one (a `rag serve`?) or use a "
+                              "Milvus server") from None
         raise MilvusError(f"cannot connect to Milvus at {uri}: {redact(str(exc))[:300]}; start the server or fix "
                           "milvus_uri (and the token in the milvus_token_env variable)") from None
 
@@ -228,14 +267,30 @@ class MilvusBackend:
         remember(token)  # masked in every log line and message from here on
         self.client = shared_client(self.uri, token)
         self._said_local_terms = False
+        self._loaded: set[str] = set()  # loaded by this backend (until a call finds one released)
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.client, method)(*args, **kwargs)
-        except RagError:
-            raise
-        except Exception as exc:
-            raise MilvusError(f"Milvus {method} on {self.where} failed: {redact(str(exc))[:300]}") from None
+        """`method` of the client on collection `args[0]`, loading the collection and trying once
+        more when it was released meanwhile (by an operator freeing memory, or a server restart)."""
+        for attempt in (1, 2):
+            try:
+                return getattr(self.client, method)(*args, **kwargs)
+            except RagError:
+                raise
+            except Exception as exc:
+                if attempt == 1 and method != "load_collection" and args and isinstance(args[0], str) \
+                        and _not_loaded(exc):
+                    self.load(args[0], again=True)
+                    continue
+                raise MilvusError(f"Milvus {method} on {self.where} failed: {redact(str(exc))[:300]}") from None
+
+    def load(self, name: str, *, again: bool = False) -> None:
+        """Collections answer searches and queries only once loaded, and a collection is not loaded
+        when a process opens it: milvus-lite loads none, a server only those loaded before."""
+        if name in self._loaded and not again:
+            return
+        self.call("load_collection", name)
+        self._loaded.add(name)
 
     # --- reading ---
 
@@ -250,6 +305,7 @@ class MilvusBackend:
     def _meta(self) -> dict[str, Any] | None:
         if not self.call("has_collection", self.docs):
             return None
+        self.load(self.docs)
         rows = self.call("query", self.docs, ids=[META_KEY], output_fields=["entry"])
         return dict(rows[0]["entry"]) if rows else None
 
@@ -277,6 +333,7 @@ class MilvusBackend:
 
     def open(self) -> MilvusView:
         manifest, generation = self._manifest()
+        self.load(self.collection)
         terms = None
         if not self.full_text():
             rows = list(self.scan(self.collection, "", ["id", "doc_id", "date", "text", "info"]))
@@ -290,13 +347,13 @@ class MilvusBackend:
 
     def scan(self, collection: str, expr: str, fields: list[str]) -> Iterable[dict[str, Any]]:
         """Every row matching `expr`, page by page: no silent cap at Milvus' 16,384-row limit."""
-        try:
-            it = self.client.query_iterator(collection, batch_size=1000, filter=expr, output_fields=fields)
-        except Exception as exc:
-            raise MilvusError(f"Milvus query on {self.where} failed: {redact(str(exc))[:300]}") from None
+        it = self.call("query_iterator", collection, batch_size=1000, filter=expr, output_fields=fields)
         try:
             while True:
-                page = it.next()
+                try:
+                    page = it.next()
+                except Exception as exc:
+                    raise MilvusError(f"Milvus query on {self.where} failed: {redact(str(exc))[:300]}") from None
                 if not page:
                     return
                 yield from page
@@ -337,6 +394,7 @@ class MilvusBackend:
             for name in (self.collection, self.docs):
                 if self.call("has_collection", name):
                     self.call("drop_collection", name)
+                self._loaded.discard(name)
         self._create(dim, manifest.index_type)
         changed = list(dict.fromkeys([*added, *updated, *removed]))
         # Catalogue rows go first: a crash after this leaves those documents unknown (so the next
@@ -396,6 +454,8 @@ class MilvusBackend:
             index = self.client.prepare_index_params()
             index.add_index("v", index_type="FLAT", metric_type="L2")
             self.call("create_collection", self.docs, schema=schema, index_params=index, consistency_level="Strong")
+        for name in (self.collection, self.docs):
+            self.load(name)  # deletes by filter query the collection
 
 
 def _vector_index(index_type: str, lite: bool) -> dict[str, Any]:
@@ -416,6 +476,11 @@ def _row(chunk: Chunk, vector: np.ndarray, full_text: bool) -> dict[str, Any]:
     if full_text:
         row["terms"] = " ".join(analyze(chunk.indexed_text))
     return row
+
+
+def _not_loaded(exc: Exception) -> bool:
+    # 101 is Milvus' "collection not loaded"; milvus-lite says "is in state 'released'".
+    return getattr(exc, "code", None) == 101 or "not loaded" in str(exc) or "state 'released'" in str(exc)
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:

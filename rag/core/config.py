@@ -208,7 +208,7 @@ class Config:
             env = os.environ.get(f"RAG_{name.upper()}")
             if env is not None:
                 values[name] = env
-        _note_unknown_env(known, {**values, **{k: v for k, v in overrides.items() if v is not None}})
+        _note_unknown_env({**values, **{k: v for k, v in overrides.items() if v is not None}})
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -435,19 +435,24 @@ def _did_you_mean(name: str, known: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _note_unknown_env(known: dict[str, Any], values: dict[str, Any]) -> None:
-    """One warning a process for each RAG_* variable that is no setting (a misspelt one would
-    otherwise be ignored silently), with the closest setting's variable."""
-    names = {f"RAG_{name.upper()}" for name in known}
+def env_names() -> frozenset[str]:
+    """Every RAG_* variable read without a setting naming it: the settings' own and OTHER_ENV."""
+    return frozenset({f"RAG_{f.name.upper()}" for f in fields(Config) if f.name != "extra"} | OTHER_ENV)
+
+
+def _note_unknown_env(values: dict[str, Any]) -> None:
+    """One warning a process for each RAG_* variable that is read by nothing (a misspelt one, or
+    one in the wrong case, would otherwise be ignored silently), with the closest known name."""
+    names = env_names()
     secret_names = ("openai_api_key_env", "milvus_token_env")  # their default and configured variables
     secrets = {str(values.get(f, "")) for f in secret_names} | {str(getattr(Config, f)) for f in secret_names}
     for env in sorted(os.environ):
-        if not env.startswith("RAG_") or env in names or env in OTHER_ENV or env in secrets:
+        if not env.upper().startswith("RAG_") or env in names or env in secrets:
             continue
         if ("env", env) in _noted:
             continue
         _noted.add(("env", env))
-        close = difflib.get_close_matches(env, sorted(names), n=1)
+        close = difflib.get_close_matches(env.upper(), sorted(names | {s for s in secrets if s.startswith("RAG_")}), n=1)
         hint = f"; did you mean {close[0]}?" if close else "; settings are RAG_ and a setting's name in capitals"
         log.warning("unknown setting %s%s", env, hint)
 

@@ -99,21 +99,27 @@ def read_questions(path: Path, max_question_chars: int = 4000, relevance: str = 
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise DatasetError(f"{where}: not valid JSON ({str(exc)[:120]})") from None
+        except RecursionError:
+            raise DatasetError(f"{where}: JSON nested too deeply to read; a question is one flat object") from None
         if not isinstance(item, dict):
             raise DatasetError(f"{where}: expected a JSON object")
         missing = [k for k in ("id", "question", "answerable") if k not in item]
         if missing:
             raise DatasetError(f"{where}: missing field(s) {', '.join(missing)}")
+        if not isinstance(item["id"], str) or not item["id"].strip():
+            raise DatasetError(f"{where}: 'id' must be non-empty text, not {_kind(item['id'])}")
         if not isinstance(item["question"], str) or not item["question"].strip():
-            raise DatasetError(f"{where}: 'question' must be non-empty text")
+            raise DatasetError(f"{where}: 'question' must be non-empty text, not {_kind(item['question'])}")
         try:
             # The checks every entry point applies, here, before an index is built for nothing.
             clean_question(item["question"], max_question_chars)
         except QuestionError as exc:
             raise DatasetError(f"{where}: {exc}") from None
         if not isinstance(item["answerable"], bool):
-            raise DatasetError(f"{where}: 'answerable' must be true or false")
-        qid = str(item["id"])
+            raise DatasetError(f"{where}: 'answerable' must be true or false, not {_kind(item['answerable'])}")
+        qid = item["id"]
         if qid in seen:
             raise DatasetError(f"{where}: duplicate id {qid!r}")
         seen.add(qid)
@@ -121,7 +127,7 @@ def read_questions(path: Path, max_question_chars: int = 4000, relevance: str = 
         for key in ("answers", relevance, "evidence"):
             value = item.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise DatasetError(f"{where}: '{key}' must be a list of strings")
+                raise DatasetError(f"{where}: '{key}' must be a list of strings, not {_kind(value)}")
             fields[key] = tuple(value)
         if item["answerable"] and not fields["answers"]:
             raise DatasetError(f"{where}: an answerable question needs 'answers'")
@@ -140,6 +146,23 @@ def read_questions(path: Path, max_question_chars: int = 4000, relevance: str = 
     if not questions:
         raise DatasetError(f"{path} holds no questions")
     return questions
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in a few words (never the value itself unless a short number)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        shown = str(value)
+        return f"the number {shown if len(shown) <= 20 else shown[:17] + '...'}"
+    if isinstance(value, str):
+        return "text" if value.strip() else "empty text"
+    if isinstance(value, list):
+        wrong = [v for v in value if not isinstance(v, str)]
+        return f"a list holding {_kind(wrong[0])}" if wrong else "a list"
+    return "a JSON object"
 
 
 def check_doc_ids(questions: tuple[EvalQuestion, ...] | list[EvalQuestion], known: set[str]) -> None:

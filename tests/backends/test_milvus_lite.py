@@ -104,3 +104,28 @@ def test_the_milvus_token_never_reaches_the_log_or_an_error(tmp_path, config, mo
         MilvusBackend(factory.milvus_settings(cfg)).read_manifest()
     assert token not in str(err.value)
     assert all(token not in r.getMessage() for r in caplog.records)
+
+
+def test_collections_released_while_a_retriever_is_open_are_loaded_again(tmp_path, config, embedder):
+    cfg = backend_config(config, "milvus", tmp_path)
+    factory.indexer(cfg, embedder).index_paths([write_docs(tmp_path / "docs", DOCS)])
+    retriever = factory.retriever(cfg, embedder=embedder)
+    backend = factory.backend(cfg)
+    for name in (backend.collection, backend.docs):
+        backend.client.release_collection(name)  # as an operator freeing the server's memory does
+    assert [h.doc_id for h in retriever.search("driest desert", 1)] == ["deserts.txt"]
+    assert set(factory.backend(cfg).read_manifest().documents) == set(DOCS)
+
+
+def test_what_pymilvus_logs_about_a_failed_call_stays_off_the_terminal(tmp_path, config, capfd, caplog):
+    from rag.backends.milvus import MilvusError
+
+    backend = factory.backend(backend_config(config, "milvus", tmp_path))
+    with caplog.at_level(logging.INFO), pytest.raises(MilvusError, match="no_such_collection"):
+        backend.call("query", "no_such_collection", ids=["x"])
+    assert capfd.readouterr().err == ""
+    assert not [r for r in caplog.records if r.name.startswith(("pymilvus", "milvus_lite"))]
+    with caplog.at_level(logging.DEBUG, logger="rag.milvus"), pytest.raises(MilvusError):
+        backend.call("query", "no_such_collection", ids=["x"])
+    assert any(r.levelno == logging.DEBUG and "Traceback" in r.getMessage() for r in caplog.records
+               if r.name.startswith("pymilvus"))

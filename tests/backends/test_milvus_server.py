@@ -118,3 +118,16 @@ class TestMilvusServer(BackendContract):
 
     def another_store(self, backend, name):
         return backend.replace(milvus_collection=f"{backend.milvus_collection}_{name}")
+
+    def test_a_process_reads_collections_an_operator_released(self, tmp_path, backend, embedder):
+        from rag.app import factory
+
+        from ..support.backend_contract import DOCS, READ_ELSEWHERE, elsewhere, where
+        from ..support.files import write_docs
+
+        factory.indexer(backend, embedder).index_paths([write_docs(tmp_path / "docs", DOCS)])
+        store = factory.backend(backend)
+        for name in (store.collection, store.docs):
+            store.client.release_collection(name)  # to free the server's memory
+        seen = elsewhere(READ_ELSEWHERE, where(backend), "driest desert", cwd=tmp_path)
+        assert seen["documents"] == sorted(DOCS) and seen["found"] == [["deserts.txt", DOCS["deserts.txt"]]]

@@ -36,6 +36,27 @@ def test_missing_or_malformed_fields_are_named(tmp_path, row, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("field, value, said", [
+    ("id", 7, "'id' must be non-empty text, not the number 7"),
+    ("id", ["q1"], "'id' must be non-empty text, not a list"),
+    ("id", " ", "'id' must be non-empty text, not empty text"),
+    ("question", {"text": "?"}, "'question' must be non-empty text, not a JSON object"),
+    ("answerable", 1, "'answerable' must be true or false, not the number 1"),
+    ("evidence", ["a", 2], "'evidence' must be a list of strings, not a list holding the number 2"),
+])
+def test_a_field_of_the_wrong_type_is_refused_naming_file_line_and_field(tmp_path, field, value, said):
+    with pytest.raises(DatasetError) as err:
+        load_eval_set(write_jsonl(tmp_path / "qa.jsonl", [GOOD, {**GOOD, "id": "q2", field: value}]))
+    assert str(err.value) == f"{tmp_path / 'qa.jsonl'}:2: {said}"
+
+
+@pytest.mark.parametrize("line", ["[" * 100_000 + "]" * 100_000, '{"id": "q", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                                  '{"id": ' + "9" * 5000 + "}"])
+def test_a_line_too_deep_or_too_large_for_json_is_a_dataset_error_naming_its_line(tmp_path, line):
+    with pytest.raises(DatasetError, match=r"qa\.jsonl:2: (JSON nested too deeply|not valid JSON)"):
+        load_eval_set(write_jsonl(tmp_path / "qa.jsonl", [GOOD, line]))
+
+
 def test_duplicate_ids_and_empty_files_are_rejected(tmp_path):
     with pytest.raises(DatasetError, match="duplicate id 'q1'"):
         load_eval_set(write_jsonl(tmp_path / "d.jsonl", [GOOD, GOOD]))

@@ -46,6 +46,52 @@ print(json.dumps({"documents": sorted(view.manifest.documents), "chunks": len(vi
                   "found": [(c.doc_id, c.text) for c in view.chunks(keys)]}))
 """
 
+# What another process writes: DOCS, embedded by hashing their words (no model to load either).
+WRITE_ELSEWHERE = """
+import json, sys, zlib
+from pathlib import Path
+import numpy as np
+from rag.app import factory
+from rag.core.config import Config
+
+class HashedWords:
+    name, dim, max_tokens = "hashed-words", 32, 256
+
+    def encode_queries(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in zip(out, texts):
+            for word in text.lower().split():
+                row[zlib.crc32(word.encode()) % self.dim] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    def encode_passages(self, texts, *, show_progress=False):
+        return self.encode_queries(texts)
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def fits(self, text):
+        return self.count_tokens(text) <= self.max_tokens
+
+report = factory.indexer(Config.load(**json.loads(sys.argv[1])), HashedWords()).index_paths([Path(sys.argv[2])])
+print(json.dumps({"added": sorted(report.added)}))
+"""
+
+
+def elsewhere(script: str, *args: str, cwd) -> dict:
+    """Run `script` with `args` in a new Python process; what it printed last, as JSON."""
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def where(backend: Config) -> str:
+    """The settings that name `backend`'s store, for another process."""
+    return json.dumps({"backend": backend.backend, "index_dir": str(backend.index_dir),
+                       "milvus_uri": backend.milvus_uri, "milvus_collection": backend.milvus_collection})
+
 
 class BackendContract:
     """Write per document, delete by document id, list and count, search in every mode with exact
@@ -184,13 +230,15 @@ class BackendContract:
         if not self.shared_with_other_processes:
             pytest.skip("this store is opened by one process at a time")
         factory.indexer(backend, embedder).index_paths([write_docs(tmp_path / "docs", DOCS)])
-        where = {"backend": backend.backend, "index_dir": str(backend.index_dir), "milvus_uri": backend.milvus_uri,
-                 "milvus_collection": backend.milvus_collection}
-        done = subprocess.run([sys.executable, "-c", READ_ELSEWHERE, json.dumps(where), "driest desert"],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert done.returncode == 0, done.stderr[-2000:]
-        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        seen = elsewhere(READ_ELSEWHERE, where(backend), "driest desert", cwd=tmp_path)
+        assert seen["documents"] == sorted(DOCS) and seen["chunks"] == 3
+        assert seen["found"] == [["deserts.txt", DOCS["deserts.txt"]]]
+
+    def test_a_process_started_after_the_writer_ended_reads_what_it_wrote(self, tmp_path, backend):
+        # As `rag index` and then `rag search`: milvus-lite 3 opens a file with every collection released.
+        wrote = elsewhere(WRITE_ELSEWHERE, where(backend), str(write_docs(tmp_path / "docs", DOCS)), cwd=tmp_path)
+        assert wrote["added"] == sorted(DOCS)
+        seen = elsewhere(READ_ELSEWHERE, where(backend), "driest desert", cwd=tmp_path)
         assert seen["documents"] == sorted(DOCS) and seen["chunks"] == 3
         assert seen["found"] == [["deserts.txt", DOCS["deserts.txt"]]]
 
