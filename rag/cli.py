@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
+from rag.core.records import ANSWER_KIND_LABELS
 from rag.eval.datasets import RELEVANCE_FIELDS
 from rag.eval.splits import SPLITS
 from rag.safety.redact import install_log_redaction
@@ -288,7 +289,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"{bold[0]}{plain(answer.short_answer.text)}{bold[1]} [{answer.short_answer.marker}]\n")
     print(plain(answer.text, multiline=True))
     if answer.reason:
-        print(f"\n({answer.kind} answer: {plain(answer.reason)})")
+        print(f"\n{ANSWER_KIND_LABELS[answer.kind]}: {plain(answer.reason)}")
     if answer.dropped:
         print(f"\n{left_out(answer.dropped)}")
     for c in answer.citations:

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from rag.core.pages import pages_label
-from rag.core.records import Answer
+from rag.core.records import ANSWER_KIND_LABELS, Answer
 
 MAX_CONVERSATIONS = 30  # localStorage holds ~5 MB; the oldest conversations make room
 MAX_TITLE = 60
@@ -49,9 +49,6 @@ def clean_store(value: Any) -> dict:
     return {"current": current, "conversations": conversations[:MAX_CONVERSATIONS]}
 
 
-ANSWER_KINDS = ("short", "quote", "none", "text")
-
-
 def clean_turn(turn: dict) -> dict:
     sources = turn.get("sources")
     return {"question": str(turn.get("question", "")), "answer": str(turn.get("answer", "")),
@@ -60,7 +57,7 @@ def clean_turn(turn: dict) -> dict:
             "sources": [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else [],
             "meta": str(turn.get("meta", "")), "note": str(turn.get("note", "")),
             "short": _short(turn.get("short")), "dropped": _count(turn.get("dropped")),
-            "kind": turn.get("kind") if turn.get("kind") in ANSWER_KINDS else "", "reason": str(turn.get("reason", ""))}
+            "kind": turn.get("kind") if turn.get("kind") in ANSWER_KIND_LABELS else "", "reason": str(turn.get("reason", ""))}
 
 
 def _count(value: object) -> int:

@@ -10,7 +10,7 @@ import re
 from html import escape
 
 from rag.app.web import left_out
-from rag.core.records import Answer, Hit
+from rag.core.records import ANSWER_KIND_LABELS, Answer, Hit
 from ui.conversations import sources_of
 
 CSS = """
@@ -90,18 +90,15 @@ def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
         if text:  # stopped before the answer was verified
             body = f'<span class="rag-unverified">{text_html(text)}</span>'
         body += ' <span class="rag-stopped">■ stopped (not checked)</span>'
-    if turn.get("reason") and turn.get("kind") in KIND_LABELS and turn.get("status") == "done":
+    if turn.get("reason") and turn.get("kind") in ANSWER_KIND_LABELS and turn.get("status") == "done":
         # Why the reader sees a short answer, a quote or none: the evidence behind the choice.
         body += (f'<div class="rag-kind" data-testid="answer-kind" data-kind="{turn["kind"]}">'
-                 f'{KIND_LABELS[turn["kind"]]}: {escape(turn["reason"])}</div>')
+                 f'{ANSWER_KIND_LABELS[turn["kind"]]}: {escape(turn["reason"])}</div>')
     if turn.get("dropped") and turn.get("status") == "done":
         body += f'<div class="rag-left-out">{escape(left_out(int(turn["dropped"])))}</div>'
     if turn.get("note"):
         body += f'<div class="rag-note">{escape(turn["note"])}</div>'
     return body
-
-
-KIND_LABELS = {"short": "Short answer", "quote": "Quote", "none": "Not in the documents"}
 
 
 def messages(turns: list[dict], live: dict | None = None, queued: list[str] = ()) -> list[dict]:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 AnswerKind = Literal["short", "quote", "none", "text"]
+# How each kind of answer is named to a reader, beside the reason it was given.
+ANSWER_KIND_LABELS = {"short": "Short answer", "quote": "Quote", "none": "Not in the documents",
+                      "text": "Generated answer"}
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class QuestionResult:
     candidate: str | None = None
     candidate_confidence: float | None = None
     candidate_f1: float = 0.0
+    candidate_evidence: dict[str, float] = field(default_factory=dict)  # what the scorer weighed (rag.eval.fit)
 
 
 def hit_units(q: EvalQuestion, hit: Hit) -> set[str]:
@@ -123,6 +124,7 @@ def run_question(q: EvalQuestion, method: str, retriever: Retriever, generator, 
         candidate=candidate.text if candidate else None,
         candidate_confidence=candidate.confidence if candidate else None,
         candidate_f1=M.token_f1(candidate.text, q.answers) if candidate else 0.0,
+        candidate_evidence={k: round(float(v), 6) for k, v in candidate.evidence.items()} if candidate else {},
     )
 
 

@@ -96,9 +96,10 @@ def test_installed_console_script_runs_offline(tmp_path, article_index):
 def test_ask_prints_a_cited_answer_and_its_source(capsys, article_index):
     code, out, _ = run(capsys, "ask", "When was the IMU first formed?", "--index", str(article_index))
     assert code == 0
-    short, answer, sources = out.split("\n\n", 2)
+    short, answer, why, sources = out.split("\n\n", 3)
     assert short in ("late 1990s [1]", "the late 1990s [1]")  # the words asked for lead, with their marker
     assert "late 1990s" in answer and "[1]" in answer
+    assert why.startswith("Short answer: ") and "confidence" in why  # which kind of answer, and why
     assert sources.startswith("[1] imu-pakistan-2014.txt") and "late 1990s" in " ".join(sources.split())
 
 
@@ -106,12 +107,14 @@ def test_ask_json_has_answer_citations_hits_and_timings(capsys, article_index):
     code, out, _ = run(capsys, "ask", "What is the capital of Uzbekistan?", "--json", "--index", str(article_index))
     data = json.loads(out)
     assert code == 0 and data["abstained"] is True and data["answer"] == "The documents don't say."
-    assert {"answer", "abstained", "citations", "hits", "timings"} <= set(data)
+    assert {"answer", "abstained", "citations", "hits", "timings", "kind", "reason"} <= set(data)
+    assert data["kind"] == "none" and data["reason"]
     code, out, _ = run(capsys, "ask", "When was the IMU first formed?", "--json", "--index", str(article_index))
     data = json.loads(out)
     (citation,) = data["citations"]
     assert {"marker", "doc_id", "quote", "start", "end"} <= set(citation)
     assert data["short_answer"]["marker"] == 1 and "late 1990s" in data["short_answer"]["text"]
+    assert data["kind"] == "short" and 0 < data["short_answer"]["confidence"] <= 1
     assert citation["start"] <= data["short_answer"]["start"] < data["short_answer"]["end"] <= citation["end"]
 
 
@@ -119,3 +122,11 @@ def test_ask_with_an_unreachable_endpoint_fails_with_one_line(capsys, article_in
     code, _, err = run(capsys, "ask", "When was the IMU formed?", "--generator", "openai",
                        "--base-url", "http://127.0.0.1:9/v1", "--index", str(article_index))
     assert code == 1 and "is unreachable" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ask_shows_a_quote_as_what_the_documents_say_when_no_short_answer_is_certain(capsys, article_index):
+    code, out, _ = run(capsys, "ask", "Why did the IMU move to Pakistan?", "--index", str(article_index))
+    assert code == 0
+    answer, why, _ = out.split("\n\n", 2)
+    assert answer.startswith("The documents say: ") and "[1]" in answer
+    assert why.startswith("Quote: ")

@@ -29,6 +29,8 @@ def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
     # The short answer leads, in bold with its marker, before the quote that proves it.
     assert answer.index("late 1990s [1]") < answer.index("The IMU was first formed")
     assert "late 1990s" in page.locator("#chat [data-testid='bot'] strong.rag-short").last.inner_text()
+    kind = page.locator("#chat [data-testid='answer-kind']").last
+    assert kind.get_attribute("data-kind") == "short" and kind.inner_text().startswith("Short answer:")
     mark = page.locator("#sources mark").first
     assert "late 1990s" in mark.inner_text()
     source = page.locator("#sources [data-testid='source']").first.inner_text()
@@ -41,6 +43,7 @@ def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
     declined = ask(page, "What is the capital of Uzbekistan?", 3)
     assert "documents don't say" in declined
     assert page.locator("#sources [data-testid='abstained']").is_visible()
+    assert page.locator("#chat [data-testid='answer-kind']").last.get_attribute("data-kind") == "none"
     screenshot(page, "declined-question")
 
 
@@ -87,6 +90,7 @@ def test_the_api_answers_from_gradio_client(web):
     result = Client(url, verbose=False).predict("When was the IMU first formed?", 5, api_name="/ask")
     assert "late 1990s" in result["answer"] and result["abstained"] is False
     assert "late 1990s" in result["short_answer"]["text"] and result["short_answer"]["marker"] == 1
+    assert result["kind"] == "short" and "late 1990s" in result["reason"]
     (citation,) = result["citations"]
     assert "late 1990s" in citation["quote"] and citation["doc_id"] == "imu-pakistan-2014.txt"
     assert citation["page_start"] is None and citation["page_end"] is None  # a text file has no pages

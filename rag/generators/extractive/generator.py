@@ -233,12 +233,11 @@ class ExtractiveGenerator:
         if not ranked:
             return f"no words of the quotes are the kind of answer asked for ({qtype.kind})"
         i, span = ranked[0]
-        if span.kind == "choice":
-            return pool[i], span, "choice", 1.0, {}
         passages = [h.chunk.text for h in hits]
         evidence = span_evidence(qtype, set(_terms(own)), ranked, [c.text for c in pool],
                                  [sc for sc, _ in ordered], self.weights.min_score, passages)
-        return pool[i], span, qtype.kind or "", self.scorer.confidence(evidence), evidence
+        kind = "choice" if span.kind == "choice" else qtype.kind or ""
+        return pool[i], span, kind, self.scorer.confidence(evidence), evidence
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         answer = self.generate(question, hits)

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from rag.generators.extractive.question_types import QuestionType
-from rag.generators.extractive.short_answer import Span, word_stems
+from rag.generators.extractive.short_answer import Span, head_word, word_stems
 from rag.text.analysis import word_family
 
 QUESTION_KINDS = ("time", "number", "person", "place", "name", "entity", "phrase")
@@ -28,6 +28,7 @@ def span_evidence(qtype: QuestionType, question_stems: set[str], ranked: Sequenc
     their `supports`). `question_stems`: the question's content words, analysed; `passages`: every
     retrieved passage, where an answer stated more than once is found again."""
     i, best = ranked[0]
+    head = {word_family(s) for s in word_stems(head_word(qtype))} if qtype.head else set()
     rival = next((sp.score for j, sp in ranked[1:] if not (j == i and sp.start < best.end and best.start < sp.end)
                   and sp.text.lower() != best.text.lower()), min_score)
     sentence = sentences[i]
@@ -51,10 +52,22 @@ def span_evidence(qtype: QuestionType, question_stems: set[str], ranked: Sequenc
         "rivals": math.log1p(len(ranked) - 1),
         "later_sentence": float(i > 0),
         "agreement": _agreement(best.text, passages),
+        "one_word": float(len(best.text.split()) == 1),
+        # A capitalised first word is capitalised by the sentence, not by being a name ("Summer").
+        "opens_sentence": float(not sentence[:best.start].strip(" “\"'(")),
+        "head_beside": float(bool(head) and _beside(sentence, best.start, best.end, head)),
     }
     evidence.update({f"asks_{k}": float(qtype.kind == k) for k in QUESTION_KINDS})
     evidence.update({f"span_{k}": float(best.kind == k) for k in SPAN_KINDS})
     return evidence
+
+
+def _beside(sentence: str, start: int, end: int, head: set[str]) -> bool:
+    """The question's head noun inside the span or right next to it: "the publication Registan",
+    "Ferghana Valley", "Tampa, the host city"."""
+    before, after = sentence[:start].split()[-1:], sentence[end:].split()[:1]
+    words = before + sentence[start:end].split() + after
+    return any(word_family(s) in head for w in words for s in word_stems(w))
 
 
 def _neighbourhood(sentence: str, start: int, end: int) -> tuple[list[str], list[str]]:

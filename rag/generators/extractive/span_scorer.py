@@ -64,10 +64,10 @@ class LogisticSpanScorer:
 def packaged_model() -> LogisticModel:
     try:
         data = json.loads(resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"the short-answer model {MODEL_FILE} is missing or damaged ({exc}); "
-                          "reinstall the package") from None
-    return LogisticModel(**{k: data[k] for k in ("bias", "weights", "means", "scales")})
+        return LogisticModel(**{k: data[k] for k in ("bias", "weights", "means", "scales")})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"the short-answer model {MODEL_FILE} is missing or damaged ({type(exc).__name__}: "
+                          f"{exc}); reinstall the package") from None
 
 
 def load_scorer(name: str) -> SpanScorer:
