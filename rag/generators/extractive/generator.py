@@ -154,6 +154,17 @@ class ExtractiveGenerator:
         else:
             chosen = self._choose(question, own, _prefer_answers(question, own, scored, self.weights))
         span = self._short_span(own, parts, chosen, question, hits)
+        if isinstance(span, NoSpan) and span.declines:
+            # The best sentences count nothing asked for; a less well matched one above the threshold
+            # may ("Visits to all three libraries: 312,480" for "how many visits").
+            for score, cand in scored:
+                if score < self.threshold:
+                    break
+                if cand not in (c for _, c in chosen):
+                    found = self._short_span(own, parts, [(score, cand)], question, hits)
+                    if not isinstance(found, NoSpan):
+                        chosen, span = [(score, cand)], found
+                        break
         # A citation's support is the sentence's own score, not the preference that chose it.
         base = {id(c): sc for sc, c in scored}
         chosen = [(base.get(id(c), confidence), c) for _, c in chosen]
@@ -170,15 +181,14 @@ class ExtractiveGenerator:
             # citations of passages that do not exist; the quote in the citation keeps them.
             parts_text.append(with_markers(strip_markers(cand.text), [marker]))
         candidate = None
-        if isinstance(span, str) and requires_span(question_type(own)) and len(parts) == 1:
+        if isinstance(span, NoSpan) and span.declines:
             # "How many people were injured": sentences about the attack that count nothing injured
             # are the closest passages, not an answer.
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             return Answer(question=question, text=NOT_IN_DOCUMENTS, hits=tuple(hits), abstained=True,
-                          timings=timings, generator=self.name, confidence=confidence,
-                          reason=f"the passages hold no {_asked(question_type(own))}")
-        if isinstance(span, str):
-            reason = span
+                          timings=timings, generator=self.name, confidence=confidence, reason=span.reason)
+        if isinstance(span, NoSpan):
+            reason = span.reason
         else:
             cand, sp, kind, sure, evidence = span
             cite = next(ci for (_, c), ci in zip(chosen, citations) if c.doc_span == cand.doc_span)
@@ -216,11 +226,11 @@ class ExtractiveGenerator:
         return chosen
 
     def _short_span(self, own: str, parts: list[str], chosen: list[tuple[float, _Candidate]],
-                    question: str, hits: Sequence[Hit]) -> tuple[_Candidate, Span, str, float, dict[str, float]] | str:
+                    question: str, hits: Sequence[Hit]) -> tuple[_Candidate, Span, str, float, dict[str, float]] | NoSpan:
         """The quoted sentence holding the best span, the span, its kind, confidence and evidence;
         or why no span of the quotes can answer."""
         if len(parts) > 1:
-            return "a question of two parts is answered by the quotes"
+            return NoSpan("a question of two parts is answered by the quotes")
         ordered = sorted(chosen, key=lambda sc: -sc[0])
         top = ordered[0][1]
         if ASKS_TITLE.search(own) and top.text == top.hit.chunk.title:
@@ -228,10 +238,18 @@ class ExtractiveGenerator:
         pool = [c for _, c in ordered]
         qtype = question_type(own)
         if qtype.kind is None:
-            return "the question asks for an explanation: the sentence is the answer"
-        ranked = ranked_spans(question, [c.text for c in pool], set(_terms(question)), qtype, self.weights)
+            return NoSpan("the question asks for an explanation: the sentence is the answer")
+        texts, terms = [c.text for c in pool], set(_terms(question))
+        ranked = ranked_spans(question, texts, terms, qtype, self.weights)
+        if not ranked and len(qtype.slot) > 1 and ranked_spans(question, texts, terms, qtype, self.weights,
+                                                              what_happened=False):
+            # "drowned 23 people" for "how many people were killed": a count of the right thing, but
+            # the passage says another word for what happened to them; the reader judges the quote.
+            return NoSpan(f"the quotes count {qtype.slot[0]} but do not say they were {qtype.slot[1]}")
         if not ranked:
-            return f"no words of the quotes are the kind of answer asked for ({qtype.kind})"
+            if requires_span(qtype):
+                return NoSpan(f"the passages hold no {_asked(qtype)}", declines=True)
+            return NoSpan(f"no words of the quotes are the kind of answer asked for ({qtype.kind})")
         i, span = ranked[0]
         passages = [h.chunk.text for h in hits]
         evidence = span_evidence(qtype, set(_terms(own)), ranked, [c.text for c in pool],
@@ -455,6 +473,15 @@ def _prefer_answers(question: str, own: str, scored: list[tuple[float, _Candidat
         ranked.append((score + w.answer_weight * typed - asks, cand))
     ranked.sort(key=lambda sc: (-sc[0], sc[1].hit.rank, sc[1].start))
     return ranked + scored[len(close):]
+
+
+@dataclass(frozen=True)
+class NoSpan:
+    """Why no short answer is offered; `declines`: no passage holds the kind of answer only a span
+    can give (a count, a duration), so the documents don't say."""
+
+    reason: str
+    declines: bool = False
 
 
 def requires_span(qtype: QuestionType) -> bool:

@@ -86,9 +86,11 @@ def extract(question: str, sentences: Sequence[str], question_terms: set[str],
 
 
 def ranked_spans(question: str, sentences: Sequence[str], question_terms: set[str],
-                 qtype: QuestionType | None = None, weights: ExtractiveWeights | None = None
-                 ) -> list[tuple[int, Span]]:
-    """Every candidate over the minimum score, best first: (sentence index, span)."""
+                 qtype: QuestionType | None = None, weights: ExtractiveWeights | None = None, *,
+                 what_happened: bool = True) -> list[tuple[int, Span]]:
+    """Every candidate over the minimum score, best first: (sentence index, span). `what_happened`:
+    a count must stand next to what the question says happened ("injured"), not only count the
+    right thing."""
     qtype = qtype or question_type(question)
     w = _DEFAULT_WEIGHTS if weights is None else weights
     if qtype.kind is None:
@@ -105,7 +107,7 @@ def ranked_spans(question: str, sentences: Sequence[str], question_terms: set[st
         q_stems = q_stems - set(analyze(head, _stop()))
     found: list[tuple[int, Span]] = []
     for i, sentence in enumerate(sentences):
-        for span in _candidates(sentence, qtype, q_words, q_stems, w):
+        for span in _candidates(sentence, qtype, q_words, q_stems, w, what_happened):
             score = span.score - w.later_sentence_penalty * i
             if score >= w.min_score:
                 found.append((i, replace(span, score=score)))
@@ -136,20 +138,24 @@ def head_word(qtype: QuestionType) -> str:
 
 def _fills_slot(tokens: list[_Token], first: int, last: int, slot: frozenset[str], counted: frozenset[str],
                 window: int) -> bool:
-    """A count answers "how many people were injured" only when it counts people (the words right
-    after it name them: "140 passengers") or stands next to "injured" or a related form with no
-    other thing counted ("killing dozens"); "Three ferries were cancelled" counts ferries, not buses."""
+    """A count answers "how many people were injured" only next to "injured" (or a related form:
+    "injuries"), and only when it counts people: the words right after it name them ("140 people"),
+    or no other thing is named there ("killing dozens"). "Three ferries were cancelled" counts
+    ferries, not buses; "23 people drowned" says nothing of injuries."""
     following = []
     for t in tokens[last + 1:last + 1 + window]:
         if _is_boundary(t) or t.text in ".!?":
             break
         if t.lower not in FUNCTION_WORDS:
             following.append(t)
+    near = tokens[max(0, first - window):first] + tokens[last + 1:last + 1 + window]
+    happened = slot - counted  # "injured": what the counted things underwent, when the question says
+    if happened and not any(word_family(s) in happened for t in near for s in t.stems):
+        return False  # "23 people drowned" does not say how many were injured
     if any(word_family(s) in counted for t in following[:3] for s in t.stems):
         return True
     if following and last + 1 < len(tokens) and following[0] is tokens[last + 1] and following[0].text.isalpha():
         return False  # the noun right after the number is what it counts, and it is something else
-    near = tokens[max(0, first - window):first] + tokens[last + 1:last + 1 + window]
     return any(word_family(s) in slot for t in near for s in t.stems)
 
 
@@ -184,7 +190,7 @@ def word_stems(text: str) -> list[str]:
 
 
 def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: set[str],
-                w: ExtractiveWeights) -> list[Span]:
+                w: ExtractiveWeights, what_happened: bool = True) -> list[Span]:
     tokens = _tokens(sentence)
     if not tokens:
         return []
@@ -272,7 +278,8 @@ def _candidates(sentence: str, qtype: QuestionType, q_words: set[str], q_stems: 
         first, last = idx[0], idx[-1]
         if kind == "name" and qtype.kind == "person" and tokens[last].lower in NOT_PERSON_ENDINGS:
             continue  # "the Swat Valley" is a place: it cannot be who did something
-        if kind in ("number", "money") and slot and not _fills_slot(tokens, first, last, slot, counted, w.slot_window):
+        if kind in ("number", "money") and slot and not _fills_slot(tokens, first, last, slot if what_happened else counted, counted,
+                                                                   w.slot_window):
             continue
         if head and (all(tokens[i].stems & head for i in content)
                      or kind == "phrase" and any(tokens[i].stems & head for i in content)):
