@@ -148,7 +148,7 @@ class Config:
     sentence_rescore: int = 3
     # A short answer is shown in bold only when its scorer's confidence reaches this; calibrated on
     # the tuning halves for a precision of 0.90 (README "Quality"). 0 shows every span found.
-    short_answer_threshold: float = 0.645
+    short_answer_threshold: float = 0.626
     short_answer_scorer: str = "logistic"
     context_tokens: int = 2048
     answer_tokens: int = 384

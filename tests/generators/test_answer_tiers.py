@@ -164,3 +164,11 @@ def test_related_word_forms_share_a_family(a, b):
 def test_short_words_keep_their_own_family():
     assert word_family("water") == "water"
     assert word_family("order") == "order"
+
+
+def test_a_count_of_the_right_thing_under_another_word_is_quoted_not_shown_in_bold(generator):
+    # The passage counts stranded passengers; whether "stranded" answers "delayed" is the reader's call.
+    answer = generator.generate("How many passengers were delayed?", hits_of(FERRY))
+    assert answer.kind == "quote" and answer.short_candidate is None
+    assert "count passengers but do not say they were delayed" in answer.reason
+    assert any("About 140 passengers" in c.quote for c in answer.citations)

@@ -15,6 +15,6 @@ class ExtractiveSettings:
 
     abstain_threshold: float = 0.522
     sentence_rescore: int = 3
-    short_answer_threshold: float = 0.645
+    short_answer_threshold: float = 0.626
     short_answer_scorer: str = "logistic"
     quote_intro: str = "The documents say: "
