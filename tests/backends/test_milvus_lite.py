@@ -117,15 +117,27 @@ def test_collections_released_while_a_retriever_is_open_are_loaded_again(tmp_pat
     assert set(factory.backend(cfg).read_manifest().documents) == set(DOCS)
 
 
-def test_what_pymilvus_logs_about_a_failed_call_stays_off_the_terminal(tmp_path, config, capfd, caplog):
+def test_what_pymilvus_logs_about_a_failed_call_stays_off_the_terminal(tmp_path, config, capfd, monkeypatch):
     from rag.backends.milvus import MilvusError
 
+    seen: list[logging.LogRecord] = []  # what reaches the application's handlers (the root logger's)
+    handler = logging.Handler()
+    handler.emit = seen.append
+    root, own = logging.getLogger(), logging.getLogger("rag.milvus")
+    monkeypatch.setattr(root, "handlers", [handler])
+    levels = root.level, own.level
     backend = factory.backend(backend_config(config, "milvus", tmp_path))
-    with caplog.at_level(logging.INFO), pytest.raises(MilvusError, match="no_such_collection"):
-        backend.call("query", "no_such_collection", ids=["x"])
-    assert capfd.readouterr().err == ""
-    assert not [r for r in caplog.records if r.name.startswith(("pymilvus", "milvus_lite"))]
-    with caplog.at_level(logging.DEBUG, logger="rag.milvus"), pytest.raises(MilvusError):
-        backend.call("query", "no_such_collection", ids=["x"])
-    assert any(r.levelno == logging.DEBUG and "Traceback" in r.getMessage() for r in caplog.records
-               if r.name.startswith("pymilvus"))
+    try:
+        root.setLevel(logging.INFO)
+        with pytest.raises(MilvusError, match="no_such_collection"):
+            backend.call("query", "no_such_collection", ids=["x"])
+        assert capfd.readouterr().err == ""
+        assert not [r for r in seen if r.name.startswith(("pymilvus", "milvus_lite"))]
+        own.setLevel(logging.DEBUG)  # as a debug log is configured
+        with pytest.raises(MilvusError):
+            backend.call("query", "no_such_collection", ids=["x"])
+        assert any(r.name.startswith("pymilvus") and r.levelno == logging.DEBUG and "Traceback" in r.getMessage()
+                   for r in seen)
+    finally:
+        root.setLevel(levels[0])
+        own.setLevel(levels[1])
