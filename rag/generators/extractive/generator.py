@@ -22,6 +22,11 @@ not only the conversation's subject; a "why" answered by a sentence opening with
 ("Thereafter") quotes the sentence before it too. The short answer, the span of a quote that
 answers the question in a few words, comes from `rag.generators.extractive.short_answer`; both
 read the question through `question_types.question_type`.
+
+What the reader is shown first (`Answer.kind`) is decided by evidence: the short answer in bold
+only when the `span_scorer` is at least `short_answer_threshold` sure of it; otherwise the quotes,
+introduced as what the documents say; and no answer when the question asks for a count or a
+duration that no sentence above the threshold holds.
 """
 
 from __future__ import annotations
@@ -197,7 +202,7 @@ class ExtractiveGenerator:
             threshold = self.settings.short_answer_threshold
             reason = (f"the words \"{candidate.text}\" answer the question (confidence {sure:.2f})" if sure >= threshold
                       else f"no short answer is certain enough: the best, \"{candidate.text}\", has confidence "
-                           f"{sure:.2f}, below {threshold:.2f}")
+                           f"{sure:.3f}, below {threshold:.3f}")
         short = candidate if candidate is not None and candidate.confidence >= self.settings.short_answer_threshold \
             else None
         text = " ".join(parts_text) if short is not None else self.settings.quote_intro + " ".join(parts_text)
