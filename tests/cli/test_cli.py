@@ -119,3 +119,19 @@ def test_ask_with_an_unreachable_endpoint_fails_with_one_line(capsys, article_in
     code, _, err = run(capsys, "ask", "When was the IMU formed?", "--generator", "openai",
                        "--base-url", "http://127.0.0.1:9/v1", "--index", str(article_index))
     assert code == 1 and "is unreachable" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_long_title_is_cut_short_in_search_and_ask(tmp_path, capsys):
+    title = "The Kilwa harbour ledger " + "and more " * 13_000  # ~120,000 characters
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ledger.jsonl").write_text(json.dumps(
+        {"id": "ledger", "title": title, "text": "The Kilwa harbour master is Amina Said. She has kept the harbour "
+                                                  "since 2009."}) + "\n")
+    index = tmp_path / "index"
+    assert run(capsys, "index", str(corpus), "--index", str(index))[0] == 0
+    for command in ("search", "ask"):
+        code, out, _ = run(capsys, command, "Who is the Kilwa harbour master?", "--index", str(index))
+        assert code == 0 and "Amina Said" in out
+        assert "(The Kilwa harbour ledger and more" in out and "…)" in out
+        assert max(len(line) for line in out.splitlines()) < 200, command
