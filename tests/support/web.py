@@ -57,19 +57,22 @@ def screenshot(page, name: str) -> None:
 
 # --- the page's HTTP routes, as a program (not the page) would call them ---
 
-def event_index(url: str, elem_id: str, trigger: str) -> int:
-    """The index of the event `trigger` of the component `elem_id` in the page's config."""
+def event_index(url: str, elem_id: str | None, trigger: str) -> int:
+    """The index of the event `trigger` of the component `elem_id` in the page's config; with no
+    `elem_id`, of the event named `trigger` (e.g. "listing", the page's load event)."""
     import httpx
 
     config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
     ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
     for i, dep in enumerate(config["dependencies"]):
+        if elem_id is None and dep.get("api_name") == trigger:
+            return i
         if any(ids.get(target) == elem_id and event == trigger for target, event in dep["targets"]):
             return i
     raise LookupError(f"no {trigger} event on #{elem_id}")
 
 
-def call_event(url: str, elem_id: str, trigger: str, data: list, session: str | None = None) -> dict:
+def call_event(url: str, elem_id: str | None, trigger: str, data: list, session: str | None = None) -> dict:
     """Run one of the page's events through Gradio's queue as any program can; the completion
     message ({"success", "output", ...})."""
     import json
