@@ -24,6 +24,7 @@ def test_the_removal_question_shows_a_title_as_text_not_markdown_or_markup():
 
 
 def test_document_text_reaches_the_page_without_controls_that_reorder_it():
+    from ui import conversations as convs
     from ui.documents import _choices, library_html
     from ui.render import answer_html, sources_panel
 
@@ -32,7 +33,10 @@ def test_document_text_reaches_the_page_without_controls_that_reorder_it():
     turn = {"question": rlo, "answer": rlo, "status": "done",
             "sources": [{"doc_id": "a\u202eb.txt", "title": rlo, "start": 0, "end": len(rlo), "score": 0.5,
                          "text": rlo, "markers": [1], "spans": [[8, 18]], "section": rlo, "date": ""}]}
-    for shown in (library_html([doc]), _choices([doc])[0][0], answer_html(turn), sources_panel([turn])):
+    store = convs.empty_store()
+    convs.add_turn(store, dict(turn))
+    for shown in (library_html([doc]), _choices([doc])[0][0], answer_html(turn), sources_panel([turn]),
+                  convs.choices(store)[0][0]):
         assert not any(ch in shown for ch in "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
     assert "<mark>“olleh”" in sources_panel([turn])  # the highlight still covers the quoted words
 
