@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import threading
 from html import escape
 from pathlib import Path
@@ -152,7 +153,15 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: b
     app.queue(default_concurrency_limit=concurrency)
     guard = Middleware(Guard, read_only=service.read_only, max_upload_request=MAX_FILES_PER_REQUEST * TRANSPORT_LIMIT,
                        throttle=LoginThrottle() if credentials else None)
+    if block and threading.current_thread() is threading.main_thread():
+        # A stop by SIGTERM (a service manager, `kill`) ends the server as Ctrl-C does, so the
+        # upload folder is removed on the way out.
+        signal.signal(signal.SIGTERM, _interrupt)
     app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS, head=HEAD,
                prevent_thread_lock=not block, show_error=False, max_file_size=TRANSPORT_LIMIT,
                quiet=True, footer_links=[], app_kwargs={"middleware": [guard]})
     return app
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

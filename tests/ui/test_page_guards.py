@@ -134,3 +134,22 @@ def test_a_server_others_can_reach_without_a_login_is_warned_about(host, share, 
     assert (warning is not None) is warned
     if warned:
         assert "--auth" in warning and "--read-only" in warning
+
+
+def test_only_upload_folders_of_ended_servers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from ui.uploads import OWNER, UploadCache, remove_abandoned
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = UploadCache(tmp_path)
+    (dead.path / OWNER).write_text(ended.stdout.strip())
+    (dead.path / "ab12").mkdir()
+    (dead.path / "ab12" / "left.txt").write_text("left by a killed server")
+    live = UploadCache(tmp_path)  # this process's own
+    unowned = tmp_path / "rag-web-uploads-someone"
+    unowned.mkdir()
+    (unowned / "theirs.txt").write_text("not provably a server's")
+    assert remove_abandoned(tmp_path) == [dead.path]
+    assert not dead.path.exists() and live.path.is_dir() and (unowned / "theirs.txt").exists()
