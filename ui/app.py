@@ -147,7 +147,7 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: b
         threading.Thread(target=service.warm_up, daemon=True).start()
     warning = exposure_warning(host=host, share=share, login=credentials is not None, read_only=service.read_only)
     if warning:
-        log.warning(warning)
+        log.warning("%s", warning)
     cache = process_cache()  # before the page is built: Gradio's components note their cache folder when made
     app = build_app(service, cache)
     app.queue(default_concurrency_limit=concurrency)
