@@ -775,6 +775,198 @@ print("bad", bad)
         o.fail(proc.stdout.strip().replace("\n", "; ")[:300])
 
 
+# --- the web page, as a program (not the page) calls it ---
+
+@contextlib.contextmanager
+def web_server(b: Bench, o: Outcome, name: str, *flags: str) -> Iterator[tuple[str, Path, Path]]:
+    """`rag serve` on a free port over a private copy of the corpus and index: its URL, the corpus
+    and the file its stderr goes to. Its stderr is checked for tracebacks and the key at the end."""
+    import httpx
+
+    corpus, index = b.fresh(name)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log, uploads = b.work / f"{name}.stderr", b.work / f"{name}-uploads"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([*RAG, "serve", "--port", str(port), "--index", str(index), *flags],
+                                cwd=b.work, env={**b.env, "RAG_CORPUS_DIR": str(corpus), "GRADIO_TEMP_DIR": str(uploads)},
+                                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                if httpx.get(url + "/gradio_api/info", timeout=5).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"rag serve did not start: {log.read_text()[-300:]}")
+            time.sleep(0.5)
+        yield url, corpus, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        text = log.read_text(errors="replace")
+        if "Traceback (most recent call last)" in text:
+            o.traceback = True
+            o.fail("traceback in the server log")
+        o.key_leaks += count_key(text)
+        b.check_index(o, index, set())
+        o.leftovers += [str(p) for p in uploads.rglob("*") if p.is_file()]  # stopped by SIGTERM, it cleans up
+
+
+def page_event(url: str, elem_id: str | None, trigger: str, data: list, session: str) -> dict:
+    """One of the page's events through Gradio's queue, as any program may call it."""
+    import httpx
+
+    config = httpx.get(url + "/config", timeout=30).json()
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    index = next(i for i, d in enumerate(config["dependencies"])
+                 if (elem_id is None and d.get("api_name") == trigger)
+                 or any(ids.get(t) == elem_id and e == trigger for t, e in d["targets"]))
+    httpx.post(url + "/gradio_api/queue/join", timeout=30, json={
+        "data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None,
+    }).raise_for_status()
+    with httpx.stream("GET", url + "/gradio_api/queue/data", params={"session_hash": session}, timeout=TIMEOUT) as s:
+        for line in s.iter_lines():
+            if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
+                return json.loads(line[5:])
+    raise RuntimeError("the event never completed")
+
+
+def web_upload(url: str, name: str, data: bytes, headers: dict[str, str] | None = None):
+    import httpx
+
+    return httpx.post(url + "/gradio_api/upload", files={"files": (name, data)}, headers=headers or {}, timeout=60)
+
+
+def served(url: str, path: str) -> bool:
+    import httpx
+
+    return httpx.get(f"{url}/gradio_api/file={path}", timeout=30).status_code == 200
+
+
+@case("web page", "a title's Markdown and markup in the removal question")
+def _web_title(b: Bench, o: Outcome) -> None:
+    import httpx
+
+    with web_server(b, o, "web-title") as (url, _, _):
+        title = "![x](http://127.0.0.1:9/pixel.png) [click](http://127.0.0.1:9/) <img src=x onerror=alert(1)>"
+        (path,) = web_upload(url, "beacon.md", f'---\ntitle: "{title}"\n---\n\nThe beacon is kept by Halima.\n'
+                             .encode()).json()
+        page_event(url, "upload", "upload", [[{"path": path, "orig_name": "beacon.md",
+                                               "meta": {"_type": "gradio.FileData"}}]], "s1")
+        page_event(url, None, "listing", [], "s1")
+        asked = page_event(url, "remove", "click", ["uploads/beacon.md"], "s1")["output"]["data"][2]
+        config = httpx.get(url + "/config", timeout=30).json()
+        kind = next(c["type"] for c in config["components"] if c.get("props", {}).get("elem_id") == "confirm-text")
+        if kind == "markdown":
+            o.fail("the removal question is rendered as Markdown: a title's image is fetched, its links are live")
+        if "<img" in str(asked) or "<a " in str(asked):
+            o.fail(f"markup from the title reached the page: {str(asked)[:160]}")
+
+
+@case("web page", "an upload stored then removed, one refused, one never handled: any copy left")
+def _web_cache(b: Bench, o: Outcome) -> None:
+    with web_server(b, o, "web-cache") as (url, corpus, _):
+        kept, bad = b"The Kilwa harbour master is Amina Said. " + SECRET_WORDS, b"%PDF-1.4 truncated " + SECRET_WORDS
+        (kept_path,) = web_upload(url, "kilwa.txt", kept).json()
+        (bad_path,) = web_upload(url, "blob.pdf", bad).json()
+        web_upload(url, "orphan.txt", b"no event takes this upload")  # gone when the server stops
+        page_event(url, None, "listing", [], "s1")
+        for path, name in ((kept_path, "kilwa.txt"), (bad_path, "blob.pdf")):
+            page_event(url, "upload", "upload", [[{"path": path, "orig_name": name,
+                                                   "meta": {"_type": "gradio.FileData"}}]], "s1")
+        page_event(url, "confirm-remove", "click", ["uploads/kilwa.txt"], "s1")
+        for path in (kept_path, bad_path):
+            if served(url, path):
+                o.leftovers.append(path)
+                o.fail(f"still served at /gradio_api/file={path}")
+        copies = [str(p) for p in Path(kept_path).parent.parent.rglob("*") if p.is_file()
+                  and SECRET_WORDS in p.read_bytes()] if Path(kept_path).parent.parent.is_dir() else []
+        copies += [str(p) for p in corpus.rglob("*") if p.is_file() and SECRET_WORDS in p.read_bytes()]
+        if copies:
+            o.leftovers += copies
+            o.fail(f"the bytes of a removed or refused upload are still on disk: {copies[:2]}")
+
+
+SECRET_WORDS = b"private-words-8f3a1c"
+
+
+@case("web page", "uploads to a read-only server, from another site, and over the limit")
+def _web_uploads(b: Bench, o: Outcome) -> None:
+    with web_server(b, o, "web-read-only", "--read-only") as (url, _, _):
+        if web_upload(url, "notes.txt", b"kept by nobody").status_code == 200:
+            o.fail("a read-only server took an upload")
+    with web_server(b, o, "web-uploads") as (url, _, _):
+        if web_upload(url, "notes.txt", b"from elsewhere", headers={"Origin": "https://evil.example"}).status_code == 200:
+            o.fail("an upload from another site's page was taken")
+        if web_upload(url, "huge.txt", b"x" * 12 * 1024 * 1024).status_code == 200:
+            o.fail("a 12 MB file was taken (the upload limit is 10 MB)")
+
+
+@case("web page", "login guesses for 3 s (--auth)")
+def _web_logins(b: Bench, o: Outcome) -> None:
+    import httpx
+
+    with web_server(b, o, "web-login", "--auth", "ann:s3cret") as (url, _, _):
+        checked, t0 = 0, time.monotonic()
+        with httpx.Client() as client:
+            while time.monotonic() - t0 < 3.0:
+                code = client.post(url + "/login", data={"username": "ann", "password": f"guess{checked}"}).status_code
+                checked += code == 400
+        o.notes.append(f"{checked / 3.0:.1f} guesses checked per second")
+        if checked > 10:
+            o.fail(f"{checked} wrong passwords checked in 3 s: no throttling")
+
+
+@case("web page", "rag serve on 0.0.0.0 with no login warns")
+def _web_public(b: Bench, o: Outcome) -> None:
+    with web_server(b, o, "web-public", "--host", "0.0.0.0") as (_, _, log):
+        pass
+    if "without a login" not in log.read_text(errors="replace"):
+        o.fail("no warning that anyone reaching the server can upload and remove documents")
+
+
+@case("web page", "a list and a 100 KB string where the removal expects one id")
+def _web_bad_calls(b: Bench, o: Outcome) -> None:
+    with web_server(b, o, "web-bad-calls") as (url, _, log):
+        page_event(url, None, "listing", [], "s1")
+        listed = page_event(url, "confirm-remove", "click", [[ARTICLE.name, ARTICLE.name]], "s1")
+        page_event(url, "confirm-remove", "click", ["x" * 100_000], "s1")
+        if "choose one document" not in str(listed.get("output", ""))[:500]:
+            o.fail(f"a list was not refused in words: {str(listed.get('output'))[:160]}")
+    longest = max((len(line) for line in log.read_text(errors="replace").splitlines()), default=0)
+    if longest > 1000:
+        o.fail(f"a {longest:,}-character line in the server log")
+
+
+@case("web page", "bidi controls and zero-width characters: question, page, titles")
+def _web_bidi(b: Bench, o: Outcome) -> None:
+    b.expect_error(o, b.rag(o, "ask", "\u200b\u202e\u2066\u200d", "--index", str(b.base_index())), "empty")
+    corpus, index = b.fresh("long-title")
+    write(corpus / "ledger.jsonl", json.dumps({"id": "ledger", "title": "Ledger \u202e" + "and more " * 13_000,
+                                               "text": "The Kilwa harbour master is Amina Said."}) + "\n")
+    b.rag(o, "index", str(corpus), "--index", str(index))
+    for command in ("search", "ask"):
+        result = b.rag(o, command, "Who is the Kilwa harbour master?", "--index", str(index))
+        longest = max((len(line) for line in result.out.splitlines()), default=0)
+        if longest > 300:
+            o.fail(f"rag {command} printed a {longest:,}-character line (a title in full)")
+    with web_server(b, o, "web-bidi") as (url, _, _):
+        (path,) = web_upload(url, "quote.txt", "He said \u202e“olleh”\u202c to the harbour master.\n".encode()).json()
+        page_event(url, "upload", "upload", [[{"path": path, "orig_name": "quote.txt",
+                                               "meta": {"_type": "gradio.FileData"}}]], "s1")
+        shown = str(page_event(url, None, "listing", [], "s1")["output"]["data"][0])
+        if "\u202e" in shown:
+            o.fail("a bidi override reached the page")
+
+
 def pdf_bomb(pages: int = 4, repeat: int = 40_000) -> bytes:
     """A valid PDF whose compressed page streams expand to megabytes of text."""
     line = b"BT /F1 9 Tf 20 700 Td (lorem ipsum dolor sit amet consectetur) Tj ET\n"

@@ -21,6 +21,7 @@ from rag.safety.redact import install_log_redaction
 from rag.safety.terminal import json_text, plain
 
 log = logging.getLogger("rag.cli")
+TITLE_WIDTH = 100  # characters of a title `rag search` and `rag ask` print; a title is a name, not the text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -246,7 +247,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     for h in hits:
         pages = pages_label(h.chunk.metadata.get("page_start"), h.chunk.metadata.get("page_end"))
         print(f"[{h.rank}] {h.score:.4f}  {plain(h.doc_id)}  " + (f"{pages}, " if pages else "") +
-              f"chars {h.start}-{h.end}" + (f"  ({plain(h.title)})" if h.title else ""))
+              f"chars {h.start}-{h.end}" + (f"  ({_clip(plain(h.title), TITLE_WIDTH)})" if h.title else ""))
         print(textwrap.indent(textwrap.fill(plain(h.text, multiline=True), width - 4), "    "))
     return 0
 
@@ -294,7 +295,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"\n{left_out(answer.dropped)}")
     for c in answer.citations:
         where = c.pages or f"characters {c.start}-{c.end}"
-        print(f"\n[{c.marker}] {plain(c.doc_id)}, {where}" + (f" ({plain(c.title)})" if c.title else ""))
+        print(f"\n[{c.marker}] {plain(c.doc_id)}, {where}" + (f" ({_clip(plain(c.title), TITLE_WIDTH)})" if c.title else ""))
         print(textwrap.indent(textwrap.fill(f"“{plain(c.quote, multiline=True)}”", 96), "    "))
     for note in answer.notes if args.verbose else ():
         print(f"note: {plain(note)}", file=sys.stderr)

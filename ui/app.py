@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import threading
 from html import escape
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag.app import factory
 from rag.app.service import ChatService
@@ -18,13 +20,20 @@ from rag.app.web import MAX_UPLOAD_BYTES, allowed_endpoints, redact
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Answer
+from ui.calls import Page
 from ui.chat import HEAD, build_chat, check_endpoint, page_message, wire_chat
 from ui.conversations import short_of, sources_of
 from ui.documents import documents_panel
+from ui.guard import Guard, LoginThrottle, exposure_warning
 from ui.render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html, with_notice
+from ui.uploads import UploadCache, process_cache
 
 log = logging.getLogger("rag.ui")
-TRANSPORT_LIMIT = 5 * MAX_UPLOAD_BYTES
+# Gradio refuses a file over this at the door. It is a little above the upload limit, so a file
+# just over the limit gets its reason in the status box (on_upload) instead of a toast; one
+# request carries at most MAX_FILES_PER_REQUEST files of that size.
+TRANSPORT_LIMIT = MAX_UPLOAD_BYTES + 1024 * 1024
+MAX_FILES_PER_REQUEST = 10
 
 
 def _message_text(message: dict) -> str:
@@ -40,7 +49,8 @@ def storage_secret(config: Config) -> str:
     return hashlib.sha256(f"rag-conversations:{Path(config.index_dir).resolve()}".encode()).hexdigest()[:32]
 
 
-def build_app(service: ChatService) -> gr.Blocks:
+def build_app(service: ChatService, cache: UploadCache | None = None) -> gr.Blocks:
+    """The page. `cache`: the folder uploads arrive in (see ui.uploads), emptied as they are handled."""
     config = service.config
     key_state = ("set" if os.environ.get(config.openai_api_key_env) else "not set")
 
@@ -73,7 +83,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             history[-1]["content"] = "⚠ Something went wrong while answering; see the server log."
             yield history, error_html("Something went wrong while answering."), ""
 
-    with gr.Blocks(title="rag — ask your documents") as app:
+    with Page(title="rag — ask your documents") as app:
         gr.Markdown("### Ask your documents\nAnswers quote the documents and cite them; "
                     "when the documents don't hold the answer, it says so.")
         with gr.Row():
@@ -95,7 +105,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             model = gr.Textbox(value=config.openai_model, label="Hosted model", elem_id="model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
-        documents_panel(app, service)
+        documents_panel(app, service, cache)
 
         settings = [generator, k, base_url, model]
         wire_chat(app, service, chat, settings)
@@ -125,11 +135,6 @@ def build_app(service: ChatService) -> gr.Blocks:
 
 def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
           auth: str | None = None, concurrency: int = 4, block: bool = True, service: ChatService | None = None):
-    if service is None:
-        service = ChatService(config)
-        threading.Thread(target=service.warm_up, daemon=True).start()
-    app = build_app(service)
-    app.queue(default_concurrency_limit=concurrency)
     credentials = None
     auth = auth or os.environ.get("RAG_AUTH")
     if auth:
@@ -137,9 +142,26 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: b
         if not sep or not user or not password:
             raise ConfigError("--auth must look like USER:PASSWORD")
         credentials = (user, password)
-    # The transport limit is above the upload limit, so a file just over it gets its reason in the
-    # status box (on_upload) instead of a toast.
+    if service is None:
+        service = ChatService(config)
+        threading.Thread(target=service.warm_up, daemon=True).start()
+    warning = exposure_warning(host=host, share=share, login=credentials is not None, read_only=service.read_only)
+    if warning:
+        log.warning("%s", warning)
+    cache = process_cache()  # before the page is built: Gradio's components note their cache folder when made
+    app = build_app(service, cache)
+    app.queue(default_concurrency_limit=concurrency)
+    guard = Middleware(Guard, read_only=service.read_only, max_upload_request=MAX_FILES_PER_REQUEST * TRANSPORT_LIMIT,
+                       throttle=LoginThrottle() if credentials else None)
+    if block and threading.current_thread() is threading.main_thread():
+        # A stop by SIGTERM (a service manager, `kill`) ends the server as Ctrl-C does, so the
+        # upload folder is removed on the way out.
+        signal.signal(signal.SIGTERM, _interrupt)
     app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS, head=HEAD,
                prevent_thread_lock=not block, show_error=False, max_file_size=TRANSPORT_LIMIT,
-               quiet=True, footer_links=[])
+               quiet=True, footer_links=[], app_kwargs={"middleware": [guard]})
     return app
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from rag.app.web import without_bidi
 from rag.core.pages import pages_label
 from rag.core.records import ANSWER_KIND_LABELS, Answer
 
@@ -133,12 +134,13 @@ def touch(store: dict, conv: dict) -> None:
 
 
 def choices(store: dict) -> list[tuple[str, str]]:
-    """(label, id) for the list; labels are shown as text by the page."""
+    """(label, id) for the list; labels are shown as text by the page, without the controls that
+    would reorder it."""
     out = []
     for conv in store["conversations"]:
         if conv["turns"]:
             when = time.strftime("%d %b %H:%M", time.localtime(conv["updated"]))
-            out.append((f"{conv['title']} · {when}", conv["id"]))
+            out.append((without_bidi(f"{conv['title']} · {when}"), conv["id"]))
     return out
 
 

@@ -7,15 +7,16 @@ controls is a courtesy, not the protection.
 from __future__ import annotations
 
 import logging
-from html import escape
 from pathlib import Path
 
 import gradio as gr
 
 from rag.app.service import ChatService
-from rag.app.web import MAX_UPLOAD_BYTES, DocumentInfo, format_time
+from rag.app.web import MAX_UPLOAD_BYTES, DocumentInfo, format_time, without_bidi
 from rag.core.errors import RagError
 from ui.chat import page_message
+from ui.render import safe
+from ui.uploads import UploadCache
 
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
@@ -28,20 +29,41 @@ def library_html(docs: list[DocumentInfo]) -> str:
     for d in docs:
         extent = f"{d.pages} page{'' if d.pages == 1 else 's'} · " if d.pages else ""
         extent += f"{d.chunks} chunk{'' if d.chunks == 1 else 's'}"
-        rows.append(f'<tr data-testid="doc-row" data-doc-id="{escape(d.id)}"><td>{escape(d.title or d.id)}'
-                    f'<div class="rag-meta">{escape(d.id)}</div></td><td>{escape(extent)}</td>'
-                    f"<td>{escape(format_time(d.added_at) or '–')}</td></tr>")
+        rows.append(f'<tr data-testid="doc-row" data-doc-id="{safe(d.id)}"><td>{safe(d.title or d.id)}'
+                    f'<div class="rag-meta">{safe(d.id)}</div></td><td>{safe(extent)}</td>'
+                    f"<td>{safe(format_time(d.added_at) or '–')}</td></tr>")
     return ('<div class="rag-docs"><table><thead><tr><th>Document</th><th>Pages / chunks</th><th>Added</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="rag-meta">{len(docs)} document{"" if len(docs) == 1 else "s"}</p></div>')
 
 
 def _choices(docs: list[DocumentInfo]) -> list[tuple[str, str]]:
-    return [(f"{d.title} ({d.id})" if d.title and d.title != d.id else d.id, d.id) for d in docs]
+    # The dropdown shows labels as text; only the controls that reorder it are taken out.
+    return [(without_bidi(f"{d.title} ({d.id})" if d.title and d.title != d.id else d.id), d.id) for d in docs]
 
 
-def documents_panel(app: gr.Blocks, service: ChatService) -> None:
-    """Lay the panel out inside `app` (call within its `with` block) and wire its events."""
+def confirmation_html(info: DocumentInfo) -> str:
+    """The question asked before a removal. HTML built here, not Markdown: a title is the
+    document's own words, and as Markdown its `![x](http://…)` would make the browser fetch a
+    URL and its `[link](…)` would be live."""
+    what = ("Its uploaded file is deleted too." if info.id.startswith("uploads/")
+            else "Its file stays where it is, so re-indexing that folder adds it again.")
+    return f'<p data-testid="confirm-question">Remove <strong>{safe(info.title or info.id)}</strong> from the index? {what}</p>'
+
+
+def chosen_id(value: object) -> str | None:
+    """The document a removal names: one id, as text. A program calling the page's events may
+    send anything, and a list or a number is refused in words, not with a TypeError."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RagError(f"choose one document to remove (its id as text, not {type(value).__name__})")
+    return value
+
+
+def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | None = None) -> None:
+    """Lay the panel out inside `app` (call within its `with` block) and wire its events. `cache`:
+    where the page's uploads arrive; each is deleted from it once stored or refused."""
 
     def listing():
         docs = service.list_documents()
@@ -64,13 +86,15 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
                                  scale=3)
             remove = gr.Button("Remove…", elem_id="remove", scale=1)
         with gr.Row(visible=False, elem_id="confirm-row") as confirm_row:
-            question = gr.Markdown(elem_id="confirm-text")
+            question = gr.HTML(elem_id="confirm-text")
             confirm = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove")
             cancel = gr.Button("Cancel", elem_id="cancel-remove")
 
     def on_upload(uploaded, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
         lines = []
         uploaded = uploaded or []
+        if not isinstance(uploaded, list):
+            uploaded = [uploaded]
         for i, f in enumerate(uploaded):
             path = Path(f if isinstance(f, str) else f.name)
             progress(i / max(1, len(uploaded)), desc=f"indexing {path.name}")
@@ -87,31 +111,35 @@ def documents_panel(app: gr.Blocks, service: ChatService) -> None:
                 lines.append(f"✗ {path.name}: {page_message(exc)}")
             except OSError as exc:
                 lines.append(f"✗ {path.name}: cannot read the upload ({exc.strerror or exc})")
+            finally:
+                if cache is not None:  # stored or refused, the received copy goes
+                    cache.discard(path)
         html, choices = listing()
-        return "\n".join(lines) or "No files received.", html, choices, None  # None empties the file box
+        status = without_bidi("\n".join(lines)) or "No files received."
+        return status, html, choices, None  # None empties the file box
 
     def ask_confirmation(doc_id: str | None):
-        if not doc_id:
-            return "Choose a document to remove first.", gr.update(visible=False), gr.skip()
         try:
+            doc_id = chosen_id(doc_id)
+            if not doc_id:
+                return "Choose a document to remove first.", gr.update(visible=False), gr.skip()
             info = service.retriever.get_document(doc_id)
         except RagError as exc:
-            return str(exc), gr.update(visible=False), gr.skip()
-        what = ("Its uploaded file is deleted too." if info.id.startswith("uploads/")
-                else "Its file stays where it is, so re-indexing that folder adds it again.")
-        return "", gr.update(visible=True), f"Remove **{escape(info.title or info.id)}** from the index? {what}"
+            return without_bidi(str(exc)), gr.update(visible=False), gr.skip()
+        return "", gr.update(visible=True), confirmation_html(info)
 
     def on_remove(doc_id: str | None):
         html, choices = gr.skip(), gr.skip()
         try:
+            doc_id = chosen_id(doc_id)
             if not doc_id:
                 raise RagError("choose a document to remove first")
             message = "\n".join(f"✓ {line}" for line in service.remove_documents([doc_id]).messages(full_paths=False))
             html, choices = listing()
         except RagError as exc:
-            message = f"✗ {exc}"
+            message = without_bidi(f"✗ {exc}")
         except Exception:  # the page must survive anything; details go to the server log
-            log.exception("removing %s failed", doc_id)
+            log.exception("removing %.200r failed", doc_id)
             message = "✗ removing the document failed; see the server log"
         return message, html, choices, gr.update(visible=False)
 

@@ -1,7 +1,7 @@
 """HTML for the chat bubbles and the sources panel.
 
-Everything a document or a user wrote is escaped before it is placed: the only markup in a
-bubble is what this module adds (citation links, line breaks, the stopped/queued/note marks).
+Everything a document or a user wrote is escaped before it is placed (`safe`): the only markup in
+a bubble is what this module adds (citation links, line breaks, the stopped/queued/note marks).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from rag.app.web import left_out
+from rag.app.web import left_out, without_bidi
 from rag.core.records import ANSWER_KIND_LABELS, Answer, Hit
 from ui.conversations import sources_of
 
@@ -50,13 +50,19 @@ SEARCHING = '<div class="rag-sources"><p class="rag-meta">Searching…</p></div>
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
+def safe(text: object, *, quote: bool = True) -> str:
+    """Text a document, a user or a model wrote, for HTML: escaped, and without the controls that
+    would reorder what follows it on the page (a quote shown reversed)."""
+    return escape(without_bidi(str(text)), quote=quote)
+
+
 # --- chat bubbles ---
 # The chat's sanitizer keeps tags and class attributes but drops data-* and aria-* ones, so the
 # marks below are told apart by class.
 
 def text_html(text: str) -> str:
     """User or document text as text: escaped, line breaks kept."""
-    return escape(text, quote=False).replace("\n", "<br>")
+    return safe(text, quote=False).replace("\n", "<br>")
 
 
 def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
@@ -92,12 +98,13 @@ def answer_html(turn: dict, index: int = 0, *, live: bool = False) -> str:
         body += ' <span class="rag-stopped">■ stopped (not checked)</span>'
     if turn.get("reason") and turn.get("kind") in ANSWER_KIND_LABELS and turn.get("status") == "done":
         # Why the reader sees a short answer, a quote or none: the evidence behind the choice.
-        body += (f'<div class="rag-kind" data-testid="answer-kind" data-kind="{turn["kind"]}">'
-                 f'{ANSWER_KIND_LABELS[turn["kind"]]}: {escape(turn["reason"])}</div>')
+        # (Marked by class: the chat's sanitizer drops data-* attributes.)
+        body += (f'<div class="rag-kind rag-kind-{turn["kind"]}">'
+                 f'{ANSWER_KIND_LABELS[turn["kind"]]}: {safe(turn["reason"])}</div>')
     if turn.get("dropped") and turn.get("status") == "done":
         body += f'<div class="rag-left-out">{escape(left_out(int(turn["dropped"])))}</div>'
     if turn.get("note"):
-        body += f'<div class="rag-note">{escape(turn["note"])}</div>'
+        body += f'<div class="rag-note">{safe(turn["note"])}</div>'
     return body
 
 
@@ -118,13 +125,13 @@ def messages(turns: list[dict], live: dict | None = None, queued: list[str] = ()
 # --- the sources panel ---
 
 def _meta(source: dict) -> str:
-    parts = [escape(source["doc_id"])]
+    parts = [safe(source["doc_id"])]
     if source.get("date"):
-        parts.append(escape(source["date"]))
+        parts.append(safe(source["date"]))
     if source.get("pages"):
-        parts.append(f'<span data-testid="pages">{escape(source["pages"])}</span>')
+        parts.append(f'<span data-testid="pages">{safe(source["pages"])}</span>')
     if source.get("section"):
-        parts.append(escape(source["section"]))
+        parts.append(safe(source["section"]))
     parts.append(f"characters {int(source['start'])}–{int(source['end'])}")
     parts.append(f"retrieval score {float(source['score']):.4f}")
     return " · ".join(parts)
@@ -137,10 +144,10 @@ def marked_text(text: str, spans: list) -> str:
         start, end = max(start, pos), min(end, len(text))
         if start >= end:
             continue
-        out.append(escape(text[pos:start]))
-        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        out.append(safe(text[pos:start]))
+        out.append(f"<mark>{safe(text[start:end])}</mark>")
         pos = end
-    out.append(escape(text[pos:]))
+    out.append(safe(text[pos:]))
     return "".join(out)
 
 
@@ -152,7 +159,7 @@ def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
 def _card(source: dict, index: int) -> str:
     markers = [int(m) for m in source.get("markers", [])]
     label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
-    title = escape(source.get("title") or source["doc_id"])
+    title = safe(source.get("title") or source["doc_id"])
     attrs = (f' id="rag-src-{index}-{markers[0]}" data-markers="{" ".join(map(str, markers))}" tabindex="-1"'
              if markers else "")
     classes = "rag-source rag-cited" if markers else "rag-source"
@@ -165,7 +172,7 @@ def turn_sources(turn: dict, index: int = 0) -> str:
     """All retrieved passages of one answer: cited ones first and open, the others folded below."""
     if turn.get("status") == "error":
         message = turn.get("answer", "").removeprefix("⚠ ")
-        return f'<div class="rag-error" data-testid="error">{escape(message)}</div>'
+        return f'<div class="rag-error" data-testid="error">{safe(message)}</div>'
     sources = turn.get("sources", [])
     cited = [s for s in sources if s.get("markers")]
     others = [s for s in sources if not s.get("markers")]
@@ -195,7 +202,7 @@ def sources_panel(turns: list[dict]) -> str:
     blocks = ['<div class="rag-sources">']
     for i, turn in enumerate(turns):
         hidden = "" if i == last else " rag-hidden"
-        heading = (f'<p class="rag-meta rag-for">Passages for: {escape(turn.get("question", ""), quote=False)}</p>'
+        heading = (f'<p class="rag-meta rag-for">Passages for: {safe(turn.get("question", ""), quote=False)}</p>'
                    if len(turns) > 1 else "")
         blocks.append(f'<div class="rag-turn{hidden}" data-turn="{i}">{heading}{turn_sources(turn, i)}</div>')
     blocks.append("</div>")
@@ -208,15 +215,15 @@ def sources_html(answer: Answer) -> str:
 
 
 def error_html(message: str) -> str:
-    return f'<div class="rag-sources"><div class="rag-error" data-testid="error">{escape(message)}</div></div>'
+    return f'<div class="rag-sources"><div class="rag-error" data-testid="error">{safe(message)}</div></div>'
 
 
 def with_notice(html: str, notice: str | None) -> str:
     """`html` with a notice above it (e.g. why a newer index version is not in use)."""
     if not notice:
         return html
-    return f'<div class="rag-notice" data-testid="notice">{escape(notice)}</div>\n{html}'
+    return f'<div class="rag-notice" data-testid="notice">{safe(notice)}</div>\n{html}'
 
 
 def status_html(text: str) -> str:
-    return f'<p role="status">{escape(text)}</p>' if text else ""
+    return f'<p role="status">{safe(text)}</p>' if text else ""

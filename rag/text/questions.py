@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from rag.core.errors import QuestionError
+from rag.safety.bidi import without_bidi
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -16,8 +18,10 @@ def clean_question(question: object, max_chars: int = 4000) -> str:
     # holds half a surrogate pair. Neither is text, and the tokenizer would fail on both.
     if any("\ud800" <= ch <= "\udfff" for ch in question):
         raise QuestionError("the question is not valid UTF-8 text; re-type it or fix the terminal encoding")
-    text = " ".join(_CONTROL.sub(" ", question).split())
-    if not text:
+    # Controls that only reorder text are dropped; zero-width characters (format characters, which
+    # str.split() does not take for spaces) are kept inside words but are not a question alone.
+    text = " ".join(_CONTROL.sub(" ", without_bidi(question)).split())
+    if not text or all(unicodedata.category(ch) == "Cf" or ch.isspace() for ch in text):
         raise QuestionError("the question is empty; type a question about the documents")
     if len(text) > max_chars:
         raise QuestionError(f"the question is {len(text):,} characters long; the limit is {max_chars:,} "

@@ -130,3 +130,19 @@ def test_ask_shows_a_quote_as_what_the_documents_say_when_no_short_answer_is_cer
     answer, why, _ = out.split("\n\n", 2)
     assert answer.startswith("The documents say: ") and "[1]" in answer
     assert why.startswith("Quote: ")
+
+
+def test_a_long_title_is_cut_short_in_search_and_ask(tmp_path, capsys):
+    title = "The Kilwa harbour ledger " + "and more " * 13_000  # ~120,000 characters
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ledger.jsonl").write_text(json.dumps(
+        {"id": "ledger", "title": title, "text": "The Kilwa harbour master is Amina Said. She has kept the harbour "
+                                                  "since 2009."}) + "\n")
+    index = tmp_path / "index"
+    assert run(capsys, "index", str(corpus), "--index", str(index))[0] == 0
+    for command in ("search", "ask"):
+        code, out, _ = run(capsys, command, "Who is the Kilwa harbour master?", "--index", str(index))
+        assert code == 0 and "Amina Said" in out
+        assert "(The Kilwa harbour ledger and more" in out and "…)" in out
+        assert max(len(line) for line in out.splitlines()) < 200, command

@@ -44,6 +44,7 @@ BAD_QUESTIONS = [
     pytest.param("", "empty", id="empty"),
     pytest.param("   \n\t ", "empty", id="whitespace"),
     pytest.param("\x00\x07\x1b", "empty", id="control-characters"),
+    pytest.param("\u200b\u202e\u2066 \u200d\ufeff\u200f", "empty", id="zero-width-and-bidi-only"),
     pytest.param(LONG, "limit is 4,000", id="100k-characters"),
     pytest.param("caf\udcff", "not valid UTF-8", id="surrogate-escape"),
     pytest.param("When was the IMU formed \ud83d?", "not valid UTF-8", id="half-an-emoji"),

@@ -63,3 +63,55 @@ def use_endpoint(page, url: str, model: str = "m") -> None:
     page.get_by_role("option", name=url, exact=True).click()
     page.locator("#model textarea").fill(model)
     page.locator("#model textarea").press("Tab")
+
+# --- the page's HTTP routes, as a program (not the page) would call them ---
+
+def event_index(url: str, elem_id: str | None, trigger: str) -> int:
+    """The index of the event `trigger` of the component `elem_id` in the page's config; with no
+    `elem_id`, of the event named `trigger` (e.g. "listing", the page's load event)."""
+    import httpx
+
+    config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    for i, dep in enumerate(config["dependencies"]):
+        if elem_id is None and dep.get("api_name") == trigger:
+            return i
+        if any(ids.get(target) == elem_id and event == trigger for target, event in dep["targets"]):
+            return i
+    raise LookupError(f"no {trigger} event on #{elem_id}")
+
+
+def call_event(url: str, elem_id: str | None, trigger: str, data: list, session: str | None = None) -> dict:
+    """Run one of the page's events through Gradio's queue as any program can; the completion
+    message ({"success", "output", ...})."""
+    import json
+    import uuid
+
+    import httpx
+
+    base = url.rstrip("/")
+    session = session or uuid.uuid4().hex[:12]
+    joined = httpx.post(f"{base}/gradio_api/queue/join", timeout=30,
+                        json={"data": data, "fn_index": event_index(url, elem_id, trigger), "session_hash": session,
+                              "event_data": None, "trigger_id": None})
+    joined.raise_for_status()
+    with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=120) as events:
+        for line in events.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError("the event never completed")
+
+
+def upload(url: str, name: str, data: bytes, headers: dict | None = None):
+    """POST one file to Gradio's upload route; the response (its JSON lists the cached paths)."""
+    import httpx
+
+    return httpx.post(url.rstrip("/") + "/gradio_api/upload", files={"files": (name, data)}, headers=headers or {},
+                      timeout=60)
+
+
+def file_data(path: str, name: str) -> dict:
+    """How the page names an uploaded file to an event."""
+    return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}

@@ -29,8 +29,8 @@ def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
     # The short answer leads, in bold with its marker, before the quote that proves it.
     assert answer.index("late 1990s [1]") < answer.index("The IMU was first formed")
     assert "late 1990s" in page.locator("#chat [data-testid='bot'] strong.rag-short").last.inner_text()
-    kind = page.locator("#chat [data-testid='answer-kind']").last
-    assert kind.get_attribute("data-kind") == "short" and kind.inner_text().startswith("Short answer:")
+    kind = page.locator("#chat [data-testid='bot'] .rag-kind").last
+    assert "rag-kind-short" in kind.get_attribute("class") and kind.inner_text().startswith("Short answer:")
     mark = page.locator("#sources mark").first
     assert "late 1990s" in mark.inner_text()
     source = page.locator("#sources [data-testid='source']").first.inner_text()
@@ -43,7 +43,7 @@ def test_a_question_is_answered_with_a_citation_and_the_quote_highlighted(page):
     declined = ask(page, "What is the capital of Uzbekistan?", 3)
     assert "documents don't say" in declined
     assert page.locator("#sources [data-testid='abstained']").is_visible()
-    assert page.locator("#chat [data-testid='answer-kind']").last.get_attribute("data-kind") == "none"
+    assert "rag-kind-none" in page.locator("#chat [data-testid='bot'] .rag-kind").last.get_attribute("class")
     screenshot(page, "declined-question")
 
 
