@@ -307,7 +307,7 @@ def _check_chars(doc: Document, limits: FileLimits) -> Document:
     return doc
 
 
-_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf"))
+_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor"))
 _NO_PARSER_PROCESS = threading.Event()
 
 

@@ -181,6 +181,8 @@ class Worker:
 
     def _start_template(self) -> None:
         self._stop_template()
+        if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
+            raise WorkerUnavailable("this system cannot fork a parser process")
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
