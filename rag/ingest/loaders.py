@@ -266,9 +266,15 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
+    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip), limits), limits)
+
+
+def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits) -> Document:
+    """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
+    (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
-        check_zip(data, limits.zip)  # before any of it is unpacked
-    return _check_chars(_within_limits(_parse, (suffix, data, doc_id, source), limits), limits)
+        check_zip(data, zip_limits)
+    return _parse(suffix, data, doc_id, source)
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
