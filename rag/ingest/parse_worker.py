@@ -188,12 +188,12 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         code = f"from rag.ingest.parse_worker import _template; _template({theirs.fileno()}, {list(self._preload)!r})"
+        self._control = ours  # closed with the template, whether or not it starts
         try:
             self._template = subprocess.Popen(
                 [sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=env, pass_fds=(theirs.fileno(),),
                 start_new_session=True)  # Ctrl-C in a terminal goes to the parent, which ends the children
-            self._control = ours
             if _read_exactly(ours.fileno(), 5, time.monotonic() + _START_SECONDS) != b"ready":
                 raise EOFError("no greeting")
         except (OSError, EOFError, TimeoutError) as exc:
