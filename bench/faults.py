@@ -6,9 +6,11 @@ the library where a case has no command), and one table of what went wrong.
 
 A case passes when the command ends as a person would want: the right exit code, at most one
 line of error that says what to do, and none of: a traceback, a document lost from the index, the
-API key (or any 8 characters of its secret part) in stdout, stderr, logs or files written, or a
-temporary file left in the index or upload folder. The process exits non-zero when any count is
-not 0, so CI can run it.
+API key (or any 8 characters of its secret part) in stdout, stderr, logs or files written, a
+temporary file left in the index or upload folder, or a parser process that held more memory than
+`max_parse_memory_mb` (its peak is read from /proc every 20 ms while a command runs, and exactly
+where a case parses through the library). The process exits non-zero when any count is not 0, or
+the parser's peak is over its bound, so CI can run it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Outcome:
     leftovers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    parser_mb: float = 0.0  # the most memory a parser process held during the case
 
     def fail(self, why: str) -> None:
         self.ok = False
@@ -80,17 +83,22 @@ class Bench:
 
     def rag(self, outcome: Outcome, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = TIMEOUT) -> Result:
-        try:
-            proc = subprocess.run([*RAG, *args], cwd=cwd or self.work, env={**self.env, **(env or {})},
-                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            outcome.fail(f"hung: no answer in {timeout:.0f} s")
-            return Result(-1, _text(exc.stdout), _text(exc.stderr))
-        result = Result(proc.returncode, proc.stdout, proc.stderr)
-        if "Traceback (most recent call last)" in proc.stderr + proc.stdout:
+        proc = subprocess.Popen([*RAG, *args], cwd=cwd or self.work, env={**self.env, **(env or {})}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        with ParserMemory(proc.pid) as parser:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+                outcome.fail(f"hung: no answer in {timeout:.0f} s")
+                return Result(-1, _text(out), _text(err))
+        outcome.parser_mb = max(outcome.parser_mb, parser.peak / 2**20)
+        result = Result(proc.returncode, out, err)
+        if "Traceback (most recent call last)" in err + out:
             outcome.traceback = True
-            outcome.fail("traceback: " + proc.stderr.strip().splitlines()[-1][:160])
-        outcome.key_leaks += count_key(proc.stdout) + count_key(proc.stderr)
+            outcome.fail("traceback: " + err.strip().splitlines()[-1][:160])
+        outcome.key_leaks += count_key(out) + count_key(err)
         return result
 
     def expect_error(self, outcome: Outcome, result: Result, *must_say: str) -> None:
@@ -146,6 +154,73 @@ class Bench:
             for p in (root.rglob("*") if root.is_dir() else [root]):
                 if p.is_file() and p.stat().st_size < 50_000_000:
                     outcome.key_leaks += count_key(p.read_bytes().decode("utf-8", "replace"))
+
+
+class ParserMemory:
+    """The peak resident memory of the parser processes a command starts: children of a process
+    of its own that runs rag.ingest.parse_worker's template. Sampled until the block ends."""
+
+    MARK = b"rag.ingest.parse_worker import _template"
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ParserMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while True:
+            parents = _parents()
+            templates = {p for p, parent in parents.items() if parent == self.pid and self.MARK in _cmdline(p)}
+            for p, parent in parents.items():
+                if parent in templates:
+                    self.peak = max(self.peak, _status_kb(p, "VmHWM") * 1024)
+            if self._done.wait(0.02):
+                return
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    found[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def _status_kb(pid: int, name: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(name.encode() + b":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def parse_memory_bound_mb() -> int:
+    from rag.core.config import Config
+
+    return Config().max_parse_memory_mb
 
 
 JSONL_DOCS = [{"id": "kiln", "title": "Kilns", "text": "A kiln fires clay at high heat for many hours."},
@@ -505,6 +580,110 @@ def _pdf_bomb(b: Bench, o: Outcome) -> None:
         o.fail(f"took {seconds:.0f} s")
     if "bomb.pdf" not in result.err:
         o.fail("no message naming the file")
+
+
+def _refused_by_index(b: Bench, o: Outcome, name: str, data: bytes, *must_say: str,
+                      env: dict[str, str] | None = None) -> None:
+    """`rag index` over the corpus plus `name`: the file skipped in one line saying `must_say`,
+    nothing lost."""
+    corpus, index = b.fresh(f"refused-{len(b.outcomes)}")
+    expected = indexed_documents(index)
+    write(corpus / name, data)
+    result = b.rag(o, "index", str(corpus), "--index", str(index), env=env)
+    if result.code != 0:
+        o.fail(f"exit {result.code}: {result.err.strip()[:160]}")
+    lines = [line for line in result.err.splitlines() if name in line]
+    if len(lines) != 1:
+        o.fail(f"not one line naming {name}: {result.err.strip()[:200]!r}")
+    for words in must_say:
+        if not any(words in line for line in lines):
+            o.fail(f"the line does not say {words!r}: {lines[:1]!r}")
+    b.check_index(o, index, expected)
+
+
+def _parse_in_library(o: Outcome, name: str, data: bytes, limits) -> None:
+    """Parse `name` through the library, then a normal Word file: the refusal is one line, the
+    parser's peak and its size afterwards stay under max_parse_memory_mb, and the next file parses."""
+    from rag.core.errors import ParseLimitError
+    from rag.ingest import loaders
+    from rag.ingest.parse_worker import Worker
+
+    worker = loaders._PARSER = Worker(preload=("rag.ingest.loaders", "pypdf"))
+    bound = limits.max_parse_memory_mb * 2**20
+    try:
+        try:
+            loaders.load_text_document(name, data, limits=limits)
+            o.fail(f"{name} was parsed, not refused")
+        except ParseLimitError as exc:
+            if "\n" in str(exc):
+                o.fail("the refusal is more than one line")
+        after = worker.memory()
+        doc = loaders.load_text_document("harbour.docx", small_docx(), limits=limits)
+        if "Amina Said" not in doc.text:
+            o.fail("a normal Word file did not parse afterwards")
+        o.parser_mb = max(o.parser_mb, worker.peak_memory / 2**20)
+        if max(after, worker.memory()) >= bound:
+            o.fail(f"the parser process kept {max(after, worker.memory()) / 2**20:.0f} MB after the refusal")
+    finally:
+        worker.close()
+
+
+@case("resources", "a 530 KB .docx whose XML unpacks to 170 MB (docx bomb)")
+def _docx_bomb(b: Bench, o: Outcome) -> None:
+    from rag.ingest.archives import ZipLimits
+    from rag.ingest.loaders import FileLimits
+
+    bomb = docx_bomb()
+    _refused_by_index(b, o, "bomb.docx", bomb, "max_zip_ratio")
+    _parse_in_library(o, "bomb.docx", bomb, FileLimits())
+    # Past the zip check (limits raised): the memory cap is what stops it.
+    _parse_in_library(o, "bomb.docx", bomb, FileLimits(zip=ZipLimits(max_unzipped_mb=100_000, max_ratio=100_000)))
+
+
+@case("resources", "a zip bomb: one 64 MB part in 70 KB (as .docx)")
+def _zip_bomb(b: Bench, o: Outcome) -> None:
+    from rag.ingest.loaders import FileLimits
+
+    bomb = zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:p/>" * (11 * 2**20)})
+    _refused_by_index(b, o, "parts.docx", bomb, "max_zip_ratio")
+    _parse_in_library(o, "parts.docx", bomb, FileLimits())
+
+
+@case("resources", "200,000 nested <div> (2.2 MB of HTML)")
+def _deep_html(b: Bench, o: Outcome) -> None:
+    deep = "<html><body>" + "<div>" * 200_000 + "deep" + "</div>" * 200_000 + "</body></html>"
+    t0 = time.perf_counter()
+    _refused_by_index(b, o, "deep.html", deep.encode(), "max_parse_seconds (5 s)", env={"RAG_MAX_PARSE_SECONDS": "5"})
+    if time.perf_counter() - t0 > 60:
+        o.fail(f"took {time.perf_counter() - t0:.0f} s with a 5 s deadline")
+
+
+@case("bad input", "UTF-16 text files, with and without a byte-order mark")
+def _utf16(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("utf16")
+    text = "Barn owls hunt at night in Zürich's church towers.\n"
+    write(corpus / "bom.txt", text.encode("utf-16"))
+    write(corpus / "plain.md", ("# Tawny owls\n\n" + text).encode("utf-16-le"))
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    missing = {"bom.txt", "plain.md"} - indexed_documents(index)
+    if result.code != 0 or missing:
+        o.fail(f"not indexed: {sorted(missing)}: {result.err.strip()[:160]!r}")
+
+
+@case("bad input", "a PDF whose lines differ only in digits")
+def _numbered_pdf(b: Bench, o: Outcome) -> None:
+    from rag.ingest.loaders import load_documents
+
+    corpus, index = b.fresh("numbered-pdf")
+    pages = [[f"Row {n} value {n + 16}" for n in range(5 * p + 1, 5 * p + 6)] + [f"Page {p + 1} of 3"]
+             for p in range(3)]
+    write(corpus / "rows.pdf", text_pdf(pages))
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if "rows.pdf" not in indexed_documents(index):
+        o.fail(f"not indexed: {result.err.strip()[:160]!r}")
+    (doc,) = load_documents([corpus / "rows.pdf"]).documents or [None]
+    if doc is None or "Row 15 value 31" not in doc.text or "Page" in doc.text:
+        o.fail("rows lost, or the page-number footer kept")
 
 
 # --- no traceback anywhere ---
@@ -990,9 +1169,84 @@ def pdf_bomb(pages: int = 4, repeat: int = 40_000) -> bytes:
     return bytes(out)
 
 
+def docx_bomb(paragraphs: int = 5_000_000) -> bytes:
+    """A valid Word file whose word/document.xml is `paragraphs` one-letter paragraphs (5 million:
+    about 530 KB packed, 170 MB unpacked, over 7 GB to parse)."""
+    import io
+    import zipfile
+
+    import docx
+
+    base = io.BytesIO()
+    docx.Document().save(base)
+    source = zipfile.ZipFile(io.BytesIO(base.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        for info in source.infolist():
+            if info.filename != "word/document.xml":
+                bomb.writestr(info, source.read(info))
+                continue
+            xml = source.read(info).decode("utf-8")
+            head, tail = xml.split("<w:body>")[0] + "<w:body>", "<w:sectPr" + xml.split("<w:sectPr", 1)[1]
+            block = b"<w:p><w:r><w:t>a</w:t></w:r></w:p>" * 10_000
+            with bomb.open("word/document.xml", "w", force_zip64=True) as member:
+                member.write(head.encode("utf-8"))
+                for _ in range(paragraphs // 10_000):
+                    member.write(block)
+                member.write(tail.encode("utf-8"))
+    return out.getvalue()
+
+
+def small_docx() -> bytes:
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Kilwa Harbour Handbook", level=1)
+    document.add_paragraph("The Kilwa harbour master is Amina Said.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def text_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF with one line of Helvetica a text line, top down, on each page."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [" + b" ".join(f"{4 + 2 * i} 0 R".encode() for i in range(len(pages))) +
+               f"] /Count {len(pages)} >>".encode(),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    for i, lines in enumerate(pages):
+        ops = b"".join(f"BT /F1 11 Tf 72 {720 - 18 * n} Td ({line}) Tj ET\n".encode() for n, line in enumerate(lines))
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {5 + 2 * i} 0 R "
+                       f"/Resources << /Font << /F1 3 0 R >> >> >>".encode())
+        objects.append(f"<< /Length {len(ops)} >>\nstream\n".encode() + ops + b"\nendstream")
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
 # --- the table ---
 
 def run(only: list[str] | None = None) -> list[Outcome]:
+    bound = parse_memory_bound_mb()
     with tempfile.TemporaryDirectory(prefix="rag-faults-") as tmp:
         bench = Bench(Path(tmp))
         for group, name, fn in CASES:
@@ -1009,6 +1263,8 @@ def run(only: list[str] | None = None) -> list[Outcome]:
                 outcome.fail(f"left behind: {outcome.leftovers[:3]}")
             if outcome.key_leaks:
                 outcome.fail(f"the key appeared {outcome.key_leaks} times")
+            if outcome.parser_mb > bound:
+                outcome.fail(f"a parser process held {outcome.parser_mb:.0f} MB, over max_parse_memory_mb ({bound} MB)")
             bench.outcomes.append(outcome)
             mark = "ok " if outcome.ok else "FAIL"
             print(f"  {mark} {group:13} {name} ({outcome.seconds:.1f}s)" +
@@ -1018,13 +1274,15 @@ def run(only: list[str] | None = None) -> list[Outcome]:
 
 def table(outcomes: list[Outcome]) -> str:
     groups = list(dict.fromkeys(o.group for o in outcomes))
-    header = "| group | cases | failed | tracebacks | documents lost | key occurrences | leftover files |"
-    rows = [header, "|---|---|---|---|---|---|---|"]
+    header = ("| group | cases | failed | tracebacks | documents lost | key occurrences | leftover files | "
+              "peak parser memory |")
+    rows = [header, "|---|---|---|---|---|---|---|---|"]
     for g in [*groups, "all"]:
         sel = [o for o in outcomes if g in ("all", o.group)]
+        peak = max((o.parser_mb for o in sel), default=0.0)
         rows.append(f"| {g} | {len(sel)} | {sum(not o.ok for o in sel)} | {sum(o.traceback for o in sel)} | "
                     f"{sum(o.lost for o in sel)} | {sum(o.key_leaks for o in sel)} | "
-                    f"{sum(len(o.leftovers) for o in sel)} |")
+                    f"{sum(len(o.leftovers) for o in sel)} | {f'{peak:,.0f} MB' if peak else '-'} |")
     return "\n".join(rows)
 
 

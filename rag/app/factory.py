@@ -29,6 +29,7 @@ from rag.generators.llama_cpp import LlamaCppSettings
 from rag.generators.llm import LLMSettings
 from rag.generators.openai_compatible import OpenAISettings
 from rag.indexing.indexer import Indexer, IndexerSettings
+from rag.ingest.archives import ZipLimits
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loaders import FileLimits
 from rag.retrieval.rerankers import Reranker, RerankerSettings, create_reranker
@@ -57,6 +58,8 @@ def chunker_settings(config: Config) -> ChunkerSettings:
 
 def file_limits(config: Config) -> FileLimits:
     return FileLimits(max_chars=config.max_file_chars, max_parse_seconds=config.max_parse_seconds,
+                      max_parse_memory_mb=config.max_parse_memory_mb,
+                      zip=ZipLimits(max_unzipped_mb=config.max_unzipped_mb, max_ratio=config.max_zip_ratio),
                       follow_external_symlinks=config.follow_external_symlinks)
 
 

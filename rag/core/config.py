@@ -65,7 +65,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     "llama_cpp": {"model_path": "llama_model_path", "threads": "llama_threads"},
     "milvus": {"uri": "milvus_uri", "collection": "milvus_collection", "token_env": "milvus_token_env"},
     "limits": {"max_file_chars": "max_file_chars", "max_file_chunks": "max_file_chunks",
-               "max_parse_seconds": "max_parse_seconds", "follow_external_symlinks": "follow_external_symlinks"},
+               "max_parse_seconds": "max_parse_seconds", "max_parse_memory_mb": "max_parse_memory_mb",
+               "max_unzipped_mb": "max_unzipped_mb", "max_zip_ratio": "max_zip_ratio",
+               "follow_external_symlinks": "follow_external_symlinks"},
     "ray": {"address": "ray_address", "actors": "ray_actors"},
     "serve": {"read_only": "read_only"},
 }
@@ -169,6 +171,12 @@ class Config:
     max_file_chars: int = 5_000_000  # extracted text after cleaning: War and Peace fits, 3.2 M
     max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
     max_parse_seconds: float = 30.0
+    # The parser process's address space; a file that needs more is refused. Zip-based files
+    # (.docx) are refused before parsing when they would unpack to more than `max_unzipped_mb`
+    # or more than `max_zip_ratio` times their packed size (a decompression bomb).
+    max_parse_memory_mb: int = 1024
+    max_unzipped_mb: int = 256
+    max_zip_ratio: int = 100
     # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
     # the corpus are always read.
     follow_external_symlinks: bool = False
@@ -332,6 +340,9 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "max_file_chars": (1, None),
     "max_file_chunks": (1, None),
     "max_parse_seconds": (0.0, 86_400.0),
+    "max_parse_memory_mb": (128, 1_048_576),  # below 128 MB the parsers cannot even be imported
+    "max_unzipped_mb": (1, 1_048_576),
+    "max_zip_ratio": (1, 1_000_000),
     "ray_actors": (0, 4096),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}

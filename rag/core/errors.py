@@ -31,6 +31,11 @@ class DocumentError(RagError):
     """A document could not be read or holds no text."""
 
 
+class ParseLimitError(DocumentError):
+    """Reading a file would cost more than a limit allows (its memory, its unpacked size); the
+    message names the setting to raise."""
+
+
 class IndexNotFoundError(RagError):
     """No index exists where one was expected."""
 

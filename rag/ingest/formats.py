@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from rag.core.errors import DocumentError
@@ -9,17 +10,52 @@ from rag.ingest.anchors import Extracted, scrub
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
          ".docx": "docx", ".jsonl": "jsonl"}
+# Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
+# (rag.ingest.archives); .pptx, .xlsx, .epub and .odt belong here once they are read.
+ZIPPED = frozenset({".docx"})
 # A plain-text file written Markdown-style: its first line may be "# Title".
 _HEADING_MARKERS = re.compile(r"^\s*#{1,6}\s+")
 
 
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise DocumentError("binary file (contains NUL bytes)")
+    """UTF-8 text, or UTF-16/32 recognised by its byte-order mark or, without one, by its NUL bytes."""
+    encoding = _wide_encoding(data)
+    if encoding is None:
+        if b"\x00" in data[:8192]:
+            raise DocumentError("binary file (contains NUL bytes)")
+        encoding = "utf-8-sig"
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError:
-        raise DocumentError("not valid UTF-8 text (re-save it as UTF-8)") from None
+        shown = encoding.upper().removesuffix("-SIG")
+        raise DocumentError(f"not valid {shown} text (re-save it as UTF-8)") from None
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """The encoding of text written in UTF-16 (or UTF-32), from its byte-order mark or, without
+    one, from where its NULs fall: text in the Latin, Greek or Cyrillic scripts written as UTF-16
+    has a NUL as every other byte, on the same side; binary data has them anywhere."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    head = data[:8192]
+    if len(head) < 4 or len(head) % 2:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    pairs = len(head) // 2
+    # Mostly one side (spaces, digits and line breaks are ASCII even in Chinese text); almost
+    # never the other (a character whose low byte is 0).
+    encoding = ("utf-16-le" if odd > 0.3 * pairs and even < 0.02 * pairs else
+                "utf-16-be" if even > 0.3 * pairs and odd < 0.02 * pairs else None)
+    if encoding is None:
+        return None
+    sample = head.decode(encoding, "replace")
+    printable = sum(c.isprintable() or c in "\t\n\r" for c in sample)
+    return encoding if printable >= 0.95 * len(sample) else None  # else numbers stored as 16 bits
 
 
 def extract(suffix: str, data: bytes) -> Extracted:

@@ -1,13 +1,23 @@
-"""Run a function in a reusable child process that is killed when a call overruns its deadline.
+"""Run a function in a child process that is killed when a call overruns its deadline, and
+whose memory is capped.
 
 Parsing a file can take minutes (a small PDF whose compressed content streams expand to
 millions of text operators), and neither a thread nor pypdf can be interrupted; checking the clock
 between pages cannot stop one page that never ends. A process can be killed at any moment.
 
-The child is a fresh interpreter (`python -c ...`), not a `multiprocessing` spawn, which would
-re-run the caller's main script in the child, and not a fork, which would copy the locks of the
-parent's threads (PyTorch, the web server) in whatever state they were. Requests and replies are
-pickles framed by their length over the child's stdin and stdout.
+Memory is bounded too: a 500 KB Word file can hold a few hundred MB of XML, and parsing that
+takes gigabytes. The child caps its own address space (RLIMIT_AS) before it parses, so an
+allocation past the cap fails inside the child and the call is refused, never the machine
+swapping. After any failed call, or once the child has grown past a quarter of its cap, it is
+replaced, so whatever a bad file took (memory, a parser's state) goes back to the system.
+
+Replacing a child must be cheap, since a corpus can hold many bad files: a fresh interpreter
+takes half a second to import the parsers. So one template process is started as a fresh
+interpreter (`python -c ...`; not a fork of the caller, which would copy the locks of its threads
+— PyTorch, the web server — in whatever state they were, nor a `multiprocessing` spawn, which
+would re-run the caller's main script). It imports the parsers, never parses, has one thread,
+and forks a child for the caller on request, in about a millisecond. The caller hands it the
+child's two pipes over a Unix socket; requests and replies are pickles framed by their length.
 """
 
 from __future__ import annotations
@@ -16,17 +26,28 @@ import atexit
 import os
 import pickle
 import select
+import signal
+import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 _HEADER = struct.Struct(">Q")
+_NUMBER = struct.Struct(">q")
 _START_SECONDS = 120.0  # starting Python and importing the parsers; not counted against a deadline
+# A child resident above this share of its memory cap is replaced after the call: CPython and
+# libxml2 keep freed memory for reuse, so one big file would otherwise pin it for good.
+_RESTART_SHARE = 0.25
+_RESTART_UNCAPPED = 256 * 2**20
+# A failed call whose child came this close to its cap ran out of memory, whatever the parser
+# made of the failed allocation (lxml, for one, reports it as a syntax error).
+_NEAR_CAP = 0.9
 
 
 class DeadlineExceeded(Exception):
@@ -41,71 +62,181 @@ class WorkerUnavailable(WorkerFailed):
     """No child process could be started here."""
 
 
+class MemoryLimitExceeded(WorkerFailed):
+    """The call needed more memory than the child may use; the child was replaced."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit  # bytes
+
+
+@dataclass
+class _Child:
+    pid: int
+    requests: int  # the write end of its request pipe
+    replies: int  # the read end of its reply pipe
+    limit: int | None
+
+
 class Worker:
-    """One child process, started on first use and replaced after a timeout or a crash."""
+    """A template process started on first use, and one child forked from it at a time, replaced
+    after a failed call, a crash, a timeout, or when it has grown too big."""
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
-        self._preload = preload  # modules imported before the child says it is ready
+        self._preload = preload  # modules the template imports before it says it is ready
         self._lock = threading.Lock()
-        self._process: subprocess.Popen | None = None
+        self._template: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._child: _Child | None = None
+        self._peak = 0  # the largest resident size any child reached, bytes
         atexit.register(self.close)
 
-    def run(self, func: Callable[..., Any], args: tuple, timeout: float) -> Any:
-        """`func(*args)` in the child; its exception is re-raised here."""
+    @property
+    def peak_memory(self) -> int:
+        """The most memory (resident bytes) any child of this worker has held so far."""
+        child = self._child
+        return max(self._peak, _status_bytes(child.pid, "VmHWM") if child is not None else 0)
+
+    def memory(self) -> int:
+        """The resident bytes of the child now; 0 when none is running."""
+        child = self._child
+        return _status_bytes(child.pid, "VmRSS") if child is not None else 0
+
+    def run(self, func: Callable[..., Any], args: tuple, timeout: float, memory_limit: int | None = None) -> Any:
+        """`func(*args)` in the child, its address space capped at `memory_limit` bytes (None: no
+        cap); its exception is re-raised here, MemoryLimitExceeded when it ran out of memory."""
         request = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                self._start()
-            process = self._process
-            assert process is not None and process.stdin is not None and process.stdout is not None
+            child = self._child
+            if child is None or child.limit != memory_limit or not _alive(child.pid):
+                self._end_child()
+                child = self._child = self._fork(memory_limit)
             try:
-                process.stdin.write(_HEADER.pack(len(request)) + request)
-                process.stdin.flush()
-                ok, value = pickle.loads(_read_frame(process.stdout, time.monotonic() + timeout))
+                _write_all(child.requests, _HEADER.pack(len(request)) + request)
+                ok, value = pickle.loads(_read_frame(child.replies, time.monotonic() + timeout))
             except TimeoutError:
-                self.close()
+                self._end_child()
                 raise DeadlineExceeded(timeout) from None
             except (OSError, EOFError, pickle.UnpicklingError):
-                self.close()
+                peak = self._end_child()
+                if memory_limit is not None and peak >= _NEAR_CAP * memory_limit:
+                    raise MemoryLimitExceeded(memory_limit) from None
                 raise WorkerFailed("the parser process stopped during the call") from None
+            if not ok or self.memory() > (_RESTART_SHARE * memory_limit if memory_limit else _RESTART_UNCAPPED):
+                self._end_child()
         if ok:
             return value
         raise value
 
     def close(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for stream in (process.stdin, process.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        """Stop the child and the template (the next call starts them again)."""
+        self._end_child()
+        self._stop_template()
 
-    def _start(self) -> None:
-        self.close()
+    def _fork(self, memory_limit: int | None) -> _Child:
+        for attempt in (1, 2):  # a template that has died is started again, once
+            if self._template is None or self._template.poll() is not None:
+                self._start_template()
+            assert self._control is not None
+            requests_r, requests_w = os.pipe()
+            replies_r, replies_w = os.pipe()
+            try:
+                socket.send_fds(self._control, [b"f" + _NUMBER.pack(memory_limit or 0)], [requests_r, replies_w])
+                pid = _NUMBER.unpack(_read_exactly(self._control.fileno(), _NUMBER.size,
+                                                   time.monotonic() + _START_SECONDS))[0]
+            except (OSError, EOFError, TimeoutError) as exc:
+                for fd in (requests_w, replies_r):
+                    os.close(fd)
+                self._stop_template()
+                if attempt == 2:
+                    raise WorkerUnavailable(f"cannot start a parser process: {exc}") from None
+                continue
+            finally:
+                os.close(requests_r)
+                os.close(replies_w)
+            return _Child(pid, requests_w, replies_r, memory_limit)
+        raise AssertionError("unreachable")
+
+    def _end_child(self) -> int:
+        """Kill the child; returns the most memory it held (resident bytes, 0 if unknown)."""
+        child, self._child = self._child, None
+        if child is None:
+            return 0
+        peak = _status_bytes(child.pid, "VmHWM")
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        for fd in (child.requests, child.replies):
+            os.close(fd)
+        if self._control is not None:
+            try:  # the template reaps it and reports its peak, which a child killed mid-growth has no other way to tell
+                self._control.sendall(b"w" + _NUMBER.pack(child.pid))
+                reaped = _NUMBER.unpack(_read_exactly(self._control.fileno(), _NUMBER.size, time.monotonic() + 10))[0]
+                peak = max(peak, reaped)
+            except (OSError, EOFError, TimeoutError):
+                self._stop_template()
+        self._peak = max(self._peak, peak)
+        return peak
+
+    def _start_template(self) -> None:
+        self._stop_template()
+        if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
+            raise WorkerUnavailable("this system cannot fork a parser process")
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        code = f"from rag.ingest.parse_worker import _template; _template({theirs.fileno()}, {list(self._preload)!r})"
+        self._control = ours  # closed with the template, whether or not it starts
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-c", f"from rag.ingest.parse_worker import _serve; _serve({list(self._preload)!r})"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                start_new_session=True)  # Ctrl-C in a terminal goes to the parent, which ends the child
-            assert self._process.stdout is not None
-            if _read_frame(self._process.stdout, time.monotonic() + _START_SECONDS) != b"ready":
-                raise EOFError
+            self._template = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=env, pass_fds=(theirs.fileno(),),
+                start_new_session=True)  # Ctrl-C in a terminal goes to the parent, which ends the children
+            if _read_exactly(ours.fileno(), 5, time.monotonic() + _START_SECONDS) != b"ready":
+                raise EOFError("no greeting")
         except (OSError, EOFError, TimeoutError) as exc:
-            self.close()
+            self._stop_template()
             raise WorkerUnavailable(f"cannot start a parser process ({sys.executable}): {exc}") from None
+        finally:
+            theirs.close()
+
+    def _stop_template(self) -> None:
+        template, control = self._template, self._control
+        self._template = self._control = None
+        if control is not None:
+            control.close()
+        if template is not None:
+            if template.poll() is None:
+                template.kill()
+            template.wait()
 
 
-def _read_frame(stream: BinaryIO, deadline: float) -> bytes:
-    fd = stream.fileno()
+def _alive(pid: int) -> bool:
+    """False when the child has ended (where /proc tells; elsewhere a call finds out)."""
+    return _status_bytes(pid, "VmRSS") > 0 or not os.path.exists("/proc/self/status")
+
+
+def _status_bytes(pid: int, field: str) -> int:
+    """A `Vm…` line of /proc/<pid>/status in bytes; 0 where there is none (not Linux, exited)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(field.encode() + b":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_frame(fd: int, deadline: float) -> bytes:
     header = _read_exactly(fd, _HEADER.size, deadline)
     return _read_exactly(fd, _HEADER.unpack(header)[0], deadline)
 
@@ -124,26 +255,57 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     return b"".join(parts)
 
 
-def _serve(preload: list[str]) -> None:
-    """The child's loop: one request at a time until stdin closes."""
+def _template(control_fd: int, preload: list[str]) -> None:
+    """The template's loop: fork a child for each request, reap the ones the caller ended, and
+    end when the caller's socket closes."""
     import importlib
 
-    channel_in = os.fdopen(os.dup(0), "rb")
-    channel_out = os.fdopen(os.dup(1), "wb")
-    # Whatever a parser prints must not end up inside a reply.
-    os.dup2(os.open(os.devnull, os.O_RDWR), 0)
-    os.dup2(2, 1)
-
-    def send(payload: bytes) -> None:
-        channel_out.write(_HEADER.pack(len(payload)) + payload)
-        channel_out.flush()
-
+    control = socket.socket(fileno=control_fd)
     for name in preload:
         try:
             importlib.import_module(name)
         except ImportError:
             pass  # the call that needs it will say so
-    send(b"ready")
+    control.sendall(b"ready")
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 + _NUMBER.size, 2)
+        except OSError:
+            return
+        if len(message) < 1 + _NUMBER.size:
+            return
+        number = _NUMBER.unpack(message[1:])[0]
+        if message[:1] == b"f" and len(fds) == 2:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                code = 1
+                try:
+                    _serve(fds[0], fds[1], number or None)
+                    code = 0
+                finally:
+                    os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            control.sendall(_NUMBER.pack(pid))
+        elif message[:1] == b"w":
+            try:
+                _, _, usage = os.wait4(number, 0)
+                # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+                peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+            except ChildProcessError:
+                peak = 0
+            control.sendall(_NUMBER.pack(peak))
+        else:
+            for fd in fds:
+                os.close(fd)
+
+
+def _serve(requests: int, replies: int, memory_limit: int | None) -> None:
+    """A child's loop: one request at a time until the caller closes its pipe."""
+    if memory_limit is not None:
+        _cap_memory(memory_limit)
+    channel_in = os.fdopen(requests, "rb")
     while True:
         header = channel_in.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -152,9 +314,40 @@ def _serve(preload: list[str]) -> None:
         try:
             reply = (True, func(*args))
         except Exception as exc:  # noqa: BLE001 - handed back to the caller, who decides
-            reply = (False, exc)
+            reply = (False, MemoryLimitExceeded(memory_limit) if _out_of_memory(exc, memory_limit) else exc)
+        del func, args
         try:
             payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - an exception that cannot be pickled
             payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-        send(payload)
+        del reply
+        _write_all(replies, _HEADER.pack(len(payload)) + payload)
+
+
+def _cap_memory(limit: int) -> None:
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: the deadline still holds
+        return
+    # The address space, not the data segment: lxml and pypdf's zlib allocate through mmap too,
+    # which RLIMIT_DATA does not always count. The parsers reserve little they do not use (the
+    # child's whole address space is about 60 MB once they are imported).
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _out_of_memory(exc: BaseException, limit: int | None) -> bool:
+    if limit is None:
+        return False
+    seen: BaseException | None = exc
+    for _ in range(10):  # the exception a parser raised, and the ones it was raised from
+        if seen is None:
+            break
+        if isinstance(seen, MemoryError) or "memory allocation failed" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return _status_bytes(os.getpid(), "VmPeak") >= _NEAR_CAP * limit

@@ -3,8 +3,9 @@ headers, footers and page numbers removed, and the start of every page anchored.
 
 Headers and footers are found by recurrence, not by wording: a line near the top or bottom of
 a page whose digit-normalised form ("Page 3 of 9" → "page # of #") appears near the edges of
-most pages is page furniture. Paragraphs are found from line lengths: wrapped lines fill the
-text width, so a line that does not, and ends a sentence, ends its paragraph.
+most pages is page furniture (unless one page holds two such lines that differ, as the rows of a
+table do). Paragraphs are found from line lengths: wrapped lines fill the text width, so a line
+that does not, and ends a sentence, ends its paragraph.
 """
 
 from __future__ import annotations
@@ -75,21 +76,37 @@ def _edges(lines: Sequence[str]) -> list[int]:
 
 
 def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Pages without the lines that recur at the page edges on most pages."""
+    """Pages without the lines that recur at the page edges on most pages.
+
+    Lines that differ only in their digits count as one running line only when each page has at
+    most one of them: a page number does, the rows of a table ("Row 1 value 17", "Row 2 value
+    18") do not. And a document is never all furniture: if every line would go, all stay.
+    """
     if len(pages) < 2:
         return pages
     counts: Counter[str] = Counter()
     for lines in pages:
         counts.update({_key(lines[i]) for i in _edges(lines)})
     need = max(2, len(pages) // 2 + 1)
-    running = {key for key, n in counts.items() if n >= need}
+    running = {key for key, n in counts.items() if n >= need} - _varying_within_a_page(pages)
     if not running:
         return pages
     out = []
     for lines in pages:
         edge = set(_edges(lines))
         out.append([line for i, line in enumerate(lines) if not (i in edge and _key(line) in running)])
-    return out
+    return out if any(line for lines in out for line in lines) else pages
+
+
+def _varying_within_a_page(pages: list[list[str]]) -> set[str]:
+    """Digit-normalised keys that stand for two different lines on one page."""
+    varying: set[str] = set()
+    for lines in pages:
+        texts: dict[str, str] = {}
+        for line in lines:
+            if line and texts.setdefault(_key(line), line) != line:
+                varying.add(_key(line))
+    return varying
 
 
 def _typical_width(pages: list[list[str]]) -> int:

@@ -335,3 +335,31 @@ def test_an_index_from_before_the_library_lists_its_documents_without_times(tmp_
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("imu-pakistan-2014.txt"))
     assert row.split()[-5:] == ["-", "8", "-", "-", "-"]  # pages, chunks, added, updated, size
+
+
+def numbered_pdf(path: Path, pages: list[list[str]]) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_table_rows_that_differ_only_in_digits_are_text_and_a_page_number_footer_still_goes(tmp_path):
+    pages = [[f"Row {n} value {n + 16}" for n in range(5 * p + 1, 5 * p + 6)] + [f"Page {p + 1} of 3"]
+             for p in range(3)]
+    (doc,) = load_documents([numbered_pdf(tmp_path / "rows.pdf", pages)]).documents
+    assert all(f"Row {n} value {n + 16}" in doc.text for n in range(1, 16))
+    assert "Page" not in doc.text
+
+
+def test_a_pdf_of_one_numbered_line_a_page_is_not_an_empty_document(tmp_path):
+    pages = [[f"Row {n} value {n + 16}"] for n in range(1, 5)]
+    result = load_documents([numbered_pdf(tmp_path / "rows.pdf", pages)])
+    assert result.skipped == []
+    assert all(f"Row {n} value {n + 16}" in result.documents[0].text for n in range(1, 5))

@@ -74,6 +74,26 @@ def test_bad_files_are_skipped_with_a_reason_and_the_others_still_load(tmp_path,
     assert all(name in caplog.text for name in reasons)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_text_is_read_with_or_without_a_byte_order_mark(tmp_path, encoding):
+    text = "# Barn owls\n\nBarn owls hunt at night — in Zürich's church towers too.\n北京的猫头鹰。\n"
+    (tmp_path / "owls.md").write_bytes(text.encode(encoding))  # "utf-16"/"utf-32" write a mark, the others none
+    (tmp_path / "notes.txt").write_bytes("Tawny owls call at dusk.\r\n".encode(encoding))
+    result = load_documents([tmp_path])
+    assert result.skipped == []
+    docs = {d.id: d for d in result.documents}
+    assert docs["owls.md"].title == "Barn owls" and "in Zürich's church towers too." in docs["owls.md"].text
+    assert "北京的猫头鹰" in docs["owls.md"].text and docs["notes.txt"].text == "Tawny owls call at dusk."
+
+
+def test_binary_data_is_still_binary_when_its_nuls_fall_like_utf16(tmp_path):
+    import struct
+
+    (tmp_path / "samples.txt").write_bytes(struct.pack("<2000h", *range(2000)))  # 16-bit numbers
+    (skipped,) = load_documents([tmp_path]).skipped
+    assert "binary" in skipped.reason
+
+
 def test_oversized_files_are_skipped(tmp_path):
     (tmp_path / "big.txt").write_text("x" * 2000)
     result = load_documents([tmp_path], max_bytes=1000)

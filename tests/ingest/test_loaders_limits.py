@@ -132,14 +132,14 @@ def test_a_file_deleted_during_the_run_is_skipped_and_keeps_its_id(corpus, monke
     write(corpus / "b.txt", "Barn owls live on every continent.")
     import rag.ingest.loaders
 
-    parse = rag.ingest.loaders._parse
+    read = rag.ingest.loaders._read_regular_file
 
-    def parse_and_delete_the_next(suffix, data, doc_id, source):
-        if doc_id == "a.txt":
+    def read_and_delete_the_next(path, max_bytes):
+        if path.name == "a.txt":
             (corpus / "b.txt").unlink()
-        return parse(suffix, data, doc_id, source)
+        return read(path, max_bytes)
 
-    monkeypatch.setattr(rag.ingest.loaders, "_parse", parse_and_delete_the_next)
+    monkeypatch.setattr(rag.ingest.loaders, "_read_regular_file", read_and_delete_the_next)
     result = load_in_thread([corpus])
     assert [d.id for d in result.documents] == ["a.txt"]
     (skipped,) = result.skipped
@@ -221,4 +221,4 @@ def test_without_a_parser_process_files_still_parse(monkeypatch, caplog):
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     doc = load_text_document("owls.pdf", make_pdf("Barn owls live on every continent."), limits=LIMITS)
     assert "Barn owls" in doc.text
-    assert any("without a time limit" in r.getMessage() for r in caplog.records)
+    assert any("without a time or memory limit" in r.getMessage() for r in caplog.records)
