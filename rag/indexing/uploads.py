@@ -68,7 +68,7 @@ def _with_hash(name: str, original: str, length: int = 8) -> str:
 class Ingested:
     document: Document
     path: Path
-    chunks: int
+    chunks: int  # the document's chunks in the index (embedded now, or already there unchanged)
     replaced: bool = False  # an earlier upload of the same name was replaced
 
     def status(self) -> str:
