@@ -451,6 +451,199 @@ print(json.dumps({"ids": ids, "replaced": again.replaced, "status": again.status
     o.leftovers += [str(p) for p in leftovers(corpus)]
 
 
+RACE_ROUNDS = 20
+RACE_WORKER = r"""
+import contextlib, io, json, sys
+from pathlib import Path
+from rag.app import factory
+from rag.core.config import Config
+role, corpus, index = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+config = Config(index_dir=index, corpus_dir=corpus)
+if role == "upload":  # the web page's path: ChatService.upload
+    from rag.app.service import ChatService
+    service = ChatService(config)
+    service.warm_up()
+else:  # `rag index CORPUS`, run as the command runs, with the model loaded once for every round
+    import rag.cli
+    model = factory.embedder(config)
+    model.encode_passages(["warm up"])
+    factory.load_embedder = lambda *args, **kwargs: model
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    n = int(line)
+    if role == "upload":
+        result = service.upload(f"note-{n}.txt", f"Note {n} tells of ship number {n} in the harbour.".encode())
+        print(json.dumps({"id": result.document.id, "status": result.status()}), flush=True)
+    else:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = rag.cli.main(["index", str(corpus), "--index", str(index)])
+        print(json.dumps({"code": code, "out": out.getvalue().strip()}), flush=True)
+"""
+
+
+class RaceWorker:
+    """One long-lived process of RACE_WORKER: a line in ("round n"), a JSON line out."""
+
+    def __init__(self, b: Bench, role: str, corpus: Path, index: Path):
+        self.err = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read and closed with the worker
+        self.proc = subprocess.Popen([sys.executable, "-c", RACE_WORKER, role, str(corpus), str(index)], env=b.env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True)
+        self.lines: list[str] = []
+        self.arrived = threading.Semaphore(0)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            self.arrived.release()
+        self.arrived.release()  # ended: wake whoever waits
+
+    def send(self, n: int) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict | None:
+        """The next answer, or None when the process ended or gave none within TIMEOUT (hung)."""
+        if not self.arrived.acquire(timeout=TIMEOUT) or not self.lines:
+            return None
+        line = self.lines.pop(0)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"unexpected": line[:160]}
+
+    def stderr(self) -> str:
+        self.err.seek(0)
+        return self.err.read()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stderr_and_close(self) -> str:
+        err = self.stderr()
+        self.err.close()
+        return err
+
+
+@case("data loss", f"rag index corpus/ racing a web upload, {RACE_ROUNDS} rounds")
+def _index_racing_upload(b: Bench, o: Outcome) -> None:
+    import random
+
+    corpus, index = b.fresh("race")
+    expected = indexed_documents(index)
+    rng = random.Random(25)
+    t0 = time.perf_counter()
+    uploader, indexer = RaceWorker(b, "upload", corpus, index), RaceWorker(b, "index", corpus, index)
+    try:
+        ready = (uploader.receive() or {}).get("ready") and (indexer.receive() or {}).get("ready")
+        t1 = time.perf_counter()
+        if not ready:
+            o.fail("the workers did not start: " + (uploader.stderr() + indexer.stderr()).strip()[-300:])
+        for n in range(RACE_ROUNDS if ready else 0):
+            # Either writer may start first; the other follows within the time one upload takes.
+            first, second = (uploader, indexer) if n % 2 == 0 else (indexer, uploader)
+            first.send(n)
+            time.sleep(rng.uniform(0.0, 0.15))
+            second.send(n)
+            upload, indexed = uploader.receive(), indexer.receive()
+            if upload is None or indexed is None:
+                o.fail(f"round {n}: a writer hung or died")
+                break
+            if "id" in upload:
+                expected.add(upload["id"])
+            else:
+                o.fail(f"round {n}: the upload failed: {upload}")
+            if indexed.get("code") != 0:
+                o.fail(f"round {n}: rag index exited {indexed.get('code')}: {indexed}")
+            missing = expected - indexed_documents(index)
+            if missing:
+                o.lost += len(missing)
+                o.fail(f"round {n}: documents lost: {sorted(missing)} ({indexed.get('out', '')})")
+                expected -= missing  # counted once; a later round restoring them is no excuse
+    finally:
+        uploader.close()
+        indexer.close()
+        t2 = time.perf_counter()
+    for worker in (uploader, indexer):
+        err = worker.stderr_and_close()
+        if "Traceback (most recent call last)" in err:
+            o.traceback = True
+            o.fail("traceback: " + err.strip().splitlines()[-1][:160])
+        o.key_leaks += count_key(err)
+    o.notes.append(f"workers ready in {t1 - t0:.1f} s, {RACE_ROUNDS} rounds in {t2 - t1:.1f} s, "
+                   f"{len(expected)} documents indexed at the end")
+    o.leftovers += [str(p) for p in leftovers(corpus, index)]
+
+
+UPLOAD_ONCE = r"""
+import json, os, signal, sys
+from pathlib import Path
+from rag.app.service import ChatService
+from rag.core.config import Config
+corpus, index, kill = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "kill"
+service = ChatService(Config(index_dir=index, corpus_dir=corpus))
+if kill:  # die as the indexed upload's file is about to be moved into place: the last step
+    real_replace = os.replace
+    os.replace = lambda src, dst: (os.kill(os.getpid(), signal.SIGKILL) if str(src).endswith(".part")
+                                   else real_replace(src, dst))
+results = [service.upload(name, f"Upload {i}: a kiln fires clay at high heat.".encode())
+           for i, name in enumerate(sys.argv[4:])]
+print(json.dumps([{"id": r.document.id, "path": str(r.path), "status": r.status()} for r in results]))
+"""
+
+
+def _upload_once(b: Bench, o: Outcome, corpus: Path, index: Path, *names: str, kill: bool = False) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-c", UPLOAD_ONCE, str(corpus), str(index), "kill" if kill else "-",
+                           *names], env=b.env, capture_output=True, text=True, timeout=TIMEOUT)
+    if "Traceback (most recent call last)" in proc.stderr:
+        o.traceback = True
+        o.fail("traceback: " + proc.stderr.strip().splitlines()[-1][:160])
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines and not kill else []
+
+
+@case("data loss", "an upload killed at its last step (kill -9), then uploaded again")
+def _upload_killed(b: Bench, o: Outcome) -> None:
+    corpus, index = b.work / "killed-upload" / "corpus", b.work / "killed-upload" / "index"
+    write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
+    b.rag(o, "index", str(corpus), "--index", str(index))  # the web page serves an index
+    _upload_once(b, o, corpus, index, "kilns.txt", kill=True)
+    if not leftovers(corpus):
+        o.notes.append("the kill left no part file (nothing to sweep)")
+    again = _upload_once(b, o, corpus, index, "kilns.txt")
+    status = again[0]["status"] if again else "no status"
+    if "replaced" in status or "(0 chunks)" in status:
+        o.fail(f"the killed upload outlived the restart: {status!r}")
+    b.check_index(o, index, {"a.txt", "uploads/kilns.txt"})
+    o.leftovers += [str(p) for p in leftovers(corpus)]
+
+
+@case("data loss", "uploads under rewritten names (....txt, a?.txt), then rag index and --rebuild")
+def _rewritten_names(b: Bench, o: Outcome) -> None:
+    corpus, index = b.work / "rewritten" / "corpus", b.work / "rewritten" / "index"
+    write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
+    b.rag(o, "index", str(corpus), "--index", str(index))
+    stored = _upload_once(b, o, corpus, index, "....txt", "a?.txt", "notes:draft.md")
+    expected = {"a.txt", *(u["id"] for u in stored)}
+    if any(Path(u["path"]).suffix.lower() not in (".txt", ".md") for u in stored):
+        o.fail(f"stored without its extension: {[Path(u['path']).name for u in stored]}")
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if "0 added, 0 updated, 0 removed" not in result.out:
+        o.fail(f"the next rag index changed uploads: {result.out.strip()[:160]}")
+    b.rag(o, "index", str(corpus), "--index", str(index), "--rebuild")
+    b.check_index(o, index, expected)
+    o.leftovers += [str(p) for p in leftovers(corpus, index)]
+
+
 # --- secrets: a hosted endpoint that echoes the key everywhere ---
 
 def _hosted(mode: str, *extra: str):

@@ -185,7 +185,8 @@ class IndexStore:
             if any(VERSION_NAME.fullmatch(n) and (self.root / n).is_dir() for n in self._owned_names()):
                 raise IndexCorruptError(f"{self.root} holds no live index (CURRENT is missing); "
                                         f"rebuild it with `rag index --rebuild --index {self.root}`") from None
-            if self.root.is_dir() and any(self.root.iterdir()):
+            # Only rag's own ledger, lock or temporaries (a first `rag index` interrupted) is no index yet.
+            if self.root.is_dir() and self.owned.unlisted():
                 raise IndexNotFoundError(f"{self.root} is not an index directory (it holds other files); build an "
                                          f"index in a new directory with `rag index --index NEW_DIR`") from None
             raise IndexNotFoundError(f"no index at {self.root}; build one with `rag index --index {self.root}`") from None
@@ -462,6 +463,8 @@ class IndexStore:
         """Claim the directory (new, empty, or an index already) and hold its writer lock."""
         self._claim()
         with self.owned.lock():
+            # No other writer now: a temporary version on disk is what an interrupted one left.
+            self._remove_stale_temporaries(on_disk_only=True)
             yield
 
     def _claim(self) -> None:
@@ -478,9 +481,12 @@ class IndexStore:
         except (OSError, RagError):
             log.warning("could not remove %s from %s; it is removed by the next index run", names, self.root)
 
-    def _remove_stale_temporaries(self) -> None:
+    def _remove_stale_temporaries(self, on_disk_only: bool = False) -> None:
         # Under the lock no other writer is running, so any listed temporary is a crash's leftover.
-        self._discard(*(n for n in self.owned.entries() if n.startswith("tmp-")))
+        # (`on_disk_only`: entries of temporaries already gone stay listed until the next publish,
+        # so a run that changes nothing rewrites nothing, not even the ledger.)
+        self._discard(*(n for n in self.owned.entries() if n.startswith("tmp-")
+                        and (not on_disk_only or os.path.lexists(self.root / n))))
 
     def _collect_garbage(self, live: str) -> None:
         # Keep the newest previous version too: a reader may have just opened it.

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from rag.embedders import Embedder, load_embedder
 from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file
 from rag.index.sentence_vectors import encode_chunks
 from rag.index.store import Manifest
-from rag.indexing.uploads import UploadFolder
+from rag.indexing.uploads import UploadFolder, upload_folders_under
 from rag.ingest.chunking import Chunker, ChunkerSettings
 from rag.ingest.loaders import FileLimits, SkippedFile, load_documents
 
@@ -38,6 +39,7 @@ class IndexReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     n_chunks: int = 0
     embedded_chunks: int = 0
+    document_chunks: dict[str, int] = field(default_factory=dict)  # each given document's chunks, as indexed
     seconds: float = 0.0
     index_dir: str = ""
     segments: int = 0
@@ -102,112 +104,143 @@ class Indexer:
 
     def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
                     rebuild: bool = False, show_progress: bool = False) -> IndexReport:
-        """Make the index hold exactly the documents found under `paths`."""
-        loaded = load_documents(paths, limits=self.settings.limits)
-        if not loaded.documents and loaded.skipped and not rebuild:
-            # Nothing readable: keep what is indexed rather than emptying it.
-            raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
-                           "; the index was left unchanged")
-        # A file that cannot be read now (half-copied, damaged, a bad line in a JSONL corpus) keeps
-        # its indexed documents until it is fixed or deleted: dropping them would lose what the
-        # index knew. Documents that the file still yields are updated as usual.
-        unreadable = {s.doc_id for s in loaded.skipped if s.doc_id}
-        unreadable_files = {s.file for s in loaded.skipped if s.file}
-        report = self.sync(loaded.documents, index_dir, rebuild=rebuild, show_progress=show_progress,
-                           keep=unreadable, keep_files=unreadable_files)
+        """Make the index hold exactly the documents found under `paths`.
+
+        The corpus is listed, read and compared with the index under the index's lock and the
+        lock of every upload folder inside it (taken in that folder-first order, as uploads and
+        removals take them). An upload under way is thus either finished, its file in the
+        listing, or not yet in the index: never in the index but missing from the listing, which
+        would remove it."""
+        store = self.backend(index_dir)
+        with ExitStack() as held:
+            for folder in upload_folders_under(paths, self.settings.corpus_dir):
+                held.enter_context(folder.owned.lock())
+                folder.sweep()  # no upload is under way now: what an interrupted one left goes
+            held.enter_context(store.lock())
+            loaded = load_documents(paths, limits=self.settings.limits)
+            if not loaded.documents and loaded.skipped and not rebuild:
+                # Nothing readable: keep what is indexed rather than emptying it.
+                raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
+                               "; the index was left unchanged")
+            # A file that cannot be read now (half-copied, damaged, a bad line in a JSONL corpus) keeps
+            # its indexed documents until it is fixed or deleted: dropping them would lose what the
+            # index knew. Documents that the file still yields are updated as usual.
+            unreadable = {s.doc_id for s in loaded.skipped if s.doc_id}
+            unreadable_files = {s.file for s in loaded.skipped if s.file}
+            report = self._sync(store, loaded.documents, rebuild=rebuild, show_progress=show_progress,
+                                remove_missing=True, keep=unreadable, keep_files=unreadable_files, remove=())
         report.skipped[:0] = loaded.skipped
         return report
 
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
              rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True,
              keep: set[str] | frozenset[str] = frozenset(),
-             keep_files: set[str] | frozenset[str] = frozenset(), remove: Collection[str] = ()) -> IndexReport:
+             keep_files: set[str] | frozenset[str] = frozenset(), remove: Collection[str] = (),
+             on_commit: Callable[[IndexReport], None] | None = None) -> IndexReport:
         """Add new, re-embed changed and (with `remove_missing`) drop absent documents, except
         those in `keep` or read from a file in `keep_files`, which stay as indexed; the ids in
-        `remove` are dropped in any case."""
-        t0 = time.perf_counter()
+        `remove` are dropped in any case.
+
+        `on_commit(report)` runs once the update is live (or found unnecessary), before the
+        index's lock is released: what must change together with the index (an upload's file
+        moved into place) is then seen together with it by every other writer."""
         store = self.backend(index_dir)
-        docs = {d.id: d for d in documents}
         with store.lock():
-            old_manifest = self._previous(store, rebuild)
-            report = IndexReport(index_dir=store.where)
-            old_docs = old_manifest.documents if old_manifest else {}
-            hashes = {doc_id: content_hash(d) for doc_id, d in docs.items()}
-            for doc_id in docs:
-                if doc_id not in old_docs:
-                    report.added.append(doc_id)
-                elif old_docs[doc_id]["hash"] != hashes[doc_id]:
-                    report.updated.append(doc_id)
-                else:
-                    report.unchanged.append(doc_id)
-            to_embed = [docs[d] for d in report.added + report.updated]
-            prepared = self.ray.prepare(to_embed, show_progress=show_progress) if self.ray and to_embed else None
-            chunked, too_big = (prepared.chunks, prepared.too_big) if prepared else self._chunk_within_limit(to_embed)
-            if too_big:  # skipped like an unreadable file: an indexed version stays
-                over = {s.doc_id for s in too_big}
-                report.skipped.extend(too_big)
-                report.added = [d for d in report.added if d not in over]
-                report.updated = [d for d in report.updated if d not in over]
-                docs = {d: doc for d, doc in docs.items() if d not in over}
-                keep = set(keep) | over
+            return self._sync(store, documents, rebuild=rebuild, show_progress=show_progress,
+                              remove_missing=remove_missing, keep=keep, keep_files=keep_files, remove=remove,
+                              on_commit=on_commit)
 
-            def kept_as_indexed(doc_id: str) -> bool:
-                if doc_id in keep:
-                    return True
-                meta = old_docs[doc_id].get("metadata") or {}
-                if "corpus_file" in meta:
-                    return meta["corpus_file"] in keep_files
-                # Indexed before documents recorded their corpus file: match the path it was read from.
-                path = str(meta.get("path", ""))
-                return any(path == f or path.endswith("/" + f) for f in keep_files)
+    def _sync(self, store: Backend, documents: Iterable[Document], *, rebuild: bool, show_progress: bool,
+              remove_missing: bool, keep: set[str] | frozenset[str], keep_files: set[str] | frozenset[str],
+              remove: Collection[str], on_commit: Callable[[IndexReport], None] | None = None) -> IndexReport:
+        """`sync`, with the index's lock held by the caller."""
+        t0 = time.perf_counter()
+        docs = {d.id: d for d in documents}
+        old_manifest = self._previous(store, rebuild)
+        report = IndexReport(index_dir=store.where)
+        old_docs = old_manifest.documents if old_manifest else {}
+        hashes = {doc_id: content_hash(d) for doc_id, d in docs.items()}
+        for doc_id in docs:
+            if doc_id not in old_docs:
+                report.added.append(doc_id)
+            elif old_docs[doc_id]["hash"] != hashes[doc_id]:
+                report.updated.append(doc_id)
+            else:
+                report.unchanged.append(doc_id)
+        to_embed = [docs[d] for d in report.added + report.updated]
+        prepared = self.ray.prepare(to_embed, show_progress=show_progress) if self.ray and to_embed else None
+        chunked, too_big = (prepared.chunks, prepared.too_big) if prepared else self._chunk_within_limit(to_embed)
+        if too_big:  # skipped like an unreadable file: an indexed version stays
+            over = {s.doc_id for s in too_big}
+            report.skipped.extend(too_big)
+            report.added = [d for d in report.added if d not in over]
+            report.updated = [d for d in report.updated if d not in over]
+            docs = {d: doc for d, doc in docs.items() if d not in over}
+            keep = set(keep) | over
 
-            report.removed = ([d for d in old_docs if d not in docs and not kept_as_indexed(d)]
-                              if remove_missing else [])
-            report.removed += [d for d in dict.fromkeys(remove) if d in old_docs and d not in report.removed]
-            keep_old = set(old_docs) - set(report.removed) - set(report.updated)
+        def kept_as_indexed(doc_id: str) -> bool:
+            if doc_id in keep:
+                return True
+            meta = old_docs[doc_id].get("metadata") or {}
+            if "corpus_file" in meta:
+                return meta["corpus_file"] in keep_files
+            # Indexed before documents recorded their corpus file: match the path it was read from.
+            path = str(meta.get("path", ""))
+            return any(path == f or path.endswith("/" + f) for f in keep_files)
 
-            if old_manifest and not report.changed:
-                report.n_chunks = old_manifest.n_chunks
-                report.seconds = time.perf_counter() - t0
-                return report
+        report.removed = ([d for d in old_docs if d not in docs and not kept_as_indexed(d)]
+                          if remove_missing else [])
+        report.removed += [d for d in dict.fromkeys(remove) if d in old_docs and d not in report.removed]
+        keep_old = set(old_docs) - set(report.removed) - set(report.updated)
 
-            new_docs = [docs[d] for d in report.added + report.updated]
-            new_chunks = [c for d in new_docs for c in chunked[d.id]]
-            sentences = None
-            if new_chunks and prepared:
-                new_vectors = prepared.vectors_for(new_chunks)
-            elif new_chunks:
-                new_vectors, sentences = encode_chunks(self.embedder, new_chunks, show_progress=show_progress)
-            else:  # only removals: nothing to embed, and no reason to load the model
-                dim = int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim
-                new_vectors = np.zeros((0, dim), dtype=np.float32)
-
-            documents_meta = {d: old_docs[d] for d in keep_old}
-            per_doc = {}
-            for c in new_chunks:
-                per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
-            now = time.time()
-            for d in new_docs:
-                added = old_docs[d.id].get("added_at") if d.id in old_docs else now
-                documents_meta[d.id] = {"hash": hashes[d.id], "title": d.title, "source": d.source,
-                                        "n_chunks": per_doc.get(d.id, 0), "added_at": added, "updated_at": now,
-                                        "metadata": {k: v for k, v in d.metadata.items()
-                                                     if isinstance(v, (str, int, float, bool))}}
-            manifest = Manifest(
-                embedder={"name": self.embedder.name, "dim": self.embedder.dim, "max_tokens": self.embedder.max_tokens},
-                chunker=self.chunker.settings.to_dict(),
-                documents=documents_meta,
-                n_chunks=sum(int(m.get("n_chunks", 0)) for m in documents_meta.values()),
-                index_type=self.settings.index_type,
-            )
-            report.n_chunks, report.segments = store.publish(
-                manifest, new_chunks, new_vectors, added=report.added, updated=report.updated,
-                removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.settings.approx_threshold,
-                sentences=sentences)
-            report.embedded_chunks = len(new_chunks)
+        if old_manifest and not report.changed:
+            report.n_chunks = old_manifest.n_chunks
+            report.document_chunks = {d: int(old_docs[d].get("n_chunks", 0)) for d in docs if d in old_docs}
             report.seconds = time.perf_counter() - t0
-            log.info("indexed %s: %s", store.where, report.summary())
+            if on_commit is not None:
+                on_commit(report)
             return report
+
+        new_docs = [docs[d] for d in report.added + report.updated]
+        new_chunks = [c for d in new_docs for c in chunked[d.id]]
+        sentences = None
+        if new_chunks and prepared:
+            new_vectors = prepared.vectors_for(new_chunks)
+        elif new_chunks:
+            new_vectors, sentences = encode_chunks(self.embedder, new_chunks, show_progress=show_progress)
+        else:  # only removals: nothing to embed, and no reason to load the model
+            dim = int(old_manifest.embedder["dim"]) if old_manifest else self.embedder.dim
+            new_vectors = np.zeros((0, dim), dtype=np.float32)
+
+        documents_meta = {d: old_docs[d] for d in keep_old}
+        per_doc = {}
+        for c in new_chunks:
+            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+        now = time.time()
+        for d in new_docs:
+            added = old_docs[d.id].get("added_at") if d.id in old_docs else now
+            documents_meta[d.id] = {"hash": hashes[d.id], "title": d.title, "source": d.source,
+                                    "n_chunks": per_doc.get(d.id, 0), "added_at": added, "updated_at": now,
+                                    "metadata": {k: v for k, v in d.metadata.items()
+                                                 if isinstance(v, (str, int, float, bool))}}
+        manifest = Manifest(
+            embedder={"name": self.embedder.name, "dim": self.embedder.dim, "max_tokens": self.embedder.max_tokens},
+            chunker=self.chunker.settings.to_dict(),
+            documents=documents_meta,
+            n_chunks=sum(int(m.get("n_chunks", 0)) for m in documents_meta.values()),
+            index_type=self.settings.index_type,
+        )
+        report.n_chunks, report.segments = store.publish(
+            manifest, new_chunks, new_vectors, added=report.added, updated=report.updated,
+            removed=report.removed, rebuild=old_manifest is None, approx_threshold=self.settings.approx_threshold,
+            sentences=sentences)
+        report.embedded_chunks = len(new_chunks)
+        report.document_chunks = {d: int(documents_meta[d].get("n_chunks", 0)) for d in docs if d in documents_meta}
+        report.seconds = time.perf_counter() - t0
+        log.info("indexed %s: %s", store.where, report.summary())
+        if on_commit is not None:
+            on_commit(report)
+        return report
 
     def _chunk_within_limit(self, docs: list[Document]) -> tuple[dict[str, list], list[SkippedFile]]:
         """Each document's chunks, except for documents over `max_file_chunks`, which are skipped."""

@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +25,11 @@ from rag.ingest.loaders import load_text_document
 from rag.safety.ownership import OwnedDir, write_error
 
 if TYPE_CHECKING:
-    from rag.indexing.indexer import Indexer
+    from rag.indexing.indexer import Indexer, IndexReport
 
 UPLOAD_DIR = "uploads"
+PART = ".part"  # ".<name>.part": an upload's bytes until its document is indexed
+REMOVING = ".removing"  # ".<name>.removing": a removed upload's file until the index no longer lists it
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_NAME_BYTES = 120
 _KEEP = set(" ._-()[]+,&@'")
@@ -38,8 +40,10 @@ def safe_filename(name: str) -> str:
     characters; letters of any script are kept. Empty results become "upload"."""
     base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
     stem, dot, suffix = base.rpartition(".")
-    if not dot or not stem.strip(" .-"):
-        stem, suffix = base, ""
+    if not dot or not stem.strip(" ."):
+        # ".md" is a hidden file without an extension, but "....txt" is a text file: its
+        # extension stays, or `rag index` would skip the stored file and a rebuild lose it.
+        stem, suffix = (base, "") if not dot or not stem else ("", suffix)
     stem = "".join(c if c.isalnum() or c in _KEEP else "-" for c in stem).strip(" .-")
     suffix = "".join(c for c in suffix if c.isalnum())[:10]
     stem = _truncate(stem or "upload", MAX_NAME_BYTES - len(suffix) - 1)
@@ -64,7 +68,7 @@ def _with_hash(name: str, original: str, length: int = 8) -> str:
 class Ingested:
     document: Document
     path: Path
-    chunks: int
+    chunks: int  # the document's chunks in the index (embedded now, or already there unchanged)
     replaced: bool = False  # an earlier upload of the same name was replaced
 
     def status(self) -> str:
@@ -80,6 +84,18 @@ class UploadFolder:
     def __init__(self, corpus_dir: Path | str):
         self.root = (Path(corpus_dir) / UPLOAD_DIR).resolve()
         self.owned = OwnedDir(self.root, "uploads")
+
+    def sweep(self) -> list[str]:
+        """Remove what an interrupted upload or removal left behind; returns the names dropped.
+
+        Call under the lock: every upload and removal holds it from its first file to its last,
+        so a part file (or a file set aside for removal) seen then belongs to a process that
+        died. The ledger's entries for files that are not there (an upload killed before its
+        file was moved into place) go too, so a new upload of that name is not "replaced".
+        Only names the ledger lists are touched."""
+        entries = self.owned.entries()
+        hidden = [n for n in entries if n.startswith(".") and n.endswith((PART, REMOVING))]
+        return self.owned.delete(*hidden) + self.owned.forget_missing()
 
     def name_for(self, original: str) -> tuple[str, bool]:
         """(stored name, replaces an earlier upload of this same name). Call under the lock."""
@@ -127,12 +143,13 @@ class UploadFolder:
             yield
             return
         with self.owned.lock():
+            self.sweep()
             yield
 
     def set_aside(self, name: str) -> str:
         """Hide an upload (loaders skip hidden files) until the index update removing its
         document is committed; `restore` undoes it, `discard` completes it."""
-        hidden = f".{name}.removing"
+        hidden = f".{name}{REMOVING}"
         self.owned.record(hidden)
         os.replace(self.root / name, self.root / hidden)
         return hidden
@@ -146,6 +163,20 @@ class UploadFolder:
         self.owned.forget(name)
 
 
+def upload_folders_under(paths: Sequence[str | Path], corpus_dir: Path | str) -> list[UploadFolder]:
+    """The upload folders (those with a ledger) that a walk of `paths` reads, in one fixed order:
+    a path that is one, each path's `uploads/`, and the corpus's own when it lies under a path."""
+    roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    candidates = {*(r for r in roots if r.name == UPLOAD_DIR), *(r / UPLOAD_DIR for r in roots),
+                  (Path(corpus_dir) / UPLOAD_DIR).resolve()}
+    found = []
+    for folder in sorted(candidates):
+        inside = any(folder == r or r in folder.parents for r in roots)
+        if inside and OwnedDir(folder, "uploads").kind_on_disk() == "uploads":
+            found.append(UploadFolder(folder.parent))
+    return found
+
+
 def _listing(folder: Path) -> list[str]:
     try:
         return [p.name for p in folder.iterdir()]
@@ -157,36 +188,53 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
            max_bytes: int = MAX_UPLOAD_BYTES) -> Ingested:
     """Parse first (nothing is stored when a file is bad), then store and index just this document.
 
-    The bytes go to a hidden part file, the index is updated, and only then is the part file
-    renamed into place: a full disk or a failed index write leaves neither a file nor a document.
+    The bytes go to a hidden part file, the index is updated, and the part file is renamed into
+    place before the index's lock is released: a full disk or a failed index write leaves neither
+    a file nor a document, and a concurrent `rag index` of the corpus sees both or neither.
+    The document is read as `rag index` will read the stored file (its id and, when the text has
+    no title of its own, the title made from its name), so the next run finds it unchanged.
     """
     if len(data) > max_bytes:
         raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
-    original = _base_name(name)
-    parsed = load_text_document(original or "upload", data, max_bytes=max_bytes,
-                                limits=indexer.settings.limits)
+    original = _base_name(name) or "upload"
     folder = UploadFolder(corpus_dir)
+
+    def parse(filename: str) -> Document:
+        return load_text_document(original, data, doc_id=filename, max_bytes=max_bytes,
+                                  limits=indexer.settings.limits)
+
+    expected = folder.name_for(original)[0]  # read without the lock: parsing may take a while
+    parsed = parse(expected)
     folder.owned.claim(allow_foreign=True)
     with folder.owned.lock():
+        folder.sweep()  # no upload is under way now: what an interrupted one left goes
         filename, replaced = folder.name_for(original)
         target = folder.root / filename
         if target.parent != folder.root:  # belt and braces: the name cannot climb out of the folder
             raise DocumentError(f"{name}: not a usable file name")
+        if Path(filename).suffix.lower() != Path(original).suffix.lower():
+            raise DocumentError(f"{name}: no safe file name keeps its extension; rename the file and try again")
+        if filename != expected:  # another upload took the name meanwhile
+            parsed = parse(filename)
         doc_id = f"{UPLOAD_DIR}/{filename}"
         document = Document(id=doc_id, title=parsed.title, text=parsed.text, source=str(target),
                             metadata={**parsed.metadata, "path": doc_id})
-        part = folder.root / f".{filename}.part"
+        part = folder.root / f".{filename}{PART}"
         # Listed before they exist, so whatever a crash leaves behind is known to be ours.
         folder.owned.record(part.name)
         folder.owned.record(filename, original=original, sha256=hashlib.sha256(data).hexdigest(),
                             size=len(data), uploaded_at=time.time())
+
+        def store(report: IndexReport) -> None:
+            if not any(s.doc_id == doc_id for s in report.skipped):
+                os.replace(part, target)
+
         try:
             _write_synced(part, data)
-            report = indexer.sync([document], index_dir, remove_missing=False)
+            report = indexer.sync([document], index_dir, remove_missing=False, on_commit=store)
             over = [s for s in report.skipped if s.doc_id == doc_id]
             if over:  # over a per-file limit (max_file_chunks): not indexed, so not stored either
                 raise DocumentError(f"{original}: {over[0].reason}")
-            os.replace(part, target)
         except BaseException as exc:
             if not replaced:
                 folder.owned.forget(filename)
@@ -195,7 +243,7 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
             raise
         finally:
             folder.owned.delete(part.name)
-    return Ingested(document, target, report.embedded_chunks, replaced)
+    return Ingested(document, target, report.document_chunks.get(doc_id, report.embedded_chunks), replaced)
 
 
 def _base_name(name: str) -> str:

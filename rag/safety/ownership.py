@@ -61,6 +61,18 @@ class OwnedDir:
     def owns(self, name: str) -> bool:
         return name in self.entries()
 
+    def unlisted(self) -> list[str]:
+        """Names in the directory that are neither the ledger's own files nor entries it lists."""
+        try:
+            present = [p.name for p in self.root.iterdir()]
+        except OSError:
+            return []
+        try:
+            listed = self.entries()
+        except IndexCorruptError:
+            listed = {}
+        return sorted(n for n in present if n not in _OWN_FILES and n not in listed)
+
     # --- claiming ---
 
     def claim(self, *, adopt: Iterable[str] = (), allow_foreign: bool = False) -> None:
@@ -121,6 +133,14 @@ class OwnedDir:
         for name in names:
             data.get("entries", {}).pop(name, None)
         self._write(data)
+
+    def forget_missing(self) -> list[str]:
+        """Drop entries whose files are gone (a crash between listing and creating them); call
+        under `lock()`, where no writer is between the two. Returns the names dropped."""
+        gone = [n for n in self.entries() if not os.path.lexists(self.root / n)]
+        if gone:
+            self.forget(*gone)
+        return gone
 
     def delete(self, *names: str) -> list[str]:
         """Remove entries the ledger lists (and nothing else); returns the names removed."""

@@ -7,13 +7,17 @@ import pytest
 
 from rag.app import factory
 from rag.core.errors import DocumentError
+from rag.index.store import IndexStore
 from rag.indexing.uploads import ingest, safe_filename
+
+from ..support.files import write
 
 
 @pytest.mark.parametrize("name, safe", [
     ("../../etc/passwd.txt", "passwd.txt"), ("..\\..\\boot.ini.md", "boot.ini.md"), (".hidden.md", "hidden.md"),
     ("notes (final).PDF", "notes (final).PDF"), ("", "upload"), ("../", "upload"), ("a/b/../c.html", "c.html"),
-    ("北京.txt", "北京.txt"), ("a\x00b\x1b[31m.txt", "a-b-[31m.txt"),
+    ("北京.txt", "北京.txt"), ("a\x00b\x1b[31m.txt", "a-b-[31m.txt"), ("....txt", "upload.txt"),
+    ("-- .md", "upload.md"), (".md", "md"),
 ])
 def test_upload_names_cannot_leave_the_upload_folder(name, safe):
     assert safe_filename(name) == safe
@@ -45,3 +49,23 @@ def test_a_bad_or_oversized_upload_stores_nothing_and_keeps_the_index(tmp_path, 
     assert sorted(p.name for p in (corpus / "uploads").iterdir() if not p.name.startswith(".")) == ["good.txt"]
     hits = factory.retriever(config, embedder=embedder).search("rock", 5)
     assert {h.doc_id for h in hits} == {"uploads/good.txt"}
+
+
+REWRITTEN = ["....txt", "a?.txt", "notes:draft.md", "report (1).txt", "A.TXT"]
+
+
+def test_uploads_under_rewritten_names_are_found_unchanged_by_the_next_index_run(tmp_path, indexer):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write(corpus / "uploads" / "A.txt", "The user's own file, which A.TXT must not take the place of.")
+    indexer.index_paths([corpus], index_dir)
+    stored = [ingest(name, f"Upload number {i} is about granite.".encode(), corpus_dir=corpus, index_dir=index_dir,
+                     indexer=indexer) for i, name in enumerate(REWRITTEN)]
+    assert [u.path.suffix for u in stored] == [".txt", ".txt", ".md", ".txt", ".TXT"]
+    titles = {d: m["title"] for d, m in IndexStore(index_dir).read_manifest().documents.items()}
+
+    report = indexer.index_paths([corpus], index_dir)
+    assert not report.changed and report.embedded_chunks == 0 and report.skipped == []
+    assert {d: m["title"] for d, m in IndexStore(index_dir).read_manifest().documents.items()} == titles
+
+    indexer.index_paths([corpus], index_dir, rebuild=True)  # a rebuild reads every stored upload back
+    assert set(IndexStore(index_dir).read_manifest().documents) == {"uploads/A.txt", *(u.document.id for u in stored)}
