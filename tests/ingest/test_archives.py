@@ -3,12 +3,11 @@ declare they unpack to, before any of it is unpacked."""
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 
 import pytest
 
+from bench.faults import zipped
 from rag.core.errors import ParseLimitError
 from rag.ingest.archives import ZipLimits, check_zip
 from rag.ingest.loaders import FileLimits, load_text_document
@@ -16,14 +15,6 @@ from rag.ingest.loaders import FileLimits, load_text_document
 from ..support.document_files import harbour_docx
 
 MB = 2**20
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def test_a_member_that_unpacks_a_thousandfold_is_refused_naming_it_and_the_setting():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.faults import docx_bomb
 from rag.app import factory
 from rag.core.config import Config
 from rag.core.errors import ConfigError, ParseLimitError
@@ -18,7 +19,7 @@ from rag.ingest.loaders import FileLimits, load_documents, load_text_document
 from rag.ingest.parse_worker import MemoryLimitExceeded, Worker
 
 from ..support import child_memory
-from ..support.document_files import docx_bomb, harbour_docx
+from ..support.document_files import harbour_docx
 from ..support.files import write
 
 MB = 2**20

@@ -102,29 +102,3 @@ def browser_printed_pdf(path: Path, chromium: str) -> Path:
     return path
 
 
-def docx_bomb(paragraphs: int = 5_000_000) -> bytes:
-    """A valid Word file whose word/document.xml is `paragraphs` one-letter paragraphs: 5 million
-    weigh about 530 KB packed and 170 MB unpacked, and take over 7 GB to parse with python-docx."""
-    import io
-    import zipfile
-
-    import docx
-
-    base = io.BytesIO()
-    docx.Document().save(base)
-    source = zipfile.ZipFile(io.BytesIO(base.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
-        for info in source.infolist():
-            if info.filename != "word/document.xml":
-                bomb.writestr(info, source.read(info))
-                continue
-            xml = source.read(info).decode("utf-8")
-            head, tail = xml.split("<w:body>")[0] + "<w:body>", "<w:sectPr" + xml.split("<w:sectPr", 1)[1]
-            block = b"<w:p><w:r><w:t>a</w:t></w:r></w:p>" * 10_000
-            with bomb.open("word/document.xml", "w", force_zip64=True) as member:
-                member.write(head.encode("utf-8"))
-                for _ in range(paragraphs // 10_000):
-                    member.write(block)
-                member.write(tail.encode("utf-8"))
-    return out.getvalue()
