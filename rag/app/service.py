@@ -3,6 +3,7 @@ every session, generators made on demand, and uploads indexed while others keep 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
@@ -17,13 +18,15 @@ from rag.embedders import Embedder
 from rag.generators.citations import left_out
 from rag.index.library import DocumentInfo, Removal
 from rag.indexing.indexer import Indexer
-from rag.indexing.uploads import Ingested, ingest
+from rag.indexing.uploads import Ingested, UploadFolder, ingest
 from rag.safety.endpoints import check_endpoint
 from rag.safety.redact import install_log_redaction, redact_data, watch_env
 
 # Generators (each hosted one holds an HTTP client and its connections) kept for reuse. Visitors
 # choose the model freely, so without a bound every new name would cost memory until restart.
 MAX_GENERATORS = 8
+
+log = logging.getLogger(__name__)
 
 
 class GeneratorCache:
@@ -92,6 +95,10 @@ class ChatService:
         self.generators = GeneratorCache()
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
+        if not config.read_only:
+            swept = UploadFolder(config.corpus_dir).sweep_at_start()
+            if swept:
+                log.info("removed what an interrupted upload left in the upload folder: %s", ", ".join(swept))
 
     def warm_up(self) -> None:
         """Load the embedding model now, so the first question does not wait for it."""

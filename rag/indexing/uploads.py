@@ -97,6 +97,14 @@ class UploadFolder:
         hidden = [n for n in entries if n.startswith(".") and n.endswith((PART, REMOVING))]
         return self.owned.delete(*hidden) + self.owned.forget_missing()
 
+    def sweep_at_start(self) -> list[str]:
+        """`sweep` under the folder's lock, for a server starting: what a killed one left is gone
+        before anyone uploads or asks (nothing to do when rag never stored an upload here)."""
+        if not self.owned.is_claimed():
+            return []
+        with self.owned.lock():
+            return self.sweep()
+
     def name_for(self, original: str) -> tuple[str, bool]:
         """(stored name, replaces an earlier upload of this same name). Call under the lock."""
         base = _base_name(original)

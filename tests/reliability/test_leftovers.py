@@ -92,3 +92,22 @@ def test_an_interrupted_first_index_leaves_no_index_yet_rather_than_a_foreign_fo
     assert indexer(corpus).index_paths([corpus], index_dir).added == ["a.txt"]
     assert not [p.name for p in index_dir.iterdir() if p.name.startswith("tmp-")]
     assert set(IndexStore(index_dir).load().manifest.documents) == {"a.txt"}
+
+
+def test_a_server_starting_sweeps_what_a_killed_upload_left(tmp_path, config):
+    from rag.app.service import ChatService
+
+    from ..support.crash_worker import HashEmbedder
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write(corpus / "a.txt", "The lighthouse stands on the northern cape.")
+    write(corpus / "uploads" / ".mine.part", "a file of the user's that only looks like ours")
+    indexer(corpus).index_paths([corpus], index_dir)
+    kill_at("before-index", corpus, index_dir)
+    assert (corpus / "uploads" / f".{NAME}.part").exists()
+
+    served = config.replace(corpus_dir=corpus, index_dir=index_dir, embedding_model=HashEmbedder.name)
+    ChatService(served.replace(read_only=True), embedder=HashEmbedder())
+    assert (corpus / "uploads" / f".{NAME}.part").exists()  # a read-only server writes nothing
+    ChatService(served, embedder=HashEmbedder())
+    assert uploads_folder(corpus) == [".mine.part"]
