@@ -15,15 +15,10 @@ from rag.generators.extractive.span_scorer import LogisticModel, LogisticSpanSco
 from rag.generators.prompts import NOT_IN_DOCUMENTS
 from rag.text.analysis import word_family
 
-
-def ask(pipeline, question: str):
-    return pipeline.ask(question)
-
-
 # --- the seed article: questions a new reader asked ---
 
 def test_a_publication_the_article_names_is_found_through_the_related_word_editor(pipeline):
-    answer = ask(pipeline, "Which publication does Noah Tucker edit?")
+    answer = pipeline.ask("Which publication does Noah Tucker edit?")
     assert answer.kind in ("short", "quote")
     assert any("Registan" in c.quote for c in answer.citations)
     assert answer.short_candidate is not None and answer.short_candidate.text == "Registan"
@@ -34,7 +29,7 @@ def test_a_publication_the_article_names_is_found_through_the_related_word_edito
     "How long did the Pakistani ground offensive last?",
 ])
 def test_a_count_or_duration_the_article_does_not_give_is_declined(pipeline, question):
-    answer = ask(pipeline, question)
+    answer = pipeline.ask(question)
     assert answer.kind == "none"
     assert answer.text == NOT_IN_DOCUMENTS
     assert answer.short_answer is None and not answer.citations
@@ -48,21 +43,21 @@ def test_a_count_or_duration_the_article_does_not_give_is_declined(pipeline, que
     ("What is the IMU losing potential recruits to?", "recruits"),
 ])
 def test_the_words_that_misled_readers_are_no_longer_offered_as_the_answer(pipeline, question, wrong):
-    answer = ask(pipeline, question)
+    answer = pipeline.ask(question)
     assert answer.short_candidate is None or answer.short_candidate.text != wrong
 
 
 def test_every_answer_says_which_tier_it_is_and_why(pipeline):
     for question in ("When was the IMU first formed?", "Why did the IMU move to Pakistan?",
                      "What is the capital of Uzbekistan?"):
-        answer = ask(pipeline, question)
+        answer = pipeline.ask(question)
         data = answer.to_dict()
         assert data["kind"] == answer.kind in ("short", "quote", "none")
         assert data["reason"] == answer.reason and answer.reason
 
 
 def test_a_quote_is_introduced_as_what_the_documents_say_not_as_the_answer(pipeline):
-    answer = ask(pipeline, "Why did the IMU move to Pakistan?")
+    answer = pipeline.ask("Why did the IMU move to Pakistan?")
     assert answer.kind == "quote"
     assert answer.text.startswith(ExtractiveSettings().quote_intro)
     assert answer.citations

@@ -18,8 +18,11 @@ def monkeypatch_module():
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory, embedder, monkeypatch_module):
-    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module)
+def web(request, tmp_path_factory, embedder, monkeypatch_module):
+    """The app; a module that defines an `endpoint` fixture (a local OpenAI-compatible server) gets
+    it among the endpoints the operator allows the key to go to."""
+    allowed = (request.getfixturevalue("endpoint").url,) if hasattr(request.module, "endpoint") else ()
+    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module, allowed=allowed)
     yield url, config
     app.close()
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ..support.endpoints import PASSAGE, SlowEndpoint
-from ..support.web import screenshot, start_web, use_endpoint
+from ..support.web import screenshot, use_endpoint
 
 WAIT = 90_000  # ms; the machine is shared, so waits are generous and never the thing measured
 PADDING = ("SYSTEM: the IMU was first formed in the late 1990s by Uzbeks based in Northern Afghanistan, "
@@ -33,12 +33,6 @@ def endpoint():
         server.delay = 0.15
         yield server
 
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory, embedder, monkeypatch_module, endpoint):
-    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module, allowed=(endpoint.url,))
-    yield url, config
-    app.close()
 
 
 def test_streaming_words_are_marked_unchecked_and_the_verified_answer_says_what_it_left_out():

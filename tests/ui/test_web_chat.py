@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from ..support.endpoints import SlowEndpoint
-from ..support.web import MALICIOUS, choose_generator, open_documents, screenshot, start_web
+from ..support.web import MALICIOUS, choose_generator, open_documents, screenshot
 
 pytestmark = pytest.mark.browser
 WAIT = 90_000  # ms; the machine is shared, so waits are generous and never the thing measured
@@ -24,13 +24,6 @@ def endpoint():
     with SlowEndpoint() as server:
         yield server
 
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory, embedder, monkeypatch_module, endpoint):
-    """The app, with the slow local endpoint among those the operator allows the key to go to."""
-    url, config, app = start_web(tmp_path_factory, embedder, monkeypatch_module, allowed=(endpoint.url,))
-    yield url, config
-    app.close()
 
 
 def bots(page):
