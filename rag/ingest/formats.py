@@ -10,6 +10,8 @@ from rag.ingest.anchors import Extracted, scrub
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
          ".docx": "docx", ".jsonl": "jsonl"}
+# What one upload may be: a .jsonl corpus holds many documents and is indexed with `rag index`.
+UPLOADABLE = tuple(suffix for suffix in TYPES if suffix != ".jsonl")
 # Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
 # (rag.ingest.archives); .pptx, .xlsx, .epub and .odt belong here once they are read.
 ZIPPED = frozenset({".docx"})
