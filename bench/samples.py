@@ -78,6 +78,7 @@ class LocalSite:
     pages: dict[str, Page] = field(default_factory=dict)
     requests: Counter = field(default_factory=Counter)
     downloads: Counter = field(default_factory=Counter)
+    agents: list[str] = field(default_factory=list)  # the User-Agent of each request
     base: str = ""
 
     def url(self, path: str) -> str:
@@ -99,6 +100,7 @@ def _handler(site: LocalSite) -> type[http.server.BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path = self.path.split("?", 1)[0]
             site.requests[path] += 1
+            site.agents.append(self.headers.get("User-Agent", ""))
             page = site.pages.get(path)
             if page is None:
                 return self._send(404, b"not found", "text/plain")

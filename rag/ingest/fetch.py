@@ -303,9 +303,6 @@ def expand_sitemap(fetcher: Fetcher, sitemap: Fetched, limit: int) -> tuple[list
     pages: list[str] = []
     failed: list[tuple[str, str]] = []
     for loc in locs:
-        if len(pages) >= limit:
-            failed.append(over)
-            break
         try:
             nested = fetcher.fetch(loc)
             if not nested.is_sitemap:
@@ -317,7 +314,11 @@ def expand_sitemap(fetcher: Fetcher, sitemap: Fetched, limit: int) -> tuple[list
         if nested_kind != "urlset":
             failed.append((loc, "a sitemap index inside a sitemap index; not followed"))
             continue
-        pages += _bounded(nested_locs, limit - len(pages))
+        room = limit - len(pages)
+        pages += _bounded(nested_locs, room)
+        if len(nested_locs) > room:
+            failed.append(over)
+            break
     return pages, failed
 
 
