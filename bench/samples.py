@@ -149,11 +149,16 @@ def _handler(site: LocalSite) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client hanging up mid-body (a size limit, a timeout) is what the site is for
+
+
 @contextlib.contextmanager
 def local_site(pages: dict[str, Page] | None = None) -> Iterator[LocalSite]:
     """A LocalSite serving `pages` (more can be put while it runs), stopped on exit."""
     site = LocalSite(dict(pages or {}))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server = _QuietServer(("127.0.0.1", 0), _handler(site))
     server.daemon_threads = True
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
