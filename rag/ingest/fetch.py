@@ -131,6 +131,11 @@ class Fetcher:
     """One run's fetching: one HTTP client, robots.txt read once per host, hosts spaced out."""
 
     def __init__(self, settings: WebSettings | None = None, *, transport: httpx.BaseTransport | None = None):
+        import importlib.util
+
+        missing = [name for name in ("httpx", "trafilatura") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise RagError(f"reading web pages needs {' and '.join(missing)}; install them with pip install 'rag[web]'")
         import httpx
 
         self.settings = settings or WebSettings()
