@@ -29,3 +29,15 @@ def test_anything_but_a_plain_http_link_is_shown_as_text(url):
 
 def test_a_file_passage_has_no_link():
     assert "source-link" not in card("")
+
+
+def test_an_answer_from_a_web_page_links_its_card():
+    from rag.core.records import Answer, Chunk, Citation, Hit
+    from ui.render import sources_html
+
+    url = "https://intranet.example/harbour"
+    chunk = Chunk(f"{url}#0", url, "Amina Said opened the harbour.", 0, 30, 8, title="Harbour", metadata={"url": url})
+    answer = Answer("Who opened the harbour?", "Amina Said opened the harbour. [1]",
+                    citations=(Citation(1, chunk.id, url, 0, 30, chunk.text, url=url),), hits=(Hit(chunk, 0.9, 1),),
+                    generator="extractive")
+    assert f'<a href="{url}"' in sources_html(answer)
