@@ -195,3 +195,13 @@ def test_the_user_agent_names_the_indexer():
     with local_site() as site, Fetcher(FAST) as fetcher:
         fetcher.fetch(site.put("/ua", html_page("UA", [HARBOUR])))
     assert len(site.agents) == 2 and all(agent.startswith("rag/") for agent in site.agents)
+
+
+def test_a_crawl_delay_longer_than_the_host_delay_is_waited():
+    with local_site() as site, Fetcher(FAST) as fetcher:
+        site.put("/robots.txt", "User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
+        url = site.put("/p", html_page("P", [HARBOUR]))
+        t0 = time.perf_counter()
+        fetcher.fetch(url)
+        fetcher.fetch(url)
+    assert time.perf_counter() - t0 >= 2  # after robots.txt, then between the two pages
