@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import itertools
 import json
 import os
 import platform
@@ -849,6 +850,103 @@ def _deep_html(b: Bench, o: Outcome) -> None:
     _refused_by_index(b, o, "deep.html", deep.encode(), "max_parse_seconds (5 s)", env={"RAG_MAX_PARSE_SECONDS": "5"})
     if time.perf_counter() - t0 > 60:
         o.fail(f"took {time.perf_counter() - t0:.0f} s with a 5 s deadline")
+
+
+# --- web pages: `rag index corpus URL` against a site on 127.0.0.1 ---
+
+WEB_ENV = {"RAG_WEB_HOST_DELAY": "0", "RAG_WEB_READ_TIMEOUT": "2", "RAG_WEB_CONNECT_TIMEOUT": "2"}
+_WEB_RUNS = itertools.count()
+
+
+def _refused_url(b: Bench, o: Outcome, url: str, *must_say: str, seconds: float = 60) -> None:
+    """`rag index` of the corpus plus `url`: the page skipped in one line saying `must_say`, the
+    corpus indexed as before, nothing lost or left behind, within `seconds`."""
+    corpus, index = b.fresh(f"web-{next(_WEB_RUNS)}")
+    expected = indexed_documents(index)
+    t0 = time.perf_counter()
+    result = b.rag(o, "index", str(corpus), url, "--index", str(index), env=WEB_ENV)
+    took = time.perf_counter() - t0
+    if took > seconds:
+        o.fail(f"took {took:.0f} s")
+    if result.code != 0:
+        o.fail(f"exit {result.code}: {result.err.strip()[:160]}")
+    lines = result.err.strip().splitlines()
+    if len(lines) != 1 or not lines[0].startswith(f"skipped {url}: "):
+        o.fail(f"not one line naming the URL: {result.err.strip()[:200]!r}")
+    for words in must_say:
+        if not any(words in line for line in lines):
+            o.fail(f"the line does not say {words!r}: {lines[:1]!r}")
+    b.check_index(o, index, expected)
+    if url in indexed_documents(index):
+        o.fail("the page was indexed")
+
+
+@case("web", "a URL that redirects forever")
+def _web_redirect_loop(b: Bench, o: Outcome) -> None:
+    from bench.samples import local_site
+
+    with local_site() as site:
+        _refused_url(b, o, site.put("/loop", location="/loop"), "web_max_redirects (5)")
+        if site.requests["/loop"] != 6:
+            o.fail(f"{site.requests['/loop']} requests to the loop, not 6")
+
+
+@case("web", "a URL that streams 5 GB of zeros")
+def _web_endless(b: Bench, o: Outcome) -> None:
+    import tracemalloc
+
+    from bench.samples import endless_zeros, local_site
+    from rag.ingest.fetch import Fetcher, FetchError, WebSettings
+
+    with local_site() as site:
+        url = site.put("/zeros", stream=endless_zeros)
+        _refused_url(b, o, url, "too large", "web_max_page_mb (20 MB)", seconds=60)
+        # The same through the library, where what it holds can be measured: the limit, not the body.
+        tracemalloc.start()
+        try:
+            with Fetcher(WebSettings(host_delay=0)) as fetcher:
+                fetcher.fetch(url)
+            o.fail("the endless body was read to its end")
+        except FetchError:
+            pass
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        if peak > 3 * WebSettings().max_page_mb:
+            o.fail(f"held {peak:.0f} MB while reading it")
+
+
+@case("web", "a server that accepts and never answers")
+def _web_silent(b: Bench, o: Outcome) -> None:
+    from bench.samples import silent_server
+
+    with silent_server() as base:
+        _refused_url(b, o, base + "/page", "timed out", seconds=30)
+
+
+@case("web", "a URL that answers 500")
+def _web_500(b: Bench, o: Outcome) -> None:
+    from bench.samples import local_site
+
+    with local_site() as site:
+        _refused_url(b, o, site.put("/broken", "upstream failed", status=500), "HTTP 500")
+
+
+@case("web", "a binary body, declared and disguised as HTML")
+def _web_binary(b: Bench, o: Outcome) -> None:
+    from bench.samples import local_site
+
+    with local_site() as site:
+        blob = os.urandom(64 * 1024)
+        _refused_url(b, o, site.put("/blob", blob, content_type="application/octet-stream"), "content type")
+        _refused_url(b, o, site.put("/blob.html", b"\x00" + blob), "binary")
+
+
+@case("web", "a page that is all navigation and footer (no main text)")
+def _web_boilerplate(b: Bench, o: Outcome) -> None:
+    from bench.samples import boilerplate_page, local_site
+
+    with local_site() as site:
+        _refused_url(b, o, site.put("/menu", boilerplate_page()), "no main text")
 
 
 @case("bad input", "UTF-16 text files, with and without a byte-order mark")

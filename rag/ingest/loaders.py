@@ -14,9 +14,10 @@ import re
 import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from rag.core.errors import DocumentError, ParseLimitError
 from rag.core.records import Document
@@ -265,16 +266,28 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
+def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits | None = None,
+                      metadata: dict[str, Any] | None = None) -> Document:
+    """One document from a fetched page whose content type names the reader (`suffix`: ".html",
+    ".pdf", ...), with the same parse limits as a file. Its id, source and `url` are the URL; an
+    HTML page is read for its main text (rag.ingest.web_page). Raises DocumentError."""
+    limits = limits or FileLimits()
+    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, True), limits)
+    doc = _check_chars(doc, limits)
+    return replace(doc, metadata={**doc.metadata, **(metadata or {}), "url": url})
+
+
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
     return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip), limits), limits)
 
 
-def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits) -> Document:
+def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
+                   web: bool = False) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source)
+    return _parse(suffix, data, doc_id, source, web=web)
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
@@ -324,8 +337,13 @@ def _display(path: Path) -> str:
         return str(path.resolve())
 
 
-def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
-    extracted = extract(suffix, data)
+def _parse(suffix: str, data: bytes, doc_id: str, source: str, *, web: bool = False) -> Document:
+    if web and _TYPES.get(suffix) == "html":
+        from rag.ingest.web_page import extract_web_page
+
+        extracted = extract_web_page(data, doc_id)
+    else:
+        extracted = extract(suffix, data)
     cleaned = clean_text(extracted.text)
     text, anchors = locate(cleaned.text)
     text = text.rstrip()
@@ -343,8 +361,16 @@ def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
         metadata["sections"] = [[anchors[("s", i)], s.level, s.heading] for i, s in enumerate(extracted.sections)
                                 if ("s", i) in anchors and anchors[("s", i)] < len(text)]
     title = extracted.title or (locate(cleaned.title)[0] if cleaned.title else None)
-    title = plain_title(title or "") or Path(doc_id).stem.replace("-", " ").replace("_", " ")
+    title = plain_title(title or "") or _name_of(doc_id, web)
     return Document(id=doc_id, title=title, text=text, source=source, metadata=metadata)
+
+
+def _name_of(doc_id: str, web: bool) -> str:
+    """A title for a document that declares none: its file name, or a page's last path part."""
+    if web:
+        path = urlsplit(doc_id).path.rstrip("/")
+        return unquote(path.rsplit("/", 1)[-1]) or urlsplit(doc_id).netloc
+    return Path(doc_id).stem.replace("-", " ").replace("_", " ")
 
 
 def _parse_jsonl(path: str, display: str, data: bytes, file_id: str) -> tuple[list[Document], list[SkippedFile]]:
