@@ -4,9 +4,9 @@ the fault bench and the readers benchmark all build their inputs here."""
 from __future__ import annotations
 
 import zipfile
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 

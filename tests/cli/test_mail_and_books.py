@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench.samples import epub_file, eml_file
+from bench.samples import eml_file, epub_file
 from rag.cli import main
 
 from ..support.cli import run
