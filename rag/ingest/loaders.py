@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -246,7 +247,11 @@ def _load_mail(data: bytes, doc_id: str, display: str, max_bytes: int,
     """The e-mail, then each attachment of a supported type read as a file of its own: in its own
     parser call, within the same limits, with the e-mail as its `parent`. An attachment that
     cannot be read is skipped with one line (keeping its indexed version, if any); the e-mail and
-    its other attachments are indexed all the same."""
+    its other attachments are indexed all the same.
+
+    The e-mail is one file, so it and its attachments share one `max_parse_seconds`: a message of
+    a thousand small PDF bombs costs what one file may cost, not a thousand times that."""
+    deadline = time.monotonic() + limits.max_parse_seconds
     mail, attachments = _within_limits(_read_mail, (data, doc_id, display), limits)
     docs, skipped = [_check_chars(mail, limits)], []
     for attachment in attachments:
@@ -258,9 +263,13 @@ def _load_mail(data: bytes, doc_id: str, display: str, max_bytes: int,
                 raise DocumentError(f"unsupported type ({attachment.content_type}); not read")
             if len(attachment.data) > max_bytes:
                 raise DocumentError(f"too large ({len(attachment.data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DocumentError(f"not read: the e-mail and its attachments before it used up max_parse_seconds "
+                                    f"({limits.max_parse_seconds:g} s); raise max_parse_seconds to read it")
             # Read under its own name, so a title made from the name is the attachment's ("offer").
             doc = _parse_within_limits(suffix, attachment.data, attachment.name,
-                                       f"{display}{ATTACHMENT_SEPARATOR}{attachment.name}", limits)
+                                       f"{display}{ATTACHMENT_SEPARATOR}{attachment.name}", limits, left)
         except DocumentError as exc:
             log.warning("skipped %s: %s", where, exc)
             skipped.append(SkippedFile(where, str(exc), att_id if suffix else None))
@@ -323,8 +332,10 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
-    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip), limits), limits)
+def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits,
+                         seconds: float | None = None) -> Document:
+    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip), limits, seconds),
+                        limits)
 
 
 def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits) -> Document:
@@ -339,12 +350,13 @@ def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limit
 # in memory: a small PDF's compressed streams expand a thousandfold, a 2 MB HTML page of nested
 # tags takes minutes, a 500 KB Word file gigabytes, and a JSONL line nested a million deep blows
 # the stack. A call costs about a millisecond more than in-process.
-def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits) -> Any:
+def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, seconds: float | None = None) -> Any:
+    """`seconds`: what is left of the file's `max_parse_seconds`, when one file is parsed in parts."""
     if _NO_PARSER_PROCESS.is_set():
         return func(*args)
     memory = limits.max_parse_memory_mb * 2**20
     try:
-        return _PARSER.run(func, args, limits.max_parse_seconds, memory_limit=memory)
+        return _PARSER.run(func, args, limits.max_parse_seconds if seconds is None else seconds, memory_limit=memory)
     except DeadlineExceeded:
         raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
                             "was stopped; raise max_parse_seconds to index it") from None

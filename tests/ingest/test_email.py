@@ -4,6 +4,7 @@ type a document of its own whose parent is the e-mail; the rest skipped one line
 from __future__ import annotations
 
 import logging
+import time
 
 from bench.samples import eml_file
 from rag.ingest.loaders import load_documents
@@ -90,3 +91,18 @@ def test_a_file_without_mail_headers_is_not_an_email(tmp_path):
     (tmp_path / "x.eml").write_bytes(b"\x00\x01\x02 binary")
     result = load_documents([tmp_path / "x.eml"])
     assert not result.documents and "not an e-mail" in result.skipped[0].reason
+
+
+def test_an_email_and_its_attachments_share_one_parse_time_limit(tmp_path):
+    from bench.faults import pdf_bomb
+    from rag.ingest.loaders import FileLimits
+
+    _offer(tmp_path / "offer.eml", ("bomb.pdf", pdf_bomb(pages=40), "application/pdf"),
+           ("notes.txt", b"Keys are with the caretaker.", "text/plain"))
+    t0 = time.monotonic()
+    result = load_documents([tmp_path / "offer.eml"], limits=FileLimits(max_parse_seconds=2))
+    assert time.monotonic() - t0 < 6
+    assert [d.id for d in result.documents] == ["offer.eml"]
+    reasons = {s.path.split(" of ")[0]: s.reason for s in result.skipped}
+    assert "max_parse_seconds (2 s)" in reasons["attachment bomb.pdf"]
+    assert "used up max_parse_seconds" in reasons["attachment notes.txt"]
