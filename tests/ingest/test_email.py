@@ -106,3 +106,15 @@ def test_an_email_and_its_attachments_share_one_parse_time_limit(tmp_path):
     reasons = {s.path.split(" of ")[0]: s.reason for s in result.skipped}
     assert "max_parse_seconds (2 s)" in reasons["attachment bomb.pdf"]
     assert "used up max_parse_seconds" in reasons["attachment notes.txt"]
+
+
+def test_a_zip_bomb_attachment_is_refused_by_the_zip_check_before_it_is_unpacked(tmp_path):
+    from bench.faults import zipped
+
+    bomb = zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:p/>" * (4 * 2**20)})
+    _offer(tmp_path / "offer.eml", ("contract.docx", bomb, "application/vnd.openxmlformats-officedocument."
+                                                            "wordprocessingml.document"))
+    result = load_documents([tmp_path / "offer.eml"])
+    assert [d.id for d in result.documents] == ["offer.eml"]
+    [skipped] = result.skipped
+    assert skipped.path.startswith("attachment contract.docx of ") and "max_zip_ratio" in skipped.reason
