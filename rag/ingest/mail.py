@@ -61,7 +61,9 @@ def read_mail(data: bytes) -> Mail:
             body, title_from_html, html_meta = page.text, page.title, page.metadata
         else:
             body = scrub(text)
-    attachments = _attachments(message, body_part)
+    attachments, more_text = _attachments(message, body_part)
+    if more_text:  # plain-text parts after an inline attachment, or a list's footer: the body goes on
+        body = "\n\n".join([body.strip(), *(scrub(t).strip() for t in more_text)])
     lines = [f"{label}: {metadata[key]}" for key, label in _HEADERS if metadata.get(key)]
     if metadata["date"]:
         lines.append(f"Date: {_header(message, 'date')}")
@@ -114,11 +116,14 @@ def _text_of(part: Message) -> str:
     return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
 
 
-def _attachments(message: Message, body_part: Message | None) -> list[Attachment]:
+def _attachments(message: Message, body_part: Message | None) -> tuple[list[Attachment], list[str]]:
+    """The attachments, and the text of inline text/plain parts other than the body (not the
+    alternatives of a multipart/alternative, which say the body again)."""
     found: list[Attachment] = []
     names: set[str] = set()
+    texts: list[str] = []
 
-    def visit(part: Message, depth: int) -> None:
+    def visit(part: Message, depth: int, alternative: bool = False) -> None:
         if part is body_part or depth > _MAX_DEPTH:
             return
         kind = part.get_content_type()
@@ -132,13 +137,15 @@ def _attachments(message: Message, body_part: Message | None) -> list[Attachment
         if part.is_multipart():
             for child in part.iter_parts() if isinstance(part, EmailMessage) else part.get_payload():
                 if isinstance(child, Message):
-                    visit(child, depth + 1)
+                    visit(child, depth + 1, part.get_content_subtype() == "alternative")
             return
         try:
             filename = part.get_filename()
         except Exception:  # noqa: BLE001 - a malformed parameter: no name
             filename = None
         if not filename and part.get_content_disposition() != "attachment":
+            if kind == "text/plain" and not alternative and body_part is not None:
+                texts.append(_text_of(part))
             return
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
@@ -156,7 +163,7 @@ def _attachments(message: Message, body_part: Message | None) -> list[Attachment
         found.append(Attachment(name, data, kind))
 
     visit(message, 0)
-    return found
+    return found, [t for t in texts if t.strip()]
 
 
 def _safe_name(filename: str) -> str:

@@ -118,3 +118,18 @@ def test_a_zip_bomb_attachment_is_refused_by_the_zip_check_before_it_is_unpacked
     assert [d.id for d in result.documents] == ["offer.eml"]
     [skipped] = result.skipped
     assert skipped.path.startswith("attachment contract.docx of ") and "max_zip_ratio" in skipped.reason
+
+
+def test_text_after_an_inline_attachment_is_part_of_the_body(tmp_path):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"], message["From"] = "Site visit", "ann@example.com"
+    message.set_content("Before the photo: the roof leaks.")
+    message.add_attachment(b"\x89PNG not really", maintype="image", subtype="png", disposition="inline")
+    message.add_attachment("After the photo: the doors stick.", subtype="plain", disposition="inline")
+    (tmp_path / "visit.eml").write_bytes(bytes(message))
+    result = load_documents([tmp_path / "visit.eml"])
+    [doc] = result.documents
+    assert "the roof leaks." in doc.text and "After the photo: the doors stick." in doc.text
+    assert not result.skipped  # an unnamed inline image is part of the body, not an attachment
