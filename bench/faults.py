@@ -977,6 +977,81 @@ def _numbered_pdf(b: Bench, o: Outcome) -> None:
         o.fail("rows lost, or the page-number footer kept")
 
 
+# --- e-books and e-mail ---
+
+def _book() -> bytes:
+    from bench.samples import epub_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return epub_file(Path(tmp) / "b.epub", "The Salt Road", [("The Harbour", "Ships came in at dawn.")]).read_bytes()
+
+
+def _mail(path: Path, attachments: list[tuple[str, bytes, str]]) -> bytes:
+    from bench.samples import eml_file
+
+    return eml_file(path, "Offer for the Kilwa warehouse", "The offer is attached.", attachments).read_bytes()
+
+
+def _mail_indexed(b: Bench, o: Outcome, name: str, data: bytes, *skipped: str) -> Path:
+    """`rag index` over the corpus plus the e-mail `name`: the e-mail indexed, one line for each
+    attachment in `skipped` (none for anything else), nothing lost."""
+    corpus, index = b.fresh(f"mail-{len(b.outcomes)}")
+    expected = indexed_documents(index)
+    write(corpus / name, data)
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0 or name not in indexed_documents(index):
+        o.fail(f"the e-mail was not indexed (exit {result.code}): {result.err.strip()[:160]!r}")
+    lines = [line for line in result.err.splitlines() if name in line]
+    if len(lines) != len(skipped) or any(f"attachment {a} of" not in line for a, line in zip(skipped, lines)):
+        o.fail(f"not one line per skipped attachment {skipped}: {result.err.strip()[:200]!r}")
+    b.check_index(o, index, expected)
+    return index
+
+
+@case("mail", "a corrupt .epub (cut in half)")
+def _corrupt_epub(b: Bench, o: Outcome) -> None:
+    book = _book()
+    _refused_by_index(b, o, "broken.epub", book[: len(book) // 2], "e-book")
+
+
+@case("mail", "an .epub whose chapter unpacks to 64 MB from 70 KB (zip bomb)")
+def _epub_bomb(b: Bench, o: Outcome) -> None:
+    from rag.ingest.loaders import FileLimits
+
+    bomb = zipped({"mimetype": b"application/epub+zip", "OEBPS/chapter-1.xhtml": b"<p>a</p>" * (8 * 2**20)})
+    _refused_by_index(b, o, "bomb.epub", bomb, "max_zip_ratio")
+    _parse_in_library(o, "bomb.epub", bomb, FileLimits())
+
+
+@case("mail", "an .eml with a 50 MB attachment")
+def _big_attachment(b: Bench, o: Outcome) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        mail = _mail(Path(tmp) / "big.eml", [("scan.pdf", b"%PDF-1.4\n" + bytes(50 * 2**20), "application/pdf")])
+    # Base64 makes it 68 MB, over the 50 MB a file may weigh: refused whole, before it is parsed.
+    _refused_by_index(b, o, "big.eml", mail, "file too large")
+
+
+@case("mail", "an .eml whose MIME structure is malformed (boundary never closed, bad base64)")
+def _malformed_mime(b: Bench, o: Outcome) -> None:
+    mail = (b"From: ann@example.com\r\nSubject: Broken\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="open"\r\n\r\n--open\r\nContent-Type: text/plain; '
+            b'charset="no-such-charset"\r\n\r\nThe boundary is never closed.\r\n--open\r\n'
+            b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="cut.pdf"\r\n\r\nJVBERi0x!!not-base64')
+    _mail_indexed(b, o, "broken.eml", mail, "cut.pdf")
+
+
+@case("mail", "an .eml whose PDF attachment is corrupt, beside a readable one")
+def _corrupt_attachment(b: Bench, o: Outcome) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        good = text_pdf([["The warehouse rent is 4200 euros a month."]])
+        mail = _mail(Path(tmp) / "offer.eml", [("broken.pdf", good[:70], "application/pdf"),
+                                               ("offer.pdf", good, "application/pdf")])
+    index = _mail_indexed(b, o, "offer.eml", mail, "broken.pdf")
+    if "offer.eml#offer.pdf" not in indexed_documents(index):
+        o.fail("the readable attachment beside the corrupt one was not indexed")
+
+
 # --- no traceback anywhere ---
 
 @case("no traceback", "dangling symlink in the corpus")

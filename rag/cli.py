@@ -335,6 +335,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
         rows += [(plain(d.id), _clip(plain(d.title), 40), _clip(plain(d.source), 40), str(d.pages or "-"), str(d.chunks),
                   format_time(d.added_at) or "-", format_time(d.updated_at) or "-", format_size(d.size) or "-")
                  for d in docs]
+        if any(d.parent for d in docs):  # attachments: which e-mail each came with
+            rows = [(*row, "PARENT" if i == 0 else plain(docs[i - 1].parent or "-")) for i, row in enumerate(rows)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())

@@ -17,7 +17,7 @@ from rag.backends import Backend, local_backend
 from rag.core.errors import DocumentNotFoundError, RagError
 from rag.core.records import Document
 from rag.embedders import Embedder, load_embedder
-from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file
+from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file, with_children
 from rag.index.sentence_vectors import encode_chunks
 from rag.index.store import Manifest
 from rag.indexing.uploads import UploadFolder, upload_folders_under
@@ -330,6 +330,7 @@ class Indexer:
         if unknown:
             raise DocumentNotFoundError(f"no document {', '.join(map(repr, unknown))} in the index "
                                         f"(nothing was removed); `rag docs` lists the ids")
+        ids = with_children(manifest, ids)
         infos = [find_document(manifest, d) for d in ids]
         folder = UploadFolder(self.settings.corpus_dir)
         # Only files the upload folder's ledger lists are rag's to delete; they are set aside
@@ -348,7 +349,7 @@ class Indexer:
                 raise
             for name, aside in hidden.items():
                 folder.discard(aside, name)
-        kept = [source_file(i) for i in infos if uploads[i.id] is None]
+        kept = dict.fromkeys(source_file(i) for i in infos if uploads[i.id] is None)  # an e-mail's, once
         return Removal(removed=tuple(report.removed),
                        deleted_files=tuple(str(folder.root / name) for name in hidden),
                        kept_files=tuple(str(p) for p in kept if p is not None), n_chunks=report.n_chunks)
