@@ -1,7 +1,8 @@
 """Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
 
-Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), and .jsonl corpora
-with one `{"id", "title", "text"}` document a line.
+Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf; scanned pages by OCR), .docx
+(python-docx), images (.png, .jpg/.jpeg, .tif/.tiff, by OCR), and .jsonl corpora with one `{"id", "title",
+"text"}` document a line.
 """
 
 from __future__ import annotations
@@ -23,12 +24,23 @@ from rag.core.records import Document
 from rag.ingest.anchors import locate
 from rag.ingest.archives import ZipLimits, check_zip
 from rag.ingest.cleaning import clean_text
-from rag.ingest.formats import TYPES, ZIPPED, extract, plain_title
+from rag.ingest.formats import TYPES, ZIPPED, extract, may_need_ocr, plain_title
 from rag.ingest.formats import decode as _decode
-from rag.ingest.parse_worker import DeadlineExceeded, MemoryLimitExceeded, Worker, WorkerFailed, WorkerUnavailable
+from rag.ingest.ocr import LowConfidence, OcrNotice, OcrProgress, OcrSettings
+from rag.ingest.parse_worker import (
+    DeadlineExceeded,
+    MemoryLimitExceeded,
+    Worker,
+    WorkerFailed,
+    WorkerUnavailable,
+    listening,
+    report,
+)
 from rag.safety.ownership import is_index_dir
 
 log = logging.getLogger("rag.ingest.loaders")
+# One INFO line a page read by OCR: `rag index` shows it as a live progress line on a terminal.
+progress_log = logging.getLogger("rag.ingest.progress")
 
 _TYPES = TYPES
 SUPPORTED_SUFFIXES = tuple(_TYPES)
@@ -61,6 +73,7 @@ class FileLimits:
     max_parse_memory_mb: int = 1024
     zip: ZipLimits = ZipLimits()
     follow_external_symlinks: bool = False
+    ocr: OcrSettings = OcrSettings()  # its time limit (max_ocr_seconds) is on top of max_parse_seconds
 
 
 def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
@@ -266,28 +279,50 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
-    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip), limits), limits)
+    ocr = limits.ocr if may_need_ocr(suffix, limits.ocr) else None
+    seconds = limits.max_parse_seconds + (ocr.max_seconds if ocr else 0)
+    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.ocr), limits,
+                                       seconds=seconds, on_event=_ocr_events(source)), limits)
 
 
-def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits) -> Document:
+def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
+                   ocr: OcrSettings | None = None) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source)
+    return _parse(suffix, data, doc_id, source, ocr)
+
+
+def _ocr_events(source: str) -> Callable[[Any], None]:
+    """What the parser process reports while it reads a file by OCR, as log lines naming the file."""
+    def on_event(event: Any) -> None:
+        if isinstance(event, OcrProgress):
+            progress_log.info("%s: OCR page %d (%d of %d)", source, event.page, event.done, event.total)
+        elif isinstance(event, LowConfidence):
+            log.warning("%s: page %d: OCR confidence %.0f is below ocr_min_confidence (%g); indexed, but its text "
+                        "may be wrong", source, event.page, event.confidence, event.threshold)
+        elif isinstance(event, OcrNotice):
+            log.warning("%s: %s", source, event.message)
+    return on_event
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
 # in memory: a small PDF's compressed streams expand a thousandfold, a 2 MB HTML page of nested
 # tags takes minutes, a 500 KB Word file gigabytes, and a JSONL line nested a million deep blows
 # the stack. A call costs about a millisecond more than in-process.
-def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits) -> Any:
+def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, *, seconds: float | None = None,
+                   on_event: Callable[[Any], None] | None = None) -> Any:
     if _NO_PARSER_PROCESS.is_set():
-        return func(*args)
+        return _in_process(func, args, on_event)
     memory = limits.max_parse_memory_mb * 2**20
+    seconds = seconds or limits.max_parse_seconds
     try:
-        return _PARSER.run(func, args, limits.max_parse_seconds, memory_limit=memory)
+        return _PARSER.run(func, args, seconds, memory_limit=memory, on_event=on_event)
     except DeadlineExceeded:
+        if seconds > limits.max_parse_seconds:
+            raise DocumentError(f"parsing took longer than max_parse_seconds + max_ocr_seconds ({seconds:g} s) and "
+                                "was stopped; raise them to index it") from None
         raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
                             "was stopped; raise max_parse_seconds to index it") from None
     except MemoryLimitExceeded:
@@ -297,7 +332,7 @@ def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits) ->
         # No child process here (an embedded interpreter, say): parse without a deadline.
         _NO_PARSER_PROCESS.set()
         log.warning("%s; files are parsed without a time or memory limit", exc)
-        return func(*args)
+        return _in_process(func, args, on_event)
     except WorkerFailed:
         raise DocumentError("the parser stopped on this file (damaged, or out of memory?)") from None
     except DocumentError:
@@ -313,7 +348,16 @@ def _check_chars(doc: Document, limits: FileLimits) -> Document:
     return doc
 
 
-_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor"))
+def _in_process(func: Callable[..., Any], args: tuple, on_event: Callable[[Any], None] | None) -> Any:
+    previous = listening(on_event)
+    try:
+        return func(*args)
+    finally:
+        listening(previous)
+
+
+_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor", "rag.ingest.images",
+                          "PIL.Image", "pypdfium2"))
 _NO_PARSER_PROCESS = threading.Event()
 
 
@@ -324,8 +368,8 @@ def _display(path: Path) -> str:
         return str(path.resolve())
 
 
-def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
-    extracted = extract(suffix, data)
+def _parse(suffix: str, data: bytes, doc_id: str, source: str, ocr: OcrSettings | None = None) -> Document:
+    extracted = extract(suffix, data, ocr, report)
     cleaned = clean_text(extracted.text)
     text, anchors = locate(cleaned.text)
     text = text.rstrip()
