@@ -7,7 +7,6 @@ An image's size is read from its header before a pixel is decoded, and one large
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Callable, Iterator
 
 from rag.core.errors import DocumentError, ParseLimitError
@@ -26,16 +25,16 @@ def extract_image(data: bytes, settings: OcrSettings, on_page: Callable[[object]
         raise missing_tesseract("an image")
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = settings.max_pixels  # Pillow's own guard, for what our check does not see
+    # The header is read with Pillow's own guard off, so that the refusal can give the size; the
+    # size is checked right after, before any pixel is decoded.
+    Image.MAX_IMAGE_PIXELS = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            frames = getattr(image, "n_frames", 1)
-    except Image.DecompressionBombError:
-        raise _too_big(None, settings) from None
+        image = Image.open(io.BytesIO(data))
+        frames = getattr(image, "n_frames", 1)
     except Exception as exc:  # noqa: BLE001 - a damaged image makes Pillow raise many things
         raise DocumentError(f"unreadable image: {type(exc).__name__}: {str(exc)[:120]}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = settings.max_pixels
     _check_size(image.size, settings)
     numbers = list(range(1, frames + 1))
     pages = list(recognize_pages(_frames(image, frames, settings), numbers, settings, Deadline(settings.max_seconds),
@@ -75,10 +74,6 @@ def _dpi(value) -> int | None:
 
 def _check_size(size: tuple[int, int], settings: OcrSettings) -> None:
     if size[0] * size[1] > settings.max_pixels:
-        raise _too_big(size, settings)
-
-
-def _too_big(size: tuple[int, int] | None, settings: OcrSettings) -> ParseLimitError:
-    shown = f"{size[0]:,} x {size[1]:,} pixels" if size else "more pixels than allowed"
-    return ParseLimitError(f"image of {shown}, over max_image_pixels ({settings.max_pixels:,}; a decompression "
-                           "bomb?); not read; raise max_image_pixels to read it")
+        raise ParseLimitError(f"image of {size[0]:,} x {size[1]:,} pixels, over max_image_pixels "
+                              f"({settings.max_pixels:,}; a decompression bomb?); not read; raise max_image_pixels "
+                              "to read it")
