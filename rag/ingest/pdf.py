@@ -102,8 +102,11 @@ def _read_scanned_pages(data: bytes, pages: list[list[str]], ocr: OcrSettings,
             on_page(OcrNotice(f"page(s) {shown} have no text layer and were not read: Tesseract is not installed "
                               "(apt-get install tesseract-ocr tesseract-ocr-eng)"))
         return {}
-    import pypdfium2 as pdfium
-
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        raise DocumentError("its pages have no text layer, and reading them by OCR needs pypdfium2 "
+                            "(pip install 'rag[ocr]')") from None
     try:
         document = pdfium.PdfDocument(data)
     except Exception as exc:  # noqa: BLE001 - pdfium refuses what pypdf could read
