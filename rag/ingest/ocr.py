@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from rag.core.errors import DocumentError, ParseLimitError
+from rag.ingest.parse_worker import die_with_parent
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 # A page whose text layer holds fewer letters and digits than this is read by OCR under
@@ -159,7 +159,7 @@ def recognize(image, number: int, *, language: str = "eng", dpi: int | None = No
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(command, input=buffer.getvalue(), capture_output=True, env=env, timeout=timeout,
-                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                              preexec_fn=die_with_parent if sys.platform == "linux" else None)
     except subprocess.TimeoutExpired:
         raise TimeoutError from None
     except OSError as exc:
@@ -207,14 +207,3 @@ def _failure(stderr: str, language: str) -> str:
                 ", or set ocr_language)")
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Estimating resolution")]
     return f"Tesseract could not read the image: {(lines[-1] if lines else 'no reason given')[:160]}"
-
-
-def _die_with_parent() -> None:
-    """In Tesseract's process before it starts: be killed when the parser process dies, so a
-    parse stopped at its deadline leaves no OCR running."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort; the per-page timeout still bounds it
-        pass

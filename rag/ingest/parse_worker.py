@@ -309,6 +309,7 @@ def _template(control_fd: int, preload: list[str]) -> None:
         if message[:1] == b"f" and len(fds) == 2:
             pid = os.fork()
             if pid == 0:
+                die_with_parent()  # the template ends when the caller does: so does a call under way
                 control.close()
                 code = 1
                 try:
@@ -330,6 +331,19 @@ def _template(control_fd: int, preload: list[str]) -> None:
         else:
             for fd in fds:
                 os.close(fd)
+
+
+def die_with_parent() -> None:
+    """Be killed when the process that started this one dies (Linux; elsewhere a no-op): a
+    caller killed mid-call leaves no parse, and no program a parse started, running on."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort: the deadlines still bound the work
+        pass
 
 
 def _serve(requests: int, replies: int, memory_limit: int | None) -> None:
