@@ -882,12 +882,53 @@ def _broken_page_image(b: Bench, o: Outcome) -> None:
     _no_ocr_left(o)
 
 
+@case("ocr", "rag index killed (kill -9) in the middle of a 12-page scan, then run again")
+def _killed_during_ocr(b: Bench, o: Outcome) -> None:
+    from bench.samples import scanned_pdf
+
+    corpus, index = b.fresh("killed-ocr")
+    expected = indexed_documents(index)
+    scanned_pdf(corpus / "ledger.pdf", [f"Page {n} of the harbour ledger, kept by Amina Said." for n in range(12)])
+    proc = subprocess.Popen([*RAG, "index", str(corpus), "--index", str(index)], cwd=b.work, env=b.env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _tesseract_under(proc.pid):
+        time.sleep(0.2)
+    if not _tesseract_under(proc.pid):
+        o.fail("no OCR started within 120 s")
+    proc.kill()
+    proc.wait()
+    time.sleep(1)
+    _no_ocr_left(o)
+    b.check_index(o, index, expected)
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0 or "1 added" not in result.out:
+        o.fail(f"the next run did not index the scan: {result.out.strip()[:120]} {result.err.strip()[:120]}")
+
+
+def _tesseract_under(pid: int) -> bool:
+    """Whether a Tesseract runs among the descendants of `pid`."""
+    found = subprocess.run(["pgrep", "-x", "tesseract"], capture_output=True, text=True).stdout.split()
+    for candidate in found:
+        ancestor = candidate
+        for _ in range(6):
+            try:
+                ancestor = Path(f"/proc/{ancestor}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                break
+            if ancestor == str(pid):
+                return True
+    return False
+
+
 def _no_ocr_left(o: Outcome) -> None:
-    """No Tesseract still running for this bench (each case's OCR is over when `rag index` is)."""
-    found = subprocess.run(["pgrep", "-x", "-P", str(os.getpid()), "tesseract"], capture_output=True, text=True)
+    """No Tesseract still running for this bench, nor orphaned (each case's OCR is over when its
+    `rag index` is, however that ended)."""
+    if _tesseract_under(os.getpid()):
+        o.fail("Tesseract still running under the bench")
     orphans = subprocess.run(["pgrep", "-x", "-P", "1", "tesseract"], capture_output=True, text=True)
-    if found.stdout.strip() or orphans.stdout.strip():
-        o.fail(f"Tesseract still running: {(found.stdout + orphans.stdout).split()}")
+    if orphans.stdout.strip():
+        o.fail(f"Tesseract orphaned: {orphans.stdout.split()}")
 
 
 @case("bad input", "UTF-16 text files, with and without a byte-order mark")

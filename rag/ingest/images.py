@@ -31,6 +31,8 @@ def extract_image(data: bytes, settings: OcrSettings, on_page: Callable[[object]
     try:
         image = Image.open(io.BytesIO(data))
         frames = getattr(image, "n_frames", 1)
+    except Image.UnidentifiedImageError:
+        raise DocumentError("unreadable image: damaged, or not an image of its type") from None
     except Exception as exc:  # noqa: BLE001 - a damaged image makes Pillow raise many things
         raise DocumentError(f"unreadable image: {type(exc).__name__}: {str(exc)[:120]}") from None
     finally:
