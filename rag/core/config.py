@@ -182,10 +182,10 @@ class Config:
     max_unzipped_mb: int = 256
     max_zip_ratio: int = 100
     # OCR of one file (a scanned PDF's pages, an image's frames) may take this long, on top of
-    # max_parse_seconds: about 300 pages at 300 dpi on a 2-core machine (docs/documents.md). An
+    # max_parse_seconds: a 500-page scan at 300 dpi, at 3.2 s a page (docs/documents.md). An
     # image over `max_image_pixels` is refused unread (a decompression bomb); a PDF page that
     # large is rendered at a lower resolution instead.
-    max_ocr_seconds: float = 600.0
+    max_ocr_seconds: float = 1800.0
     max_image_pixels: int = 50_000_000
     # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
     # the corpus are always read.

@@ -39,7 +39,7 @@ class OcrSettings:
     mode: str = "auto"
     language: str = "eng"
     dpi: int = 300
-    max_seconds: float = 600.0
+    max_seconds: float = 1800.0
     min_confidence: float = 50.0
     max_pixels: int = 50_000_000
 
