@@ -926,9 +926,17 @@ def _no_ocr_left(o: Outcome) -> None:
     `rag index` is, however that ended)."""
     if _tesseract_under(os.getpid()):
         o.fail("Tesseract still running under the bench")
-    orphans = subprocess.run(["pgrep", "-x", "-P", "1", "tesseract"], capture_output=True, text=True)
-    if orphans.stdout.strip():
-        o.fail(f"Tesseract orphaned: {orphans.stdout.split()}")
+    found = subprocess.run(["pgrep", "-x", "-P", "1", "tesseract"], capture_output=True, text=True).stdout.split()
+    orphans = [pid for pid in found if _state(pid) not in ("Z", "X", "")]  # a killed one waits to be reaped
+    if orphans:
+        o.fail(f"Tesseract orphaned and running: {orphans}")
+
+
+def _state(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 @case("bad input", "UTF-16 text files, with and without a byte-order mark")
