@@ -23,7 +23,10 @@ def extract_image(data: bytes, settings: OcrSettings, on_page: Callable[[object]
         raise DocumentError('an image, and OCR is off (ocr = "never"); not read')
     if tesseract_path() is None:
         raise missing_tesseract("an image")
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DocumentError("reading images needs Pillow (pip install 'rag[ocr]')") from None
 
     # The header is read with Pillow's own guard off, so that the refusal can give the size; the
     # size is checked right after, before any pixel is decoded.
@@ -52,12 +55,15 @@ def extract_image(data: bytes, settings: OcrSettings, on_page: Callable[[object]
 
 def _frames(image, frames: int, settings: OcrSettings) -> Iterator[tuple[object, int | None]]:
     """Each frame as a greyscale image, with the resolution it claims (None when unbelievable)."""
+    from PIL import ImageOps
+
     for n in range(frames):
         try:
             image.seek(n)
             _check_size(image.size, settings)
             dpi = image.info.get("dpi")
-            frame = image.convert("L")
+            # A phone's photo is stored sideways with a note of how to turn it; OCR reads it upright.
+            frame = (ImageOps.exif_transpose(image) if frames == 1 else image).convert("L")
         except ParseLimitError:
             raise
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt pixel data

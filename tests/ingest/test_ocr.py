@@ -165,3 +165,16 @@ def test_the_ocr_settings_are_checked_and_reach_the_reader(monkeypatch):
         Config(ocr_language="eng; rm -rf /")
     limits = factory.file_limits(Config(max_ocr_seconds=5, ocr_min_confidence=70, max_image_pixels=2_000_000))
     assert (limits.ocr.max_seconds, limits.ocr.min_confidence, limits.ocr.max_pixels) == (5, 70, 2_000_000)
+
+
+def test_a_photo_stored_sideways_is_read_upright_by_its_exif_orientation():
+    import io
+
+    from PIL import Image
+
+    sideways = page_image(PAGE_2, 200, size=(7, 3)).rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to show"
+    out = io.BytesIO()
+    sideways.save(out, "JPEG", exif=exif.tobytes())
+    assert "lighthouse keeper" in extract(".jpg", out.getvalue(), OcrSettings()).text
