@@ -26,7 +26,7 @@ from rag.ingest.archives import ZipLimits, check_zip
 from rag.ingest.cleaning import clean_text
 from rag.ingest.formats import TYPES, ZIPPED, extract, may_need_ocr, plain_title
 from rag.ingest.formats import decode as _decode
-from rag.ingest.ocr import LowConfidence, OcrNotice, OcrProgress, OcrSettings
+from rag.ingest.ocr import LowConfidence, OcrNotice, OcrProgress, OcrSettings, OcrStarted
 from rag.ingest.parse_worker import (
     DeadlineExceeded,
     MemoryLimitExceeded,
@@ -279,10 +279,9 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
-    ocr = limits.ocr if may_need_ocr(suffix, limits.ocr) else None
-    seconds = limits.max_parse_seconds + (ocr.max_seconds if ocr else 0)
+    events = _OcrEvents(source, limits.ocr.max_seconds) if may_need_ocr(suffix, limits.ocr) else None
     return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.ocr), limits,
-                                       seconds=seconds, on_event=_ocr_events(source)), limits)
+                                       events=events), limits)
 
 
 def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
@@ -294,35 +293,43 @@ def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limit
     return _parse(suffix, data, doc_id, source, ocr)
 
 
-def _ocr_events(source: str) -> Callable[[Any], None]:
-    """What the parser process reports while it reads a file by OCR, as log lines naming the file."""
-    def on_event(event: Any) -> None:
+class _OcrEvents:
+    """What the parser process reports while it reads a file by OCR, as log lines naming the
+    file; OCR's start grants the call `max_ocr_seconds` more."""
+
+    def __init__(self, source: str, ocr_seconds: float) -> None:
+        self.source, self.ocr_seconds, self.started = source, ocr_seconds, False
+
+    def __call__(self, event: Any) -> float | None:
+        if isinstance(event, OcrStarted) and not self.started:
+            self.started = True
+            return self.ocr_seconds
         if isinstance(event, OcrProgress):
-            progress_log.info("%s: OCR page %d (%d of %d)", source, event.page, event.done, event.total)
+            progress_log.info("%s: OCR page %d (%d of %d)", self.source, event.page, event.done, event.total)
         elif isinstance(event, LowConfidence):
             log.warning("%s: page %d: OCR confidence %.0f is below ocr_min_confidence (%g); indexed, but its text "
-                        "may be wrong", source, event.page, event.confidence, event.threshold)
+                        "may be wrong", self.source, event.page, event.confidence, event.threshold)
         elif isinstance(event, OcrNotice):
-            log.warning("%s: %s", source, event.message)
-    return on_event
+            log.warning("%s: %s", self.source, event.message)
+        return None
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
 # in memory: a small PDF's compressed streams expand a thousandfold, a 2 MB HTML page of nested
 # tags takes minutes, a 500 KB Word file gigabytes, and a JSONL line nested a million deep blows
 # the stack. A call costs about a millisecond more than in-process.
-def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, *, seconds: float | None = None,
-                   on_event: Callable[[Any], None] | None = None) -> Any:
+def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, *,
+                   events: _OcrEvents | None = None) -> Any:
     if _NO_PARSER_PROCESS.is_set():
-        return _in_process(func, args, on_event)
+        return _in_process(func, args, events)
     memory = limits.max_parse_memory_mb * 2**20
-    seconds = seconds or limits.max_parse_seconds
     try:
-        return _PARSER.run(func, args, seconds, memory_limit=memory, on_event=on_event)
+        return _PARSER.run(func, args, limits.max_parse_seconds, memory_limit=memory, on_event=events)
     except DeadlineExceeded:
-        if seconds > limits.max_parse_seconds:
-            raise DocumentError(f"parsing took longer than max_parse_seconds + max_ocr_seconds ({seconds:g} s) and "
-                                "was stopped; raise them to index it") from None
+        if events is not None and events.started:
+            raise DocumentError(f"parsing and OCR took longer than max_parse_seconds + max_ocr_seconds "
+                                f"({limits.max_parse_seconds + events.ocr_seconds:g} s) and were stopped; raise "
+                                "max_ocr_seconds to index it") from None
         raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
                             "was stopped; raise max_parse_seconds to index it") from None
     except MemoryLimitExceeded:
@@ -332,7 +339,7 @@ def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, *,
         # No child process here (an embedded interpreter, say): parse without a deadline.
         _NO_PARSER_PROCESS.set()
         log.warning("%s; files are parsed without a time or memory limit", exc)
-        return _in_process(func, args, on_event)
+        return _in_process(func, args, events)
     except WorkerFailed:
         raise DocumentError("the parser stopped on this file (damaged, or out of memory?)") from None
     except DocumentError:

@@ -90,6 +90,14 @@ class OcrPage:
 
 
 @dataclass(frozen=True)
+class OcrStarted:
+    """Sent from the parser process when OCR of a file begins: `pages` to read. From then on the
+    parse may take `max_ocr_seconds` more than `max_parse_seconds`."""
+
+    pages: int
+
+
+@dataclass(frozen=True)
 class OcrProgress:
     """Sent from the parser process after each page read by OCR: page `page` of the file, the
     `done`-th of the `total` pages it OCRs."""
@@ -174,6 +182,8 @@ def recognize_pages(images: Iterable, numbers: list[int], settings: OcrSettings,
     """OCR of each (image, dpi) pair in turn, numbered by `numbers`, within the deadline; after
     each page `on_page` gets an OcrProgress, and first a LowConfidence for a page under the threshold."""
     total = len(numbers)
+    if on_page is not None:
+        on_page(OcrStarted(total))
     for done, ((image, dpi), number) in enumerate(zip(images, numbers)):
         try:
             page = recognize(image, number, language=settings.language, dpi=dpi, timeout=deadline.left(done, total))

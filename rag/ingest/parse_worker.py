@@ -126,10 +126,11 @@ class Worker:
         return _status_bytes(child.pid, "VmRSS") if child is not None else 0
 
     def run(self, func: Callable[..., Any], args: tuple, timeout: float, memory_limit: int | None = None,
-            on_event: Callable[[Any], None] | None = None) -> Any:
+            on_event: Callable[[Any], float | None] | None = None) -> Any:
         """`func(*args)` in the child, its address space capped at `memory_limit` bytes (None: no
         cap); its exception is re-raised here, MemoryLimitExceeded when it ran out of memory. What
-        it `report`s is handed to `on_event` as it comes."""
+        it `report`s is handed to `on_event` as it comes; `on_event` may return seconds by which to
+        extend the deadline (OCR, once it starts, has a time limit of its own on top)."""
         request = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             child = self._child
@@ -143,8 +144,9 @@ class Worker:
                     ok, value = pickle.loads(_read_frame(child.replies, deadline))
                     if ok is not None:
                         break
-                    if on_event is not None:
-                        on_event(value)
+                    extra = on_event(value) if on_event is not None else None
+                    if extra:  # the caller grants more time for what the call has started
+                        deadline += extra
             except TimeoutError:
                 self._end_child()
                 raise DeadlineExceeded(timeout) from None
