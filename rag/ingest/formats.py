@@ -11,11 +11,13 @@ from rag.ingest.anchors import Extracted, scrub
 from rag.ingest.ocr import OcrSettings
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
-         ".docx": "docx", ".jsonl": "jsonl", ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image",
-         ".tiff": "image"}
+         ".docx": "docx", ".jsonl": "jsonl", ".epub": "epub", ".eml": "eml", ".odt": "odt", ".png": "image",
+         ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+# What one upload may be: a .jsonl corpus holds many documents and is indexed with `rag index`.
+UPLOADABLE = tuple(suffix for suffix in TYPES if suffix != ".jsonl")
 # Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
-# (rag.ingest.archives); .pptx, .xlsx, .epub and .odt belong here once they are read.
-ZIPPED = frozenset({".docx"})
+# (rag.ingest.archives); .pptx and .xlsx belong here once they are read.
+ZIPPED = frozenset({".docx", ".epub", ".odt"})
 # A plain-text file written Markdown-style: its first line may be "# Title".
 _HEADING_MARKERS = re.compile(r"^\s*#{1,6}\s+")
 
@@ -82,6 +84,18 @@ def extract(suffix: str, data: bytes, ocr: OcrSettings | None = None,
         from rag.ingest.docx import extract_docx
 
         return extract_docx(data)
+    if kind == "epub":
+        from rag.ingest.epub import extract_epub
+
+        return extract_epub(data)
+    if kind == "odt":
+        from rag.ingest.odt import extract_odt
+
+        return extract_odt(data)
+    if kind == "eml":
+        from rag.ingest.mail import extract_eml
+
+        return extract_eml(data)
     text = decode(data)
     if kind == "html":
         from rag.ingest.markup import extract_html
