@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from rag.core.errors import DocumentError, ParseLimitError
 from rag.ingest.parse_worker import die_with_parent
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 # A page whose text layer holds fewer letters and digits than this is read by OCR under
 # ocr = "auto" (a scanner's stamp or a lone page number is not the page's text).
 MIN_LAYER_CHARS = 20
@@ -152,8 +151,8 @@ class Deadline:
 
 def recognize(image, number: int, *, language: str = "eng", dpi: int | None = None,
               timeout: float | None = None) -> OcrPage:
-    """The words Tesseract reads on a Pillow image. Raises DocumentError when Tesseract is missing,
-    fails, or runs past `timeout` seconds (it is then killed)."""
+    """The words Tesseract reads on a Pillow image. Raises DocumentError when Tesseract is missing
+    or fails, TimeoutError when it runs past `timeout` seconds (it is then killed)."""
     program = tesseract_path()
     if program is None:
         raise missing_tesseract("this file")

@@ -178,3 +178,18 @@ def test_a_photo_stored_sideways_is_read_upright_by_its_exif_orientation():
     out = io.BytesIO()
     sideways.save(out, "JPEG", exif=exif.tobytes())
     assert "lighthouse keeper" in extract(".jpg", out.getvalue(), OcrSettings()).text
+
+
+def test_without_tesseract_a_scan_is_skipped_and_a_mixed_pdf_keeps_its_text_pages(monkeypatch, files, tmp_path):
+    from rag.ingest import pdf as pdf_module
+    from rag.ingest.ocr import OcrNotice
+
+    monkeypatch.setattr(pdf_module, "tesseract_path", lambda: None)
+    with pytest.raises(DocumentError, match="apt-get install tesseract-ocr"):
+        extract(".pdf", (files / "scan.pdf").read_bytes(), OcrSettings())
+    heard: list = []
+    mixed = extract(".pdf", mixed_pdf(tmp_path / "mixed.pdf", PAGE_1, PAGE_2).read_bytes(), OcrSettings(), heard.append)
+    assert "Kilwa" in mixed.text and "Amina" not in mixed.text
+    assert [e.message for e in heard if isinstance(e, OcrNotice)] == [
+        "page(s) 2 have no text layer and were not read: Tesseract is not installed "
+        "(apt-get install tesseract-ocr tesseract-ocr-eng)"]
