@@ -70,6 +70,7 @@ SECTIONS: dict[str, dict[str, str]] = {
                "follow_external_symlinks": "follow_external_symlinks"},
     "ray": {"address": "ray_address", "actors": "ray_actors"},
     "serve": {"read_only": "read_only"},
+    "watch": {"debounce_ms": "watch_debounce_ms", "quiet_ms": "watch_quiet_ms"},
 }
 # Field -> (section, key): where the deprecation note for a flat key points.
 FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
@@ -188,6 +189,11 @@ class Config:
     ray_actors: int = 0
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
+    # `rag index --watch` and `rag serve --watch`: a burst of changes (an editor's save, a folder
+    # copied in) is gathered until the folders are quiet for `watch_quiet_ms`, at the latest
+    # `watch_debounce_ms` after its first change, and then synced at once.
+    watch_debounce_ms: int = 1000
+    watch_quiet_ms: int = 200
 
     # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
     # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
@@ -344,6 +350,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "max_unzipped_mb": (1, 1_048_576),
     "max_zip_ratio": (1, 1_000_000),
     "ray_actors": (0, 4096),
+    "watch_debounce_ms": (1, 3_600_000),
+    "watch_quiet_ms": (1, 3_600_000),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}
 
