@@ -15,6 +15,7 @@ import pytest
 
 from rag.backends import local_backend
 from rag.retrieval.retriever import Retriever
+from tests.support.cli import assert_one_clear_error, run
 from tests.support.files import write
 
 WITHIN = 5.0  # seconds from a change on disk to the index answering with it
@@ -120,3 +121,15 @@ def test_a_broken_file_is_one_line_and_sigterm_stops_with_the_index_readable(wat
     assert not any("Traceback" in line for line in process.err), process.err
     assert {d.id for d in Retriever.load(index_dir, embedder=embedder).list_documents()} == {"keeper.txt", "tide.txt"}
     assert not [p.name for p in index_dir.iterdir() if p.name.startswith("tmp-")]  # nothing half-written
+
+
+def test_watching_what_cannot_be_watched_is_one_clear_line(capsys, tmp_path):
+    from rag.generators.local_server import free_port
+
+    code, _, err = run(capsys, "serve", "--index", str(tmp_path / "index"), "--port", str(free_port()),
+                       "--watch", str(tmp_path / "missing"))
+    assert_one_clear_error(code, err, "missing is not a directory")
+    write(tmp_path / "docs" / "a.txt", "Alpha.")
+    code, _, err = run(capsys, "index", "--index", str(tmp_path / "index"), "--watch", "--rebuild",
+                       str(tmp_path / "docs"))
+    assert_one_clear_error(code, err, "--watch does not combine with --rebuild")
