@@ -249,9 +249,12 @@ def _watch_index(indexer, config: Config, paths: list[str]) -> int:
         for line in batch.lines():
             print(plain(line), flush=True)
 
+    def ready() -> None:
+        indexer.embedder.encode_passages(["warm up"])  # loads the model before the first change needs it
+        print(f"watching {', '.join(map(plain, paths))} (index {config.index_dir}); Ctrl-C to stop", flush=True)
+
     watch = FolderWatch(paths, lambda: indexer.index_paths(paths, config.index_dir), show,
-                        settings=factory.watch_settings(config), ignore=[config.index_dir])
-    print(f"watching {', '.join(map(plain, paths))} (index {config.index_dir}); Ctrl-C to stop", flush=True)
+                        settings=factory.watch_settings(config), ignore=[config.index_dir], ready=ready)
     watch_until_signalled(watch, lambda: print("stopping after the batch under way (Ctrl-C again to interrupt it)",
                                                file=sys.stderr, flush=True))
     print(f"stopped watching; index {config.index_dir} is as of the last batch", flush=True)

@@ -126,8 +126,11 @@ class FolderWatch:
 
     def __init__(self, roots: Sequence[Path | str], sync: Callable[[], IndexReport],
                  on_batch: Callable[[Batch], None], *, settings: WatchSettings | None = None,
-                 ignore: Sequence[Path | str] = ()):
-        self.roots = [Path(r) for r in roots]
+                 ignore: Sequence[Path | str] = (), ready: Callable[[], object] | None = None):
+        """`ready`: runs once, after the first sync, with changes already being gathered; the
+        place to load the embedding model (a first sync with nothing new never loads it, and the
+        first change should not wait for it) and to say that the watch has begun."""
+        self.roots = [Path(os.path.abspath(r)) for r in roots]
         for root in self.roots:
             if not root.is_dir():
                 raise RagError(f"{root} is not a directory; --watch watches directories")
@@ -135,6 +138,7 @@ class FolderWatch:
         self._sync = sync
         self._on_batch = on_batch
         self._filter = ChangeFilter(self.roots, [Path(p) for p in ignore])
+        self._ready = ready
         self._skipped: set[tuple[str, str]] = set()
         self.batches = 0
 
@@ -145,24 +149,30 @@ class FolderWatch:
         except ImportError as exc:
             raise RagError(f"watching folders needs watchfiles ({exc}); install it with pip install "
                            "'rag[watch]'") from None
-        self.sync()
+        due = True  # a sync is due: the first one, or one after a folder came back
         while not stop.is_set():
             missing = self._missing()
             if missing:
                 self._wait_for(missing, stop)
-                if not stop.is_set():
-                    self.sync()
+                due = True
                 continue
+            # The watcher is live from the generator's first step on, and a sync runs between two
+            # steps: whatever changes meanwhile is kept for the next step, never missed.
             for changes in watchfiles.watch(
                     *self.roots, watch_filter=self._filter, debounce=self.settings.debounce_ms,
                     step=self.settings.quiet_ms, stop_event=stop, rust_timeout=int(ROOT_POLL_SECONDS * 1000),
                     yield_on_timeout=True, raise_interrupt=False, ignore_permission_denied=True):
-                if stop.is_set():
-                    break
-                if changes:
-                    self.sync(len(changes))
-                if self._missing():
+                if stop.is_set() or self._missing():
                     break  # a watched folder went away: the watcher saw its last event
+                if any(Path(path) in self.roots for _, path in changes):
+                    due = True  # a folder moved away and back: its old watch is not to be trusted
+                    break
+                if due or changes:
+                    self.sync(len(changes))
+                    due = False
+                    if self._ready is not None:
+                        self._ready()
+                        self._ready = None
 
     def sync(self, changes: int = 0) -> Batch:
         with _quiet_skips():

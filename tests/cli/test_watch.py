@@ -73,6 +73,7 @@ def watching(tmp_path_factory):
     process = WatchProcess(root, "docs", "index")
     try:
         process.wait_for_line("added keeper.txt", 120)  # the first sync loads the model
+        process.wait_for_line("watching docs", 30)
         yield docs, root / "index", process
     finally:
         process.stop()
