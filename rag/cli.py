@@ -255,8 +255,11 @@ def _watch_index(indexer, config: Config, paths: list[str]) -> int:
 
     watch = FolderWatch(paths, lambda: indexer.index_paths(paths, config.index_dir), show,
                         settings=factory.watch_settings(config), ignore=[config.index_dir], ready=ready)
-    watch_until_signalled(watch, lambda: print("stopping after the batch under way (Ctrl-C again to interrupt it)",
-                                               file=sys.stderr, flush=True))
+    watch_until_signalled(
+        watch, lambda: print("stopping after the batch under way (Ctrl-C again to abandon it)", file=sys.stderr,
+                             flush=True),
+        lambda: print(f"rag: abandoned the batch under way; index {config.index_dir} keeps its last committed "
+                      "version", file=sys.stderr, flush=True))
     print(f"stopped watching; index {config.index_dir} is as of the last batch", flush=True)
     return 0
 

@@ -232,17 +232,23 @@ def _quiet_skips() -> Iterator[None]:
             logging.getLogger(name).removeFilter(quiet)
 
 
-def watch_until_signalled(watch: FolderWatch, on_stop_requested: Callable[[], None]) -> None:
+def watch_until_signalled(watch: FolderWatch, on_stop_requested: Callable[[], None],
+                          on_abandon: Callable[[], None]) -> None:
     """Run `watch` in this (main) thread until Ctrl-C or SIGTERM: the first signal lets the batch
-    under way finish and stops; a second one interrupts it (the index keeps its last committed
-    version)."""
+    under way finish and stops; a second one abandons it and exits at once (130).
+
+    Abandoning is an exit, not an exception: a process that ends mid-update is what the index's
+    commit protocol is built for (the live version is the old one or the new one, and the next
+    writer sweeps the temporaries), while an exception unwinding through the update's own
+    clean-up could land between the pointer's rename and the note that it happened."""
     import signal
 
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
         if stop.is_set():
-            raise KeyboardInterrupt
+            on_abandon()
+            os._exit(130)
         stop.set()
         on_stop_requested()
 
