@@ -183,6 +183,10 @@ class FolderWatch:
             except OSError as exc:
                 batch = Batch(None, error=f"the index was not updated: {exc.strerror or exc} "
                                           f"({exc.filename or 'index'}); the watch goes on", changes=changes)
+            except Exception as exc:  # noqa: BLE001 - one batch failing must not end the watch
+                log.debug("a watch batch failed", exc_info=True)
+                batch = Batch(None, error=f"the index was not updated: unexpected {type(exc).__name__}: "
+                                          f"{str(exc)[:160]}; the watch goes on", changes=changes)
             else:
                 skipped = shown_skips(report.skipped)
                 now = {(s.path, s.reason) for s in skipped}

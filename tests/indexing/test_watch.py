@@ -175,3 +175,23 @@ def test_watching_a_file_instead_of_a_folder_is_refused(tmp_path):
 
     with pytest.raises(RagError, match="not a directory"):
         FolderWatch([write(tmp_path / "a.txt", "x")], IndexReport, print)
+
+
+def test_a_failing_sync_is_one_line_and_the_next_change_syncs_again(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    calls: list[int] = []
+
+    def sync() -> IndexReport:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(tmp_path / "index"))
+        return IndexReport()
+
+    with Watching([root], sync) as w:
+        write(root / "a.txt", "Alpha.")
+        until(lambda: len(calls) == 2, what="the failing sync")
+        write(root / "b.txt", "Beta.")
+        until(lambda: len(calls) == 3, what="the next sync")
+    failed = [line for line in w.lines() if "not updated" in line]
+    assert len(failed) == 1 and "No space left on device" in failed[0], w.lines()
