@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -1405,6 +1406,167 @@ print("bad", bad)
         o.fail(proc.stderr.strip().splitlines()[-1][:160])
     elif not proc.stdout.strip().endswith("bad 0"):
         o.fail(proc.stdout.strip().replace("\n", "; ")[:300])
+
+
+# --- watching folders: `rag index --watch` while the folder misbehaves ---
+
+WATCH_ENV = {"RAG_WATCH_DEBOUNCE_MS": "500", "RAG_WATCH_QUIET_MS": "100"}
+
+
+class Watching:
+    """`rag index CORPUS --index INDEX --watch` in the background (behind `prefix`, a command
+    that starts it), its output kept line by line; `stop()` sends SIGTERM, as a service manager does."""
+
+    def __init__(self, b: Bench, o: Outcome, corpus: Path, index: Path, prefix: tuple[str, ...] = ()):
+        self.o = o
+        self.proc = subprocess.Popen([*prefix, *RAG, "index", str(corpus), "--index", str(index), "--watch"],
+                                     cwd=corpus.parent, env={**b.env, **WATCH_ENV}, text=True, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.seen = time.monotonic()
+        self._readers = [threading.Thread(target=self._read, args=(s, k), daemon=True)
+                         for s, k in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
+        self._parser = ParserMemory(self.proc.pid).__enter__()
+
+    def _read(self, stream, kept: list[str]) -> None:
+        for line in stream:
+            kept.append(line.rstrip("\n"))
+            self.seen = time.monotonic()
+
+    def wait_for(self, words: str, timeout: float = TIMEOUT) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if any(words in line for line in self.out):
+                return True
+            time.sleep(0.05)
+        self.o.fail(f"no line saying {words!r} in {timeout:.0f} s: {self.out[-3:]} {self.err[-3:]}")
+        return False
+
+    def settle(self, quiet: float = 2.5, timeout: float = 60.0) -> None:
+        """Until nothing has been printed for `quiet` seconds: the last batch is done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - self.seen < quiet and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+            self.o.fail("did not stop within 60 s of SIGTERM")
+        for reader in self._readers:
+            reader.join(5)
+        self._parser.__exit__(None, None, None)
+        self.o.parser_mb = max(self.o.parser_mb, self._parser.peak / 2**20)
+        text = "\n".join(self.out + self.err)
+        if "Traceback (most recent call last)" in text:
+            self.o.traceback = True
+            self.o.fail("traceback: " + text.strip().splitlines()[-1][:160])
+        if code != 0:
+            self.o.fail(f"exit {code} after SIGTERM: {self.err[-1:]}")
+        self.o.key_leaks += count_key(text)
+
+    def lines_about(self, words: str) -> list[str]:
+        return [line for line in self.out if words in line]
+
+
+@contextlib.contextmanager
+def watching(b: Bench, o: Outcome, name: str, prefix: tuple[str, ...] = ()) -> Iterator[tuple[Watching, Path, Path]]:
+    corpus, index = b.fresh(name)
+    w = Watching(b, o, corpus, index, prefix)
+    try:
+        if w.wait_for("watching"):  # the first sync is done and the model loaded
+            yield w, corpus, index
+    finally:
+        w.stop()
+    if not o.traceback:
+        o.notes += [line for line in w.out if line][-4:]  # what it said, for the report
+    b.check_index(o, index, set())
+    o.leftovers += [str(p) for p in corpus.rglob("*") if p.name.startswith("tmp-")]
+
+
+def out_of_step(o: Outcome, corpus: Path, index: Path) -> None:
+    """The index must hold exactly what the folder holds now, text for text (the check a fresh
+    `rag index` makes, without loading a model): nothing lost, nothing left behind."""
+    from rag.index.store import IndexStore
+    from rag.indexing.indexer import content_hash
+    from rag.ingest.loaders import load_documents
+
+    on_disk = {d.id: content_hash(d) for d in load_documents([corpus]).documents}
+    indexed = {doc_id: meta["hash"] for doc_id, meta in IndexStore(index).read_manifest().documents.items()}
+    lost = sorted(d for d in on_disk if d not in indexed)
+    stale = sorted(d for d in indexed if on_disk.get(d) != indexed[d])
+    if lost:
+        o.lost += len(lost)
+        o.fail(f"not indexed: {lost[:3]}")
+    if stale:
+        o.fail(f"indexed but gone or changed on disk: {stale[:3]}")
+
+
+@case("watch", "files deleted while the watch reads them (20, 0-190 ms after they appear)")
+def _watch_deleted_while_read(b: Bench, o: Outcome) -> None:
+    with watching(b, o, "watch-deleted") as (w, corpus, index):
+        for i in range(20):
+            write(corpus / f"flash-{i}.txt", f"Flash note {i}. " * 300)  # 4 KB, a few chunks
+            time.sleep(i / 100)
+            (corpus / f"flash-{i}.txt").unlink()
+        w.settle()
+        out_of_step(o, corpus, index)
+
+
+@case("watch", "a file rewritten every 100 ms for 3 s")
+def _watch_changing_file(b: Bench, o: Outcome) -> None:
+    with watching(b, o, "watch-changing") as (w, corpus, index):
+        before = len(w.out)
+        for i in range(30):
+            write(corpus / "live.txt", f"Reading {i} of the tide gauge is {i * 7} centimetres.")
+            time.sleep(0.1)
+        w.settle()
+        out_of_step(o, corpus, index)
+        batches = len(w.out) - before
+        if batches > 8:
+            o.fail(f"{batches} syncs for 3 s of writes: the debounce did not gather them")
+        o.notes.append(f"{batches} syncs for 30 writes")
+
+
+@case("watch", "the watched folder removed, then put back")
+def _watch_folder_removed(b: Bench, o: Outcome) -> None:
+    with watching(b, o, "watch-removed") as (w, corpus, index):
+        expected = indexed_documents(index)
+        shutil.move(corpus, corpus.with_name("away"))
+        if w.wait_for("is gone", 10):
+            b.check_index(o, index, expected)  # unmounted for a moment: nothing dropped
+            if len(w.lines_about("is gone")) != 1:
+                o.fail(f"not one line: {w.lines_about('is gone')}")
+        shutil.move(corpus.with_name("away"), corpus)
+        write(corpus / "back.txt", "The folder came back with a note about the harbour.")
+        w.wait_for("added back.txt", 15)
+        w.settle()
+        out_of_step(o, corpus, index)
+
+
+@case("watch", "a file the watch may not read (permission denied)")
+def _watch_permission_denied(b: Bench, o: Outcome) -> None:
+    # Root reads any file: the watch then runs without the capabilities that let it, so the mode bits hold.
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    with watching(b, o, "watch-denied", prefix) as (w, corpus, index):
+        secret = write(corpus / "private.txt", "Salaries for next year.")
+        secret.chmod(0o000)
+        if w.wait_for("private.txt", 10) and len(w.lines_about("private.txt")) != 1:
+            o.fail(f"not one line: {w.lines_about('private.txt')}")
+        write(corpus / "after.txt", "Written after the unreadable file: still indexed.")
+        w.wait_for("added after.txt", 10)
+        if "private.txt" in indexed_documents(index):
+            o.fail("an unreadable file was indexed")
+        secret.chmod(0o644)  # readable again: the next change brings it in
+        write(corpus / "after.txt", "Written after the unreadable file, then edited.")
+        w.wait_for("added private.txt", 10)
 
 
 # --- the web page, as a program (not the page) calls it ---

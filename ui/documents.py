@@ -19,6 +19,9 @@ from ui.render import safe
 from ui.uploads import UploadCache
 
 log = logging.getLogger("rag.ui")
+# While the server watches folders, each open page asks this often whether the index changed
+# (a look at which version is live), and redraws its list only when it did.
+WATCH_REFRESH_SECONDS = 2.0
 
 
 def library_html(docs: list[DocumentInfo]) -> str:
@@ -60,6 +63,22 @@ def chosen_id(value: object) -> str | None:
     return value
 
 
+def _follow_index(service: ChatService, listing, outputs: list) -> None:
+    """Redraw `outputs` with `listing()` when the index changes under the page (a watched folder
+    changed); between changes each tick costs a look at the live version, nothing more."""
+    shown = gr.State("")
+
+    def check(version: str):
+        now = service.index_version()
+        if now == version:
+            return *(gr.skip() for _ in outputs), version
+        drawn = listing()
+        return *(drawn if isinstance(drawn, tuple) else (drawn,)), now
+
+    gr.Timer(WATCH_REFRESH_SECONDS).tick(check, shown, [*outputs, shown], api_visibility="private",
+                                         show_progress="hidden")
+
+
 def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | None = None) -> None:
     """Lay the panel out inside `app` (call within its `with` block) and wire its events. `cache`:
     where the page's uploads arrive; each is deleted from it once stored or refused."""
@@ -73,6 +92,8 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
         if service.read_only:
             gr.Markdown("This server is read-only: documents cannot be added or removed here.",
                         elem_id="read-only-note")
+            if service.watching:
+                _follow_index(service, lambda: listing()[0], [docs_list])
             app.load(lambda: listing()[0], None, docs_list, api_visibility="private")
             return
         # No file_types filter (and a transport limit above the upload limit, in app.py): a wrong
@@ -88,6 +109,8 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             question = gr.HTML(elem_id="confirm-text")
             confirm = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove")
             cancel = gr.Button("Cancel", elem_id="cancel-remove")
+        if service.watching:
+            _follow_index(service, listing, [docs_list, chosen])
 
     def on_upload(uploaded, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
         lines = []

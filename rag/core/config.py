@@ -78,6 +78,7 @@ SECTIONS: dict[str, dict[str, str]] = {
             "max_redirects": "web_max_redirects", "max_page_mb": "web_max_page_mb", "host_delay": "web_host_delay",
             "content_types": "web_content_types", "max_sitemap_urls": "web_max_sitemap_urls"},
     "serve": {"read_only": "read_only"},
+    "watch": {"debounce_ms": "watch_debounce_ms", "quiet_ms": "watch_quiet_ms"},
 }
 # Field -> (section, key): where the deprecation note for a flat key points.
 FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
@@ -227,6 +228,11 @@ class Config:
 
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
+    # `rag index --watch` and `rag serve --watch`: a burst of changes (an editor's save, a folder
+    # copied in) is gathered until the folders are quiet for `watch_quiet_ms`, at the latest
+    # `watch_debounce_ms` after its first change, and then synced at once.
+    watch_debounce_ms: int = 1000
+    watch_quiet_ms: int = 200
 
     # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
     # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
@@ -404,6 +410,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "web_max_page_mb": (1, 10_240),
     "web_host_delay": (0.0, 3600.0),
     "web_max_sitemap_urls": (1, 1_000_000),
+    "watch_debounce_ms": (1, 3_600_000),
+    "watch_quiet_ms": (1, 3_600_000),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds", "web_connect_timeout", "web_read_timeout",
                "web_max_fetch_seconds", "max_ocr_seconds"}
