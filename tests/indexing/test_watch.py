@@ -66,7 +66,7 @@ def test_editor_temporaries_hidden_files_and_the_index_start_no_work(tmp_path):
     keep = ChangeFilter([root], ignore=[index])
     for name in ("notes.txt.swp", ".notes.txt.swp", "notes.txt~", "report.pdf.part", "~$report.docx", "#notes.md#",
                  ".#notes.md", "4913", ".hidden.txt", "uploads/.report.pdf.part", "uploads/.old.txt.removing",
-                 ".git/HEAD", "idx/CURRENT", "picture.png", "sub/.cache/page.html"):
+                 ".git/HEAD", "idx/CURRENT", "clip.mp4", "sub/.cache/page.html"):
         write(root / name, "x")
         assert not keep(None, str(root / name)), name
     for name in ("notes.txt", "sub/report.md", "page.HTML"):
