@@ -174,3 +174,28 @@ def test_milvus_names_never_collide():
     assert len(mapped) == len(names)
     assert not mapped & catalogues
     assert "rag_chunks_docs" not in mapped | catalogues  # the default collection's catalogue
+
+
+# --- the library: collection= ---
+
+def test_pipeline_load_takes_a_collection(setup, shared_model):
+    from rag.app.pipeline import Pipeline
+
+    config, collections = setup
+    collections.create("trains").upload("trains.txt", TRAINS["trains.txt"].encode())
+    answer = Pipeline.load(config=config, collection="trains").ask("When did the Shinkansen open?")
+    assert "1964" in answer.text and {c.doc_id for c in answer.citations} == {"uploads/trains.txt"}
+    assert Pipeline.load(config=config).ask("When did the Shinkansen open?").abstained  # the default one
+    with pytest.raises(CollectionNotFoundError):
+        Pipeline.load(config=config, collection="nope")
+    with pytest.raises(CollectionNameError):
+        Pipeline.load(config=config, collection="../etc")
+
+
+def test_indexing_a_folder_holding_the_collections_reads_none_of_them(tmp_path, embedder):
+    # The collections kept inside the corpus: their indexes and uploads are not the corpus's documents.
+    corpus = write_docs(tmp_path / "corpus", BIRDS)
+    config = Config(index_dir=tmp_path / "index", collections_dir=str(corpus / "collections"))
+    Collections(config, embedder=embedder).create("trains").upload("trains.txt", TRAINS["trains.txt"].encode())
+    report = factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
+    assert report.added == ["birds.txt"] and not report.skipped
