@@ -644,6 +644,44 @@ def _rewritten_names(b: Bench, o: Outcome) -> None:
     o.leftovers += [str(p) for p in leftovers(corpus, index)]
 
 
+@case("data loss", "a collection removed with a person's file in its folder; the default index kept")
+def _collection_removed(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("collections")
+    expected = indexed_documents(index)
+    other = write(b.work / "collections-docs" / "b.txt", "The beacon on the southern cape is kept by Halima.")
+    b.rag(o, "index", str(other.parent), "--index", str(index), "--collection", "team")
+    folder = index.parent / "collections" / "team"
+    if indexed_documents(folder / "index") != {"b.txt"}:
+        o.fail(f"the collection holds {sorted(indexed_documents(folder / 'index'))}, not b.txt")
+    notes = write(folder / "notes.md", "a person's notes")
+    b.expect_error(o, b.rag(o, "collections", "remove", "team", "--index", str(index)), "--yes")
+    b.expect_error(o, b.rag(o, "collections", "remove", "default", "--yes", "--index", str(index)), "default")
+    b.rag(o, "collections", "remove", "team", "--yes", "--index", str(index))
+    if not notes.is_file() or notes.read_text() != "a person's notes":
+        o.lost += 1
+        o.fail("the person's file in the collection's folder went with it")
+    if (folder / "index").exists():
+        o.fail("the collection's index outlived its removal")
+    b.check_index(o, index, expected)
+
+
+@case("data loss", "collection names that climb out (../x, a/b) and a collections folder rag did not make")
+def _collection_names(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("collection-names")
+    before = tree(b.work)
+    for name in ("../escape", "a/b", "/tmp/abs", ".", "Team"):
+        b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(index), "--collection", name),
+                       "not a collection name")
+    if tree(b.work) != before:
+        o.fail(f"a refused name changed files: {sorted(set(tree(b.work)) ^ set(before))[:5]}")
+    theirs = write(b.work / "their-folder" / "thesis.tex", "a person's thesis")
+    b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(index), "--collection", "t",
+                            env={"RAG_COLLECTIONS_DIR": str(theirs.parent)}), str(theirs.parent))
+    if sorted(p.name for p in theirs.parent.iterdir()) != ["thesis.tex"] or theirs.read_text() != "a person's thesis":
+        o.lost += 1
+        o.fail("a folder rag did not make was written into")
+
+
 # --- secrets: a hosted endpoint that echoes the key everywhere ---
 
 def _hosted(mode: str, *extra: str):
