@@ -136,17 +136,23 @@ class Collections:
 
     def service(self, name: str) -> ChatService:
         """The service answering from collection `name` (made once, then kept)."""
-        with self._lock:
-            if not self.exists(name):
+        if not self.exists(name):
+            with self._lock:
                 stale = self._services.pop(name, None)  # removed by another process
-                if stale is not None:
-                    stale.close()
-                raise not_found(name)
+            if stale is not None:
+                stale.close()
+            raise not_found(name)
+        with self._lock:
             service = self._services.get(name)
-            if service is None:
-                service = ChatService(self.config_for(name), embedder=self.embedder)
-                self._services[name] = service
+        if service is not None:
             return service
+        # Made outside the lock: loading one collection's index does not hold up questions to others.
+        made = ChatService(self.config_for(name), embedder=self.embedder)
+        with self._lock:
+            service = self._services.setdefault(name, made)
+        if service is not made:  # another thread made it first
+            made.close()
+        return service
 
     # --- changing ---
 
@@ -170,8 +176,12 @@ class Collections:
                 folder.claim()
                 with folder.lock():
                     folder.record(INDEX_DIR, UPLOAD_DIR)
-            # An empty index: the collection answers at once, and its model is fixed from the start.
-            factory.indexer(config, self.embedder).sync([], config.index_dir)
+            try:
+                # An empty index: the collection answers at once, and its model is fixed from the start.
+                factory.indexer(config, self.embedder).sync([], config.index_dir)
+            except BaseException:
+                self._forget(name, config)  # no half-made collection is listed
+                raise
             return self.service(name)
 
     def delete(self, name: str) -> None:
@@ -185,7 +195,11 @@ class Collections:
             service = self._services.pop(name, None)
             if service is not None:
                 service.close()
-            config = self.config_for(name)
+            self._forget(name, self.config_for(name))
+
+    def _forget(self, name: str, config: Config) -> None:
+        """Delete what rag made for collection `name`, and its name."""
+        with self._lock:
             if config.backend == "milvus":
                 factory.backend(config).drop()
             with self._owned.lock():

@@ -199,3 +199,27 @@ def test_indexing_a_folder_holding_the_collections_reads_none_of_them(tmp_path, 
     Collections(config, embedder=embedder).create("trains").upload("trains.txt", TRAINS["trains.txt"].encode())
     report = factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
     assert report.added == ["birds.txt"] and not report.skipped
+
+
+def test_a_collection_whose_index_cannot_be_made_is_not_listed(setup, monkeypatch):
+    _, collections = setup
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("rag.indexing.indexer.Indexer.sync", full_disk)
+    with pytest.raises(OSError):
+        collections.create("half")
+    assert collections.names() == ["default"]
+    assert not (collections.root / "half").exists()
+
+
+def test_concurrent_first_lookups_share_one_service(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, collections = setup
+    collections.create("a")
+    fresh = Collections(collections.config, embedder=collections.embedder)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: fresh.service("a"), range(8)))
+    assert len({id(s) for s in got}) == 1
