@@ -223,3 +223,12 @@ def test_concurrent_first_lookups_share_one_service(setup):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda _: fresh.service("a"), range(8)))
     assert len({id(s) for s in got}) == 1
+
+
+@pytest.mark.parametrize("where", ["index", "index/collections", "."])
+def test_collections_dir_may_not_overlap_the_index(tmp_path, embedder, where):
+    from rag.core.errors import ConfigError
+
+    config = Config(index_dir=tmp_path / "index", collections_dir=str(tmp_path / where))
+    with pytest.raises(ConfigError, match="overlap"):
+        Collections(config, embedder=embedder)

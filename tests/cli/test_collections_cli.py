@@ -99,3 +99,15 @@ def test_collection_mistakes_are_one_clear_line(tmp_path, capsys, monkeypatch, a
     code, _, err = run(capsys, *args)
     assert_one_clear_error(code, err, message)
     assert not (tmp_path / ".rag" / "collections" / "a").exists()  # no name is made when one is bad
+
+
+def test_docs_remove_in_a_collection_deletes_its_uploaded_file(two, capsys, tmp_path, embedder):
+    from rag.app.collections import Collections
+    from rag.core.config import Config
+
+    Collections(Config(), embedder=embedder).service("trains").upload("tgv.txt", b"The TGV first ran in 1981.")
+    stored = tmp_path / ".rag" / "collections" / "trains" / "uploads" / "tgv.txt"
+    assert stored.is_file()
+    code, out, err = run(capsys, "docs", "remove", "uploads/tgv.txt", "--collection", "trains")
+    assert code == 0 and "removed uploads/tgv.txt" in out, err
+    assert not stored.exists()
