@@ -232,3 +232,23 @@ def test_collections_dir_may_not_overlap_the_index(tmp_path, embedder, where):
     config = Config(index_dir=tmp_path / "index", collections_dir=str(tmp_path / where))
     with pytest.raises(ConfigError, match="overlap"):
         Collections(config, embedder=embedder)
+
+
+def test_on_milvus_each_collection_is_its_own_milvus_collection(tmp_path, embedder):
+    from tests.conftest import backend_config
+
+    config = backend_config(Config(index_dir=tmp_path / ".rag" / "index"), "milvus", tmp_path)
+    factory.indexer(config, embedder).index_paths([write_docs(tmp_path / "corpus", BIRDS)])
+    collections = Collections(config, embedder=embedder)
+    collections.create("team-a").upload("trains.txt", TRAINS["trains.txt"].encode())
+
+    answer = _answer(collections, "team-a", "When did the Shinkansen open?")
+    assert "1964" in answer.text and {c.doc_id for c in answer.citations} == {"uploads/trains.txt"}
+    assert _answer(collections, "default", "When did the Shinkansen open?").abstained
+    assert collections.info("team-a").where.endswith("collection rag_chunks__team_ha")
+    client = factory.backend(config).client
+    assert client.has_collection("rag_chunks__team_ha") and client.has_collection("rag_chunks__team_ha_docs")
+
+    collections.delete("team-a")
+    assert not client.has_collection("rag_chunks__team_ha") and not client.has_collection("rag_chunks__team_ha_docs")
+    assert client.has_collection("rag_chunks") and collections.names() == ["default"]
