@@ -41,7 +41,14 @@ from rag.core.collections import (
     not_found,
 )
 from rag.core.config import Config
-from rag.core.errors import CollectionError, CollectionExistsError, ConfigError, IndexNotFoundError, NotOwnedError
+from rag.core.errors import (
+    CollectionError,
+    CollectionExistsError,
+    ConfigError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    NotOwnedError,
+)
 from rag.embedders import Embedder
 from rag.indexing.uploads import UPLOAD_DIR
 from rag.safety.ownership import OwnedDir
@@ -106,12 +113,19 @@ class Collections:
     def exists(self, name: str) -> bool:
         if name == DEFAULT_COLLECTION:
             return True
-        return is_name(name) and name in self._named()
+        return is_name(name) and name in self._listed() and (self.root / name).is_dir()
 
     def _named(self) -> list[str]:
+        return [n for n in self._listed() if is_name(n) and (self.root / n).is_dir()]
+
+    def _listed(self) -> dict:
+        """The collections folder's ledger: the names rag created there (none without one)."""
         if self._owned.kind_on_disk() != ROOT_KIND:
-            return []
-        return [n for n in self._owned.entries() if is_name(n) and (self.root / n).is_dir()]
+            return {}  # no ledger, or a damaged one: it proves nothing (creating or removing says so)
+        try:
+            return self._owned.entries()
+        except IndexCorruptError:
+            return {}
 
     def index_dir(self, name: str) -> Path:
         """The index directory of collection `name` (whether or not it exists yet)."""
