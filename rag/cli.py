@@ -219,15 +219,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     for p in paths:
         if not Path(p).exists():
             raise RagError(f"{p} does not exist; give a file or directory of documents")
-    embedder = None
+    embedder, create = None, None
     if args.collection is not None:
         from rag.app.collections import Collections
         from rag.indexing.uploads import UPLOAD_DIR
 
         collections = Collections(base)
         if not collections.exists(args.collection):
-            collections.create(args.collection)
-            print(f"created collection {args.collection}")
+            create = collections.create
         embedder = collections.embedder
         if args.paths and (Path(config.corpus_dir) / UPLOAD_DIR).is_dir():
             # What was uploaded to the collection stays in it when other folders are indexed into
@@ -246,17 +245,28 @@ def cmd_index(args: argparse.Namespace) -> int:
     loggers = [logging.getLogger(name) for name in ("rag.ingest.loaders", "rag.indexing.indexer")]
     for logger in loggers:
         logger.addFilter(hold)
-    try:
+    reports = []
+
+    def build(target: Config) -> None:
         ray = None
-        if args.ray is not None or config.ray_address.strip():
-            ray = factory.ray_indexing(config)
-        report = factory.indexer(config, embedder, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
-                                             show_progress=sys.stderr.isatty())
+        if args.ray is not None or target.ray_address.strip():
+            ray = factory.ray_indexing(target)
+        reports.append(factory.indexer(target, embedder, ray=ray).index_paths(
+            paths, target.index_dir, rebuild=args.rebuild, show_progress=sys.stderr.isatty()))
+
+    try:
+        if create is not None:  # the collection's first version is this index, or it is not made
+            create(args.collection, build=build)
+        else:
+            build(config)
     finally:
         for logger in loggers:
             logger.removeFilter(hold)
         for line in skipped:
             print(plain(line), file=sys.stderr)
+    report = reports[0]
+    if create is not None:
+        print(f"created collection {args.collection}")
     print(f"index {report.index_dir}: {report.summary()}")
     if args.merge and config.backend == "milvus":
         print(f"index {report.index_dir}: Milvus merges its segments itself (compaction); nothing to do")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -170,8 +171,10 @@ class Collections:
 
     # --- changing ---
 
-    def create(self, name: str) -> ChatService:
-        """A new, empty collection (it answers that the documents don't say until some are added)."""
+    def create(self, name: str, *, build: Callable[[Config], object] | None = None) -> ChatService:
+        """A new collection: empty (it answers that the documents don't say until some are added),
+        or, with `build`, holding what `build(its config)` indexes first (`rag index --collection`).
+        Whatever fails on the way, no half-made collection is left listed."""
         check_name(name)
         if name == DEFAULT_COLLECTION:
             raise CollectionExistsError(f"the collection {name!r} always exists; choose another name")
@@ -191,8 +194,10 @@ class Collections:
                 with folder.lock():
                     folder.record(INDEX_DIR, UPLOAD_DIR)
             try:
-                # An empty index: the collection answers at once, and its model is fixed from the start.
-                factory.indexer(config, self.embedder).sync([], config.index_dir)
+                if build is not None:
+                    build(config)
+                else:  # an empty index: the collection answers at once, its model fixed from the start
+                    factory.indexer(config, self.embedder).sync([], config.index_dir)
             except BaseException:
                 self._forget(name, config)  # no half-made collection is listed
                 raise

@@ -26,6 +26,7 @@ def two(tmp_path, capsys, shared_model, monkeypatch):
 
 def test_index_with_a_collection_creates_it_beside_the_default_index(two, tmp_path):
     assert "created collection trains" in two
+    assert "1 added" in two and "segments" not in two  # its first version is this index, not an empty one
     assert (tmp_path / ".rag" / "collections" / "trains" / "index" / "CURRENT").is_file()
     assert (tmp_path / ".rag" / "index" / "CURRENT").is_file()
 
@@ -111,3 +112,14 @@ def test_docs_remove_in_a_collection_deletes_its_uploaded_file(two, capsys, tmp_
     code, out, err = run(capsys, "docs", "remove", "uploads/tgv.txt", "--collection", "trains")
     assert code == 0 and "removed uploads/tgv.txt" in out, err
     assert not stored.exists()
+
+
+def test_a_new_collection_whose_first_index_fails_is_not_made(tmp_path, capsys, shared_model, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.pdf").write_bytes(b"not a pdf")
+    code, _, err = run(capsys, "index", str(tmp_path / "bad"), "--collection", "new")
+    assert code == 1 and "no readable documents" in err
+    assert not (tmp_path / ".rag" / "collections" / "new").exists()
+    code, out, _ = run(capsys, "collections", "--json")
+    assert [c["name"] for c in json.loads(out)] == ["default"]
