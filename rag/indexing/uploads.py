@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.core.errors import DocumentError
+from rag.core.errors import DocumentError, RagError
 from rag.core.records import Document
-from rag.ingest.loaders import load_text_document
+from rag.ingest.loaders import load_upload
 from rag.safety.ownership import OwnedDir, write_error
 
 if TYPE_CHECKING:
@@ -70,12 +70,14 @@ class Ingested:
     path: Path
     chunks: int  # the document's chunks in the index (embedded now, or already there unchanged)
     replaced: bool = False  # an earlier upload of the same name was replaced
+    attachments: int = 0  # an e-mail's attachments indexed as documents of their own
 
     def status(self) -> str:
         """One line for people: what happened to the upload."""
         s = "" if self.chunks == 1 else "s"
         what = f"replaced the earlier version of {self.document.id}" if self.replaced else "indexed"
-        return f"{self.document.id}: {what} ({self.chunks} chunk{s})"
+        extra = f", with {self.attachments} attachment{'' if self.attachments == 1 else 's'}" if self.attachments else ""
+        return f"{self.document.id}: {what} ({self.chunks} chunk{s}{extra})"
 
 
 class UploadFolder:
@@ -207,9 +209,11 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
     original = _base_name(name) or "upload"
     folder = UploadFolder(corpus_dir)
 
-    def parse(filename: str) -> Document:
-        return load_text_document(original, data, doc_id=filename, max_bytes=max_bytes,
-                                  limits=indexer.settings.limits)
+    def parse(filename: str) -> list[Document]:
+        # The file's own document is read under its bare name, so a title made from the name is
+        # the name; an e-mail's attachments are named after the id the file will have.
+        return load_upload(original, data, doc_id=filename if not original.lower().endswith(".eml")
+                           else f"{UPLOAD_DIR}/{filename}", max_bytes=max_bytes, limits=indexer.settings.limits)
 
     expected = folder.name_for(original)[0]  # read without the lock: parsing may take a while
     parsed = parse(expected)
@@ -225,8 +229,11 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
         if filename != expected:  # another upload took the name meanwhile
             parsed = parse(filename)
         doc_id = f"{UPLOAD_DIR}/{filename}"
-        document = Document(id=doc_id, title=parsed.title, text=parsed.text, source=str(target),
-                            metadata={**parsed.metadata, "path": doc_id})
+        own, attachments = parsed[0], parsed[1:]
+        document = Document(id=doc_id, title=own.title, text=own.text, source=str(target),
+                            metadata={**own.metadata, "path": doc_id})
+        # A replaced e-mail's attachments that the new version no longer has leave with it.
+        gone = _attachments_of(indexer, index_dir, doc_id) - {a.id for a in attachments}
         part = folder.root / f".{filename}{PART}"
         # Listed before they exist, so whatever a crash leaves behind is known to be ours.
         folder.owned.record(part.name)
@@ -239,7 +246,8 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
 
         try:
             _write_synced(part, data)
-            report = indexer.sync([document], index_dir, remove_missing=False, on_commit=store)
+            report = indexer.sync([document, *attachments], index_dir, remove_missing=False, remove=sorted(gone),
+                                  on_commit=store)
             over = [s for s in report.skipped if s.doc_id == doc_id]
             if over:  # over a per-file limit (max_file_chunks): not indexed, so not stored either
                 raise DocumentError(f"{original}: {over[0].reason}")
@@ -251,7 +259,19 @@ def ingest(name: str, data: bytes, *, corpus_dir: Path, index_dir: Path, indexer
             raise
         finally:
             folder.owned.delete(part.name)
-    return Ingested(document, target, report.document_chunks.get(doc_id, report.embedded_chunks), replaced)
+    chunks = sum(report.document_chunks.get(d.id, 0) for d in (document, *attachments))
+    return Ingested(document, target, chunks or report.embedded_chunks, replaced,
+                    attachments=len([a for a in attachments if a.id in report.document_chunks]))
+
+
+def _attachments_of(indexer: Indexer, index_dir: Path, doc_id: str) -> set[str]:
+    """The indexed documents read from the stored file `doc_id` besides its own (an e-mail's attachments)."""
+    try:
+        indexed = indexer.backend(index_dir).read_manifest().documents
+    except RagError:
+        return set()
+    return {d for d, entry in indexed.items()
+            if d != doc_id and (entry.get("metadata") or {}).get("corpus_file") == doc_id}
 
 
 def _base_name(name: str) -> str:

@@ -123,6 +123,21 @@ def load_text_document(name: str, data: bytes, *, doc_id: str | None = None,
     return _parse_within_limits(suffix, data, doc_id or Path(name).name, name, limits or FileLimits())
 
 
+def load_upload(name: str, data: bytes, *, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                limits: FileLimits | None = None) -> list[Document]:
+    """The documents of one uploaded file under the id `doc_id`: the file's own first, then, for
+    an e-mail, each attachment read as `rag index` reads it (an attachment that cannot be read is
+    logged and left out). Raises DocumentError when the file itself cannot be read."""
+    limits = limits or FileLimits()
+    if Path(name).suffix.lower() != ".eml":
+        return [load_text_document(name, data, doc_id=doc_id, max_bytes=max_bytes, limits=limits)]
+    _check_suffix(name)
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name}: file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+    docs, _ = _load_mail(data, doc_id, doc_id, max_bytes, limits)
+    return docs
+
+
 @dataclass(frozen=True)
 class _Problem:
     """Why a directory entry is not read, and whether its indexed version should stay."""
