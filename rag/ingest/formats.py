@@ -9,10 +9,10 @@ from rag.core.errors import DocumentError
 from rag.ingest.anchors import Extracted, scrub
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
-         ".docx": "docx", ".jsonl": "jsonl"}
+         ".docx": "docx", ".jsonl": "jsonl", ".xlsx": "xlsx", ".csv": "csv", ".tsv": "tsv", ".pptx": "pptx"}
 # Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
-# (rag.ingest.archives); .pptx, .xlsx, .epub and .odt belong here once they are read.
-ZIPPED = frozenset({".docx"})
+# (rag.ingest.archives); .epub and .odt belong here once they are read.
+ZIPPED = frozenset({".docx", ".xlsx", ".pptx"})
 # A plain-text file written Markdown-style: its first line may be "# Title".
 _HEADING_MARKERS = re.compile(r"^\s*#{1,6}\s+")
 
@@ -58,7 +58,10 @@ def _wide_encoding(data: bytes) -> str | None:
     return encoding if printable >= 0.95 * len(sample) else None  # else numbers stored as 16 bits
 
 
-def extract(suffix: str, data: bytes) -> Extracted:
+def extract(suffix: str, data: bytes, max_chars: int | None = None) -> Extracted:
+    """The text of a file of type `suffix`. `max_chars`: where a format read as a stream (a
+    spreadsheet) stops reading, saying so in the result's warnings; the others are read whole and
+    judged by the caller."""
     kind = TYPES.get(suffix)
     if kind == "pdf":
         from rag.ingest.pdf import extract_pdf
@@ -68,7 +71,19 @@ def extract(suffix: str, data: bytes) -> Extracted:
         from rag.ingest.docx import extract_docx
 
         return extract_docx(data)
+    if kind == "xlsx":
+        from rag.ingest.spreadsheets import extract_xlsx
+
+        return extract_xlsx(data, max_chars)
+    if kind == "pptx":
+        from rag.ingest.slides import extract_pptx
+
+        return extract_pptx(data)
     text = decode(data)
+    if kind in ("csv", "tsv"):
+        from rag.ingest.spreadsheets import extract_delimited
+
+        return extract_delimited(text, "\t" if kind == "tsv" else None, max_chars)
     if kind == "html":
         from rag.ingest.markup import extract_html
 

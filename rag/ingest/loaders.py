@@ -1,7 +1,7 @@
 """Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
 
-Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), and .jsonl corpora
-with one `{"id", "title", "text"}` document a line.
+Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), .pptx
+(python-pptx), .xlsx (openpyxl), .csv/.tsv, and .jsonl corpora with one `{"id", "title", "text"}` document a line.
 """
 
 from __future__ import annotations
@@ -266,15 +266,20 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
-    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip), limits), limits)
+    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.max_chars),
+                                      limits), limits)
+    if doc.metadata.get("partial"):
+        log.warning("%s: indexed in part: %s", source, doc.metadata["partial"])
+    return doc
 
 
-def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits) -> Document:
+def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
+                   max_chars: int | None = None) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source)
+    return _parse(suffix, data, doc_id, source, max_chars)
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
@@ -313,7 +318,7 @@ def _check_chars(doc: Document, limits: FileLimits) -> Document:
     return doc
 
 
-_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor"))
+_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor", "openpyxl", "pptx"))
 _NO_PARSER_PROCESS = threading.Event()
 
 
@@ -324,8 +329,8 @@ def _display(path: Path) -> str:
         return str(path.resolve())
 
 
-def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
-    extracted = extract(suffix, data)
+def _parse(suffix: str, data: bytes, doc_id: str, source: str, max_chars: int | None = None) -> Document:
+    extracted = extract(suffix, data, max_chars)
     cleaned = clean_text(extracted.text)
     text, anchors = locate(cleaned.text)
     text = text.rstrip()
@@ -334,6 +339,10 @@ def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
     found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
     metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
                 "type": _TYPES[suffix], "bytes": len(data)}
+    if extracted.section_breaks and extracted.sections:
+        metadata["section_breaks"] = True
+    if extracted.warnings:
+        metadata["partial"] = "; ".join(extracted.warnings)
     if extracted.pages:
         # Page n starts at page_starts[n - 1]; a page with no text starts where the next text does.
         metadata["pages"] = extracted.pages
@@ -342,7 +351,8 @@ def _parse(suffix: str, data: bytes, doc_id: str, source: str) -> Document:
     if extracted.sections:
         metadata["sections"] = [[anchors[("s", i)], s.level, s.heading] for i, s in enumerate(extracted.sections)
                                 if ("s", i) in anchors and anchors[("s", i)] < len(text)]
-    title = extracted.title or (locate(cleaned.title)[0] if cleaned.title else None)
+    from_text = locate(cleaned.title)[0] if cleaned.title and extracted.title_from_text else None
+    title = extracted.title or from_text
     title = plain_title(title or "") or Path(doc_id).stem.replace("-", " ").replace("_", " ")
     return Document(id=doc_id, title=title, text=text, source=source, metadata=metadata)
 
