@@ -19,7 +19,7 @@ from ui.render import safe
 from ui.uploads import UploadCache
 
 log = logging.getLogger("rag.ui")
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv"]
 
 
 def library_html(docs: list[DocumentInfo]) -> str:

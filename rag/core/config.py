@@ -172,7 +172,7 @@ class Config:
     max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
     max_parse_seconds: float = 30.0
     # The parser process's address space; a file that needs more is refused. Zip-based files
-    # (.docx) are refused before parsing when they would unpack to more than `max_unzipped_mb`
+    # (.docx, .pptx, .xlsx) are refused before parsing when they would unpack to more than `max_unzipped_mb`
     # or more than `max_zip_ratio` times their packed size (a decompression bomb).
     max_parse_memory_mb: int = 1024
     max_unzipped_mb: int = 256
