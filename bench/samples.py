@@ -102,9 +102,11 @@ def pptx_file(path: Path, slides: Sequence[tuple[str, str, str]], *,
 
 
 def docx_with_table(path: Path, rows: Sequence[Sequence[str]], *, before: Sequence[str] = (),
-                    after: Sequence[str] = (), heading: str = "") -> Path:
-    """A Word file: an optional heading, paragraphs, a table of `rows` (the first its header),
-    then more paragraphs."""
+                    after: Sequence[str] = (), heading: str = "", bold_header: bool = True,
+                    merged: Sequence[tuple[int, int, int, int]] = ()) -> Path:
+    """A Word file: an optional heading, paragraphs, a table of `rows` (the first its header, in
+    bold unless `bold_header` is False), then more paragraphs. `merged`: (row, column, last row,
+    last column) cells merged into one, which keeps the first cell's text."""
     import docx
 
     document = docx.Document()
@@ -113,9 +115,15 @@ def docx_with_table(path: Path, rows: Sequence[Sequence[str]], *, before: Sequen
     for text in before:
         document.add_paragraph(text)
     table = document.add_table(rows=len(rows), cols=len(rows[0]))
-    for row, values in zip(table.rows, rows):
+    for r, (row, values) in enumerate(zip(table.rows, rows)):
         for cell, value in zip(row.cells, values):
             cell.text = str(value)
+            if r == 0 and bold_header:
+                for run in cell.paragraphs[0].runs:
+                    run.bold = True
+    for top, left, bottom, right in merged:
+        keep = table.cell(top, left).text
+        table.cell(top, left).merge(table.cell(bottom, right)).text = keep
     for text in after:
         document.add_paragraph(text)
     path.parent.mkdir(parents=True, exist_ok=True)

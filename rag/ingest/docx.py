@@ -29,7 +29,8 @@ def extract_docx(data: bytes) -> Extracted:
     sections: list[Section] = []
     for block in blocks:
         if isinstance(block, Table):
-            text = "\n".join(table_lines([_row_cells(row) for row in block.rows]))
+            rows = list(block.rows)
+            text = "\n".join(table_lines([_row_cells(row) for row in rows], _marked_header(rows, block)))
             if text:
                 parts.append(text)
             continue
@@ -55,6 +56,27 @@ def _heading_level(paragraph) -> int | None:
         return 0
     m = _HEADING_STYLE.match(name.strip())
     return int(m.group(1)) if m else None
+
+
+def _marked_header(rows, table) -> bool | None:
+    """True when the first row is marked as the header (repeated on each page, or all bold);
+    otherwise None (judged by its text) for a table of three columns or more, and False for two:
+    a two-column table is as often a list of labels and values ("Harbour master | Amina Said"),
+    whose first row names nothing."""
+    if not rows:
+        return False
+    first = rows[0]
+    try:
+        props = first._tr.trPr
+        if props is not None and any(el.tag.endswith("}tblHeader") for el in props):
+            return True
+        runs = [r for c in first.cells for p in c.paragraphs for r in p.runs if r.text.strip()]
+        if runs and all(r.bold for r in runs):
+            return True
+        columns = len(table.columns)
+    except Exception:  # noqa: BLE001 - a malformed table is judged by its text
+        return None
+    return None if columns >= 3 else False
 
 
 def _row_cells(row) -> list[str]:

@@ -76,10 +76,17 @@ def _shape_lines(shapes, skip: int | None, depth: int) -> list[str]:
         elif getattr(shape, "has_table", False):
             rows = [[cell_text(cell.text) if not cell.is_spanned else "" for cell in row.cells]
                     for row in shape.table.rows]
-            lines.extend(table_lines(rows))
+            lines.extend(table_lines(rows, _first_row_is_header(shape.table)))
         elif getattr(shape, "has_text_frame", False):
             lines.extend(_paragraphs(shape.text_frame))
     return lines
+
+
+def _first_row_is_header(table) -> bool | None:
+    try:  # PowerPoint's "Header Row" box, ticked in the tables it inserts
+        return bool(table.first_row)
+    except Exception:  # noqa: BLE001 - judged by its text
+        return None
 
 
 def _position(shape) -> tuple[int, int]:

@@ -76,13 +76,18 @@ def row_line(header: Sequence[str] | None, cells: Sequence[str]) -> str:
     return PAIR.join(parts)
 
 
-def table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
-    """The lines of a whole table (Word, slides): the first non-empty row is its header when it
-    looks like one; a table that is only a header is kept as one plain line."""
+def table_lines(rows: Sequence[Sequence[str]], header: bool | None = None) -> list[str]:
+    """The lines of a whole table (Word, slides). `header`: whether the first non-empty row names
+    the columns, when the file says so (a row marked as the header, bold labels); None to judge by
+    its text (is_header). A table that is only a header is kept as one plain line."""
     rows = [r for r in rows if any(r)]
     if not rows:
         return []
-    if len(rows) > 1 and is_header(rows[0]):
-        header = list(rows[0])
-        return [line for r in rows[1:] if list(r) != header and (line := row_line(header, r))]
+    first = list(rows[0])
+    if header is None:
+        header = is_header(first)
+    else:
+        header = header and any(first) and all(len(c) <= HEADER_CELL_MAX_CHARS for c in first)
+    if len(rows) > 1 and header:
+        return [line for r in rows[1:] if list(r) != first and (line := row_line(first, r))]
     return [line for r in rows if (line := row_line(None, r))]
