@@ -35,7 +35,11 @@ def extract_pptx(data: bytes) -> Extracted:
     for number, slide in enumerate(slides, 1):
         if number > 1:
             pending += mark("p", number - 1)
-        title, lines = _slide(slide)
+        try:
+            title, lines = _slide(slide)
+        except Exception as exc:  # noqa: BLE001 - a slide's XML damaged or pointing nowhere
+            raise DocumentError(f"unreadable PowerPoint file: slide {number}: {type(exc).__name__}: "
+                                f"{str(exc)[:120]}") from None
         first_title = first_title or title
         if not title and not lines:
             continue

@@ -91,6 +91,10 @@ def extract_xlsx(data: bytes, max_chars: int | None = None) -> Extracted:
         raise DocumentError(f"unreadable Excel file: {type(exc).__name__}: {str(exc)[:120]}") from None
     try:
         return _read_book(book, max_chars)
+    except DocumentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a sheet's XML damaged past its first rows
+        raise DocumentError(f"unreadable Excel file: {type(exc).__name__}: {str(exc)[:120]}") from None
     finally:
         book.close()
 
