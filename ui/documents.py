@@ -101,7 +101,7 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             try:
                 if path.suffix.lower() not in UPLOAD_TYPES:
                     raise RagError(f"not a supported type ({path.suffix or 'no extension'}); "
-                                   "upload txt, md, html, pdf or docx files")
+                                   f"upload {', '.join(t.lstrip('.') for t in UPLOAD_TYPES)} files")
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
                     raise RagError(f"file too large ({path.stat().st_size / 1e6:.1f} MB; "
                                    f"the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")

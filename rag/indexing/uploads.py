@@ -75,7 +75,8 @@ class Ingested:
         """One line for people: what happened to the upload."""
         s = "" if self.chunks == 1 else "s"
         what = f"replaced the earlier version of {self.document.id}" if self.replaced else "indexed"
-        return f"{self.document.id}: {what} ({self.chunks} chunk{s})"
+        partial = self.document.metadata.get("partial")
+        return f"{self.document.id}: {what} ({self.chunks} chunk{s})" + (f"; in part: {partial}" if partial else "")
 
 
 class UploadFolder:

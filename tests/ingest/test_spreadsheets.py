@@ -124,3 +124,17 @@ def test_rag_index_says_how_much_of_a_long_sheet_it_read(tmp_path, monkeypatch, 
     assert line.startswith("corpus/big.csv: indexed in part: read 90 of 100,001 rows")
     code, out, _ = run(capsys, "search", "population of Town 42", "--json", "--index", "idx", "-k", "1")
     assert "Town: Town 42;" in json.loads(out)[0]["text"]
+
+
+@pytest.mark.usefixtures("shared_model")
+def test_an_uploaded_long_sheet_says_in_its_status_how_much_was_read(tmp_path, config):
+    from dataclasses import replace
+
+    from rag.app import factory
+    from rag.indexing.uploads import ingest
+
+    data = csv_file(tmp_path / "big.csv", town_rows(5_000)).read_bytes()
+    indexer = factory.indexer(replace(config, max_file_chars=6_000))
+    result = ingest("big.csv", data, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "idx", indexer=indexer)
+    assert result.status().startswith("uploads/big.csv: indexed (")
+    assert "; in part: read 68 of 5,001 rows: the text reached max_file_chars (6,000 characters)" in result.status()
