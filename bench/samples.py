@@ -129,3 +129,24 @@ def docx_with_table(path: Path, rows: Sequence[Sequence[str]], *, before: Sequen
     path.parent.mkdir(parents=True, exist_ok=True)
     document.save(str(path))
     return path
+
+
+def pdf_with_table(path: Path, rows: Sequence[Sequence], *, before: str = "", repeat_header: bool = True) -> Path:
+    """A PDF (fpdf2): a paragraph, then a ruled table of `rows` (the first its header) that runs
+    over as many pages as it needs, its header repeated on each unless `repeat_header` is False."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=9)
+    pdf.add_page()
+    if before:
+        pdf.multi_cell(0, 5, before)
+        pdf.ln(3)
+    with pdf.table(repeat_headings=1 if repeat_header else 0) as table:
+        for values in rows:
+            row = table.row()
+            for value in values:
+                row.cell(value.isoformat() if isinstance(value, dt.date) else str(value))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench.samples import docx_with_table
+from bench.samples import docx_with_table, pdf_with_table, town_population, town_rows
 from rag.ingest.loaders import load_documents
 from rag.ingest.tables import is_header, row_line, table_lines
 
@@ -42,6 +42,28 @@ def test_a_two_column_table_is_a_header_only_when_marked_as_one(tmp_path):
     assert load_documents([plain]).documents[0].text == "Harbour master | Amina Said\nOpening hours | 6 am to 8 pm"
     fees = docx_with_table(tmp_path / "fees.docx", [["Berth", "Daily fee"], ["Eastern pier", "40 shillings"]])
     assert load_documents([fees]).documents[0].text == "Berth: Eastern pier; Daily fee: 40 shillings"
+
+
+@pytest.mark.parametrize("repeat_header", [True, False])
+def test_a_pdf_table_is_read_row_by_row_with_its_header_on_every_page(tmp_path, repeat_header):
+    path = pdf_with_table(tmp_path / "towns.pdf", town_rows(120), before="Figures of the towns of the valley.",
+                          repeat_header=repeat_header)
+    (doc,) = load_documents([path]).documents
+    assert doc.metadata["pages"] >= 2
+    lines = doc.text.split("\n")
+    assert lines[0] == "Figures of the towns of the valley." and lines[1] == ""
+    assert lines[2] == f"Town: Town 1; Region: Coastal; Population: {town_population(1)}; Area (km2): 5.7; Founded: 1901-02-02"
+    rows = [line for line in lines if line.startswith("Town: ")]
+    assert len(rows) == 120 and not any(line.startswith("Town Region") for line in lines)
+    page_2 = doc.metadata["page_starts"][1]
+    assert doc.text[page_2:].startswith("Town: ")  # the rows of page 2 keep the header of page 1
+
+
+def test_a_pdf_of_prose_is_read_as_before(tmp_path):
+    from ..support.document_files import velmont_pdf
+
+    (doc,) = load_documents([velmont_pdf(tmp_path / "velmont.pdf")]).documents
+    assert ": " not in doc.text.replace("Velmont Observatory Annual Report", "")
 
 
 @pytest.mark.parametrize("row, numeric, header", [
