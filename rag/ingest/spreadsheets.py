@@ -23,6 +23,7 @@ SNIFF_CHARS = 64 * 1024
 SNIFF_DELIMITERS = ",;\t|"
 _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})\"")
 _MERGE_SCAN_BLOCK = 1 << 20
+TITLE_ROWS = 5  # rows of one cell above a table that may stand before its header row
 
 
 @dataclass
@@ -58,15 +59,18 @@ def _rows_as_lines(rows: Iterable[tuple[Sequence[str], Sequence[bool] | None]], 
     """Append each row's line to `out` while the budget lasts. Rows come with, for each cell,
     whether it held a number. Returns the number of rows consumed and whether all were."""
     header: list[str] | None = None
-    seen = 0
+    seen = titles = 0
     for cells, numeric in rows:
         seen += 1
         if not any(cells):
             continue
         if header is None:
-            header = list(cells) if is_header(cells, numeric) else []
-            if header:
-                continue
+            if sum(1 for c in cells if c) < 2 and titles < TITLE_ROWS:
+                titles += 1  # a title or a note above the table ("Population by town, 2024"): a line of its own
+            else:
+                header = list(cells) if is_header(cells, numeric) else []
+                if header:
+                    continue
         if header and list(cells) == header:  # the header repeated (a sheet printed in pages)
             continue
         line = row_line(header, cells)

@@ -58,6 +58,15 @@ def test_merged_cells_formulas_dates_and_empty_sheets(tmp_path):
     assert [s[2] for s in doc.metadata["sections"]] == ["Ledger"]  # the empty sheet adds nothing
 
 
+def test_a_title_above_the_table_is_a_line_of_its_own_and_the_header_is_the_row_under_it(tmp_path):
+    path = csv_file(tmp_path / "census.csv", [["Census of the valley, 2024"], [], ["Source: county office"],
+                                              *town_rows(3)])
+    (doc,) = load_documents([path]).documents
+    lines = doc.text.split("\n")
+    assert lines[:2] == ["Census of the valley, 2024", "Source: county office"]
+    assert lines[2].startswith("Town: Town 1; Region: Coastal; Population: 10037;") and len(lines) == 5
+
+
 def test_a_sheet_without_a_header_row_is_read_as_plain_rows(tmp_path):
     path = xlsx_file(tmp_path / "readings.xlsx", {"Readings": [[1, 20.5, 3], [2, 21.25, 4]]})
     doc = load_text_document("readings.xlsx", path.read_bytes())
