@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import itertools
 import json
 import logging
 import os
@@ -930,6 +931,101 @@ def _damaged_pptx(b: Bench, o: Outcome) -> None:
 @case("bad input", "a .csv whose body is binary (NUL bytes)")
 def _binary_csv(b: Bench, o: Outcome) -> None:
     _refused_by_index(b, o, "export.csv", b"town,population\n" + bytes(range(256)) * 400, "binary file")
+# --- web pages: `rag index corpus URL` against a site on 127.0.0.1 ---
+
+WEB_ENV = {"RAG_WEB_HOST_DELAY": "0", "RAG_WEB_READ_TIMEOUT": "2", "RAG_WEB_CONNECT_TIMEOUT": "2"}
+_WEB_RUNS = itertools.count()
+
+
+def _refused_url(b: Bench, o: Outcome, url: str, *must_say: str, seconds: float = 60) -> None:
+    """`rag index` of the corpus plus `url`: the page skipped in one line saying `must_say`, the
+    corpus indexed as before, nothing lost or left behind, within `seconds`."""
+    corpus, index = b.fresh(f"web-{next(_WEB_RUNS)}")
+    expected = indexed_documents(index)
+    t0 = time.perf_counter()
+    result = b.rag(o, "index", str(corpus), url, "--index", str(index), env=WEB_ENV)
+    took = time.perf_counter() - t0
+    if took > seconds:
+        o.fail(f"took {took:.0f} s")
+    if result.code != 0:
+        o.fail(f"exit {result.code}: {result.err.strip()[:160]}")
+    lines = result.err.strip().splitlines()
+    if len(lines) != 1 or not lines[0].startswith(f"skipped {url}: "):
+        o.fail(f"not one line naming the URL: {result.err.strip()[:200]!r}")
+    for words in must_say:
+        if not any(words in line for line in lines):
+            o.fail(f"the line does not say {words!r}: {lines[:1]!r}")
+    b.check_index(o, index, expected)
+    if url in indexed_documents(index):
+        o.fail("the page was indexed")
+
+
+@case("web", "a URL that redirects forever")
+def _web_redirect_loop(b: Bench, o: Outcome) -> None:
+    from bench.samples import local_site
+
+    with local_site() as site:
+        _refused_url(b, o, site.put("/loop", location="/loop"), "web_max_redirects (5)")
+        if site.requests["/loop"] != 6:
+            o.fail(f"{site.requests['/loop']} requests to the loop, not 6")
+
+
+@case("web", "a URL that streams 5 GB of zeros")
+def _web_endless(b: Bench, o: Outcome) -> None:
+    import tracemalloc
+
+    from bench.samples import endless_zeros, local_site
+    from rag.ingest.fetch import Fetcher, FetchError, WebSettings
+
+    with local_site() as site:
+        url = site.put("/zeros", stream=endless_zeros)
+        _refused_url(b, o, url, "too large", "web_max_page_mb (20 MB)", seconds=60)
+        # The same through the library, where what it holds can be measured: the limit, not the body.
+        tracemalloc.start()
+        try:
+            with Fetcher(WebSettings(host_delay=0)) as fetcher:
+                fetcher.fetch(url)
+            o.fail("the endless body was read to its end")
+        except FetchError:
+            pass
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        if peak > 3 * WebSettings().max_page_mb:
+            o.fail(f"held {peak:.0f} MB while reading it")
+
+
+@case("web", "a server that accepts and never answers")
+def _web_silent(b: Bench, o: Outcome) -> None:
+    from bench.samples import silent_server
+
+    with silent_server() as base:
+        _refused_url(b, o, base + "/page", "timed out", seconds=30)
+
+
+@case("web", "a URL that answers 500")
+def _web_500(b: Bench, o: Outcome) -> None:
+    from bench.samples import local_site
+
+    with local_site() as site:
+        _refused_url(b, o, site.put("/broken", "upstream failed", status=500), "HTTP 500")
+
+
+@case("web", "a binary body, declared and disguised as HTML")
+def _web_binary(b: Bench, o: Outcome) -> None:
+    from bench.samples import local_site
+
+    with local_site() as site:
+        blob = os.urandom(64 * 1024)
+        _refused_url(b, o, site.put("/blob", blob, content_type="application/octet-stream"), "content type")
+        _refused_url(b, o, site.put("/blob.html", b"\x00" + blob), "binary")
+
+
+@case("web", "a page that is all navigation and footer (no main text)")
+def _web_boilerplate(b: Bench, o: Outcome) -> None:
+    from bench.samples import boilerplate_page, local_site
+
+    with local_site() as site:
+        _refused_url(b, o, site.put("/menu", boilerplate_page()), "no main text")
 
 
 @case("bad input", "UTF-16 text files, with and without a byte-order mark")
@@ -958,6 +1054,81 @@ def _numbered_pdf(b: Bench, o: Outcome) -> None:
     (doc,) = load_documents([corpus / "rows.pdf"]).documents or [None]
     if doc is None or "Row 15 value 31" not in doc.text or "Page" in doc.text:
         o.fail("rows lost, or the page-number footer kept")
+
+
+# --- e-books and e-mail ---
+
+def _book() -> bytes:
+    from bench.samples import epub_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return epub_file(Path(tmp) / "b.epub", "The Salt Road", [("The Harbour", "Ships came in at dawn.")]).read_bytes()
+
+
+def _mail(path: Path, attachments: list[tuple[str, bytes, str]]) -> bytes:
+    from bench.samples import eml_file
+
+    return eml_file(path, "Offer for the Kilwa warehouse", "The offer is attached.", attachments).read_bytes()
+
+
+def _mail_indexed(b: Bench, o: Outcome, name: str, data: bytes, *skipped: str) -> Path:
+    """`rag index` over the corpus plus the e-mail `name`: the e-mail indexed, one line for each
+    attachment in `skipped` (none for anything else), nothing lost."""
+    corpus, index = b.fresh(f"mail-{len(b.outcomes)}")
+    expected = indexed_documents(index)
+    write(corpus / name, data)
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0 or name not in indexed_documents(index):
+        o.fail(f"the e-mail was not indexed (exit {result.code}): {result.err.strip()[:160]!r}")
+    lines = [line for line in result.err.splitlines() if name in line]
+    if len(lines) != len(skipped) or any(f"attachment {a} of" not in line for a, line in zip(skipped, lines)):
+        o.fail(f"not one line per skipped attachment {skipped}: {result.err.strip()[:200]!r}")
+    b.check_index(o, index, expected)
+    return index
+
+
+@case("mail", "a corrupt .epub (cut in half)")
+def _corrupt_epub(b: Bench, o: Outcome) -> None:
+    book = _book()
+    _refused_by_index(b, o, "broken.epub", book[: len(book) // 2], "e-book")
+
+
+@case("mail", "an .epub whose chapter unpacks to 64 MB from 70 KB (zip bomb)")
+def _epub_bomb(b: Bench, o: Outcome) -> None:
+    from rag.ingest.loaders import FileLimits
+
+    bomb = zipped({"mimetype": b"application/epub+zip", "OEBPS/chapter-1.xhtml": b"<p>a</p>" * (8 * 2**20)})
+    _refused_by_index(b, o, "bomb.epub", bomb, "max_zip_ratio")
+    _parse_in_library(o, "bomb.epub", bomb, FileLimits())
+
+
+@case("mail", "an .eml with a 50 MB attachment")
+def _big_attachment(b: Bench, o: Outcome) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        mail = _mail(Path(tmp) / "big.eml", [("scan.pdf", b"%PDF-1.4\n" + bytes(50 * 2**20), "application/pdf")])
+    # Base64 makes it 68 MB, over the 50 MB a file may weigh: refused whole, before it is parsed.
+    _refused_by_index(b, o, "big.eml", mail, "file too large")
+
+
+@case("mail", "an .eml whose MIME structure is malformed (boundary never closed, bad base64)")
+def _malformed_mime(b: Bench, o: Outcome) -> None:
+    mail = (b"From: ann@example.com\r\nSubject: Broken\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="open"\r\n\r\n--open\r\nContent-Type: text/plain; '
+            b'charset="no-such-charset"\r\n\r\nThe boundary is never closed.\r\n--open\r\n'
+            b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="cut.pdf"\r\n\r\nJVBERi0x!!not-base64')
+    _mail_indexed(b, o, "broken.eml", mail, "cut.pdf")
+
+
+@case("mail", "an .eml whose PDF attachment is corrupt, beside a readable one")
+def _corrupt_attachment(b: Bench, o: Outcome) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        good = text_pdf([["The warehouse rent is 4200 euros a month."]])
+        mail = _mail(Path(tmp) / "offer.eml", [("broken.pdf", good[:70], "application/pdf"),
+                                               ("offer.pdf", good, "application/pdf")])
+    index = _mail_indexed(b, o, "offer.eml", mail, "broken.pdf")
+    if "offer.eml#offer.pdf" not in indexed_documents(index):
+        o.fail("the readable attachment beside the corrupt one was not indexed")
 
 
 # --- no traceback anywhere ---

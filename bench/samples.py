@@ -1,14 +1,340 @@
-"""Real sample files of each format, sized by a parameter, for the tests, the fault bench and the
-readers benchmark. Each builder writes a file to `path` and returns the path."""
+"""Builders of real sample files (and, for web pages, a small site served on 127.0.0.1), shared by
+the tests, the fault bench and the readers benchmark. Each format's builders are one block."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
-from collections.abc import Sequence
+import hashlib
+import html
+import http.server
+import socket
+import threading
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, formatdate
+from html import escape
 from pathlib import Path
 
-# --- spreadsheets (.xlsx, .csv, .tsv), slides (.pptx), Word tables ---
+# --- web pages ---
+
+_BOILERPLATE_NAV = ('<nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li>'
+                    '<li><a href="/about">About us</a></li><li><a href="/contact">Contact</a></li></ul></nav>')
+_BOILERPLATE_FOOT = ('<footer><p>Copyright 2024 Harbour Press. All rights reserved.</p>'
+                     '<a href="/privacy">Privacy policy</a> <a href="/cookies">Cookie settings</a></footer>')
+
+
+def html_page(title: str, paragraphs: list[str], *, date: str | None = None, headings: list[str] | None = None) -> str:
+    """A news-style page: navigation, a cookie banner and a footer around an <article> holding an
+    <h1> title and `paragraphs` (each after the matching entry of `headings`, if given, as <h2>)."""
+    body = []
+    for i, text in enumerate(paragraphs):
+        if headings and i < len(headings) and headings[i]:
+            body.append(f"<h2>{html.escape(headings[i])}</h2>")
+        body.append(f"<p>{html.escape(text)}</p>")
+    meta = f'<meta property="article:published_time" content="{html.escape(date)}">' if date else ""
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)} | Harbour Press</title>"
+            f"{meta}</head><body>{_BOILERPLATE_NAV}<div class=\"cookie-banner\">We use cookies. Accept all.</div>"
+            f"<main><article><h1>{html.escape(title)}</h1>{''.join(body)}</article></main>{_BOILERPLATE_FOOT}"
+            "</body></html>")
+
+
+def boilerplate_page() -> str:
+    """A page with navigation, a banner and a footer and no main text at all."""
+    return (f"<!doctype html><html><head><title>Menu</title></head><body>{_BOILERPLATE_NAV}"
+            f"<div class=\"cookie-banner\">We use cookies. Accept all.</div>{_BOILERPLATE_FOOT}</body></html>")
+
+
+def sitemap(urls: list[str]) -> str:
+    entries = "".join(f"<url><loc>{html.escape(u)}</loc></url>" for u in urls)
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+
+
+def sitemap_index(urls: list[str]) -> str:
+    entries = "".join(f"<sitemap><loc>{html.escape(u)}</loc></sitemap>" for u in urls)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{entries}</sitemapindex>")
+
+
+@dataclass
+class Page:
+    """What the site answers at one path: a body with its content type (served with an ETag and a
+    Last-Modified, and 304 to a request that sends them back), a status, a redirect, or a
+    `stream` callable that writes the body itself (endless data)."""
+
+    body: bytes | str = b""
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    location: str = ""
+    stream: Callable[[object], None] | None = None
+    modified: float = 1_700_000_000.0
+    validators: bool = True
+
+
+@dataclass
+class LocalSite:
+    """A web site on 127.0.0.1 (a thread of this process) that counts requests per path and how
+    many of them were answered with a body (200)."""
+
+    pages: dict[str, Page] = field(default_factory=dict)
+    requests: Counter = field(default_factory=Counter)
+    downloads: Counter = field(default_factory=Counter)
+    agents: list[str] = field(default_factory=list)  # the User-Agent of each request
+    base: str = ""
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def put(self, path: str, body: bytes | str = b"", **kw) -> str:
+        """Serve `body` at `path` (replacing what was there: a new ETag); returns its URL."""
+        self.pages[path] = Page(body, **kw)
+        return self.url(path)
+
+
+def _handler(site: LocalSite) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            path = self.path.split("?", 1)[0]
+            site.requests[path] += 1
+            site.agents.append(self.headers.get("User-Agent", ""))
+            page = site.pages.get(path)
+            if page is None:
+                return self._send(404, b"not found", "text/plain")
+            if page.location:
+                self.send_response(page.status if page.status != 200 else 302)
+                self.send_header("Location", page.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            if page.stream is not None:
+                self.send_response(page.status)
+                self.send_header("Content-Type", page.content_type)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    page.stream(self.wfile)
+                self.close_connection = True
+                return None
+            body = page.body.encode("utf-8") if isinstance(page.body, str) else page.body
+            headers = {}
+            if page.validators:
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                modified = formatdate(page.modified, usegmt=True)
+                headers = {"ETag": etag, "Last-Modified": modified}
+                if self.headers.get("If-None-Match") == etag or (
+                        not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == modified):
+                    self.send_response(304)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+            if page.status == 200:
+                site.downloads[path] += 1
+            return self._send(page.status, body, page.content_type, headers)
+
+        def _send(self, status: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client hanging up mid-body (a size limit, a timeout) is what the site is for
+
+
+@contextlib.contextmanager
+def local_site(pages: dict[str, Page] | None = None) -> Iterator[LocalSite]:
+    """A LocalSite serving `pages` (more can be put while it runs), stopped on exit."""
+    site = LocalSite(dict(pages or {}))
+    server = _QuietServer(("127.0.0.1", 0), _handler(site))
+    server.daemon_threads = True
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def endless_zeros(out) -> None:
+    """A body that never ends: zeros, a megabyte at a time, until the reader hangs up."""
+    block = bytes(1 << 20)
+    while True:
+        out.write(block)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """A server on 127.0.0.1 that accepts connections and never answers; yields its base URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+                held.append(conn)
+            except (TimeoutError, OSError):
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def write_html_page(path: Path, title: str, paragraphs: list[str], *, date: str | None = None) -> Path:
+    """`html_page` written to `path`."""
+    path.write_text(html_page(title, paragraphs, date=date), encoding="utf-8")
+    return path
+
+# --- end of web pages ---
+
+
+# --- e-books (.epub), e-mail (.eml), OpenDocument text (.odt) ---
+
+_XHTML = ('<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+          'xmlns:epub="http://www.idpf.org/2007/ops"><head><title>{title}</title>'
+          '<style>p {{ color: black }}</style><script>var tracking = "never read";</script></head>'
+          '<body>{body}</body></html>')
+
+
+def epub_file(path: Path, title: str, chapters: list[tuple[str, str]], *, author: str = "Ann Writer",
+              language: str = "en", date: str = "2024-05-01") -> Path:
+    """An EPUB 3 book (with an EPUB 2 NCX too): one XHTML file per chapter, its title an <h1>,
+    its text split into paragraphs at blank lines, in spine order."""
+    files = {f"chapter-{i}.xhtml": (name, text) for i, (name, text) in enumerate(chapters, 1)}
+    manifest = "".join(f'<item id="c{i}" href="{f}" media-type="application/xhtml+xml"/>'
+                       for i, f in enumerate(files, 1))
+    spine = "".join(f'<itemref idref="c{i}"/>' for i in range(1, len(files) + 1))
+    opf = ('<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://www.idpf.org/2007/opf" version="3.0" '
+           'unique-identifier="uid"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+           f'<dc:identifier id="uid">urn:sample:{escape(path.stem)}</dc:identifier><dc:title>{escape(title)}</dc:title>'
+           f'<dc:creator>{escape(author)}</dc:creator><dc:language>{language}</dc:language>'
+           f'<dc:date>{date}</dc:date></metadata><manifest>'
+           '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+           '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+           f'{manifest}</manifest><spine toc="ncx">{spine}</spine></package>')
+    links = "".join(f'<li><a href="{f}">{escape(name)}</a></li>' for f, (name, _) in files.items())
+    nav = _XHTML.format(title="Contents", body=f'<nav epub:type="toc"><ol>{links}</ol></nav>')
+    points = "".join(f'<navPoint id="p{i}" playOrder="{i}"><navLabel><text>{escape(name)}</text></navLabel>'
+                     f'<content src="{f}"/></navPoint>' for i, (f, (name, _)) in enumerate(files.items(), 1))
+    ncx = ('<?xml version="1.0" encoding="utf-8"?>\n<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" '
+           f'version="2005-1"><head/><docTitle><text>{escape(title)}</text></docTitle><navMap>{points}</navMap></ncx>')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")  # first and stored, as EPUB requires
+        book.writestr("META-INF/container.xml",
+                      '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:'
+                      'xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" '
+                      'media-type="application/oebps-package+xml"/></rootfiles></container>')
+        book.writestr("OEBPS/content.opf", opf)
+        book.writestr("OEBPS/nav.xhtml", nav)
+        book.writestr("OEBPS/toc.ncx", ncx)
+        for f, (name, text) in files.items():
+            paragraphs = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n") if p.strip())
+            book.writestr(f"OEBPS/{f}", _XHTML.format(title=escape(name), body=f"<h1>{escape(name)}</h1>{paragraphs}"))
+    return path
+
+
+def eml_file(path: Path, subject: str, body: str, attachments: list[tuple[str, bytes, str]] = (), *,
+             sender: str = "Ann Lee <ann@example.com>", to: str = "Bo Chen <bo@example.com>", cc: str = "",
+             date: datetime = datetime(2024, 3, 5, 10, 12, tzinfo=timezone.utc), html: bool = False) -> Path:
+    """A MIME message: the body as text/plain (quoted-printable when it is not ASCII) or, with
+    `html`, as text/html; each attachment (name, bytes, MIME type) base64-encoded."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to
+    if cc:
+        message["Cc"] = cc
+    message["Date"] = format_datetime(date)
+    if html:
+        message.set_content(body, subtype="html")
+    else:
+        message.set_content(body)
+    for name, data, mime in attachments:
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(message))
+    return path
+
+
+_ODF = {"office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+        "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+        "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+        "dc": "http://purl.org/dc/elements/1.1/", "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"}
+
+
+def odt_file(path: Path, title: str, blocks: list[str | tuple[int, str] | list[list[str]]], *,
+             author: str = "Ann Writer") -> Path:
+    """An OpenDocument text: each block a paragraph (str), a heading ((level, text)), or a table
+    (rows of cells, the first row its declared header)."""
+    body = []
+    for block in blocks:
+        if isinstance(block, str):
+            body.append(f"<text:p>{escape(block)}</text:p>")
+        elif isinstance(block, tuple):
+            body.append(f'<text:h text:outline-level="{block[0]}">{escape(block[1])}</text:h>')
+        else:
+            def row(cells: list[str]) -> str:
+                return "<table:table-row>" + "".join(
+                    f"<table:table-cell><text:p>{escape(c)}</text:p></table:table-cell>" for c in cells) + "</table:table-row>"
+            body.append(f'<table:table table:name="Table{len(body)}"><table:table-column '
+                        f'table:number-columns-repeated="{len(block[0])}"/><table:table-header-rows>{row(block[0])}'
+                        f'</table:table-header-rows>{"".join(row(r) for r in block[1:])}</table:table>')
+    ns = " ".join(f'xmlns:{k}="{v}"' for k, v in _ODF.items())
+    content = (f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {ns} office:version="1.3">'
+               f'<office:body><office:text>{"".join(body)}</office:text></office:body></office:document-content>')
+    meta = (f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-meta {ns} office:version="1.3"><office:meta>'
+            f'<dc:title>{escape(title)}</dc:title><dc:creator>{escape(author)}</dc:creator>'
+            '<dc:language>en</dc:language><dc:date>2024-05-01T09:00:00</dc:date></office:meta></office:document-meta>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                'opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/></manifest:manifest>')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as document:
+        document.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        document.writestr("META-INF/manifest.xml", manifest)
+        document.writestr("content.xml", content)
+        document.writestr("meta.xml", meta)
+    return path
+
+# --- end of e-books, e-mail, OpenDocument text ---
+
+
+# --- spreadsheets (.xlsx, .csv, .tsv), slides (.pptx), tables in Word and PDF ---
 
 TOWN_HEADER = ["Town", "Region", "Population", "Area (km2)", "Founded"]
 _REGIONS = ["Northern", "Coastal", "Highland", "Eastern", "Lakeside"]
@@ -150,3 +476,6 @@ def pdf_with_table(path: Path, rows: Sequence[Sequence], *, before: str = "", re
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
     return path
+
+
+# --- end of spreadsheets, slides and tables ---

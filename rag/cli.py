@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("index", "Build or update the index from documents (only changed ones are embedded).", cmd_index)
-    p.add_argument("paths", nargs="*", help="files or directories (default: corpus/)")
+    p.add_argument("paths", nargs="*", metavar="PATH_OR_URL",
+                   help="files, directories, or http(s) URLs of web pages or sitemaps (default: corpus/)")
+    p.add_argument("--urls", metavar="FILE", action="append", default=[],
+                   help="a file of web page or sitemap URLs, one a line (# starts a comment line)")
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
     p.add_argument("--merge", action="store_true",
                    help="afterwards merge all segments into one, dropping deleted chunks (updates merge as needed anyway)")
@@ -188,8 +191,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         args.ray = ""
     config = _config(args, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
                      embedding_model=args.model, ray_address=args.ray or None, ray_actors=args.ray_actors)
-    paths = args.paths or [str(config.corpus_dir)]
+    from rag.ingest.fetch import is_url, read_url_file
+
+    urls = [p for p in args.paths if is_url(p)]
+    for file in args.urls:
+        urls += read_url_file(file)
+    paths = [p for p in args.paths if not is_url(p)] or ([] if urls else [str(config.corpus_dir)])
     for p in paths:
+        if "://" in p and not Path(p).exists():
+            raise RagError(f"{p}: only http:// and https:// URLs are fetched")
         if not Path(p).exists():
             raise RagError(f"{p} does not exist; give a file or directory of documents")
     # The loader logs each file it skips; here each is printed once, as a plain line, also when
@@ -202,15 +212,16 @@ def cmd_index(args: argparse.Namespace) -> int:
             return False
         return True
 
-    loggers = [logging.getLogger(name) for name in ("rag.ingest.loaders", "rag.indexing.indexer")]
+    loggers = [logging.getLogger(name) for name in ("rag.ingest.loaders", "rag.indexing.indexer",
+                                                    "rag.indexing.web_sources")]
     for logger in loggers:
         logger.addFilter(hold)
     try:
         ray = None
         if args.ray is not None or config.ray_address.strip():
             ray = factory.ray_indexing(config)
-        report = factory.indexer(config, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
-                                             show_progress=sys.stderr.isatty())
+        report = factory.indexer(config, ray=ray).index_paths(paths, config.index_dir, urls=urls,
+                                                              rebuild=args.rebuild, show_progress=sys.stderr.isatty())
     finally:
         for logger in loggers:
             logger.removeFilter(hold)
@@ -277,7 +288,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         out = answer.to_dict()
         out["citations"] = [{k: c[k] for k in ("marker", "doc_id", "title", "quote", "start", "end", "page_start",
-                                               "page_end", "support")}
+                                               "page_end", "url", "support")}
                             for c in out["citations"]]
         out["left_out"] = left_out(answer.dropped) or None
         print(json_text(out))
@@ -296,6 +307,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in answer.citations:
         where = c.pages or f"characters {c.start}-{c.end}"
         print(f"\n[{c.marker}] {plain(c.doc_id)}, {where}" + (f" ({_clip(plain(c.title), TITLE_WIDTH)})" if c.title else ""))
+        if c.url and c.url != c.doc_id:
+            print(f"    {plain(c.url)}")
         print(textwrap.indent(textwrap.fill(f"“{plain(c.quote, multiline=True)}”", 96), "    "))
     for note in answer.notes if args.verbose else ():
         print(f"note: {plain(note)}", file=sys.stderr)
@@ -322,6 +335,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
         rows += [(plain(d.id), _clip(plain(d.title), 40), _clip(plain(d.source), 40), str(d.pages or "-"), str(d.chunks),
                   format_time(d.added_at) or "-", format_time(d.updated_at) or "-", format_size(d.size) or "-")
                  for d in docs]
+        if any(d.parent for d in docs):  # attachments: which e-mail each came with
+            rows = [(*row, "PARENT" if i == 0 else plain(docs[i - 1].parent or "-")) for i, row in enumerate(rows)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())

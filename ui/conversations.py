@@ -180,5 +180,6 @@ def sources_of(answer: Answer) -> list[dict]:
              "spans": spans.get(h.chunk.id, []),
              "pages": pages.get(h.chunk.id) or pages_label(h.chunk.metadata.get("page_start"),
                                                             h.chunk.metadata.get("page_end")),
-             "section": str(h.chunk.metadata.get("section") or "")}
+             "section": str(h.chunk.metadata.get("section") or ""),
+             "url": str(h.chunk.metadata.get("url") or "")}
             for h in ordered]

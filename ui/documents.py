@@ -12,14 +12,13 @@ from pathlib import Path
 import gradio as gr
 
 from rag.app.service import ChatService
-from rag.app.web import MAX_UPLOAD_BYTES, DocumentInfo, format_time, without_bidi
+from rag.app.web import MAX_UPLOAD_BYTES, UPLOADABLE, DocumentInfo, format_time, without_bidi
 from rag.core.errors import RagError
 from ui.chat import page_message
 from ui.render import safe
 from ui.uploads import UploadCache
 
 log = logging.getLogger("rag.ui")
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv"]
 
 
 def library_html(docs: list[DocumentInfo]) -> str:
@@ -99,9 +98,9 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             path = Path(f if isinstance(f, str) else f.name)
             progress(i / max(1, len(uploaded)), desc=f"indexing {path.name}")
             try:
-                if path.suffix.lower() not in UPLOAD_TYPES:
+                if path.suffix.lower() not in UPLOADABLE:
                     raise RagError(f"not a supported type ({path.suffix or 'no extension'}); "
-                                   f"upload {', '.join(t.lstrip('.') for t in UPLOAD_TYPES)} files")
+                                   f"upload {', '.join(s.lstrip('.') for s in UPLOADABLE)} files")
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
                     raise RagError(f"file too large ({path.stat().st_size / 1e6:.1f} MB; "
                                    f"the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")

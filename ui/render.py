@@ -156,10 +156,19 @@ def passage_html(hit: Hit, spans: list[tuple[int, int]]) -> str:
     return marked_text(hit.chunk.text, spans)
 
 
+def link(url: object, text: str) -> str:
+    """`text` (already HTML) as a link to `url` when that is an http(s) URL; otherwise `text`
+    alone, so a document cannot make the page run script through a link."""
+    url = str(url or "").strip()
+    if not url.lower().startswith(("http://", "https://")) or any(c.isspace() or ord(c) < 32 for c in url):
+        return text
+    return f'<a href="{safe(url)}" target="_blank" rel="noopener noreferrer nofollow" data-testid="source-link">{text}</a>'
+
+
 def _card(source: dict, index: int) -> str:
     markers = [int(m) for m in source.get("markers", [])]
     label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
-    title = safe(source.get("title") or source["doc_id"])
+    title = link(source.get("url"), safe(source.get("title") or source["doc_id"]))
     attrs = (f' id="rag-src-{index}-{markers[0]}" data-markers="{" ".join(map(str, markers))}" tabindex="-1"'
              if markers else "")
     classes = "rag-source rag-cited" if markers else "rag-source"

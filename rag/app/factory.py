@@ -31,6 +31,7 @@ from rag.generators.openai_compatible import OpenAISettings
 from rag.indexing.indexer import Indexer, IndexerSettings
 from rag.ingest.archives import ZipLimits
 from rag.ingest.chunking import ChunkerSettings
+from rag.ingest.fetch import WebSettings
 from rag.ingest.loaders import FileLimits
 from rag.retrieval.rerankers import Reranker, RerankerSettings, create_reranker
 from rag.retrieval.retriever import Retriever
@@ -40,7 +41,7 @@ __all__ = [
     "backend", "chunker_settings", "embedder", "embedder_settings", "extractive_settings", "file_limits",
     "generator", "generator_names", "generator_settings", "indexer", "indexer_settings", "llama_cpp_settings",
     "llm_settings", "milvus_settings", "openai_settings", "ray_indexing", "reranker", "reranker_settings",
-    "retrieval_settings", "retriever",
+    "retrieval_settings", "retriever", "web_settings",
 ]
 
 
@@ -63,11 +64,19 @@ def file_limits(config: Config) -> FileLimits:
                       follow_external_symlinks=config.follow_external_symlinks)
 
 
+def web_settings(config: Config) -> WebSettings:
+    return WebSettings(user_agent=config.web_user_agent, connect_timeout=config.web_connect_timeout,
+                       read_timeout=config.web_read_timeout, max_fetch_seconds=config.web_max_fetch_seconds,
+                       max_redirects=config.web_max_redirects, max_page_mb=config.web_max_page_mb,
+                       host_delay=config.web_host_delay, content_types=config.web_content_types,
+                       max_sitemap_urls=config.web_max_sitemap_urls)
+
+
 def indexer_settings(config: Config) -> IndexerSettings:
     return IndexerSettings(chunking=chunker_settings(config), limits=file_limits(config),
                            max_file_chunks=config.max_file_chunks, index_type=config.index_type,
                            approx_threshold=config.approx_threshold, index_dir=Path(config.index_dir),
-                           corpus_dir=Path(config.corpus_dir))
+                           corpus_dir=Path(config.corpus_dir), web=web_settings(config))
 
 
 def retrieval_settings(config: Config) -> RetrievalSettings:

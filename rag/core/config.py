@@ -69,6 +69,10 @@ SECTIONS: dict[str, dict[str, str]] = {
                "max_unzipped_mb": "max_unzipped_mb", "max_zip_ratio": "max_zip_ratio",
                "follow_external_symlinks": "follow_external_symlinks"},
     "ray": {"address": "ray_address", "actors": "ray_actors"},
+    "web": {"user_agent": "web_user_agent", "connect_timeout": "web_connect_timeout",
+            "read_timeout": "web_read_timeout", "max_fetch_seconds": "web_max_fetch_seconds",
+            "max_redirects": "web_max_redirects", "max_page_mb": "web_max_page_mb", "host_delay": "web_host_delay",
+            "content_types": "web_content_types", "max_sitemap_urls": "web_max_sitemap_urls"},
     "serve": {"read_only": "read_only"},
 }
 # Field -> (section, key): where the deprecation note for a flat key points.
@@ -174,8 +178,8 @@ class Config:
     max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
     max_parse_seconds: float = 30.0
     # The parser process's address space; a file that needs more is refused. Zip-based files
-    # (.docx, .pptx, .xlsx) are refused before parsing when they would unpack to more than `max_unzipped_mb`
-    # or more than `max_zip_ratio` times their packed size (a decompression bomb).
+    # (.docx, .pptx, .xlsx, .epub, .odt) are refused before parsing when they would unpack to more
+    # than `max_unzipped_mb` or more than `max_zip_ratio` times their packed size (a decompression bomb).
     max_parse_memory_mb: int = 1024
     max_unzipped_mb: int = 256
     max_zip_ratio: int = 100
@@ -188,6 +192,22 @@ class Config:
     # names one. `ray_actors`: embedding actors (one CPU each); 0 means one per CPU of the cluster.
     ray_address: str = ""
     ray_actors: int = 0
+    # Web pages (`rag index https://…`, a sitemap, `--urls FILE`; see rag.ingest.fetch). Only the
+    # operator names what is fetched: URLs come from the command line or a file of URLs, never
+    # from the web page or an upload; private and loopback addresses are allowed, since the
+    # operator chose them. robots.txt is always obeyed (read once per host, under this user agent).
+    web_user_agent: str = "rag/0.1 (document indexer)"
+    web_connect_timeout: float = 10.0
+    web_read_timeout: float = 20.0  # the longest wait for the next bytes of an answer
+    web_max_fetch_seconds: float = 60.0  # one URL from request to last byte, redirects included
+    web_max_redirects: int = 5  # each target is checked again (scheme, robots.txt)
+    web_max_page_mb: int = 20  # the body is read until this, then the page is skipped
+    web_host_delay: float = 1.0  # seconds between requests to one host (or robots.txt's Crawl-delay, if longer)
+    web_content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml", "application/pdf", "text/plain",
+                                          "text/markdown",
+                                          "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    web_max_sitemap_urls: int = 1000  # pages taken from one sitemap (with its nested sitemaps)
+
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
 
@@ -265,6 +285,11 @@ class Config:
             raise ConfigError(f"ray_address {self.ray_address!r} is not a Ray address: use local, auto, host:port "
                               "or ray://host:10001 (or leave it empty to index in this process)")
         _check_milvus(self)
+        if not self.web_user_agent.strip() or any(c in self.web_user_agent for c in "\r\n"):
+            raise ConfigError("web_user_agent must be one line naming the indexer, such as \"rag/0.1 (document indexer)\"")
+        for kind in self.web_content_types:
+            if "/" not in kind or ";" in kind:
+                raise ConfigError(f"web_content_types: {kind!r} is not a media type such as text/html")
         for url in self.openai_allowed_base_urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -346,8 +371,16 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "max_unzipped_mb": (1, 1_048_576),
     "max_zip_ratio": (1, 1_000_000),
     "ray_actors": (0, 4096),
+    "web_connect_timeout": (0.0, 3600.0),
+    "web_read_timeout": (0.0, 3600.0),
+    "web_max_fetch_seconds": (0.0, 86_400.0),
+    "web_max_redirects": (0, 30),
+    "web_max_page_mb": (1, 10_240),
+    "web_host_delay": (0.0, 3600.0),
+    "web_max_sitemap_urls": (1, 1_000_000),
 }
-_ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}
+_ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds", "web_connect_timeout", "web_read_timeout",
+               "web_max_fetch_seconds"}
 
 
 def is_ray_address(text: str) -> bool:

@@ -102,6 +102,8 @@ class Citation:
     # The pages the quote is on (1-based), for documents with pages (PDF); None otherwise.
     page_start: int | None = None
     page_end: int | None = None
+    # The web page the quote is from (its document's URL), for documents fetched from the web.
+    url: str = ""
 
     @property
     def pages(self) -> str:
@@ -121,6 +123,7 @@ class Citation:
             "end": self.end,
             "page_start": self.page_start,
             "page_end": self.page_end,
+            "url": self.url or None,
             "support": round(float(self.support), 4),  # a plain number, also when scored with numpy
         }
 

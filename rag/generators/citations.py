@@ -64,7 +64,8 @@ def make_citation(marker: int, hit: Hit, start: int, end: int, score: float) -> 
     c = hit.chunk
     first, last = span_pages(c.metadata, c.start + start, c.start + end)
     return Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + start, end=c.start + end,
-                    quote=c.text[start:end], title=c.title, support=score, page_start=first, page_end=last)
+                    quote=c.text[start:end], title=c.title, support=score, page_start=first, page_end=last,
+                    url=str(c.metadata.get("url") or ""))
 
 
 def verify(raw: str, passages: Sequence[Hit], settings: ClaimSettings | None = None) -> VerifiedText:

@@ -31,6 +31,7 @@ class DocumentInfo:
     added_at: float | None = None  # Unix times; None in indexes built before they were recorded
     updated_at: float | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    parent: str | None = None  # the document this one came with (an e-mail, for its attachments)
 
     @classmethod
     def from_entry(cls, doc_id: str, entry: Mapping[str, Any]) -> "DocumentInfo":
@@ -40,13 +41,13 @@ class DocumentInfo:
                    type=str(meta.get("type", "")), chunks=int(entry.get("n_chunks", 0)),
                    pages=pages if isinstance(pages, int) else None, size=size if isinstance(size, int) else None,
                    added_at=_time(entry.get("added_at")), updated_at=_time(entry.get("updated_at")),
-                   metadata=meta)
+                   metadata=meta, parent=str(meta["parent"]) if meta.get("parent") else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "source": self.source, "type": self.type,
                 "chunks": self.chunks, "pages": self.pages, "size": self.size,
                 "added_at": format_time(self.added_at), "updated_at": format_time(self.updated_at),
-                "metadata": dict(self.metadata)}
+                "parent": self.parent, "metadata": dict(self.metadata)}
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,14 @@ def list_documents(manifest: Manifest) -> list[DocumentInfo]:
     return [DocumentInfo.from_entry(doc_id, entry) for doc_id, entry in sorted(manifest.documents.items())]
 
 
+def with_children(manifest: Manifest, doc_ids: list[str]) -> list[str]:
+    """`doc_ids` and the documents that came with them (an e-mail's attachments): these go when
+    their parent goes, as they would with its file."""
+    children = [d for d, entry in manifest.documents.items()
+                if (entry.get("metadata") or {}).get("parent") in doc_ids and d not in doc_ids]
+    return doc_ids + children
+
+
 def find_document(manifest: Manifest, doc_id: str) -> DocumentInfo:
     entry = manifest.documents.get(doc_id)
     if entry is None:
@@ -86,6 +95,8 @@ def source_file(info: DocumentInfo) -> Path | None:
     path = Path(info.source)
     if info.type == "jsonl":  # "corpus/qa.jsonl:12"
         path = Path(info.source.rsplit(":", 1)[0])
+    elif info.parent and isinstance(info.metadata.get("path"), str):  # an attachment: the e-mail's file
+        path = Path(info.metadata["path"])
     return path if path.is_file() else None
 
 

@@ -17,12 +17,14 @@ from rag.backends import Backend, local_backend
 from rag.core.errors import DocumentNotFoundError, RagError
 from rag.core.records import Document
 from rag.embedders import Embedder, load_embedder
-from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file
+from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file, with_children
 from rag.index.sentence_vectors import encode_chunks
 from rag.index.store import Manifest
 from rag.indexing.uploads import UploadFolder, upload_folders_under
+from rag.indexing.web_sources import WebLoad, load_web, read_state, write_state
 from rag.ingest.chunking import Chunker, ChunkerSettings
-from rag.ingest.loaders import FileLimits, SkippedFile, load_documents
+from rag.ingest.fetch import Fetcher, WebSettings
+from rag.ingest.loaders import FileLimits, LoadResult, SkippedFile, load_documents
 
 if TYPE_CHECKING:
     from rag.indexing.ray_indexing import RayIndexing
@@ -71,7 +73,8 @@ def content_hash(doc: Document) -> str:
 class IndexerSettings:
     """How documents become an index: the chunker's settings, what one file may cost (`limits`,
     and `max_file_chunks`), the vector index type (`index_type`, with IVF from `approx_threshold`
-    vectors under "auto"), the default index directory and the corpus folder uploads go to."""
+    vectors under "auto"), the default index directory, the corpus folder uploads go to, and
+    how web pages are fetched (`web`)."""
 
     chunking: ChunkerSettings = ChunkerSettings()
     limits: FileLimits = FileLimits()
@@ -80,6 +83,7 @@ class IndexerSettings:
     approx_threshold: int = 200_000
     index_dir: Path = Path(".rag/index")
     corpus_dir: Path = Path("corpus")
+    web: WebSettings = WebSettings()
 
 
 class Indexer:
@@ -103,34 +107,74 @@ class Indexer:
         self.chunker = Chunker.from_settings(self.settings.chunking, fits=self.embedder.fits)
 
     def index_paths(self, paths: Sequence[str | Path], index_dir: Path | str | None = None, *,
-                    rebuild: bool = False, show_progress: bool = False) -> IndexReport:
-        """Make the index hold exactly the documents found under `paths`.
+                    urls: Sequence[str] = (), rebuild: bool = False, show_progress: bool = False) -> IndexReport:
+        """Make the index hold exactly the documents found under `paths`, plus the web pages at
+        `urls` (a sitemap stands for its pages).
 
         The corpus is listed, read and compared with the index under the index's lock and the
         lock of every upload folder inside it (taken in that folder-first order, as uploads and
         removals take them). An upload under way is thus either finished, its file in the
         listing, or not yet in the index: never in the index but missing from the listing, which
-        would remove it."""
+        would remove it.
+
+        Web pages are fetched before the lock is taken (the network's pace never holds other
+        writers back), and only when they changed. Pages indexed earlier stay however the folders
+        change: a page leaves the index only by name (`remove_documents`) or with `rebuild`. With
+        `urls` and no `paths`, no folder is synchronised."""
         store = self.backend(index_dir)
+        state_dir = Path(index_dir or self.settings.index_dir)
+        web = self._fetch(urls, store, state_dir, rebuild) if urls else None
         with ExitStack() as held:
             for folder in upload_folders_under(paths, self.settings.corpus_dir):
                 held.enter_context(folder.owned.lock())
                 folder.sweep()  # no upload is under way now: what an interrupted one left goes
             held.enter_context(store.lock())
-            loaded = load_documents(paths, limits=self.settings.limits)
-            if not loaded.documents and loaded.skipped and not rebuild:
+            loaded = load_documents(paths, limits=self.settings.limits) if paths else LoadResult()
+            pages = web.documents if web else []
+            skipped = loaded.skipped + (web.skipped if web else [])
+            if not loaded.documents and not pages and skipped and not rebuild and not (web and web.unchanged):
                 # Nothing readable: keep what is indexed rather than emptying it.
-                raise RagError("no readable documents in " + ", ".join(map(str, paths)) +
+                raise RagError("no readable documents in " + ", ".join(map(str, [*paths, *urls])) +
                                "; the index was left unchanged")
             # A file that cannot be read now (half-copied, damaged, a bad line in a JSONL corpus) keeps
             # its indexed documents until it is fixed or deleted: dropping them would lose what the
             # index knew. Documents that the file still yields are updated as usual.
             unreadable = {s.doc_id for s in loaded.skipped if s.doc_id}
             unreadable_files = {s.file for s in loaded.skipped if s.file}
-            report = self._sync(store, loaded.documents, rebuild=rebuild, show_progress=show_progress,
-                                remove_missing=True, keep=unreadable, keep_files=unreadable_files, remove=())
-        report.skipped[:0] = loaded.skipped
+            report = self._sync(store, [*loaded.documents, *pages], rebuild=rebuild, show_progress=show_progress,
+                                remove_missing=bool(paths), keep=unreadable, keep_files=unreadable_files, remove=())
+            if web is not None:
+                self._remember(web, store, state_dir, report)
+        report.skipped[:0] = skipped
         return report
+
+    def _fetch(self, urls: Sequence[str], store: Backend, state_dir: Path, rebuild: bool) -> WebLoad:
+        try:
+            indexed = {} if rebuild else store.read_manifest().documents
+        except RagError:
+            indexed = {}
+        with Fetcher(self.settings.web) as fetcher:
+            return load_web(urls, fetcher, limits=self.settings.limits, state={} if rebuild else read_state(state_dir),
+                            indexed=indexed, max_sitemap_urls=self.settings.web.max_sitemap_urls)
+
+    def _remember(self, web: WebLoad, store: Backend, state_dir: Path, report: IndexReport) -> None:
+        """Keep each indexed page's validators and hash for the next run (with the lock held)."""
+        try:
+            indexed = store.read_manifest().documents
+        except RagError:
+            indexed = {}
+        pages = {doc_id: entry for doc_id, entry in read_state(state_dir).items() if doc_id in indexed}
+        for doc in web.documents:
+            if doc.id in indexed and indexed[doc.id].get("hash") == content_hash(doc):
+                pages[doc.id] = {**web.validators.get(doc.id, {}), "hash": content_hash(doc)}
+        for doc_id in web.unchanged:
+            if doc_id in indexed:
+                report.unchanged.append(doc_id)
+            else:
+                reason = "removed from the index while it was fetched; index it again"
+                log.warning("skipped %s: %s", doc_id, reason)
+                report.skipped.append(SkippedFile(doc_id, reason))
+        write_state(state_dir, pages)
 
     def sync(self, documents: Iterable[Document], index_dir: Path | str | None = None, *,
              rebuild: bool = False, show_progress: bool = False, remove_missing: bool = True,
@@ -139,7 +183,8 @@ class Indexer:
              on_commit: Callable[[IndexReport], None] | None = None) -> IndexReport:
         """Add new, re-embed changed and (with `remove_missing`) drop absent documents, except
         those in `keep` or read from a file in `keep_files`, which stay as indexed; the ids in
-        `remove` are dropped in any case.
+        `remove` are dropped in any case. Web pages (documents with a `url`) are never dropped
+        as absent: they belong to no folder, and leave only by name.
 
         `on_commit(report)` runs once the update is live (or found unnecessary), before the
         index's lock is released: what must change together with the index (an upload's file
@@ -182,6 +227,8 @@ class Indexer:
             if doc_id in keep:
                 return True
             meta = old_docs[doc_id].get("metadata") or {}
+            if meta.get("url"):
+                return True  # a web page is not in any folder: it leaves by name only
             if "corpus_file" in meta:
                 return meta["corpus_file"] in keep_files
             # Indexed before documents recorded their corpus file: match the path it was read from.
@@ -283,6 +330,7 @@ class Indexer:
         if unknown:
             raise DocumentNotFoundError(f"no document {', '.join(map(repr, unknown))} in the index "
                                         f"(nothing was removed); `rag docs` lists the ids")
+        ids = with_children(manifest, ids)
         infos = [find_document(manifest, d) for d in ids]
         folder = UploadFolder(self.settings.corpus_dir)
         # Only files the upload folder's ledger lists are rag's to delete; they are set aside
@@ -301,7 +349,7 @@ class Indexer:
                 raise
             for name, aside in hidden.items():
                 folder.discard(aside, name)
-        kept = [source_file(i) for i in infos if uploads[i.id] is None]
+        kept = dict.fromkeys(source_file(i) for i in infos if uploads[i.id] is None)  # an e-mail's, once
         return Removal(removed=tuple(report.removed),
                        deleted_files=tuple(str(folder.root / name) for name in hidden),
                        kept_files=tuple(str(p) for p in kept if p is not None), n_chunks=report.n_chunks)

@@ -186,6 +186,6 @@ def _parts(doc: Document) -> list[tuple[int, int]]:
 
 
 def _chunk_metadata(doc: Document, start: int, end: int) -> dict:
-    keep = ("date", "path", "type", "byline")
+    keep = ("date", "path", "type", "byline", "url")
     return {**{k: doc.metadata[k] for k in keep if k in doc.metadata},
             **chunk_structure(doc.metadata, start, end)}

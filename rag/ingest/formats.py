@@ -9,10 +9,13 @@ from rag.core.errors import DocumentError
 from rag.ingest.anchors import Extracted, scrub
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
-         ".docx": "docx", ".jsonl": "jsonl", ".xlsx": "xlsx", ".csv": "csv", ".tsv": "tsv", ".pptx": "pptx"}
+         ".docx": "docx", ".jsonl": "jsonl", ".epub": "epub", ".eml": "eml", ".odt": "odt", ".xlsx": "xlsx",
+         ".csv": "csv", ".tsv": "tsv", ".pptx": "pptx"}
+# What one upload may be: a .jsonl corpus holds many documents and is indexed with `rag index`.
+UPLOADABLE = tuple(suffix for suffix in TYPES if suffix != ".jsonl")
 # Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
-# (rag.ingest.archives); .epub and .odt belong here once they are read.
-ZIPPED = frozenset({".docx", ".xlsx", ".pptx"})
+# (rag.ingest.archives).
+ZIPPED = frozenset({".docx", ".epub", ".odt", ".xlsx", ".pptx"})
 # A plain-text file written Markdown-style: its first line may be "# Title".
 _HEADING_MARKERS = re.compile(r"^\s*#{1,6}\s+")
 
@@ -79,6 +82,18 @@ def extract(suffix: str, data: bytes, max_chars: int | None = None) -> Extracted
         from rag.ingest.slides import extract_pptx
 
         return extract_pptx(data)
+    if kind == "epub":
+        from rag.ingest.epub import extract_epub
+
+        return extract_epub(data)
+    if kind == "odt":
+        from rag.ingest.odt import extract_odt
+
+        return extract_odt(data)
+    if kind == "eml":
+        from rag.ingest.mail import extract_eml
+
+        return extract_eml(data)
     text = decode(data)
     if kind in ("csv", "tsv"):
         from rag.ingest.spreadsheets import extract_delimited

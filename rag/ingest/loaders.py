@@ -1,7 +1,8 @@
 """Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
 
 Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), .pptx
-(python-pptx), .xlsx (openpyxl), .csv/.tsv, and .jsonl corpora with one `{"id", "title", "text"}` document a line.
+(python-pptx), .xlsx (openpyxl), .csv/.tsv, .epub, .odt, .eml (the message, and each attachment of a supported type as
+a document of its own), and .jsonl corpora with one `{"id", "title", "text"}` document a line.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from rag.core.errors import DocumentError, ParseLimitError
 from rag.core.records import Document
-from rag.ingest.anchors import locate
+from rag.ingest.anchors import Extracted, locate
 from rag.ingest.archives import ZipLimits, check_zip
 from rag.ingest.cleaning import clean_text
 from rag.ingest.formats import TYPES, ZIPPED, extract, plain_title
 from rag.ingest.formats import decode as _decode
+from rag.ingest.mail import Attachment, read_mail
 from rag.ingest.parse_worker import DeadlineExceeded, MemoryLimitExceeded, Worker, WorkerFailed, WorkerUnavailable
 from rag.safety.ownership import is_index_dir
 
@@ -227,7 +231,71 @@ def _load_file(path: Path, doc_id: str, max_bytes: int,
                 log.warning("skipped %s: %s", doc.source, exc)
                 skipped.append(SkippedFile(doc.source, str(exc), doc.id, doc_id))
         return within, skipped
+    if path.suffix.lower() == ".eml":
+        return _load_mail(data, doc_id, _display(path), max_bytes, limits)
     return [_parse_within_limits(path.suffix.lower(), data, doc_id, _display(path), limits)], []
+
+
+ATTACHMENT_SEPARATOR = "#"  # an attachment's id: the e-mail's id, "#", its file name (mail/offer.eml#offer.pdf)
+
+
+def attachment_id(mail_id: str, name: str) -> str:
+    return f"{mail_id}{ATTACHMENT_SEPARATOR}{name}"
+
+
+def _load_mail(data: bytes, doc_id: str, display: str, max_bytes: int,
+               limits: FileLimits) -> tuple[list[Document], list[SkippedFile]]:
+    """The e-mail, then each attachment of a supported type read as a file of its own: in its own
+    parser call, within the same limits, with the e-mail as its `parent`. An attachment that
+    cannot be read is skipped with one line (keeping its indexed version, if any); the e-mail and
+    its other attachments are indexed all the same.
+
+    The e-mail is one file, so it and its attachments share one `max_parse_seconds`: a message of
+    a thousand small PDF bombs costs what one file may cost, not a thousand times that."""
+    deadline = time.monotonic() + limits.max_parse_seconds
+    mail, attachments = _within_limits(_read_mail, (data, doc_id, display), limits)
+    docs, skipped = [_check_chars(mail, limits)], []
+    for attachment in attachments:
+        where = f"attachment {attachment.name} of {display}"
+        suffix = _attachment_suffix(attachment)
+        att_id = attachment_id(doc_id, attachment.name)
+        try:
+            if suffix is None:
+                raise DocumentError(f"unsupported type ({attachment.content_type}); not read")
+            if len(attachment.data) > max_bytes:
+                raise DocumentError(f"too large ({len(attachment.data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DocumentError(f"not read: the e-mail and its attachments before it used up max_parse_seconds "
+                                    f"({limits.max_parse_seconds:g} s); raise max_parse_seconds to read it")
+            # Read under its own name, so a title made from the name is the attachment's ("offer").
+            doc = _parse_within_limits(suffix, attachment.data, attachment.name,
+                                       f"{display}{ATTACHMENT_SEPARATOR}{attachment.name}", limits, left)
+        except DocumentError as exc:
+            log.warning("skipped %s: %s", where, exc)
+            skipped.append(SkippedFile(where, str(exc), att_id if suffix else None))
+            continue
+        inherited = {"date": mail.metadata["date"]} if "date" in mail.metadata else {}
+        docs.append(replace(doc, id=att_id, metadata={**inherited, **doc.metadata, "path": display, "parent": doc_id,
+                                           "corpus_file": doc_id, "attachment": attachment.name}))
+    return docs, skipped
+
+
+def _attachment_suffix(attachment: Attachment) -> str | None:
+    """The reader for an attachment: by its file name's extension, else by its declared type."""
+    import mimetypes
+
+    suffix = Path(attachment.name).suffix.lower()
+    if suffix not in _TYPES:
+        suffix = {"message/rfc822": ".eml", "text/plain": ".txt"}.get(attachment.content_type) or \
+            mimetypes.guess_extension(attachment.content_type) or ""
+    return suffix if suffix in _TYPES and suffix != ".jsonl" else None
+
+
+def _read_mail(data: bytes, doc_id: str, source: str) -> tuple[Document, tuple[Attachment, ...]]:
+    """In the parser process: the message as a document, and its attachments' bytes."""
+    mail = read_mail(data)
+    return _document(".eml", mail.extracted, data, doc_id, source), mail.attachments
 
 
 def _read_regular_file(path: Path, max_bytes: int) -> bytes:
@@ -265,33 +333,48 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits) -> Document:
-    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.max_chars),
-                                      limits), limits)
+def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits | None = None,
+                      metadata: dict[str, Any] | None = None) -> Document:
+    """One document from a fetched page whose content type names the reader (`suffix`: ".html",
+    ".pdf", ...), with the same parse limits as a file. Its id, source and `url` are the URL; an
+    HTML page is read for its main text (rag.ingest.web_page). Raises DocumentError."""
+    limits = limits or FileLimits()
+    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, True, limits.max_chars), limits)
+    doc = _check_chars(doc, limits)
+    if doc.metadata.get("partial"):
+        log.warning("%s: indexed in part: %s", url, doc.metadata["partial"])
+    return replace(doc, metadata={**doc.metadata, **(metadata or {}), "url": url})
+
+
+def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits,
+                         seconds: float | None = None) -> Document:
+    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, False,
+                                                       limits.max_chars), limits, seconds), limits)
     if doc.metadata.get("partial"):
         log.warning("%s: indexed in part: %s", source, doc.metadata["partial"])
     return doc
 
 
 def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
-                   max_chars: int | None = None) -> Document:
+                   web: bool = False, max_chars: int | None = None) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source, max_chars)
+    return _parse(suffix, data, doc_id, source, web=web, max_chars=max_chars)
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
 # in memory: a small PDF's compressed streams expand a thousandfold, a 2 MB HTML page of nested
 # tags takes minutes, a 500 KB Word file gigabytes, and a JSONL line nested a million deep blows
 # the stack. A call costs about a millisecond more than in-process.
-def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits) -> Any:
+def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, seconds: float | None = None) -> Any:
+    """`seconds`: what is left of the file's `max_parse_seconds`, when one file is parsed in parts."""
     if _NO_PARSER_PROCESS.is_set():
         return func(*args)
     memory = limits.max_parse_memory_mb * 2**20
     try:
-        return _PARSER.run(func, args, limits.max_parse_seconds, memory_limit=memory)
+        return _PARSER.run(func, args, limits.max_parse_seconds if seconds is None else seconds, memory_limit=memory)
     except DeadlineExceeded:
         raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
                             "was stopped; raise max_parse_seconds to index it") from None
@@ -329,8 +412,19 @@ def _display(path: Path) -> str:
         return str(path.resolve())
 
 
-def _parse(suffix: str, data: bytes, doc_id: str, source: str, max_chars: int | None = None) -> Document:
-    extracted = extract(suffix, data, max_chars)
+def _parse(suffix: str, data: bytes, doc_id: str, source: str, *, web: bool = False,
+           max_chars: int | None = None) -> Document:
+    if web and _TYPES.get(suffix) == "html":
+        from rag.ingest.web_page import extract_web_page
+
+        extracted = extract_web_page(data, doc_id)
+    else:
+        extracted = extract(suffix, data, max_chars)
+    return _document(suffix, extracted, data, doc_id, source, web=web)
+
+
+def _document(suffix: str, extracted: Extracted, data: bytes, doc_id: str, source: str, *,
+              web: bool = False) -> Document:
     cleaned = clean_text(extracted.text)
     text, anchors = locate(cleaned.text)
     text = text.rstrip()
@@ -352,9 +446,16 @@ def _parse(suffix: str, data: bytes, doc_id: str, source: str, max_chars: int | 
         metadata["sections"] = [[anchors[("s", i)], s.level, s.heading] for i, s in enumerate(extracted.sections)
                                 if ("s", i) in anchors and anchors[("s", i)] < len(text)]
     from_text = locate(cleaned.title)[0] if cleaned.title and extracted.title_from_text else None
-    title = extracted.title or from_text
-    title = plain_title(title or "") or Path(doc_id).stem.replace("-", " ").replace("_", " ")
+    title = plain_title(extracted.title or from_text or "") or _name_of(doc_id, web)
     return Document(id=doc_id, title=title, text=text, source=source, metadata=metadata)
+
+
+def _name_of(doc_id: str, web: bool) -> str:
+    """A title for a document that declares none: its file name, or a page's last path part."""
+    if web:
+        path = urlsplit(doc_id).path.rstrip("/")
+        return unquote(path.rsplit("/", 1)[-1]) or urlsplit(doc_id).netloc
+    return Path(doc_id).stem.replace("-", " ").replace("_", " ")
 
 
 def _parse_jsonl(path: str, display: str, data: bytes, file_id: str) -> tuple[list[Document], list[SkippedFile]]:

@@ -243,8 +243,8 @@ def test_conversations_stay_in_their_own_browser(browser, web, page):
 
 
 def test_upload_errors_stay_in_the_status_box(page, tmp_path):
-    wrong = tmp_path / "report.xlsx"
-    wrong.write_bytes(b"PK\x03\x04 a spreadsheet")
+    wrong = tmp_path / "setup.exe"
+    wrong.write_bytes(b"MZ\x90\x00 a program")
     big = tmp_path / "huge.txt"
     big.write_bytes(b"word " * 2_200_000)  # 11 MB
     open_documents(page)
@@ -252,7 +252,7 @@ def test_upload_errors_stay_in_the_status_box(page, tmp_path):
     page.wait_for_function("() => document.querySelector('#upload-status textarea')?.value.includes('huge.txt')",
                            timeout=WAIT)
     status = page.input_value("#upload-status textarea")
-    assert "✗ report.xlsx: not a supported type" in status
+    assert "✗ setup.exe: not a supported type" in status
     assert "✗ huge.txt: file too large" in status
     page.wait_for_timeout(6000)  # a toast would have faded by now; the status box keeps it
     assert page.input_value("#upload-status textarea") == status

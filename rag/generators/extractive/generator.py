@@ -181,7 +181,7 @@ class ExtractiveGenerator:
             first, last = span_pages(c.metadata, c.start + cand.start, c.start + cand.end)
             citations.append(Citation(marker=marker, chunk_id=c.id, doc_id=c.doc_id, start=c.start + cand.start,
                                       end=c.start + cand.end, quote=cand.text, title=c.title, support=score,
-                                      page_start=first, page_end=last))
+                                      page_start=first, page_end=last, url=str(c.metadata.get("url") or "")))
             # Bracketed numbers in the document ("[9]", Wikipedia-style "[1][2]") would read as
             # citations of passages that do not exist; the quote in the citation keeps them.
             parts_text.append(with_markers(strip_markers(cand.text), [marker]))
