@@ -61,10 +61,10 @@ def _wide_encoding(data: bytes) -> str | None:
     return encoding if printable >= 0.95 * len(sample) else None  # else numbers stored as 16 bits
 
 
-def extract(suffix: str, data: bytes, max_chars: int | None = None) -> Extracted:
-    """The text of a file of type `suffix`. `max_chars`: where a format read as a stream (a
-    spreadsheet) stops reading, saying so in the result's warnings; the others are read whole and
-    judged by the caller."""
+def extract(suffix: str, data: bytes, max_chars: int | None = None, seconds: float | None = None) -> Extracted:
+    """The text of a file of type `suffix`. `max_chars` and `seconds` (the parse's time limit):
+    where a format read as a stream (a spreadsheet) stops reading, saying so in the result's
+    warnings; the others are read whole and judged by the caller."""
     kind = TYPES.get(suffix)
     if kind == "pdf":
         from rag.ingest.pdf import extract_pdf
@@ -77,7 +77,7 @@ def extract(suffix: str, data: bytes, max_chars: int | None = None) -> Extracted
     if kind == "xlsx":
         from rag.ingest.spreadsheets import extract_xlsx
 
-        return extract_xlsx(data, max_chars)
+        return extract_xlsx(data, max_chars, seconds)
     if kind == "pptx":
         from rag.ingest.slides import extract_pptx
 
@@ -98,7 +98,7 @@ def extract(suffix: str, data: bytes, max_chars: int | None = None) -> Extracted
     if kind in ("csv", "tsv"):
         from rag.ingest.spreadsheets import extract_delimited
 
-        return extract_delimited(text, "\t" if kind == "tsv" else None, max_chars)
+        return extract_delimited(text, "\t" if kind == "tsv" else None, max_chars, seconds)
     if kind == "html":
         from rag.ingest.markup import extract_html
 

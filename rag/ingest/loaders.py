@@ -339,7 +339,8 @@ def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits 
     ".pdf", ...), with the same parse limits as a file. Its id, source and `url` are the URL; an
     HTML page is read for its main text (rag.ingest.web_page). Raises DocumentError."""
     limits = limits or FileLimits()
-    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, True, limits.max_chars), limits)
+    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, True, limits.max_chars,
+                                          limits.max_parse_seconds), limits)
     doc = _check_chars(doc, limits)
     if doc.metadata.get("partial"):
         log.warning("%s: indexed in part: %s", url, doc.metadata["partial"])
@@ -348,20 +349,21 @@ def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits,
                          seconds: float | None = None) -> Document:
-    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, False,
-                                                       limits.max_chars), limits, seconds), limits)
+    budget = (limits.max_chars, limits.max_parse_seconds if seconds is None else seconds)
+    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, False, *budget),
+                                      limits, seconds), limits)
     if doc.metadata.get("partial"):
         log.warning("%s: indexed in part: %s", source, doc.metadata["partial"])
     return doc
 
 
 def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
-                   web: bool = False, max_chars: int | None = None) -> Document:
+                   web: bool = False, max_chars: int | None = None, seconds: float | None = None) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source, web=web, max_chars=max_chars)
+    return _parse(suffix, data, doc_id, source, web=web, max_chars=max_chars, seconds=seconds)
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
@@ -413,13 +415,13 @@ def _display(path: Path) -> str:
 
 
 def _parse(suffix: str, data: bytes, doc_id: str, source: str, *, web: bool = False,
-           max_chars: int | None = None) -> Document:
+           max_chars: int | None = None, seconds: float | None = None) -> Document:
     if web and _TYPES.get(suffix) == "html":
         from rag.ingest.web_page import extract_web_page
 
         extracted = extract_web_page(data, doc_id)
     else:
-        extracted = extract(suffix, data, max_chars)
+        extracted = extract(suffix, data, max_chars, seconds)
     return _document(suffix, extracted, data, doc_id, source, web=web)
 
 

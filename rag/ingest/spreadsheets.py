@@ -2,7 +2,9 @@
 its column names (rag.ingest.tables).
 
 A sheet is read as a stream, row by row, and reading stops where the document's text would pass
-`max_chars`: a 100,000-row sheet costs what the rows kept cost, and the note the loader prints
+`max_chars`, or where most of the parse's time is spent (`seconds`, the file's max_parse_seconds:
+a million short rows take longer to parse than their text is long): a 100,000-row sheet costs what
+the rows kept cost, and the note the loader prints
 says how many rows of which sheet were read.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +26,9 @@ SNIFF_CHARS = 64 * 1024
 SNIFF_DELIMITERS = ",;\t|"
 _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})\"")
 _MERGE_SCAN_BLOCK = 1 << 20
+# Of max_parse_seconds, what reading rows may take; the rest is for cleaning the text and the
+# parser process's own start, so a long sheet is cut rather than stopped with nothing read.
+ROWS_TIME_SHARE = 0.6
 TITLE_ROWS = 5  # rows of one cell above a table that may stand before its header row
 
 
@@ -31,12 +37,18 @@ class _Budget:
     """The characters left for the document's text, and what was left out when they ran out."""
 
     max_chars: int | None
+    seconds: float | None = None  # the file's max_parse_seconds
     used: int = 0
+    started: float = field(default_factory=time.monotonic)
+    out_of_time: bool = False
     cut: str = ""  # "read 41,200 of 100,000 rows of sheet 'Towns'"
     unread: list[str] = field(default_factory=list)  # sheets not read at all
 
     def take(self, line: str) -> bool:
         if self.max_chars is not None and self.used + len(line) + 1 > self.max_chars:
+            return False
+        if self.seconds is not None and time.monotonic() - self.started > ROWS_TIME_SHARE * self.seconds:
+            self.out_of_time = True
             return False
         self.used += len(line) + 1
         return True
@@ -50,6 +62,9 @@ class _Budget:
         if self.unread:
             shown = ", ".join(repr(s) for s in self.unread[:5]) + (" and more" if len(self.unread) > 5 else "")
             parts.append(f"sheet{'s' if len(self.unread) > 1 else ''} {shown} not read")
+        if self.out_of_time:
+            return (f"{'; '.join(parts)}: reading took {ROWS_TIME_SHARE:.0%} of max_parse_seconds "
+                    f"({self.seconds:g} s); raise max_parse_seconds to index the rest")
         return (f"{'; '.join(parts)}: the text reached max_file_chars ({self.max_chars:,} characters); "
                 "raise max_file_chars to index the rest")
 
@@ -84,7 +99,7 @@ def _rows_as_lines(rows: Iterable[tuple[Sequence[str], Sequence[bool] | None]], 
 
 # --- .xlsx ---
 
-def extract_xlsx(data: bytes, max_chars: int | None = None) -> Extracted:
+def extract_xlsx(data: bytes, max_chars: int | None = None, seconds: float | None = None) -> Extracted:
     try:
         import openpyxl
     except ImportError as exc:
@@ -94,7 +109,7 @@ def extract_xlsx(data: bytes, max_chars: int | None = None) -> Extracted:
     except Exception as exc:  # noqa: BLE001 - a damaged file makes zipfile/lxml/openpyxl raise many things
         raise DocumentError(f"unreadable Excel file: {type(exc).__name__}: {str(exc)[:120]}") from None
     try:
-        return _read_book(book, max_chars)
+        return _read_book(book, _Budget(max_chars, seconds))
     except DocumentError:
         raise
     except Exception as exc:  # noqa: BLE001 - a sheet's XML damaged past its first rows
@@ -103,8 +118,7 @@ def extract_xlsx(data: bytes, max_chars: int | None = None) -> Extracted:
         book.close()
 
 
-def _read_book(book, max_chars: int | None) -> Extracted:
-    budget = _Budget(max_chars)
+def _read_book(book, budget: _Budget) -> Extracted:
     parts: list[str] = []
     sections: list[Section] = []
     for sheet in book.worksheets:
@@ -183,11 +197,12 @@ def _merged_ranges(sheet) -> dict[int, list[tuple[int, int, int]]]:
 
 # --- .csv and .tsv ---
 
-def extract_delimited(text: str, delimiter: str | None = None, max_chars: int | None = None) -> Extracted:
+def extract_delimited(text: str, delimiter: str | None = None, max_chars: int | None = None,
+                      seconds: float | None = None) -> Extracted:
     """A .csv (`delimiter` None: sniffed among , ; tab |) or .tsv (tab) file, decoded."""
     if delimiter is None:
         delimiter = sniff_delimiter(text)
-    budget = _Budget(max_chars)
+    budget = _Budget(max_chars, seconds)
     lines: list[str] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:

@@ -99,6 +99,17 @@ def test_a_100000_row_csv_is_read_up_to_max_file_chars_and_says_how_much(tmp_pat
                              f"Founded: {town_rows(kept)[-1][4].isoformat()}")
 
 
+@pytest.mark.parametrize("suffix, says", [(".xlsx", "sheet 'Towns' not read"), (".csv", "read 1 of 1,001 rows")])
+def test_a_sheet_too_slow_to_read_whole_is_cut_at_its_share_of_max_parse_seconds(tmp_path, suffix, says):
+    from rag.ingest.formats import extract
+
+    path = tmp_path / f"towns{suffix}"
+    data = (xlsx_file(path, {"Towns": town_rows(1000)}) if suffix == ".xlsx" else csv_file(path, town_rows(1000)))
+    (warning,) = extract(suffix, data.read_bytes(), max_chars=None, seconds=0).warnings  # no time at all
+    assert warning.startswith(says)
+    assert warning.endswith("reading took 60% of max_parse_seconds (0 s); raise max_parse_seconds to index the rest")
+
+
 def test_a_binary_file_named_csv_is_skipped_with_one_reason(tmp_path):
     (tmp_path / "data.csv").write_bytes(b"a,b\n" + b"\x00\x01\x02" * 1000)
     result = load_documents([tmp_path / "data.csv"])
