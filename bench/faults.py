@@ -931,6 +931,95 @@ def _damaged_pptx(b: Bench, o: Outcome) -> None:
 @case("bad input", "a .csv whose body is binary (NUL bytes)")
 def _binary_csv(b: Bench, o: Outcome) -> None:
     _refused_by_index(b, o, "export.csv", b"town,population\n" + bytes(range(256)) * 400, "binary file")
+
+
+@case("ocr", "a corrupt image (.png header, random bytes)")
+def _corrupt_image(b: Bench, o: Outcome) -> None:
+    _refused_by_index(b, o, "broken.png", b"\x89PNG\r\n\x1a\n" + os.urandom(4096), "unreadable image")
+    _no_ocr_left(o)
+
+
+@case("ocr", "an image decompression bomb: a 100 KB PNG of 100,000 x 100,000 pixels")
+def _image_bomb(b: Bench, o: Outcome) -> None:
+    _refused_by_index(b, o, "bomb.png", png_declaring(100_000, 100_000), "max_image_pixels")
+    _no_ocr_left(o)
+
+
+@case("ocr", "a 6-page scan past max_ocr_seconds (1 s)")
+def _slow_scan(b: Bench, o: Outcome) -> None:
+    from bench.samples import scanned_pdf
+
+    with tempfile.TemporaryDirectory(prefix="rag-scan-") as tmp:
+        data = scanned_pdf(Path(tmp) / "scan.pdf", [f"Page {n} of the harbour ledger." for n in range(6)]).read_bytes()
+    t0 = time.perf_counter()
+    _refused_by_index(b, o, "long-scan.pdf", data, "max_ocr_seconds (1 s)", env={"RAG_MAX_OCR_SECONDS": "1"})
+    if time.perf_counter() - t0 > 60:
+        o.fail(f"took {time.perf_counter() - t0:.0f} s with a 1 s OCR limit")
+    _no_ocr_left(o)
+
+
+@case("ocr", "a PDF whose page image is broken (JPEG stream of random bytes)")
+def _broken_page_image(b: Bench, o: Outcome) -> None:
+    _refused_by_index(b, o, "broken-scan.pdf", pdf_with_broken_image(), "no text, in its text layer or by OCR")
+    _no_ocr_left(o)
+
+
+@case("ocr", "rag index killed (kill -9) in the middle of a 12-page scan, then run again")
+def _killed_during_ocr(b: Bench, o: Outcome) -> None:
+    from bench.samples import scanned_pdf
+
+    corpus, index = b.fresh("killed-ocr")
+    expected = indexed_documents(index)
+    scanned_pdf(corpus / "ledger.pdf", [f"Page {n} of the harbour ledger, kept by Amina Said." for n in range(12)])
+    proc = subprocess.Popen([*RAG, "index", str(corpus), "--index", str(index)], cwd=b.work, env=b.env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _tesseract_under(proc.pid):
+        time.sleep(0.2)
+    if not _tesseract_under(proc.pid):
+        o.fail("no OCR started within 120 s")
+    proc.kill()
+    proc.wait()
+    time.sleep(1)
+    _no_ocr_left(o)
+    b.check_index(o, index, expected)
+    result = b.rag(o, "index", str(corpus), "--index", str(index))
+    if result.code != 0 or "1 added" not in result.out:
+        o.fail(f"the next run did not index the scan: {result.out.strip()[:120]} {result.err.strip()[:120]}")
+
+
+def _tesseract_under(pid: int) -> bool:
+    """Whether a Tesseract runs among the descendants of `pid`."""
+    found = subprocess.run(["pgrep", "-x", "tesseract"], capture_output=True, text=True).stdout.split()
+    for candidate in found:
+        ancestor = candidate
+        for _ in range(6):
+            try:
+                ancestor = Path(f"/proc/{ancestor}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                break
+            if ancestor == str(pid):
+                return True
+    return False
+
+
+def _no_ocr_left(o: Outcome) -> None:
+    """No Tesseract still running for this bench, nor orphaned (each case's OCR is over when its
+    `rag index` is, however that ended)."""
+    if _tesseract_under(os.getpid()):
+        o.fail("Tesseract still running under the bench")
+    found = subprocess.run(["pgrep", "-x", "-P", "1", "tesseract"], capture_output=True, text=True).stdout.split()
+    orphans = [pid for pid in found if _state(pid) not in ("Z", "X", "")]  # a killed one waits to be reaped
+    if orphans:
+        o.fail(f"Tesseract orphaned and running: {orphans}")
+
+
+def _state(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
 # --- web pages: `rag index corpus URL` against a site on 127.0.0.1 ---
 
 WEB_ENV = {"RAG_WEB_HOST_DELAY": "0", "RAG_WEB_READ_TIMEOUT": "2", "RAG_WEB_CONNECT_TIMEOUT": "2"}
@@ -1669,6 +1758,28 @@ def zipped(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares `width` x `height` one-bit pixels, with 100 KB of data."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 100_000_000, 9))
+            + chunk(b"IEND", b""))
+
+
+def pdf_with_broken_image() -> bytes:
+    """A one-page PDF without text whose only content is a JPEG image of random bytes."""
+    junk = os.urandom(20_000)
+    ops = b"q 595 0 0 842 0 0 cm /Im1 Do Q"
+    return pdf_file([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+                     b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
+                     f"<< /Length {len(ops)} >>\nstream\n".encode() + ops + b"\nendstream",
+                     f"<< /Type /XObject /Subtype /Image /Width 2480 /Height 3508 /ColorSpace /DeviceGray "
+                     f"/BitsPerComponent 8 /Filter /DCTDecode /Length {len(junk)} >>\nstream\n".encode() + junk
+                     + b"\nendstream"])
 
 
 def text_pdf(pages: list[list[str]]) -> bytes:

@@ -6,6 +6,7 @@ import argparse
 import errno
 import logging
 import os
+import shutil
 import socket
 import sys
 import textwrap
@@ -216,6 +217,14 @@ def cmd_index(args: argparse.Namespace) -> int:
                                                     "rag.indexing.web_sources")]
     for logger in loggers:
         logger.addFilter(hold)
+    # A long OCR shows it is moving: one line, rewritten after each page, on a terminal (with -v
+    # every page is logged instead).
+    live = _LiveLine() if sys.stderr.isatty() and not getattr(args, "verbose", False) else None
+    progress = logging.getLogger("rag.ingest.progress")
+    if live is not None:
+        progress.addHandler(live)
+        progress.setLevel(logging.INFO)
+        progress.propagate = False
     try:
         ray = None
         if args.ray is not None or config.ray_address.strip():
@@ -223,6 +232,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = factory.indexer(config, ray=ray).index_paths(paths, config.index_dir, urls=urls,
                                                               rebuild=args.rebuild, show_progress=sys.stderr.isatty())
     finally:
+        if live is not None:
+            live.clear()
+            progress.removeHandler(live)
+            progress.setLevel(logging.NOTSET)
+            progress.propagate = True
         for logger in loggers:
             logger.removeFilter(hold)
         for line in skipped:
@@ -238,6 +252,25 @@ def cmd_index(args: argparse.Namespace) -> int:
             merges = store.merge(full=True, approx_threshold=config.approx_threshold)
         print(f"index {report.index_dir}: {'merged into one segment' if merges else 'already one segment'}")
     return 0
+
+
+class _LiveLine(logging.Handler):
+    """Each record written over the last on one terminal line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.shown = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        sys.stderr.write("\r\x1b[K" + plain(record.getMessage())[:width])
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from rag.ingest.archives import ZipLimits
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.fetch import WebSettings
 from rag.ingest.loaders import FileLimits
+from rag.ingest.ocr import OcrSettings
 from rag.retrieval.rerankers import Reranker, RerankerSettings, create_reranker
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.settings import RetrievalSettings
@@ -61,7 +62,13 @@ def file_limits(config: Config) -> FileLimits:
     return FileLimits(max_chars=config.max_file_chars, max_parse_seconds=config.max_parse_seconds,
                       max_parse_memory_mb=config.max_parse_memory_mb,
                       zip=ZipLimits(max_unzipped_mb=config.max_unzipped_mb, max_ratio=config.max_zip_ratio),
-                      follow_external_symlinks=config.follow_external_symlinks)
+                      follow_external_symlinks=config.follow_external_symlinks, ocr=ocr_settings(config))
+
+
+def ocr_settings(config: Config) -> OcrSettings:
+    return OcrSettings(mode=config.ocr, language=config.ocr_language, dpi=config.ocr_dpi,
+                       max_seconds=config.max_ocr_seconds, min_confidence=config.ocr_min_confidence,
+                       max_pixels=config.max_image_pixels)
 
 
 def web_settings(config: Config) -> WebSettings:

@@ -37,6 +37,8 @@ from rag.core.errors import ConfigError
 QUERY_BACKENDS = ("auto", "torch", "onnx-int8")  # how questions are embedded (rag.embedders)
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")  # the vector index (rag.index.vectors)
 FUSIONS = ("rrf", "scores")  # how hybrid retrieval combines the dense and BM25 results
+OCR_MODES = ("auto", "always", "never")  # which pages and images are read by OCR (rag.ingest.ocr)
+_OCR_LANGUAGE = re.compile(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*")
 
 CONFIG_FILE = "rag.toml"
 log = logging.getLogger("rag.config")
@@ -67,7 +69,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     "limits": {"max_file_chars": "max_file_chars", "max_file_chunks": "max_file_chunks",
                "max_parse_seconds": "max_parse_seconds", "max_parse_memory_mb": "max_parse_memory_mb",
                "max_unzipped_mb": "max_unzipped_mb", "max_zip_ratio": "max_zip_ratio",
+               "max_ocr_seconds": "max_ocr_seconds", "max_image_pixels": "max_image_pixels",
                "follow_external_symlinks": "follow_external_symlinks"},
+    "ocr": {"mode": "ocr", "language": "ocr_language", "dpi": "ocr_dpi", "min_confidence": "ocr_min_confidence"},
     "ray": {"address": "ray_address", "actors": "ray_actors"},
     "web": {"user_agent": "web_user_agent", "connect_timeout": "web_connect_timeout",
             "read_timeout": "web_read_timeout", "max_fetch_seconds": "web_max_fetch_seconds",
@@ -183,9 +187,24 @@ class Config:
     max_parse_memory_mb: int = 1024
     max_unzipped_mb: int = 256
     max_zip_ratio: int = 100
+    # OCR of one file (a scanned PDF's pages, an image's frames) may take this long, on top of
+    # max_parse_seconds: a 500-page scan at 300 dpi, at 3.2 s a page (docs/documents.md). An
+    # image over `max_image_pixels` is refused unread (a decompression bomb); a PDF page that
+    # large is rendered at a lower resolution instead.
+    max_ocr_seconds: float = 1800.0
+    max_image_pixels: int = 50_000_000
     # A symlink in the corpus pointing outside it is skipped unless this is true; links inside
     # the corpus are always read.
     follow_external_symlinks: bool = False
+    # OCR by Tesseract: "auto" reads images and the PDF pages without a text layer, "always" every
+    # PDF page (its text layer ignored), "never" none (images and scanned PDFs are skipped, saying
+    # so). `ocr_language`: Tesseract's language data (eng, or eng+deu with tesseract-ocr-deu).
+    # `ocr_dpi`: PDF pages are rendered at this resolution for OCR. A page whose mean word
+    # confidence (0-100) is under `ocr_min_confidence` is indexed with a warning naming it.
+    ocr: str = "auto"
+    ocr_language: str = "eng"
+    ocr_dpi: int = 300
+    ocr_min_confidence: float = 50.0
     # `rag index` on a Ray cluster (chunking and embedding as Ray Data jobs; same index as without):
     # "" runs in this process unless --ray is given, "local" starts Ray on this machine for the
     # run, "auto" joins the cluster this machine is part of, "host:port" or "ray://host:10001"
@@ -279,6 +298,11 @@ class Config:
             raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
         if self.query_backend not in QUERY_BACKENDS:
             raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {self.query_backend!r})")
+        if self.ocr not in OCR_MODES:
+            raise ConfigError(f"ocr must be one of {', '.join(OCR_MODES)} (got {self.ocr!r})")
+        if not _OCR_LANGUAGE.fullmatch(self.ocr_language):
+            raise ConfigError(f"ocr_language must name Tesseract language data such as eng or eng+deu "
+                              f"(got {self.ocr_language!r})")
         if self.index_type not in INDEX_TYPES:
             raise ConfigError(f"index_type must be one of {', '.join(INDEX_TYPES)} (got {self.index_type!r})")
         if self.ray_address.strip() and not is_ray_address(self.ray_address):
@@ -370,6 +394,10 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "max_parse_memory_mb": (128, 1_048_576),  # below 128 MB the parsers cannot even be imported
     "max_unzipped_mb": (1, 1_048_576),
     "max_zip_ratio": (1, 1_000_000),
+    "max_ocr_seconds": (0.0, 604_800.0),
+    "max_image_pixels": (1_000_000, 1_000_000_000),
+    "ocr_dpi": (70, 1200),
+    "ocr_min_confidence": (0.0, 100.0),
     "ray_actors": (0, 4096),
     "web_connect_timeout": (0.0, 3600.0),
     "web_read_timeout": (0.0, 3600.0),
@@ -380,7 +408,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "web_max_sitemap_urls": (1, 1_000_000),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds", "web_connect_timeout", "web_read_timeout",
-               "web_max_fetch_seconds"}
+               "web_max_fetch_seconds", "max_ocr_seconds"}
 
 
 def is_ray_address(text: str) -> bool:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 
 from rag.core.errors import DocumentError
 from rag.ingest.anchors import Extracted, scrub
+from rag.ingest.ocr import OcrSettings
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
          ".docx": "docx", ".jsonl": "jsonl", ".epub": "epub", ".eml": "eml", ".odt": "odt", ".xlsx": "xlsx",
-         ".csv": "csv", ".tsv": "tsv", ".pptx": "pptx"}
+         ".csv": "csv", ".tsv": "tsv", ".pptx": "pptx", ".png": "image", ".jpg": "image", ".jpeg": "image",
+         ".tif": "image", ".tiff": "image"}
 # What one upload may be: a .jsonl corpus holds many documents and is indexed with `rag index`.
 UPLOADABLE = tuple(suffix for suffix in TYPES if suffix != ".jsonl")
 # Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
@@ -61,15 +64,27 @@ def _wide_encoding(data: bytes) -> str | None:
     return encoding if printable >= 0.95 * len(sample) else None  # else numbers stored as 16 bits
 
 
-def extract(suffix: str, data: bytes, max_chars: int | None = None, seconds: float | None = None) -> Extracted:
-    """The text of a file of type `suffix`. `max_chars` and `seconds` (the parse's time limit):
-    where a format read as a stream (a spreadsheet) stops reading, saying so in the result's
-    warnings; the others are read whole and judged by the caller."""
+def may_need_ocr(suffix: str, ocr: OcrSettings) -> bool:
+    """Whether reading a file of this type can run OCR (and so gets `max_ocr_seconds` more time)."""
+    return ocr.mode != "never" and TYPES.get(suffix) in ("pdf", "image")
+
+
+def extract(suffix: str, data: bytes, ocr: OcrSettings | None = None,
+            on_page: Callable[[object], None] | None = None, *, max_chars: int | None = None,
+            seconds: float | None = None) -> Extracted:
+    """`ocr`: how scans and images are read (None: not at all); `on_page` hears of OCR's progress.
+    `max_chars` and `seconds` (the parse's time limit): where a format read as a stream (a
+    spreadsheet) stops reading, saying so in the result's warnings; the others are read whole and
+    judged by the caller."""
     kind = TYPES.get(suffix)
     if kind == "pdf":
         from rag.ingest.pdf import extract_pdf
 
-        return extract_pdf(data)
+        return extract_pdf(data, ocr, on_page)
+    if kind == "image":
+        from rag.ingest.images import extract_image
+
+        return extract_image(data, ocr or OcrSettings(mode="never"), on_page)
     if kind == "docx":
         from rag.ingest.docx import extract_docx
 

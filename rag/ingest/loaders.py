@@ -1,8 +1,9 @@
 """Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
 
-Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf), .docx (python-docx), .pptx
-(python-pptx), .xlsx (openpyxl), .csv/.tsv, .epub, .odt, .eml (the message, and each attachment of a supported type as
-a document of its own), and .jsonl corpora with one `{"id", "title", "text"}` document a line.
+Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf; scanned pages by OCR), .docx
+(python-docx), .pptx (python-pptx), .xlsx (openpyxl), .csv/.tsv, .epub, .odt, .eml (the message, and each attachment
+of a supported type as a document of its own), images (.png, .jpg/.jpeg, .tif/.tiff, by OCR), and .jsonl corpora with
+one `{"id", "title", "text"}` document a line.
 """
 
 from __future__ import annotations
@@ -26,13 +27,24 @@ from rag.core.records import Document
 from rag.ingest.anchors import Extracted, locate
 from rag.ingest.archives import ZipLimits, check_zip
 from rag.ingest.cleaning import clean_text
-from rag.ingest.formats import TYPES, ZIPPED, extract, plain_title
+from rag.ingest.formats import TYPES, ZIPPED, extract, may_need_ocr, plain_title
 from rag.ingest.formats import decode as _decode
 from rag.ingest.mail import Attachment, read_mail
-from rag.ingest.parse_worker import DeadlineExceeded, MemoryLimitExceeded, Worker, WorkerFailed, WorkerUnavailable
+from rag.ingest.ocr import LowConfidence, OcrNotice, OcrProgress, OcrSettings, OcrStarted
+from rag.ingest.parse_worker import (
+    DeadlineExceeded,
+    MemoryLimitExceeded,
+    Worker,
+    WorkerFailed,
+    WorkerUnavailable,
+    listening,
+    report,
+)
 from rag.safety.ownership import is_index_dir
 
 log = logging.getLogger("rag.ingest.loaders")
+# One INFO line a page read by OCR: `rag index` shows it as a live progress line on a terminal.
+progress_log = logging.getLogger("rag.ingest.progress")
 
 _TYPES = TYPES
 SUPPORTED_SUFFIXES = tuple(_TYPES)
@@ -65,6 +77,7 @@ class FileLimits:
     max_parse_memory_mb: int = 1024
     zip: ZipLimits = ZipLimits()
     follow_external_symlinks: bool = False
+    ocr: OcrSettings = OcrSettings()  # its time limit (max_ocr_seconds) is on top of max_parse_seconds
 
 
 def load_documents(paths: Iterable[str | Path], *, root: Path | None = None,
@@ -339,8 +352,8 @@ def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits 
     ".pdf", ...), with the same parse limits as a file. Its id, source and `url` are the URL; an
     HTML page is read for its main text (rag.ingest.web_page). Raises DocumentError."""
     limits = limits or FileLimits()
-    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, True, limits.max_chars,
-                                          limits.max_parse_seconds), limits)
+    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, limits.ocr, True, limits.max_chars,
+                                          limits.max_parse_seconds), limits, events=_ocr_events(suffix, url, limits))
     doc = _check_chars(doc, limits)
     if doc.metadata.get("partial"):
         log.warning("%s: indexed in part: %s", url, doc.metadata["partial"])
@@ -350,34 +363,68 @@ def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits,
                          seconds: float | None = None) -> Document:
     budget = (limits.max_chars, limits.max_parse_seconds if seconds is None else seconds)
-    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, False, *budget),
-                                      limits, seconds), limits)
+    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.ocr, False,
+                                                       *budget), limits, seconds,
+                                      events=_ocr_events(suffix, source, limits)), limits)
     if doc.metadata.get("partial"):
         log.warning("%s: indexed in part: %s", source, doc.metadata["partial"])
     return doc
 
 
 def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
-                   web: bool = False, max_chars: int | None = None, seconds: float | None = None) -> Document:
+                   ocr: OcrSettings | None = None, web: bool = False, max_chars: int | None = None,
+                   seconds: float | None = None) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source, web=web, max_chars=max_chars, seconds=seconds)
+    return _parse(suffix, data, doc_id, source, ocr, web=web, max_chars=max_chars, seconds=seconds)
+
+
+def _ocr_events(suffix: str, source: str, limits: FileLimits) -> _OcrEvents | None:
+    return _OcrEvents(source, limits.ocr.max_seconds) if may_need_ocr(suffix, limits.ocr) else None
+
+
+class _OcrEvents:
+    """What the parser process reports while it reads a file by OCR, as log lines naming the
+    file; OCR's start grants the call `max_ocr_seconds` more."""
+
+    def __init__(self, source: str, ocr_seconds: float) -> None:
+        self.source, self.ocr_seconds, self.started = source, ocr_seconds, False
+
+    def __call__(self, event: Any) -> float | None:
+        if isinstance(event, OcrStarted) and not self.started:
+            self.started = True
+            return self.ocr_seconds
+        if isinstance(event, OcrProgress):
+            progress_log.info("%s: OCR page %d (%d of %d)", self.source, event.page, event.done, event.total)
+        elif isinstance(event, LowConfidence):
+            log.warning("%s: page %d: OCR confidence %.0f is below ocr_min_confidence (%g); indexed, but its text "
+                        "may be wrong", self.source, event.page, event.confidence, event.threshold)
+        elif isinstance(event, OcrNotice):
+            log.warning("%s: %s", self.source, event.message)
+        return None
 
 
 # Every format, plain text included, parses in a child process stopped at the deadline and capped
 # in memory: a small PDF's compressed streams expand a thousandfold, a 2 MB HTML page of nested
 # tags takes minutes, a 500 KB Word file gigabytes, and a JSONL line nested a million deep blows
 # the stack. A call costs about a millisecond more than in-process.
-def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, seconds: float | None = None) -> Any:
-    """`seconds`: what is left of the file's `max_parse_seconds`, when one file is parsed in parts."""
+def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, seconds: float | None = None, *,
+                   events: _OcrEvents | None = None) -> Any:
+    """`seconds`: what is left of the file's `max_parse_seconds`, when one file is parsed in parts;
+    `events`: what a file read by OCR reports while it is read."""
     if _NO_PARSER_PROCESS.is_set():
-        return func(*args)
+        return _in_process(func, args, events)
     memory = limits.max_parse_memory_mb * 2**20
     try:
-        return _PARSER.run(func, args, limits.max_parse_seconds if seconds is None else seconds, memory_limit=memory)
+        return _PARSER.run(func, args, limits.max_parse_seconds if seconds is None else seconds, memory_limit=memory,
+                           on_event=events)
     except DeadlineExceeded:
+        if events is not None and events.started:
+            raise DocumentError(f"parsing and OCR took longer than max_parse_seconds + max_ocr_seconds "
+                                f"({limits.max_parse_seconds + events.ocr_seconds:g} s) and were stopped; raise "
+                                "max_ocr_seconds to index it") from None
         raise DocumentError(f"parsing took longer than max_parse_seconds ({limits.max_parse_seconds:g} s) and "
                             "was stopped; raise max_parse_seconds to index it") from None
     except MemoryLimitExceeded:
@@ -387,7 +434,7 @@ def _within_limits(func: Callable[..., Any], args: tuple, limits: FileLimits, se
         # No child process here (an embedded interpreter, say): parse without a deadline.
         _NO_PARSER_PROCESS.set()
         log.warning("%s; files are parsed without a time or memory limit", exc)
-        return func(*args)
+        return _in_process(func, args, events)
     except WorkerFailed:
         raise DocumentError("the parser stopped on this file (damaged, or out of memory?)") from None
     except DocumentError:
@@ -403,7 +450,16 @@ def _check_chars(doc: Document, limits: FileLimits) -> Document:
     return doc
 
 
-_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor", "openpyxl", "pptx"))
+def _in_process(func: Callable[..., Any], args: tuple, on_event: Callable[[Any], None] | None) -> Any:
+    previous = listening(on_event)
+    try:
+        return func(*args)
+    finally:
+        listening(previous)
+
+
+_PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor", "rag.ingest.images",
+                          "PIL.Image", "pypdfium2", "openpyxl", "pptx"))
 _NO_PARSER_PROCESS = threading.Event()
 
 
@@ -414,14 +470,14 @@ def _display(path: Path) -> str:
         return str(path.resolve())
 
 
-def _parse(suffix: str, data: bytes, doc_id: str, source: str, *, web: bool = False,
-           max_chars: int | None = None, seconds: float | None = None) -> Document:
+def _parse(suffix: str, data: bytes, doc_id: str, source: str, ocr: OcrSettings | None = None, *,
+           web: bool = False, max_chars: int | None = None, seconds: float | None = None) -> Document:
     if web and _TYPES.get(suffix) == "html":
         from rag.ingest.web_page import extract_web_page
 
         extracted = extract_web_page(data, doc_id)
     else:
-        extracted = extract(suffix, data, max_chars, seconds)
+        extracted = extract(suffix, data, ocr, report, max_chars=max_chars, seconds=seconds)
     return _document(suffix, extracted, data, doc_id, source, web=web)
 
 

@@ -18,6 +18,10 @@ interpreter (`python -c ...`; not a fork of the caller, which would copy the loc
 would re-run the caller's main script). It imports the parsers, never parses, has one thread,
 and forks a child for the caller on request, in about a millisecond. The caller hands it the
 child's two pipes over a Unix socket; requests and replies are pickles framed by their length.
+
+A long call (the OCR of a 500-page scan) tells the caller how it is going: what the function
+passes to `report` reaches the caller's `on_event` while the call runs, as frames of their own
+before the reply.
 """
 
 from __future__ import annotations
@@ -78,6 +82,25 @@ class _Child:
     limit: int | None
 
 
+# In a child: sends what `report` is given to the caller; in the caller, parsing in-process: the
+# caller's own `on_event`. None: nobody listens.
+_sink: Callable[[Any], None] | None = None
+
+
+def report(event: Any) -> None:
+    """Tell the caller of the running call something (a picklable record), before it returns."""
+    if _sink is not None:
+        _sink(event)
+
+
+def listening(on_event: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    """Route `report` to `on_event` in this process (a call made without a child); returns the
+    previous listener, to be restored after the call."""
+    global _sink
+    previous, _sink = _sink, on_event
+    return previous
+
+
 class Worker:
     """A template process started on first use, and one child forked from it at a time, replaced
     after a failed call, a crash, a timeout, or when it has grown too big."""
@@ -102,9 +125,12 @@ class Worker:
         child = self._child
         return _status_bytes(child.pid, "VmRSS") if child is not None else 0
 
-    def run(self, func: Callable[..., Any], args: tuple, timeout: float, memory_limit: int | None = None) -> Any:
+    def run(self, func: Callable[..., Any], args: tuple, timeout: float, memory_limit: int | None = None,
+            on_event: Callable[[Any], float | None] | None = None) -> Any:
         """`func(*args)` in the child, its address space capped at `memory_limit` bytes (None: no
-        cap); its exception is re-raised here, MemoryLimitExceeded when it ran out of memory."""
+        cap); its exception is re-raised here, MemoryLimitExceeded when it ran out of memory. What
+        it `report`s is handed to `on_event` as it comes; `on_event` may return seconds by which to
+        extend the deadline (OCR, once it starts, has a time limit of its own on top)."""
         request = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             child = self._child
@@ -113,7 +139,14 @@ class Worker:
                 child = self._child = self._fork(memory_limit)
             try:
                 _write_all(child.requests, _HEADER.pack(len(request)) + request)
-                ok, value = pickle.loads(_read_frame(child.replies, time.monotonic() + timeout))
+                deadline = time.monotonic() + timeout
+                while True:
+                    ok, value = pickle.loads(_read_frame(child.replies, deadline))
+                    if ok is not None:
+                        break
+                    extra = on_event(value) if on_event is not None else None
+                    if extra:  # the caller grants more time for what the call has started
+                        deadline += extra
             except TimeoutError:
                 self._end_child()
                 raise DeadlineExceeded(timeout) from None
@@ -278,6 +311,7 @@ def _template(control_fd: int, preload: list[str]) -> None:
         if message[:1] == b"f" and len(fds) == 2:
             pid = os.fork()
             if pid == 0:
+                die_with_parent()  # the template ends when the caller does: so does a call under way
                 control.close()
                 code = 1
                 try:
@@ -301,11 +335,31 @@ def _template(control_fd: int, preload: list[str]) -> None:
                 os.close(fd)
 
 
+def die_with_parent() -> None:
+    """Be killed when the process that started this one dies (Linux; elsewhere a no-op): a
+    caller killed mid-call leaves no parse, and no program a parse started, running on."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort: the deadlines still bound the work
+        pass
+
+
 def _serve(requests: int, replies: int, memory_limit: int | None) -> None:
     """A child's loop: one request at a time until the caller closes its pipe."""
+    global _sink
     if memory_limit is not None:
         _cap_memory(memory_limit)
     channel_in = os.fdopen(requests, "rb")
+
+    def send(event: Any) -> None:
+        payload = pickle.dumps((None, event), protocol=pickle.HIGHEST_PROTOCOL)
+        _write_all(replies, _HEADER.pack(len(payload)) + payload)
+
+    _sink = send
     while True:
         header = channel_in.read(_HEADER.size)
         if len(header) < _HEADER.size:

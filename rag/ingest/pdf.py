@@ -1,5 +1,6 @@
 """PDF → text as written: lines joined into paragraphs, hyphenated words rejoined, running
-headers, footers and page numbers removed, and the start of every page anchored.
+headers, footers and page numbers removed, and the start of every page anchored. Pages without
+a text layer (a scan) are read by OCR (rag.ingest.ocr) when the `ocr` setting allows it.
 
 Headers and footers are found by recurrence, not by wording: a line near the top or bottom of
 a page whose digit-normalised form ("Page 3 of 9" → "page # of #") appears near the edges of
@@ -14,10 +15,19 @@ import io
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rag.core.errors import DocumentError
 from rag.ingest.anchors import Extracted, Section, mark, scrub
+from rag.ingest.ocr import (
+    MIN_LAYER_CHARS,
+    Deadline,
+    OcrNotice,
+    OcrSettings,
+    missing_tesseract,
+    recognize_pages,
+    tesseract_path,
+)
 from rag.text.sentences import ABBREVIATIONS
 
 # Lines at each edge of a page where headers and footers can sit (browsers print two a side).
@@ -35,7 +45,8 @@ _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\uf
 _SENTENCE_END = ('.', '!', '?', ':', ';', '"', '”', '’', ')')
 
 
-def extract_pdf(data: bytes) -> Extracted:
+def extract_pdf(data: bytes, ocr: OcrSettings | None = None,
+                on_page: Callable[[object], None] | None = None) -> Extracted:
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -57,11 +68,80 @@ def extract_pdf(data: bytes) -> Extracted:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged PDF makes pypdf raise almost anything
         raise DocumentError(f"unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
+    ocr = ocr or OcrSettings(mode="never")
+    metadata = _read_scanned_pages(data, pages, ocr, on_page)
     if not any(line for lines in pages for line in lines):
-        raise DocumentError("no extractable text (scanned PDF?)")
+        if ocr.mode == "never":
+            raise DocumentError('no extractable text (a scanned PDF?), and OCR is off (ocr = "never")')
+        raise DocumentError("no text, in its text layer or by OCR")
     text, sections = join_pages(remove_running_lines(pages), rows)
     title = title.strip() if isinstance(title, str) and title.strip() else None
-    return Extracted(text, title, {}, pages=len(pages), sections=tuple(sections))
+    return Extracted(text, title, metadata, pages=len(pages), sections=tuple(sections))
+
+
+def _layer_chars(lines: list[str]) -> int:
+    return sum(c.isalnum() for line in lines for c in line)
+
+
+def _read_scanned_pages(data: bytes, pages: list[list[str]], ocr: OcrSettings,
+                        on_page: Callable[[object], None] | None) -> dict:
+    """OCR the pages the `ocr` mode picks, in place: under "auto" those whose text layer is
+    (nearly) empty, and only where OCR finds more than the layer holds; under "always" all.
+    Returns the metadata that records it."""
+    if ocr.mode == "never":
+        return {}
+    wanted = [i for i, lines in enumerate(pages) if ocr.mode == "always" or _layer_chars(lines) < MIN_LAYER_CHARS]
+    if not wanted:
+        return {}
+    if tesseract_path() is None:
+        if not any(_layer_chars(lines) for lines in pages):
+            raise missing_tesseract("a PDF without a text layer")
+        if on_page is not None:
+            shown = ", ".join(str(i + 1) for i in wanted[:10]) + (", ..." if len(wanted) > 10 else "")
+            on_page(OcrNotice(f"page(s) {shown} have no text layer and were not read: Tesseract is not installed "
+                              "(apt-get install tesseract-ocr tesseract-ocr-eng)"))
+        return {}
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        raise DocumentError("its pages have no text layer, and reading them by OCR needs pypdfium2 "
+                            "(pip install 'rag[ocr]')") from None
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception as exc:  # noqa: BLE001 - pdfium refuses what pypdf could read
+        raise DocumentError(f"cannot render the PDF's pages for OCR: {type(exc).__name__}: {str(exc)[:120]}") from None
+    try:
+        wanted = [i for i in wanted if i < len(document)]
+        read = list(recognize_pages(_renders(document, wanted, ocr), [i + 1 for i in wanted], ocr,
+                                    Deadline(ocr.max_seconds), on_page=on_page))
+    finally:
+        document.close()
+    used = []
+    for i, page in zip(wanted, read):
+        lines = page.lines()
+        if ocr.mode == "always" or _layer_chars(lines) > _layer_chars(pages[i]):
+            pages[i] = [scrub(line).translate(_LIGATURES) for line in lines]
+            used.append((i + 1, page.confidence))
+    if not used:
+        return {}
+    return {"ocr_pages": [n for n, _ in used], "ocr_confidence": round(sum(c for _, c in used) / len(used), 1)}
+
+
+def _renders(document, wanted: list[int], ocr: OcrSettings):
+    """Each wanted page as a greyscale image at `ocr.dpi` (less for a page so large that it would
+    exceed `ocr.max_pixels`), with the resolution it was rendered at."""
+    for i in wanted:
+        try:
+            page = document[i]
+            width, height = page.get_size()  # points
+            scale = ocr.dpi / 72
+            if width * height * scale * scale > ocr.max_pixels:
+                scale = (ocr.max_pixels / (width * height)) ** 0.5
+            image = page.render(scale=scale, grayscale=True).to_pil()
+            page.close()
+        except Exception as exc:  # noqa: BLE001 - a damaged page
+            raise DocumentError(f"cannot render page {i + 1} for OCR: {type(exc).__name__}: {str(exc)[:120]}") from None
+        yield image, round(scale * 72)
 
 
 def _clean_line(line: str) -> str:

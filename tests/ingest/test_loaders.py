@@ -59,6 +59,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_others_still_load(tmp_path,
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02" + os.urandom(100))
     (tmp_path / "empty.txt").write_text("  \n\n ")
     (tmp_path / "latin1.txt").write_bytes("café crème".encode("latin-1"))
+    (tmp_path / "image.gif").write_bytes(b"GIF89a")
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
     (tmp_path / "broken.pdf").write_bytes(make_pdf("Truncated text here")[:150])
     (tmp_path / "nothing.pdf").write_bytes(b"%PDF-1.4 garbage")
@@ -69,7 +70,8 @@ def test_bad_files_are_skipped_with_a_reason_and_the_others_still_load(tmp_path,
     assert "binary" in reasons["binary.txt"]
     assert "empty" in reasons["empty.txt"]
     assert "UTF-8" in reasons["latin1.txt"]
-    assert "unsupported file type '.png'" in reasons["image.png"]
+    assert "unsupported file type '.gif'" in reasons["image.gif"]
+    assert "unreadable image" in reasons["image.png"]
     assert "PDF" in reasons["broken.pdf"] and "PDF" in reasons["nothing.pdf"]
     assert all(name in caplog.text for name in reasons)
 
