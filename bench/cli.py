@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Fault injection: every bad input and fault we know of, through the real `rag` command; one "
                 "table of what went wrong, exit 1 if any case failed.", _faults)
     p.add_argument("--only", action="append", metavar="GROUP",
-                   help="run one group (repeatable): data loss, secrets, resources, no traceback, bad input, web page, web, mail, ocr")
+                   help="run one group (repeatable): data loss, secrets, resources, no traceback, bad input, web page, web, mail, ocr, watch")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="write the cases as JSON to this file (default reports/bench/faults.json)")
 

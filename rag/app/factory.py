@@ -29,6 +29,7 @@ from rag.generators.llama_cpp import LlamaCppSettings
 from rag.generators.llm import LLMSettings
 from rag.generators.openai_compatible import OpenAISettings
 from rag.indexing.indexer import Indexer, IndexerSettings
+from rag.indexing.watch import WatchSettings
 from rag.ingest.archives import ZipLimits
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.fetch import WebSettings
@@ -84,6 +85,10 @@ def indexer_settings(config: Config) -> IndexerSettings:
                            max_file_chunks=config.max_file_chunks, index_type=config.index_type,
                            approx_threshold=config.approx_threshold, index_dir=Path(config.index_dir),
                            corpus_dir=Path(config.corpus_dir), web=web_settings(config))
+
+
+def watch_settings(config: Config) -> WatchSettings:
+    return WatchSettings(debounce_ms=config.watch_debounce_ms, quiet_ms=config.watch_quiet_ms)
 
 
 def retrieval_settings(config: Config) -> RetrievalSettings:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from rag.app import factory
@@ -17,8 +18,9 @@ from rag.core.records import Answer
 from rag.embedders import Embedder
 from rag.generators.citations import left_out
 from rag.index.library import DocumentInfo, Removal
-from rag.indexing.indexer import Indexer
+from rag.indexing.indexer import Indexer, IndexReport
 from rag.indexing.uploads import Ingested, UploadFolder, ingest
+from rag.indexing.watch import Batch, FolderWatch
 from rag.safety.endpoints import check_endpoint
 from rag.safety.redact import install_log_redaction, redact_data, watch_env
 
@@ -95,10 +97,15 @@ class ChatService:
         self.generators = GeneratorCache()
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
+        self.watching: tuple[Path, ...] = ()  # the folders a watch keeps the index in step with
         if not config.read_only:
             swept = UploadFolder(config.corpus_dir).sweep_at_start()
             if swept:
                 log.info("removed what an interrupted upload left in the upload folder: %s", ", ".join(swept))
+
+    def close(self) -> None:
+        """Close the generators' clients (a collection deleted, a server stopping)."""
+        self.generators.close()
 
     def warm_up(self) -> None:
         """Load the embedding model now, so the first question does not wait for it."""
@@ -170,6 +177,45 @@ class ChatService:
             removal = self._get_indexer().remove_documents(doc_ids, self.config.index_dir)
             self.retriever.refresh()
             return removal
+
+    def index_version(self) -> str:
+        """Which index version answers now (after picking up any newer one): it changes exactly
+        when the documents may have, so a page can redraw its list only then."""
+        self.retriever.refresh()
+        return str(self.retriever.view.version)
+
+    def sync_folders(self, paths: Sequence[Path]) -> IndexReport:
+        """Make the index hold exactly the documents under `paths`, as `rag index` does, and
+        answer from the new version at once. One indexing at a time, as for uploads."""
+        with self._upload_lock:
+            report = self._get_indexer().index_paths(list(paths), self.config.index_dir)
+            self.retriever.refresh()
+            return report
+
+    def watch_folders(self, paths: Sequence[Path], on_batch: Callable[[Batch], None]) -> Callable[[float], None]:
+        """Keep the index in step with `paths` from a background thread (rag.indexing.watch).
+        The operator asked for it, so a read-only server watches too: read-only is about what
+        visitors may change. Returns `stop(timeout)`, which lets the batch under way finish."""
+        paths = [Path(p) for p in paths]
+        watch = FolderWatch(paths, lambda: self.sync_folders(paths), on_batch,
+                            settings=factory.watch_settings(self.config), ignore=[self.config.index_dir])
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                watch.run(stop)
+            except Exception:  # the server goes on answering from the last version it has
+                log.exception("watching %s stopped", ", ".join(map(str, paths)))
+
+        thread = threading.Thread(target=run, name="rag-watch", daemon=True)
+        thread.start()
+        self.watching = tuple(paths)
+
+        def end(timeout: float = 60.0) -> None:
+            stop.set()
+            thread.join(timeout)
+
+        return end
 
     def ask_api(self, question: str, k: int = 5) -> dict:
         """Question in; answer, short answer (or null), abstained flag, citations and timings out, with

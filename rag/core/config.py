@@ -46,7 +46,7 @@ log = logging.getLogger("rag.config")
 # rag.toml's sections: section -> {key in the section: Config field}. Every field but `extra`
 # is in exactly one section (a test checks it).
 SECTIONS: dict[str, dict[str, str]] = {
-    "paths": {"corpus_dir": "corpus_dir", "index_dir": "index_dir"},
+    "paths": {"corpus_dir": "corpus_dir", "index_dir": "index_dir", "collections_dir": "collections_dir"},
     "index": {"backend": "backend", "type": "index_type", "approx_threshold": "approx_threshold"},
     "embedding": {"model": "embedding_model", "batch_size": "embedding_batch_size",
                   "query_backend": "query_backend", "query_onnx_model": "query_onnx_model"},
@@ -78,6 +78,7 @@ SECTIONS: dict[str, dict[str, str]] = {
             "max_redirects": "web_max_redirects", "max_page_mb": "web_max_page_mb", "host_delay": "web_host_delay",
             "content_types": "web_content_types", "max_sitemap_urls": "web_max_sitemap_urls"},
     "serve": {"read_only": "read_only"},
+    "watch": {"debounce_ms": "watch_debounce_ms", "quiet_ms": "watch_quiet_ms"},
 }
 # Field -> (section, key): where the deprecation note for a flat key points.
 FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
@@ -92,6 +93,9 @@ class Config:
     # Where things live.
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path(".rag/index")
+    # Named document collections (rag.app.collections), one folder each; empty means `collections`
+    # beside the index directory (.rag/collections). The default collection is `index_dir` itself.
+    collections_dir: str = ""
 
     # Embedding. A model name or a local path; names are resolved to a locally installed copy
     # when one is available (see rag.embedders.models).
@@ -229,6 +233,11 @@ class Config:
 
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
+    # `rag index --watch` and `rag serve --watch`: a burst of changes (an editor's save, a folder
+    # copied in) is gathered until the folders are quiet for `watch_quiet_ms`, at the latest
+    # `watch_debounce_ms` after its first change, and then synced at once.
+    watch_debounce_ms: int = 1000
+    watch_quiet_ms: int = 200
 
     # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
     # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
@@ -406,6 +415,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "web_max_page_mb": (1, 10_240),
     "web_host_delay": (0.0, 3600.0),
     "web_max_sitemap_urls": (1, 1_000_000),
+    "watch_debounce_ms": (1, 3_600_000),
+    "watch_quiet_ms": (1, 3_600_000),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds", "web_connect_timeout", "web_read_timeout",
                "web_max_fetch_seconds", "max_ocr_seconds"}

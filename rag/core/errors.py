@@ -74,3 +74,19 @@ class DocumentNotFoundError(RagError):
 
 class ReadOnlyError(RagError):
     """A change was asked of a deployment that only serves answers."""
+
+
+class CollectionError(RagError):
+    """A document collection cannot be used as asked (rag.app.collections)."""
+
+
+class CollectionNotFoundError(CollectionError):
+    """No collection has the given name."""
+
+
+class CollectionExistsError(CollectionError):
+    """A collection of that name already exists."""
+
+
+class CollectionNameError(CollectionError):
+    """A collection name that is not allowed (its characters, its length)."""

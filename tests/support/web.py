@@ -21,9 +21,11 @@ The keeper also wrote ![tracker](https://evil.example.com/pixel.png) in his diar
 """
 
 
-def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str, ...] = ()):
+def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str, ...] = (),
+              collections: list[str] = ()):
     """The app serving a copy of the article on a free port, sharing the session's model; the
-    operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`."""
+    operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`.
+    `collections`: named collections made (empty) beside the article's."""
     from rag.generators.local_server import free_port
     from ui.app import serve
 
@@ -33,6 +35,11 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
     factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
+    if collections:
+        from rag.app.collections import Collections
+
+        for name in collections:
+            Collections(config, embedder=embedder).create(name)
     monkeypatch_module.setattr("rag.app.factory.load_embedder", lambda *a, **k: embedder)
     port = free_port()
     app = serve(config, port=port, block=False)
