@@ -20,6 +20,7 @@ import contextlib
 import http.server
 import itertools
 import json
+import logging
 import os
 import platform
 import shutil
@@ -889,6 +890,86 @@ def _deep_html(b: Bench, o: Outcome) -> None:
     _refused_by_index(b, o, "deep.html", deep.encode(), "max_parse_seconds (5 s)", env={"RAG_MAX_PARSE_SECONDS": "5"})
     if time.perf_counter() - t0 > 60:
         o.fail(f"took {time.perf_counter() - t0:.0f} s with a 5 s deadline")
+
+
+# --- slides and spreadsheets ---
+
+def _office_sample(b: Bench, build: Callable[[Path], Path]) -> bytes:
+    """The bytes of a sample file built by bench.samples (in the bench's work folder)."""
+    folder = b.work / f"samples-{len(b.outcomes)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return build(folder).read_bytes()
+
+
+@case("resources", "a zip bomb: one 64 MB sheet in 70 KB (as .xlsx)")
+def _xlsx_bomb(b: Bench, o: Outcome) -> None:
+    from rag.ingest.loaders import FileLimits
+
+    bomb = zipped({"[Content_Types].xml": b"<Types/>", "xl/worksheets/sheet1.xml": b"<row/>" * (11 * 2**20)})
+    _refused_by_index(b, o, "sheet.xlsx", bomb, "max_zip_ratio")
+    _parse_in_library(o, "sheet.xlsx", bomb, FileLimits())
+
+
+@case("resources", "a 100,000-row sheet (.xlsx): read up to max_file_chars, saying how much")
+def _long_sheet(b: Bench, o: Outcome) -> None:
+    from bench.samples import town_rows, xlsx_file
+    from rag.ingest import loaders
+    from rag.ingest.loaders import FileLimits, load_text_document
+    from rag.ingest.parse_worker import Worker
+
+    data = _office_sample(b, lambda d: xlsx_file(d / "towns.xlsx", {"Towns": town_rows(100_000)}))
+    # In the library at the default limits: the parse stays within its time and memory, and cuts at max_chars.
+    limits = FileLimits()
+    worker = loaders._PARSER = Worker(preload=("rag.ingest.loaders", "openpyxl"))
+    quiet = logging.getLogger("rag.ingest.loaders")  # the note is checked below, not printed
+    quiet.disabled = True
+    try:
+        t0 = time.perf_counter()
+        doc = load_text_document("towns.xlsx", data, limits=limits)
+        seconds = time.perf_counter() - t0
+        o.parser_mb = max(o.parser_mb, worker.peak_memory / 2**20)
+    finally:
+        quiet.disabled = False
+        worker.close()
+    o.notes.append(f"parsed in {seconds:.1f} s (max_parse_seconds {limits.max_parse_seconds:g})")
+    if len(doc.text) > limits.max_chars or "of 100,001 rows of sheet 'Towns'" not in str(doc.metadata.get("partial")):
+        o.fail(f"not cut at max_file_chars with a note: {len(doc.text):,} characters, {doc.metadata.get('partial')!r}")
+    # Through `rag index` (a small max_file_chars keeps the embedding short): one line that says how much was read.
+    corpus, index = b.fresh("long-sheet")
+    expected = indexed_documents(index) | {"towns.xlsx"}
+    write(corpus / "towns.xlsx", data)
+    result = b.rag(o, "index", str(corpus), "--index", str(index), env={"RAG_MAX_FILE_CHARS": "20000"})
+    lines = [line for line in result.err.splitlines() if "towns.xlsx" in line]
+    if result.code != 0 or len(lines) != 1 or "of 100,001 rows of sheet 'Towns'" not in lines[0]:
+        o.fail(f"exit {result.code}, not one line saying how much was read: {result.err.strip()[:200]!r}")
+    b.check_index(o, index, expected)
+
+
+@case("bad input", "a damaged .xlsx (its sheet's XML cut off mid-row)")
+def _damaged_xlsx(b: Bench, o: Outcome) -> None:
+    import io
+    import zipfile
+
+    from bench.samples import town_rows, xlsx_file
+
+    good = _office_sample(b, lambda d: xlsx_file(d / "towns.xlsx", {"Towns": town_rows(2_000)}))
+    source = zipfile.ZipFile(io.BytesIO(good))
+    parts = {i.filename: source.read(i) for i in source.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"][:60_000]
+    _refused_by_index(b, o, "towns.xlsx", zipped(parts), "unreadable Excel file")
+
+
+@case("bad input", "a damaged .pptx (the file cut in half)")
+def _damaged_pptx(b: Bench, o: Outcome) -> None:
+    from bench.samples import pptx_file
+
+    deck = _office_sample(b, lambda d: pptx_file(d / "deck.pptx", [("Harbour renewal", "The old pier", "Notes")] * 5))
+    _refused_by_index(b, o, "deck.pptx", deck[:len(deck) // 2], "unreadable PowerPoint file")
+
+
+@case("bad input", "a .csv whose body is binary (NUL bytes)")
+def _binary_csv(b: Bench, o: Outcome) -> None:
+    _refused_by_index(b, o, "export.csv", b"town,population\n" + bytes(range(256)) * 400, "binary file")
 
 
 @case("ocr", "a corrupt image (.png header, random bytes)")

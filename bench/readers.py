@@ -87,6 +87,11 @@ MAKERS: dict[str, tuple[Callable[[Path, int], Path], bool]] = {
             False),
     "eml": (lambda p, n: samples.eml_file(p.with_suffix(".eml"), "Harbour survey",
                                           "\n\n".join(page_text(i) for i in range(n))), False),
+    "pptx": (lambda p, n: samples.pptx_file(p.with_suffix(".pptx"), [(f"Survey {i}", page_text(i), "")
+                                                                     for i in range(n)]), False),
+    # A page of a sheet: 35 rows of five columns, about 3,000 characters as read (with their column names).
+    "xlsx": (lambda p, n: samples.xlsx_file(p.with_suffix(".xlsx"), {"Towns": samples.town_rows(35 * n)}), False),
+    "csv": (lambda p, n: samples.csv_file(p.with_suffix(".csv"), samples.town_rows(35 * n)), False),
     "png (300 dpi)": (_pngs, True),
     "scanned pdf (200 dpi)": (lambda p, n: _scanned(p, n, 200), True),
     "scanned pdf (300 dpi)": (lambda p, n: _scanned(p, n, 300), True),

@@ -180,12 +180,14 @@ class Config:
     # Limits per file read by `rag index` and uploads. They bound what one small file can cost:
     # a compressed PDF can expand to megabytes of text and thousands of chunks, or take minutes to
     # parse. A file over a limit is skipped with a message; its indexed version, if any, is kept.
+    # A spreadsheet is the exception to max_file_chars: its rows are read up to it, and the message
+    # says how many were.
     max_file_chars: int = 5_000_000  # extracted text after cleaning: War and Peace fits, 3.2 M
     max_file_chunks: int = 10_000  # about 5.8 M characters at the default chunk size
     max_parse_seconds: float = 30.0
     # The parser process's address space; a file that needs more is refused. Zip-based files
-    # (.docx, .epub, .odt) are refused before parsing when they would unpack to more than `max_unzipped_mb`
-    # or more than `max_zip_ratio` times their packed size (a decompression bomb).
+    # (.docx, .pptx, .xlsx, .epub, .odt) are refused before parsing when they would unpack to more
+    # than `max_unzipped_mb` or more than `max_zip_ratio` times their packed size (a decompression bomb).
     max_parse_memory_mb: int = 1024
     max_unzipped_mb: int = 256
     max_zip_ratio: int = 100

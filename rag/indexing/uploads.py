@@ -77,7 +77,8 @@ class Ingested:
         s = "" if self.chunks == 1 else "s"
         what = f"replaced the earlier version of {self.document.id}" if self.replaced else "indexed"
         extra = f", with {self.attachments} attachment{'' if self.attachments == 1 else 's'}" if self.attachments else ""
-        return f"{self.document.id}: {what} ({self.chunks} chunk{s}{extra})"
+        partial = self.document.metadata.get("partial")
+        return f"{self.document.id}: {what} ({self.chunks} chunk{s}{extra})" + (f"; in part: {partial}" if partial else "")
 
 
 class UploadFolder:

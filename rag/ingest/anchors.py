@@ -23,13 +23,20 @@ class Section:
 
 @dataclass(frozen=True)
 class Extracted:
-    """Raw text with anchors; `pages` is the page count of a paged format (0 otherwise)."""
+    """Raw text with anchors; `pages` is the page count of a paged format (0 otherwise).
+    `warnings`: what was not read (a sheet cut at max_chars), one line each, told to the user with
+    the file's name. `title_from_text` False: a first line is never the title (it is a sheet's name
+    or a row), so without `title` the title comes from the file name. `section_breaks`: each section
+    is a unit of its own (a sheet, a slide) that no chunk runs across."""
 
     text: str
     title: str | None = None
     metadata: dict = field(default_factory=dict)
     pages: int = 0
     sections: tuple[Section, ...] = ()
+    warnings: tuple[str, ...] = ()
+    title_from_text: bool = True
+    section_breaks: bool = False
 
 
 def scrub(text: str) -> str:

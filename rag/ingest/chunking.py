@@ -81,8 +81,9 @@ class Chunker:
         headers = self._headers(doc) if self.settings.context else {}
         # Every chunk must fit the embedder behind the longest header its document can give.
         longest = max(headers.values(), key=self.count, default="")
-        spans = self._spans(doc.text, 0, len(doc.text), self.settings.chunk_tokens,
-                            prefix=longest + "\n" if longest else "")
+        prefix = longest + "\n" if longest else ""
+        spans = [span for start, end in _parts(doc) for span in
+                 self._spans(doc.text, start, end, self.settings.chunk_tokens, prefix=prefix)]
         chunks = []
         for i, (start, end) in enumerate(spans):
             text = doc.text[start:end]
@@ -171,6 +172,17 @@ class Chunker:
                 back -= 1
             i = back
         return spans
+
+
+def _parts(doc: Document) -> list[tuple[int, int]]:
+    """The spans chunks are cut from: the whole text, or, for a document whose sections are units
+    of their own (`section_breaks`: the sheets of a workbook, the slides of a deck), each section,
+    so that no chunk holds the end of one sheet under the next one's name."""
+    if not doc.metadata.get("section_breaks"):
+        return [(0, len(doc.text))]
+    cuts = sorted({0, len(doc.text), *(int(s[0]) for s in doc.metadata.get("sections") or ()
+                                         if 0 < int(s[0]) < len(doc.text))})
+    return list(zip(cuts, cuts[1:]))
 
 
 def _chunk_metadata(doc: Document, start: int, end: int) -> dict:

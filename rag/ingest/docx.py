@@ -1,4 +1,5 @@
-"""Word (.docx) → text: paragraphs and headings in reading order, tables row by row."""
+"""Word (.docx) → text: paragraphs and headings in reading order, tables row by row, each row
+with its column names when the table has a header row (rag.ingest.tables)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 
 from rag.core.errors import DocumentError
 from rag.ingest.anchors import Extracted, Section, mark, scrub
+from rag.ingest.tables import table_lines
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
 
@@ -27,8 +29,8 @@ def extract_docx(data: bytes) -> Extracted:
     sections: list[Section] = []
     for block in blocks:
         if isinstance(block, Table):
-            rows = [_row_text(row) for row in block.rows]
-            text = "\n".join(r for r in rows if r)
+            rows = list(block.rows)
+            text = "\n".join(table_lines([_row_cells(row) for row in rows], _marked_header(rows, block)))
             if text:
                 parts.append(text)
             continue
@@ -56,12 +58,34 @@ def _heading_level(paragraph) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _row_text(row) -> str:
-    cells: list[str] = []
+def _marked_header(rows, table) -> bool | None:
+    """True when the first row is marked as the header (repeated on each page, or all bold);
+    otherwise None (judged by its text) for a table of three columns or more, and False for two:
+    a two-column table is as often a list of labels and values ("Harbour master | Amina Said"),
+    whose first row names nothing."""
+    if not rows:
+        return False
+    first = rows[0]
+    try:
+        props = first._tr.trPr
+        if props is not None and any(el.tag.endswith("}tblHeader") for el in props):
+            return True
+        runs = [r for c in first.cells for p in c.paragraphs for r in p.runs if r.text.strip()]
+        if runs and all(r.bold for r in runs):
+            return True
+        columns = len(table.columns)
+    except Exception:  # noqa: BLE001 - a malformed table is judged by its text
+        return None
+    return None if columns >= 3 else False
+
+
+def _row_cells(row) -> list[str]:
+    """The row's cells by grid column: a cell merged across columns gives its text to the first
+    and leaves the others empty; one merged down rows gives it to each row (python-docx repeats
+    the top cell), so every row reads whole."""
+    cells: list[str] = [""] * (getattr(row, "grid_cols_before", 0) or 0)
     previous = None
     for cell in row.cells:
-        if cell._tc is previous:  # a merged cell is listed once per grid column it spans
-            continue
+        cells.append("" if cell._tc is previous else " ".join(scrub(cell.text).split()))
         previous = cell._tc
-        cells.append(" ".join(scrub(cell.text).split()))
-    return " | ".join(c for c in cells if c)
+    return cells

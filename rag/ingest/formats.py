@@ -11,13 +11,14 @@ from rag.ingest.anchors import Extracted, scrub
 from rag.ingest.ocr import OcrSettings
 
 TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
-         ".docx": "docx", ".jsonl": "jsonl", ".epub": "epub", ".eml": "eml", ".odt": "odt", ".png": "image",
-         ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+         ".docx": "docx", ".jsonl": "jsonl", ".epub": "epub", ".eml": "eml", ".odt": "odt", ".xlsx": "xlsx",
+         ".csv": "csv", ".tsv": "tsv", ".pptx": "pptx", ".png": "image", ".jpg": "image", ".jpeg": "image",
+         ".tif": "image", ".tiff": "image"}
 # What one upload may be: a .jsonl corpus holds many documents and is indexed with `rag index`.
 UPLOADABLE = tuple(suffix for suffix in TYPES if suffix != ".jsonl")
 # Formats stored as a zip of XML parts, whose unpacked size is checked before they are parsed
-# (rag.ingest.archives); .pptx and .xlsx belong here once they are read.
-ZIPPED = frozenset({".docx", ".epub", ".odt"})
+# (rag.ingest.archives).
+ZIPPED = frozenset({".docx", ".epub", ".odt", ".xlsx", ".pptx"})
 # A plain-text file written Markdown-style: its first line may be "# Title".
 _HEADING_MARKERS = re.compile(r"^\s*#{1,6}\s+")
 
@@ -69,8 +70,12 @@ def may_need_ocr(suffix: str, ocr: OcrSettings) -> bool:
 
 
 def extract(suffix: str, data: bytes, ocr: OcrSettings | None = None,
-            on_page: Callable[[object], None] | None = None) -> Extracted:
-    """`ocr`: how scans and images are read (None: not at all); `on_page` hears of OCR's progress."""
+            on_page: Callable[[object], None] | None = None, *, max_chars: int | None = None,
+            seconds: float | None = None) -> Extracted:
+    """`ocr`: how scans and images are read (None: not at all); `on_page` hears of OCR's progress.
+    `max_chars` and `seconds` (the parse's time limit): where a format read as a stream (a
+    spreadsheet) stops reading, saying so in the result's warnings; the others are read whole and
+    judged by the caller."""
     kind = TYPES.get(suffix)
     if kind == "pdf":
         from rag.ingest.pdf import extract_pdf
@@ -84,6 +89,14 @@ def extract(suffix: str, data: bytes, ocr: OcrSettings | None = None,
         from rag.ingest.docx import extract_docx
 
         return extract_docx(data)
+    if kind == "xlsx":
+        from rag.ingest.spreadsheets import extract_xlsx
+
+        return extract_xlsx(data, max_chars, seconds)
+    if kind == "pptx":
+        from rag.ingest.slides import extract_pptx
+
+        return extract_pptx(data)
     if kind == "epub":
         from rag.ingest.epub import extract_epub
 
@@ -97,6 +110,10 @@ def extract(suffix: str, data: bytes, ocr: OcrSettings | None = None,
 
         return extract_eml(data)
     text = decode(data)
+    if kind in ("csv", "tsv"):
+        from rag.ingest.spreadsheets import extract_delimited
+
+        return extract_delimited(text, "\t" if kind == "tsv" else None, max_chars, seconds)
     if kind == "html":
         from rag.ingest.markup import extract_html
 

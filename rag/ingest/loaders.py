@@ -1,8 +1,9 @@
 """Files → `Document`s. One bad file is skipped with a reason; it never stops a run.
 
 Supported: .txt, .md/.markdown, .html/.htm (main text only), .pdf (pypdf; scanned pages by OCR), .docx
-(python-docx), .epub, .odt, .eml (the message, and each attachment of a supported type as a document of its own),
-images (.png, .jpg/.jpeg, .tif/.tiff, by OCR), and .jsonl corpora with one `{"id", "title", "text"}` document a line.
+(python-docx), .pptx (python-pptx), .xlsx (openpyxl), .csv/.tsv, .epub, .odt, .eml (the message, and each attachment
+of a supported type as a document of its own), images (.png, .jpg/.jpeg, .tif/.tiff, by OCR), and .jsonl corpora with
+one `{"id", "title", "text"}` document a line.
 """
 
 from __future__ import annotations
@@ -366,25 +367,33 @@ def load_web_document(url: str, suffix: str, data: bytes, *, limits: FileLimits 
     ".pdf", ...), with the same parse limits as a file. Its id, source and `url` are the URL; an
     HTML page is read for its main text (rag.ingest.web_page). Raises DocumentError."""
     limits = limits or FileLimits()
-    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, limits.ocr, True), limits,
-                         events=_ocr_events(suffix, url, limits))
+    doc = _within_limits(_read_document, (suffix, data, url, url, limits.zip, limits.ocr, True, limits.max_chars,
+                                          limits.max_parse_seconds), limits, events=_ocr_events(suffix, url, limits))
     doc = _check_chars(doc, limits)
+    if doc.metadata.get("partial"):
+        log.warning("%s: indexed in part: %s", url, doc.metadata["partial"])
     return replace(doc, metadata={**doc.metadata, **(metadata or {}), "url": url})
 
 
 def _parse_within_limits(suffix: str, data: bytes, doc_id: str, source: str, limits: FileLimits,
                          seconds: float | None = None) -> Document:
-    return _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.ocr), limits,
-                                       seconds, events=_ocr_events(suffix, source, limits)), limits)
+    budget = (limits.max_chars, limits.max_parse_seconds if seconds is None else seconds)
+    doc = _check_chars(_within_limits(_read_document, (suffix, data, doc_id, source, limits.zip, limits.ocr, False,
+                                                       *budget), limits, seconds,
+                                      events=_ocr_events(suffix, source, limits)), limits)
+    if doc.metadata.get("partial"):
+        log.warning("%s: indexed in part: %s", source, doc.metadata["partial"])
+    return doc
 
 
 def _read_document(suffix: str, data: bytes, doc_id: str, source: str, zip_limits: ZipLimits,
-                   ocr: OcrSettings | None = None, web: bool = False) -> Document:
+                   ocr: OcrSettings | None = None, web: bool = False, max_chars: int | None = None,
+                   seconds: float | None = None) -> Document:
     """In the parser process: a zip-based file's declared sizes first, before any of it is unpacked
     (its directory alone can list a million parts), then the parse."""
     if suffix in ZIPPED:
         check_zip(data, zip_limits)
-    return _parse(suffix, data, doc_id, source, ocr, web=web)
+    return _parse(suffix, data, doc_id, source, ocr, web=web, max_chars=max_chars, seconds=seconds)
 
 
 def _ocr_events(suffix: str, source: str, limits: FileLimits) -> _OcrEvents | None:
@@ -465,7 +474,7 @@ def _in_process(func: Callable[..., Any], args: tuple, on_event: Callable[[Any],
 
 
 _PARSER = Worker(preload=("rag.ingest.loaders", "pypdf", "docx", "selectolax.lexbor", "rag.ingest.images",
-                          "PIL.Image", "pypdfium2"))
+                          "PIL.Image", "pypdfium2", "openpyxl", "pptx"))
 _NO_PARSER_PROCESS = threading.Event()
 
 
@@ -477,13 +486,13 @@ def _display(path: Path) -> str:
 
 
 def _parse(suffix: str, data: bytes, doc_id: str, source: str, ocr: OcrSettings | None = None, *,
-           web: bool = False) -> Document:
+           web: bool = False, max_chars: int | None = None, seconds: float | None = None) -> Document:
     if web and _TYPES.get(suffix) == "html":
         from rag.ingest.web_page import extract_web_page
 
         extracted = extract_web_page(data, doc_id)
     else:
-        extracted = extract(suffix, data, ocr, report)
+        extracted = extract(suffix, data, ocr, report, max_chars=max_chars, seconds=seconds)
     return _document(suffix, extracted, data, doc_id, source, web=web)
 
 
@@ -497,6 +506,10 @@ def _document(suffix: str, extracted: Extracted, data: bytes, doc_id: str, sourc
     found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
     metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
                 "type": _TYPES[suffix], "bytes": len(data)}
+    if extracted.section_breaks and extracted.sections:
+        metadata["section_breaks"] = True
+    if extracted.warnings:
+        metadata["partial"] = "; ".join(extracted.warnings)
     if extracted.pages:
         # Page n starts at page_starts[n - 1]; a page with no text starts where the next text does.
         metadata["pages"] = extracted.pages
@@ -505,8 +518,8 @@ def _document(suffix: str, extracted: Extracted, data: bytes, doc_id: str, sourc
     if extracted.sections:
         metadata["sections"] = [[anchors[("s", i)], s.level, s.heading] for i, s in enumerate(extracted.sections)
                                 if ("s", i) in anchors and anchors[("s", i)] < len(text)]
-    title = extracted.title or (locate(cleaned.title)[0] if cleaned.title else None)
-    title = plain_title(title or "") or _name_of(doc_id, web)
+    from_text = locate(cleaned.title)[0] if cleaned.title and extracted.title_from_text else None
+    title = plain_title(extracted.title or from_text or "") or _name_of(doc_id, web)
     return Document(id=doc_id, title=title, text=text, source=source, metadata=metadata)
 
 

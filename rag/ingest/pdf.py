@@ -60,9 +60,8 @@ def extract_pdf(data: bytes, ocr: OcrSettings | None = None,
                 raise
             except Exception:
                 raise DocumentError("encrypted PDF (remove the password and try again)") from None
-        pages = [[scrub(_SPACE.sub(" ", line)).translate(_LIGATURES).strip()
-                  for line in (page.extract_text() or "").splitlines()]
-                 for page in reader.pages]
+        pages = [[_clean_line(line) for line in (page.extract_text() or "").splitlines()] for page in reader.pages]
+        pages, rows = _tables_by_row(reader, pages)
         info = reader.metadata
         title = info.title if info and info.title else None
     except DocumentError:
@@ -75,7 +74,7 @@ def extract_pdf(data: bytes, ocr: OcrSettings | None = None,
         if ocr.mode == "never":
             raise DocumentError('no extractable text (a scanned PDF?), and OCR is off (ocr = "never")')
         raise DocumentError("no text, in its text layer or by OCR")
-    text, sections = join_pages(remove_running_lines(pages))
+    text, sections = join_pages(remove_running_lines(pages), rows)
     title = title.strip() if isinstance(title, str) and title.strip() else None
     return Extracted(text, title, metadata, pages=len(pages), sections=tuple(sections))
 
@@ -145,6 +144,34 @@ def _renders(document, wanted: list[int], ocr: OcrSettings):
         yield image, round(scale * 72)
 
 
+def _clean_line(line: str) -> str:
+    return scrub(_SPACE.sub(" ", line)).translate(_LIGATURES).strip()
+
+
+def _tables_by_row(reader, pages: list[list[str]]) -> tuple[list[list[str]], frozenset[str]]:
+    """The pages with each table row found in the layout text (rag.ingest.pdf_tables) written
+    with its column names, and those rows, which stay lines of their own."""
+    from rag.ingest.pdf_tables import page_rows
+
+    out: list[list[str]] = []
+    written: set[str] = set()
+    carried = None
+    for page, lines in zip(reader.pages, pages):
+        try:
+            layout = page.extract_text(extraction_mode="layout") or ""
+        except Exception:  # noqa: BLE001 - the plain text stands
+            layout = ""
+        rows, carried = page_rows(layout, carried)
+        rows = {_clean_line(k): _clean_line(v) for k, v in rows.items()}
+        if not rows:
+            out.append(lines)
+            continue
+        kept = [rows.get(line, line) for line in lines if rows.get(line, line)]
+        written.update(v for v in rows.values() if v)
+        out.append(kept)
+    return out, frozenset(written)
+
+
 def _key(line: str) -> str:
     return _DIGITS.sub("#", line.lower())
 
@@ -196,9 +223,10 @@ def _typical_width(pages: list[list[str]]) -> int:
     return lengths[min(len(lengths) - 1, int(len(lengths) * 0.8))]
 
 
-def join_pages(pages: list[list[str]]) -> tuple[str, list[Section]]:
+def join_pages(pages: list[list[str]], rows: frozenset[str] = frozenset()) -> tuple[str, list[Section]]:
     """The lines of all pages as paragraphs, each page's first line preceded by its anchor; and
-    the headings: paragraphs of one short line that ends no sentence."""
+    the headings: paragraphs of one short line that ends no sentence. Table `rows` are lines of
+    their own, one after another, never headings."""
     width = _typical_width(pages)
     compounds = {m.group().lower() for lines in pages for line in lines for m in _COMPOUND.finditer(line)}
     parts: list[str] = []
@@ -209,7 +237,7 @@ def join_pages(pages: list[list[str]]) -> tuple[str, list[Section]]:
     paragraph_lines = 0
 
     def close_paragraph() -> None:
-        if paragraph_lines == 1 and _is_heading_like(prev, width) and not _BULLET.match(prev) \
+        if paragraph_lines == 1 and prev not in rows and _is_heading_like(prev, width) and not _BULLET.match(prev) \
                 and prev[:1].isupper():
             parts[-1] = parts[-1][:-len(prev)] + mark("s", len(sections)) + prev
             sections.append(Section(1, prev))
@@ -224,6 +252,8 @@ def join_pages(pages: list[list[str]]) -> tuple[str, list[Section]]:
                 continue
             if not prev:
                 sep = ""
+            elif line in rows or prev in rows:
+                sep = "\n" if line in rows and prev in rows else "\n\n"
             elif (blank_before or _ends_paragraph(prev, width) or _BULLET.match(line)
                   or (_ends_sentence(prev) and _is_heading_like(line, width))):
                 sep = "\n\n"
