@@ -2,8 +2,9 @@
 
 An .odt is a zip whose content.xml holds the body and whose meta.xml the title, author, language
 and date. Headings (`text:h`) are sections at their outline level. A table is read a row a line:
-its header row (the declared header rows, else the first row) as `A | B`, and every other row as
-`A: a1 | B: b1`, so a row read alone still says what each value is. Comments, tracked deletions
+each row under its header row (the declared header rows, else the first row) as `A: a1; B: b1`,
+as Word and spreadsheet rows are (rag.ingest.tables), so a row read alone still says what each
+value is. Comments, tracked deletions
 and the text of fields that only repeat others (the table of contents) are not read.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from rag.core.errors import DocumentError
 from rag.ingest.anchors import Extracted, Section, mark, scrub
+from rag.ingest.tables import row_line
 from rag.ingest.zipxml import open_archive, parse_xml, read_part
 
 _KIND = "OpenDocument file"
@@ -123,12 +125,9 @@ def _table(table) -> list[str]:
             header = cells if header is None else [" ".join(p for p in pair if p) for pair in zip(header, cells)]
             continue
         rows.extend([cells] * repeat)
-    lines = [" | ".join(c for c in header if c)] if header else []
-    for cells in rows:
-        labelled = [f"{header[i]}: {c}" if header and i < len(header) and header[i] else c
-                    for i, c in enumerate(cells) if c]
-        lines.append(" | ".join(labelled))
-    return [line for line in lines if line]
+    if header and not rows:  # a table that is only a header is one plain line
+        return [line for line in [row_line(None, header)] if line]
+    return [line for cells in rows if (line := row_line(header, cells))]
 
 
 def _in_nested_table(row, table) -> bool:
