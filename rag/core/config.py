@@ -70,6 +70,8 @@ SECTIONS: dict[str, dict[str, str]] = {
                "follow_external_symlinks": "follow_external_symlinks"},
     "ray": {"address": "ray_address", "actors": "ray_actors"},
     "serve": {"read_only": "read_only"},
+    "api": {"keys_file": "keys_file", "users_file": "users_file", "rate_limit": "rate_limit",
+            "max_request_kb": "max_request_kb"},
 }
 # Field -> (section, key): where the deprecation note for a flat key points.
 FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
@@ -188,6 +190,15 @@ class Config:
     ray_actors: int = 0
     # Serving: answer questions only; the web page lists documents but takes no uploads or removals.
     read_only: bool = False
+    # Who may use the server (rag.app.access): API keys and the page's users, stored as salted
+    # hashes in 0600 files; empty paths mean `api-keys.json` and `users.json` beside the index
+    # directory. Without a key file, /v1 answers on loopback only.
+    keys_file: str = ""
+    users_file: str = ""
+    # Requests a minute one API key (or, without keys, the one local user) may make; 0: no limit.
+    rate_limit: int = 120
+    # The largest request body /v1 accepts outside uploads (which have the upload limit).
+    max_request_kb: int = 1024
 
     # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
     # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
@@ -344,6 +355,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "max_unzipped_mb": (1, 1_048_576),
     "max_zip_ratio": (1, 1_000_000),
     "ray_actors": (0, 4096),
+    "rate_limit": (0, 1_000_000),
+    "max_request_kb": (1, 1_048_576),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds"}
 

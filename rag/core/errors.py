@@ -74,3 +74,7 @@ class DocumentNotFoundError(RagError):
 
 class ReadOnlyError(RagError):
     """A change was asked of a deployment that only serves answers."""
+
+
+class AccessError(RagError):
+    """A principal (API key or page user) asked for something its role does not allow."""
