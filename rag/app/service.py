@@ -104,6 +104,10 @@ class ChatService:
             if swept:
                 log.info("removed what an interrupted upload left in the upload folder: %s", ", ".join(swept))
 
+    def close(self) -> None:
+        """Close the generators' clients (a collection deleted, a server stopping)."""
+        self.generators.close()
+
     def warm_up(self) -> None:
         """Load the embedding model now, so the first question does not wait for it."""
         self.retriever.search("warm up")

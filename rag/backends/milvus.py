@@ -375,6 +375,13 @@ class MilvusBackend:
 
     # --- writing ---
 
+    def drop(self) -> None:
+        """Remove the chunk and catalogue collections (a document collection deleted)."""
+        for name in (self.collection, self.docs):
+            if self.call("has_collection", name):
+                self.call("drop_collection", name)
+            self._loaded.discard(name)
+
     def lock(self) -> AbstractContextManager[None]:
         # Milvus has no locks to offer; one `rag index` (or upload) per collection at a time is
         # the operator's rule (README "Scaling out"). Each write is per document and idempotent.

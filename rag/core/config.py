@@ -44,7 +44,7 @@ log = logging.getLogger("rag.config")
 # rag.toml's sections: section -> {key in the section: Config field}. Every field but `extra`
 # is in exactly one section (a test checks it).
 SECTIONS: dict[str, dict[str, str]] = {
-    "paths": {"corpus_dir": "corpus_dir", "index_dir": "index_dir"},
+    "paths": {"corpus_dir": "corpus_dir", "index_dir": "index_dir", "collections_dir": "collections_dir"},
     "index": {"backend": "backend", "type": "index_type", "approx_threshold": "approx_threshold"},
     "embedding": {"model": "embedding_model", "batch_size": "embedding_batch_size",
                   "query_backend": "query_backend", "query_onnx_model": "query_onnx_model"},
@@ -86,6 +86,9 @@ class Config:
     # Where things live.
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path(".rag/index")
+    # Named document collections (rag.app.collections), one folder each; empty means `collections`
+    # beside the index directory (.rag/collections). The default collection is `index_dir` itself.
+    collections_dir: str = ""
 
     # Embedding. A model name or a local path; names are resolved to a locally installed copy
     # when one is available (see rag.embedders.models).

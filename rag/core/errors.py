@@ -78,3 +78,19 @@ class ReadOnlyError(RagError):
 
 class AccessError(RagError):
     """A principal (API key or page user) asked for something its role does not allow."""
+
+
+class CollectionError(RagError):
+    """A document collection cannot be used as asked (rag.app.collections)."""
+
+
+class CollectionNotFoundError(CollectionError):
+    """No collection has the given name."""
+
+
+class CollectionExistsError(CollectionError):
+    """A collection of that name already exists."""
+
+
+class CollectionNameError(CollectionError):
+    """A collection name that is not allowed (its characters, its length)."""
