@@ -7,6 +7,7 @@ controls is a courtesy, not the protection.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -61,9 +62,15 @@ def chosen_id(value: object) -> str | None:
     return value
 
 
-def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | None = None) -> None:
+def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | None = None,
+                    may_change: Callable[[str | None], bool] | None = None) -> None:
     """Lay the panel out inside `app` (call within its `with` block) and wire its events. `cache`:
-    where the page's uploads arrive; each is deleted from it once stored or refused."""
+    where the page's uploads arrive; each is deleted from it once stored or refused.
+    `may_change(user)`: whether the signed-in user may upload and remove (a reader may not: the
+    controls are hidden from them, and the events and the upload route refuse them too)."""
+
+    def allowed(request: gr.Request | None) -> bool:
+        return may_change is None or may_change(getattr(request, "username", None))
 
     def listing():
         docs = service.list_documents()
@@ -78,10 +85,14 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             return
         # No file_types filter (and a transport limit above the upload limit, in app.py): a wrong
         # type or a file over the limit gets its reason in the status box, not a toast that fades.
-        files = gr.File(file_count="multiple",
+        reader_note = gr.Markdown("You may read the documents; your role does not add or remove them.",
+                                  visible=False, elem_id="reader-note")
+        # With page users, the controls show only once the page knows the user may use them.
+        files = gr.File(file_count="multiple", visible=may_change is None,
                         label="Add documents: txt, md, html, pdf or docx", elem_id="upload")
-        status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status")
-        with gr.Row():
+        status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status",
+                            visible=may_change is None)
+        with gr.Row(visible=may_change is None) as remove_row:
             chosen = gr.Dropdown(choices=[], value=None, label="Document to remove", elem_id="remove-choice",
                                  scale=3)
             remove = gr.Button("Remove…", elem_id="remove", scale=1)
@@ -90,9 +101,14 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             confirm = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove")
             cancel = gr.Button("Cancel", elem_id="cancel-remove")
 
-    def on_upload(uploaded, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
+    def on_upload(uploaded, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
         lines = []
         uploaded = uploaded or []
+        if not allowed(request):
+            for f in uploaded if isinstance(uploaded, list) else [uploaded]:
+                if cache is not None:
+                    cache.discard(Path(f if isinstance(f, str) else f.name))
+            return "✗ your role does not allow uploads", gr.skip(), gr.skip(), None
         if not isinstance(uploaded, list):
             uploaded = [uploaded]
         for i, f in enumerate(uploaded):
@@ -128,9 +144,11 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             return without_bidi(str(exc)), gr.update(visible=False), gr.skip()
         return "", gr.update(visible=True), confirmation_html(info)
 
-    def on_remove(doc_id: str | None):
+    def on_remove(doc_id: str | None, request: gr.Request):
         html, choices = gr.skip(), gr.skip()
         try:
+            if not allowed(request):
+                raise RagError("your role does not allow removing documents")
             doc_id = chosen_id(doc_id)
             if not doc_id:
                 raise RagError("choose a document to remove first")
@@ -143,7 +161,14 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             message = "✗ removing the document failed; see the server log"
         return message, html, choices, gr.update(visible=False)
 
+    def controls(request: gr.Request):
+        show = allowed(request)
+        return (gr.update(visible=not show), gr.update(visible=show), gr.update(visible=show),
+                gr.update(visible=show))
+
     app.load(listing, None, [docs_list, chosen], api_visibility="private")
+    if may_change is not None:
+        app.load(controls, None, [reader_note, files, status, remove_row], api_visibility="private")
     files.upload(on_upload, files, [status, docs_list, chosen, files], api_visibility="private")
     remove.click(ask_confirmation, chosen, [status, confirm_row, question], api_visibility="private")
     confirm.click(on_remove, chosen, [status, docs_list, chosen, confirm_row], api_visibility="private")

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from rag.api.errors import APIError
-from rag.api.limits import AnswerSlots, RateLimiter, retry_after
+from rag.api.limits import RateLimiter, retry_after
 from rag.app.access import KEY_PREFIX, LOCAL, KeyStore, Principal
+from rag.app.slots import AnswerSlots
 
 # Query parameters a client might put a key in. A key in a URL ends up in proxies' and browsers'
 # histories and logs, so such a request is refused, not served.
@@ -62,3 +64,6 @@ def principal(request: Request) -> Principal:
                             f"try again in {retry_after(wait)} s", code="rate_limit_exceeded",
                        headers={"Retry-After": retry_after(wait)})
     return who
+
+
+Caller = Annotated[Principal, Depends(principal)]  # a route's `who: Caller` is whoever made the request

@@ -14,18 +14,17 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.api.auth import principal
+from rag.api.auth import Caller
 from rag.api.errors import APIError, body, from_rag_error
 from rag.api.scope import collection_of_model, model_name, service, visible
 from rag.api.streaming import pump
-from rag.app.access import Principal
-from rag.safety.redact import redact, redact_data
 from rag.core.errors import RagError
 from rag.core.records import Answer
+from rag.safety.redact import redact, redact_data
 
 router = APIRouter(tags=["OpenAI-compatible"])
 IGNORED = {
@@ -84,13 +83,13 @@ def usage_of(answer: Answer) -> dict[str, int]:
 
 
 @router.get("/models", summary="The collections, one model each")
-def models(request: Request, who: Principal = Depends(principal)):
+def models(request: Request, who: Caller):
     return {"object": "list", "data": [{"id": model_name(name), "object": "model", "created": 0, "owned_by": "rag"}
                                        for name in visible(request, who)]}
 
 
 @router.post("/chat/completions", summary="Answer the last user message from the collection's documents")
-async def chat_completions(request: Request, req: ChatRequest, who: Principal = Depends(principal)):
+async def chat_completions(request: Request, req: ChatRequest, who: Caller):
     who.check("ask")
     collection = collection_of_model(req.model)
     chat = service(request, who, collection, code="model_not_found", what="model")

@@ -10,9 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.safety.redact import redact
 from rag.core.errors import (
     AccessError,
+    CollectionExistsError,
+    CollectionNameError,
+    CollectionNotFoundError,
     DocumentError,
     DocumentNotFoundError,
     EndpointNotAllowedError,
@@ -22,19 +24,23 @@ from rag.core.errors import (
     RagError,
     ReadOnlyError,
 )
+from rag.safety.redact import redact
 
 log = logging.getLogger("rag.api")
 
-# (status, type) for the errors the library raises; the first match wins (subclasses first).
-STATUS: tuple[tuple[type[Exception], int, str], ...] = (
-    (DocumentNotFoundError, 404, "not_found_error"),
-    (AccessError, 403, "permission_error"),
-    (ReadOnlyError, 403, "permission_error"),
-    (EndpointNotAllowedError, 400, "invalid_request_error"),
-    (QuestionError, 400, "invalid_request_error"),
-    (QueryError, 400, "invalid_request_error"),
-    (DocumentError, 400, "invalid_request_error"),
-    (GeneratorError, 502, "api_error"),
+# (status, code) for the errors the library raises; the first match wins (subclasses first).
+STATUS: tuple[tuple[type[Exception], int, str | None], ...] = (
+    (CollectionNotFoundError, 404, "collection_not_found"),
+    (CollectionExistsError, 409, "collection_exists"),
+    (CollectionNameError, 400, "invalid_collection_name"),
+    (DocumentNotFoundError, 404, "document_not_found"),
+    (AccessError, 403, "insufficient_role"),
+    (ReadOnlyError, 403, "read_only"),
+    (EndpointNotAllowedError, 400, "endpoint_not_allowed"),
+    (QuestionError, 400, "invalid_question"),
+    (QueryError, 400, "invalid_query"),
+    (DocumentError, 400, "invalid_document"),
+    (GeneratorError, 502, "generator_failed"),
 )
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
          404: "not_found_error", 405: "invalid_request_error", 409: "invalid_request_error",
@@ -60,13 +66,9 @@ def response(status: int, message: str, code: str | None = None, param: str | No
 
 
 def from_rag_error(exc: RagError) -> APIError:
-    for kind, status, _ in STATUS:
+    for kind, status, code in STATUS:
         if isinstance(exc, kind):
-            return APIError(status, str(exc))
-    if type(exc).__name__ == "CollectionNotFoundError":
-        return APIError(404, str(exc), code="collection_not_found")
-    if type(exc).__name__ in ("CollectionExistsError",):
-        return APIError(409, str(exc), code="collection_exists")
+            return APIError(status, str(exc), code=code)
     return APIError(400, str(exc))
 
 

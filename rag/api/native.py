@@ -3,13 +3,13 @@ and the server's health and readiness."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Body, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from rag.api.auth import principal
+from rag.api.auth import Caller
 from rag.api.documents import chunks_of, document_text
 from rag.api.errors import APIError
 from rag.api.scope import model_name, service, visible
@@ -57,7 +57,7 @@ def health():
 
 
 @router.get("/ready", tags=["server"], summary="The default collection's index is loaded and its model warm")
-def ready(request: Request, who: Principal = Depends(principal)):
+def ready(request: Request, who: Caller):
     state = request.app.state
     warm = bool(state.warm.is_set())
     collections = [{"name": n, "documents": len(state.collections.service(n).retriever.documents)}
@@ -69,7 +69,7 @@ def ready(request: Request, who: Principal = Depends(principal)):
 
 
 @router.post("/search", tags=["native"], summary="The passages that best match a query, with exact spans")
-async def search(request: Request, req: SearchRequest, who: Principal = Depends(principal)):
+async def search(request: Request, req: SearchRequest, who: Caller):
     who.check("search")
     chat = service(request, who, req.collection)
     hits = await run_in_threadpool(chat.retriever.search, req.query, req.k, mode=req.mode,
@@ -79,7 +79,7 @@ async def search(request: Request, req: SearchRequest, who: Principal = Depends(
 
 
 @router.get("/collections", tags=["native"], summary="The collections this key may see")
-def collections(request: Request, who: Principal = Depends(principal)):
+def collections(request: Request, who: Caller):
     data = []
     for name in visible(request, who):
         data.append({"name": name, "model": model_name(name),
@@ -88,7 +88,7 @@ def collections(request: Request, who: Principal = Depends(principal)):
 
 
 @router.post("/collections", tags=["native"], status_code=201, summary="Create a collection (admin)")
-async def create_collection(request: Request, req: NewCollection, who: Principal = Depends(principal)):
+async def create_collection(request: Request, req: NewCollection, who: Caller):
     who.check("manage")
     if not who.sees(req.name):
         raise APIError(403, "this key may only create the collections it is limited to", code="collection_not_allowed")
@@ -97,7 +97,7 @@ async def create_collection(request: Request, req: NewCollection, who: Principal
 
 
 @router.delete("/collections/{name}", tags=["native"], summary="Delete a collection and its index (admin)")
-async def delete_collection(request: Request, name: str, who: Principal = Depends(principal)):
+async def delete_collection(request: Request, name: str, who: Caller):
     service(request, who, name)  # 404 before 403: a name the key cannot see is not confirmed
     who.check("manage")
     await run_in_threadpool(request.app.state.collections.delete, name)
@@ -105,7 +105,7 @@ async def delete_collection(request: Request, name: str, who: Principal = Depend
 
 
 @router.get("/collections/{name}/documents", tags=["native"], summary="The collection's documents")
-async def list_documents(request: Request, name: str, who: Principal = Depends(principal)):
+async def list_documents(request: Request, name: str, who: Caller):
     chat = service(request, who, name)
     who.check("read")
     docs = await run_in_threadpool(chat.list_documents)
@@ -114,8 +114,8 @@ async def list_documents(request: Request, name: str, who: Principal = Depends(p
 
 @router.post("/collections/{name}/documents", tags=["native"], status_code=201,
              summary="Upload documents (multipart, field `files`; any supported format)")
-async def upload(request: Request, name: str, files: list[UploadFile] = File(...),  # noqa: B008 - FastAPI's form
-                 who: Principal = Depends(principal)):
+async def upload(request: Request, name: str, files: Annotated[list[UploadFile], File()],
+                 who: Caller):
     chat = service(request, who, name)
     who.check("upload")
     done = []
@@ -131,14 +131,14 @@ async def upload(request: Request, name: str, files: list[UploadFile] = File(...
 
 
 @router.delete("/collections/{name}/documents", tags=["native"], summary="Remove documents by id")
-async def remove_documents(request: Request, name: str, req: Removal = Body(...),  # noqa: B008
-                           who: Principal = Depends(principal)):
+async def remove_documents(request: Request, name: str, req: Annotated[Removal, Body()],
+                           who: Caller):
     return await _remove(request, name, req.ids, who)
 
 
 @router.get("/collections/{name}/documents/{doc_id:path}", tags=["native"],
             summary="One document: its metadata and its text as indexed")
-async def get_document(request: Request, name: str, doc_id: str, who: Principal = Depends(principal)):
+async def get_document(request: Request, name: str, doc_id: str, who: Caller):
     chat = service(request, who, name)
     who.check("read")
     info = chat.retriever.get_document(doc_id)  # DocumentNotFoundError: 404
@@ -148,7 +148,7 @@ async def get_document(request: Request, name: str, doc_id: str, who: Principal 
 
 
 @router.delete("/collections/{name}/documents/{doc_id:path}", tags=["native"], summary="Remove one document")
-async def remove_document(request: Request, name: str, doc_id: str, who: Principal = Depends(principal)):
+async def remove_document(request: Request, name: str, doc_id: str, who: Caller):
     return await _remove(request, name, [doc_id], who)
 
 
