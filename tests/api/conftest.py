@@ -9,3 +9,10 @@ import pytest
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as mp:
         yield mp
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from ..ui.conftest import browser as page_browser
+
+    yield from page_browser.__wrapped__()

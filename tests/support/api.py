@@ -67,6 +67,7 @@ def start_api(tmp_path_factory, embedder, monkeypatch_module, *, keys: dict[str,
     recorder = _Recorder(live.log)
     logging.getLogger().addHandler(recorder)
     port = free_port()
+    live.collections = collections
     live.running = serve(config, port=port, block=False, collections=collections, announce=live.log.append)
     live.url = live.running.url
     live.api = f"{live.url}v1"
