@@ -99,7 +99,7 @@ def build(config: Config, *, host: str = "127.0.0.1", auth: str | None = None, c
                                                         else "/v1 is closed until a key exists (rag keys create)"))
     warning = exposure_warning(host=host, share=False, login=page.auth is not None, read_only=service.read_only)
     if warning:
-        notes.append(f"warning: {warning}")
+        log.warning("%s", warning)
     return root, page.app, notes
 
 
