@@ -13,6 +13,7 @@ from rag.api.errors import APIError
 from rag.api.limits import RateLimiter, retry_after
 from rag.app.access import KEY_PREFIX, LOCAL, KeyStore, Principal
 from rag.app.slots import AnswerSlots
+from ui.guard import same_origin
 
 # Query parameters a client might put a key in. A key in a URL ends up in proxies' and browsers'
 # histories and logs, so such a request is refused, not served.
@@ -47,6 +48,11 @@ def principal(request: Request) -> Principal:
             raise APIError(401, "this server has no API keys and is reachable from other machines, so /v1 "
                                 "is closed; create a key with `rag keys create --role reader`",
                            code="no_keys", headers={"WWW-Authenticate": "Bearer"})
+        # No key stands between a web page the user visits and this loopback server, so a
+        # request sent by another site's page is refused, as the page's upload route does.
+        if not same_origin({k.lower(): v for k, v in request.headers.items()}):
+            raise APIError(403, "requests from another site's page are refused; without API keys /v1 serves "
+                                "programs on this machine", code="cross_site")
         who = LOCAL
     else:
         scheme, _, token = header.partition(" ")
