@@ -22,10 +22,12 @@ The keeper also wrote ![tracker](https://evil.example.com/pixel.png) in his diar
 
 
 def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str, ...] = ()):
-    """The app serving a copy of the article on a free port, sharing the session's model; the
-    operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`."""
+    """The server `rag serve` starts (the page at /, the HTTP API at /v1) serving a copy of the
+    article on a free port, sharing the session's model; the operator allows the API key to go
+    to DOWN (an endpoint that is down) and `allowed`. Its close() stops it."""
+    from rag.api.server import serve
+    from rag.app.collections import Collections
     from rag.generators.local_server import free_port
-    from ui.app import serve
 
     root = tmp_path_factory.mktemp("web")
     corpus = root / "corpus"
@@ -34,9 +36,9 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
     factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
     monkeypatch_module.setattr("rag.app.factory.load_embedder", lambda *a, **k: embedder)
-    port = free_port()
-    app = serve(config, port=port, block=False)
-    return f"http://127.0.0.1:{port}/", config, app
+    running = serve(config, port=free_port(), block=False, collections=Collections(config, embedder=embedder),
+                    announce=lambda line: None)
+    return running.url, config, running
 
 
 def choose_generator(page, name: str) -> None:
