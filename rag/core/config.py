@@ -76,8 +76,9 @@ SECTIONS: dict[str, dict[str, str]] = {
 # Field -> (section, key): where the deprecation note for a flat key points.
 FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
 # RAG_* variables that are not settings: the config file, the CLI's debug switch, the page's
-# login, the loopback Ray cluster's marker. Variables named by *_env settings hold secrets.
-OTHER_ENV = frozenset({"RAG_CONFIG", "RAG_DEBUG", "RAG_AUTH", "RAG_RAY_CLUSTER"})
+# login, the loopback Ray cluster's marker, the API key the load bench sends to a running server.
+# Variables named by *_env settings hold secrets.
+OTHER_ENV = frozenset({"RAG_CONFIG", "RAG_DEBUG", "RAG_AUTH", "RAG_RAY_CLUSTER", "RAG_API_KEY"})
 _noted: set[tuple[str, str]] = set()  # deprecation and unknown-variable notes already given
 
 
