@@ -9,6 +9,7 @@ key. Without any login the server says so when it starts, and warns when others 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -113,6 +114,11 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, auth: st
     server = uvicorn.Server(uvicorn.Config(root, host=host, port=port, log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=5))
     if block:
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn shuts down on SIGTERM and then raises the signal again with the handler it
+            # found: this one turns it into Ctrl-C's KeyboardInterrupt, so the process ends through
+            # its exit handlers and the upload folder is removed on the way out.
+            signal.signal(signal.SIGTERM, _interrupt)
         server.run()
         return None
     thread = threading.Thread(target=server.run, daemon=True, name="rag-server")
@@ -124,3 +130,7 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, auth: st
         time.sleep(0.05)
     shown = f"[{host}]" if ":" in host else host
     return Running(f"http://{shown}:{port}/", server, thread, root, page)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
