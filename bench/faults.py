@@ -644,6 +644,44 @@ def _rewritten_names(b: Bench, o: Outcome) -> None:
     o.leftovers += [str(p) for p in leftovers(corpus, index)]
 
 
+@case("data loss", "a collection removed with a person's file in its folder; the default index kept")
+def _collection_removed(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("collections")
+    expected = indexed_documents(index)
+    other = write(b.work / "collections-docs" / "b.txt", "The beacon on the southern cape is kept by Halima.")
+    b.rag(o, "index", str(other.parent), "--index", str(index), "--collection", "team")
+    folder = index.parent / "collections" / "team"
+    if indexed_documents(folder / "index") != {"b.txt"}:
+        o.fail(f"the collection holds {sorted(indexed_documents(folder / 'index'))}, not b.txt")
+    notes = write(folder / "notes.md", "a person's notes")
+    b.expect_error(o, b.rag(o, "collections", "remove", "team", "--index", str(index)), "--yes")
+    b.expect_error(o, b.rag(o, "collections", "remove", "default", "--yes", "--index", str(index)), "default")
+    b.rag(o, "collections", "remove", "team", "--yes", "--index", str(index))
+    if not notes.is_file() or notes.read_text() != "a person's notes":
+        o.lost += 1
+        o.fail("the person's file in the collection's folder went with it")
+    if (folder / "index").exists():
+        o.fail("the collection's index outlived its removal")
+    b.check_index(o, index, expected)
+
+
+@case("data loss", "collection names that climb out (../x, a/b) and a collections folder rag did not make")
+def _collection_names(b: Bench, o: Outcome) -> None:
+    corpus, index = b.fresh("collection-names")
+    before = tree(b.work)
+    for name in ("../escape", "a/b", "/tmp/abs", ".", "Team"):
+        b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(index), "--collection", name),
+                       "not a collection name")
+    if tree(b.work) != before:
+        o.fail(f"a refused name changed files: {sorted(set(tree(b.work)) ^ set(before))[:5]}")
+    theirs = write(b.work / "their-folder" / "thesis.tex", "a person's thesis")
+    b.expect_error(o, b.rag(o, "index", str(corpus), "--index", str(index), "--collection", "t",
+                            env={"RAG_COLLECTIONS_DIR": str(theirs.parent)}), str(theirs.parent))
+    if sorted(p.name for p in theirs.parent.iterdir()) != ["thesis.tex"] or theirs.read_text() != "a person's thesis":
+        o.lost += 1
+        o.fail("a folder rag did not make was written into")
+
+
 # --- secrets: a hosted endpoint that echoes the key everywhere ---
 
 def _hosted(mode: str, *extra: str):
@@ -1192,6 +1230,9 @@ def web_server(b: Bench, o: Outcome, name: str, *flags: str) -> Iterator[tuple[s
         o.leftovers += [str(p) for p in uploads.rglob("*") if p.is_file()]  # stopped by SIGTERM, it cleans up
 
 
+COLLECTION = "default"  # the Documents panel's events act on the collection picked on the page
+
+
 def page_event(url: str, elem_id: str | None, trigger: str, data: list, session: str) -> dict:
     """One of the page's events through Gradio's queue, as any program may call it."""
     import httpx
@@ -1232,9 +1273,9 @@ def _web_title(b: Bench, o: Outcome) -> None:
         (path,) = web_upload(url, "beacon.md", f'---\ntitle: "{title}"\n---\n\nThe beacon is kept by Halima.\n'
                              .encode()).json()
         page_event(url, "upload", "upload", [[{"path": path, "orig_name": "beacon.md",
-                                               "meta": {"_type": "gradio.FileData"}}]], "s1")
-        page_event(url, None, "listing", [], "s1")
-        asked = page_event(url, "remove", "click", ["uploads/beacon.md"], "s1")["output"]["data"][2]
+                                               "meta": {"_type": "gradio.FileData"}}], COLLECTION], "s1")
+        page_event(url, None, "listing", [COLLECTION], "s1")
+        asked = page_event(url, "remove", "click", ["uploads/beacon.md", COLLECTION], "s1")["output"]["data"][2]
         config = httpx.get(url + "/config", timeout=30).json()
         kind = next(c["type"] for c in config["components"] if c.get("props", {}).get("elem_id") == "confirm-text")
         if kind == "markdown":
@@ -1250,11 +1291,11 @@ def _web_cache(b: Bench, o: Outcome) -> None:
         (kept_path,) = web_upload(url, "kilwa.txt", kept).json()
         (bad_path,) = web_upload(url, "blob.pdf", bad).json()
         web_upload(url, "orphan.txt", b"no event takes this upload")  # gone when the server stops
-        page_event(url, None, "listing", [], "s1")
+        page_event(url, None, "listing", [COLLECTION], "s1")
         for path, name in ((kept_path, "kilwa.txt"), (bad_path, "blob.pdf")):
             page_event(url, "upload", "upload", [[{"path": path, "orig_name": name,
-                                                   "meta": {"_type": "gradio.FileData"}}]], "s1")
-        page_event(url, "confirm-remove", "click", ["uploads/kilwa.txt"], "s1")
+                                                   "meta": {"_type": "gradio.FileData"}}], COLLECTION], "s1")
+        page_event(url, "confirm-remove", "click", ["uploads/kilwa.txt", COLLECTION], "s1")
         for path in (kept_path, bad_path):
             if served(url, path):
                 o.leftovers.append(path)
@@ -1335,9 +1376,9 @@ def _web_api_keys(b: Bench, o: Outcome) -> None:
 @case("web page", "a list and a 100 KB string where the removal expects one id")
 def _web_bad_calls(b: Bench, o: Outcome) -> None:
     with web_server(b, o, "web-bad-calls") as (url, _, log):
-        page_event(url, None, "listing", [], "s1")
-        listed = page_event(url, "confirm-remove", "click", [[ARTICLE.name, ARTICLE.name]], "s1")
-        page_event(url, "confirm-remove", "click", ["x" * 100_000], "s1")
+        page_event(url, None, "listing", [COLLECTION], "s1")
+        listed = page_event(url, "confirm-remove", "click", [[ARTICLE.name, ARTICLE.name], COLLECTION], "s1")
+        page_event(url, "confirm-remove", "click", ["x" * 100_000, COLLECTION], "s1")
         if "choose one document" not in str(listed.get("output", ""))[:500]:
             o.fail(f"a list was not refused in words: {str(listed.get('output'))[:160]}")
     longest = max((len(line) for line in log.read_text(errors="replace").splitlines()), default=0)
@@ -1360,8 +1401,8 @@ def _web_bidi(b: Bench, o: Outcome) -> None:
     with web_server(b, o, "web-bidi") as (url, _, _):
         (path,) = web_upload(url, "quote.txt", "He said \u202e“olleh”\u202c to the harbour master.\n".encode()).json()
         page_event(url, "upload", "upload", [[{"path": path, "orig_name": "quote.txt",
-                                               "meta": {"_type": "gradio.FileData"}}]], "s1")
-        shown = str(page_event(url, None, "listing", [], "s1")["output"]["data"][0])
+                                               "meta": {"_type": "gradio.FileData"}}], COLLECTION], "s1")
+        shown = str(page_event(url, None, "listing", [COLLECTION], "s1")["output"]["data"][0])
         if "\u202e" in shown:
             o.fail("a bidi override reached the page")
 

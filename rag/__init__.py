@@ -11,10 +11,17 @@ one place a `Config` becomes components:
 
     >>> from rag import Config, Pipeline
     >>> Pipeline.load(config=Config.load(k=3)).ask("When was the IMU first formed?").text
+
+Both take `collection=` to search a named document collection instead of the default one
+(`Collections` lists, creates and removes them; see rag.app.collections).
 """
 
 from rag.core.config import Config
 from rag.core.errors import (
+    CollectionError,
+    CollectionExistsError,
+    CollectionNameError,
+    CollectionNotFoundError,
     ConfigError,
     DatasetError,
     DocumentError,
@@ -32,7 +39,8 @@ from rag.core.errors import (
 from rag.core.records import Answer, Chunk, Citation, Document, Hit
 
 __all__ = [
-    "Answer", "Chunk", "Citation", "Config", "ConfigError", "DatasetError", "Document", "DocumentError",
+    "Answer", "Chunk", "Citation", "CollectionError", "CollectionExistsError", "CollectionNameError",
+    "CollectionNotFoundError", "Collections", "Config", "ConfigError", "DatasetError", "Document", "DocumentError",
     "DocumentInfo", "DocumentNotFoundError",
     "EndpointError", "GeneratorError", "Hit", "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError",
     "Indexer", "ModelNotFoundError", "Pipeline", "QuestionError", "RagError", "ReadOnlyError", "Retriever", "load_documents",
@@ -53,6 +61,9 @@ def __getattr__(name: str):
     if name == "DocumentInfo":
         from rag.index.library import DocumentInfo
         return DocumentInfo
+    if name == "Collections":
+        from rag.app.collections import Collections
+        return Collections
     if name == "Pipeline":
         from rag.app.pipeline import Pipeline
         return Pipeline

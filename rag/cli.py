@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("index", "Build or update the index from documents (only changed ones are embedded).", cmd_index)
-    p.add_argument("paths", nargs="*", help="files or directories (default: corpus/)")
+    p.add_argument("paths", nargs="*", help="files or directories (default: corpus/, or the collection's folder)")
+    _add_collection(p, "index into this named collection, creating it if missing (default: the default one)")
     p.add_argument("--rebuild", action="store_true", help="discard the existing index and build anew")
     p.add_argument("--merge", action="store_true",
                    help="afterwards merge all segments into one, dropping deleted chunks (updates merge as needed anyway)")
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, help="number of passages (default 5)")
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retrieval method")
     _add_filters(p)
+    _add_collection(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = command("ask", "Answer a question from the documents, citing the passages used.", cmd_ask)
@@ -72,12 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model for the generator (openai: model name; llama_cpp: GGUF path)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
     _add_filters(p)
+    _add_collection(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     p = command("docs", "List, show or remove indexed documents.", cmd_docs)
     p.add_argument("action", nargs="?", default="list", choices=("list", "show", "remove"),
                    help="list (default), show ID, or remove ID...")
     p.add_argument("ids", nargs="*", metavar="ID", help="document ids, as `rag docs` lists them")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_collection(p)
+
+    p = command("collections", "List, create or remove named document collections.", cmd_collections)
+    p.add_argument("action", nargs="?", default="list", choices=("list", "create", "remove"),
+                   help="list (default, with each one's documents and chunks), create NAME..., or remove NAME...")
+    p.add_argument("names", nargs="*", metavar="NAME", help="collection names: lowercase letters, digits, - and _")
+    p.add_argument("--yes", action="store_true", help="confirm a removal (its index and uploads are deleted)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("eval", "Evaluate retrieval, answers, citations and abstention on a question set.", cmd_eval)
@@ -102,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 unless the configured retrieval beats every baseline on METRIC (repeatable)")
     p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
 
-    p = command("serve", "Start the web chat and the HTTP API (/v1) on one port.", cmd_serve)
+    p = command("serve", "Start the web chat and the HTTP API (/v1) on one port, over the index and every "
+                         "collection.", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=7860)
     p.add_argument("--generator", help="default generator in the chat (extractive, llama_cpp, openai)")
@@ -166,8 +178,22 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--before", metavar="YYYY-MM-DD", help="only documents dated on or before this day")
 
 
+def _add_collection(p: argparse.ArgumentParser, help: str = "a named collection instead of the default one "
+                                                              "(`rag collections` lists them)") -> None:
+    p.add_argument("--collection", metavar="NAME", help=help)
+
+
 def _config(args: argparse.Namespace, **overrides) -> Config:
     config = Config.load(args.config, index_dir=getattr(args, "index", None), **overrides)
+    name = getattr(args, "collection", None)
+    if name is not None:
+        from rag.app.collections import Collections, check_name, not_found
+
+        check_name(name)
+        # `rag index` makes a missing collection, once its paths are known to exist (cmd_index).
+        if args.func is not cmd_index and not Collections(config).exists(name):
+            raise not_found(name)
+        config = Collections(config).config_for(name)
     # Commands that write the index learn before any work whether they can.
     _check_directory(config.index_dir, "index directory", "--index",
                      writable=args.func in (cmd_index, cmd_serve))
@@ -207,12 +233,28 @@ def cmd_index(args: argparse.Namespace) -> int:
         # `rag index --ray docs/`: the folder is a path to index, not the cluster's address.
         args.paths.insert(0, args.ray)
         args.ray = ""
-    config = _config(args, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
-                     embedding_model=args.model, ray_address=args.ray or None, ray_actors=args.ray_actors)
+    settings = {"chunk_tokens": args.chunk_tokens, "chunk_overlap": args.chunk_overlap, "embedding_model": args.model,
+                "ray_address": args.ray or None, "ray_actors": args.ray_actors}
+    config = _config(args, **settings)
+    base = Config.load(args.config, index_dir=args.index, **settings)  # where the collections are
     paths = args.paths or [str(config.corpus_dir)]
     for p in paths:
         if not Path(p).exists():
             raise RagError(f"{p} does not exist; give a file or directory of documents")
+    embedder = None
+    if args.collection is not None:
+        from rag.app.collections import Collections
+        from rag.indexing.uploads import UPLOAD_DIR
+
+        collections = Collections(base)
+        if not collections.exists(args.collection):
+            collections.create(args.collection)
+            print(f"created collection {args.collection}")
+        embedder = collections.embedder
+        if args.paths and (Path(config.corpus_dir) / UPLOAD_DIR).is_dir():
+            # What was uploaded to the collection stays in it when other folders are indexed into
+            # it: its folder is read too (its index inside is skipped, as any index is).
+            paths.append(str(config.corpus_dir))
     # The loader logs each file it skips; here each is printed once, as a plain line, also when
     # nothing at all was readable and indexing stops with an error.
     skipped: list[str] = []
@@ -230,7 +272,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         ray = None
         if args.ray is not None or config.ray_address.strip():
             ray = factory.ray_indexing(config)
-        report = factory.indexer(config, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
+        report = factory.indexer(config, embedder, ray=ray).index_paths(paths, config.index_dir, rebuild=args.rebuild,
                                              show_progress=sys.stderr.isatty())
     finally:
         for logger in loggers:
@@ -377,6 +419,48 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collections(args: argparse.Namespace) -> int:
+    from rag.app.collections import DEFAULT_COLLECTION, Collections, check_name, not_found
+
+    collections = Collections(_config(args))
+    if args.action == "list":
+        if args.names:
+            raise RagError("`rag collections` lists every collection; give names only to create or remove")
+        infos = [collections.info(name) for name in collections.names()]
+        if args.json:
+            print(json_text([i.to_dict() for i in infos]))
+            return 0
+        rows = [("COLLECTION", "DOCUMENTS", "CHUNKS", "WHERE")]
+        rows += [(plain(i.name), str(i.documents) if i.indexed else "-", str(i.chunks) if i.indexed else "-",
+                  plain(i.where) + ("" if i.indexed else " (nothing indexed yet)")) for i in infos]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        return 0
+    if not args.names:
+        raise RagError(f"give the name of a collection to {args.action}: rag collections {args.action} NAME")
+    for name in args.names:
+        check_name(name)  # every name is checked before any is changed
+    if args.action == "create":
+        for name in args.names:
+            collections.create(name)
+            print(f"created collection {name}; add documents with `rag index DIR --collection {name}`")
+        return 0
+    for name in args.names:
+        if name == DEFAULT_COLLECTION:
+            collections.delete(name)  # refused, with the reason
+        if not collections.exists(name):
+            raise not_found(name)
+    if not args.yes:
+        what = ", ".join(f"{i.name} ({i.documents} document{'' if i.documents == 1 else 's'})"
+                         for i in map(collections.info, args.names))
+        raise RagError(f"removing deletes the index and the uploads of {what}; run again with --yes to remove")
+    for name in args.names:
+        collections.delete(name)
+        print(f"removed collection {name}")
+    return 0
+
+
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -408,38 +492,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.app.collections import Collections
+
     config = _config(args, generator=args.generator, read_only=args.read_only)
     _check_port_free(args.host, args.port)
+    collections = Collections(config)  # reads the indexes; embeds nothing
     try:
         import gradio  # noqa: F401 - checked here to say what to install
     except ImportError as exc:
         raise RagError(f"the web chat needs gradio ({exc}); install it with pip install 'rag[ui]'") from None
+    named = len(collections.names()) - 1
+    more = f" and {named} more collection{'' if named == 1 else 's'}" if named else ""
     if args.share:
-        return _serve_shared(args, config)
+        return _serve_shared(args, config, collections, more)
     from rag.api.server import serve
 
     print(f"web chat on http://{args.host}:{args.port}/ and HTTP API on http://{args.host}:{args.port}/v1 "
-          f"(index {config.index_dir}); Ctrl-C to stop", flush=True)
+          f"(index {config.index_dir}{more}); Ctrl-C to stop", flush=True)
     serve(config, host=args.host, port=args.port, auth=args.auth, concurrency=args.concurrency,
-          announce=lambda line: print(plain(line), flush=True))
+          collections=collections, announce=lambda line: print(plain(line), flush=True))
     return 0
 
 
-def _serve_shared(args: argparse.Namespace, config: Config) -> int:
+def _serve_shared(args: argparse.Namespace, config: Config, collections, more: str) -> int:
     """A share link needs Gradio's own server, which serves the page alone: no /v1."""
     import threading
 
     from rag.api.server import users_of
-    from rag.app.service import ChatService
+    from rag.app.collections import DEFAULT_COLLECTION
     from ui.app import serve
 
     login, users = users_of(config, args.auth)
-    service = ChatService(config)  # reads the index; embeds nothing
-    threading.Thread(target=service.warm_up, daemon=True).start()
-    print(f"web chat on http://{args.host}:{args.port} and a public share link (index {config.index_dir}); "
+    threading.Thread(target=collections.service(DEFAULT_COLLECTION).warm_up, daemon=True).start()
+    print(f"web chat on http://{args.host}:{args.port} and a public share link (index {config.index_dir}{more}); "
           "the HTTP API (/v1) is not served with --share; Ctrl-C to stop", flush=True)
     serve(config, host=args.host, port=args.port, share=True, auth=login, users=users, concurrency=args.concurrency,
-          service=service)
+          collections=collections)
     return 0
 
 

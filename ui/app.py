@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 
 from rag.app import factory
 from rag.app.access import UserStore
+from rag.app.collections import DEFAULT_COLLECTION, Collections
 from rag.app.service import ChatService
 from rag.app.web import MAX_UPLOAD_BYTES, allowed_endpoints, redact
 from rag.core.config import Config
@@ -52,10 +53,21 @@ def storage_secret(config: Config) -> str:
     return hashlib.sha256(f"rag-conversations:{Path(config.index_dir).resolve()}".encode()).hexdigest()[:32]
 
 
-def build_app(service: ChatService, cache: UploadCache | None = None,
+def collection_picker(collections: Collections) -> gr.Dropdown:
+    """The collection questions and the Documents panel use; shown only when there is a choice."""
+    names = collections.names()
+    return gr.Dropdown(names, value=DEFAULT_COLLECTION, label="Collection", elem_id="collection",
+                       visible=len(names) > 1, info="the documents questions are answered from")
+
+
+def build_app(collections: Collections | ChatService, cache: UploadCache | None = None,
               may_change: Callable[[str | None], bool] | None = None) -> gr.Blocks:
-    """The page. `cache`: the folder uploads arrive in (see ui.uploads), emptied as they are handled;
-    `may_change(user)`: whether a signed-in user may upload and remove (None: everyone may)."""
+    """The page over every collection (a `ChatService` alone: over its index only). `cache`: the
+    folder uploads arrive in (see ui.uploads), emptied as they are handled; `may_change(user)`:
+    whether a signed-in user may upload and remove (None: everyone may)."""
+    if isinstance(collections, ChatService):
+        collections = Collections(collections.config, default=collections)
+    service = collections.service(DEFAULT_COLLECTION)
     config = service.config
     key_state = ("set" if os.environ.get(config.openai_api_key_env) else "not set")
 
@@ -91,6 +103,7 @@ def build_app(service: ChatService, cache: UploadCache | None = None,
     with Page(title="rag — ask your documents") as app:
         gr.Markdown("### Ask your documents\nAnswers quote the documents and cite them; "
                     "when the documents don't hold the answer, it says so.")
+        picker = collection_picker(collections)
         with gr.Row():
             with gr.Column(scale=3):
                 chat = build_chat(storage_secret=storage_secret(config))
@@ -110,10 +123,17 @@ def build_app(service: ChatService, cache: UploadCache | None = None,
             model = gr.Textbox(value=config.openai_model, label="Hosted model", elem_id="model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
-        documents_panel(app, service, cache, may_change)
+        documents_panel(app, collections, picker, cache, may_change)
 
         settings = [generator, k, base_url, model]
-        wire_chat(app, service, chat, settings)
+        wire_chat(app, collections, chat, settings, picker)
+
+        def refresh_picker():
+            # Collections made or removed since the page was built (`rag index --collection`).
+            names = collections.names()
+            return gr.update(choices=names, visible=len(names) > 1)
+
+        app.load(refresh_picker, None, picker, api_visibility="private")
 
         # Callable by programs (bench/load.py drives the chat through it) but left out of the API
         # page: `/ask` is the documented API.
@@ -123,10 +143,10 @@ def build_app(service: ChatService, cache: UploadCache | None = None,
         legacy.click(respond, [legacy_question, legacy_history, *settings], [legacy_history, chat.sources, legacy_question],
                      api_name="chat", api_visibility="undocumented")
 
-        def ask_api(question: str, k: int = 5) -> dict:
-            """Question in; answer, abstained flag, citations and timings out."""
+        def ask_api(question: str, k: int = 5, collection: str = DEFAULT_COLLECTION) -> dict:
+            """Question in; answer, abstained flag, citations and timings out (from `collection`)."""
             try:
-                return service.ask_api(question, k)
+                return collections.service(collection).ask_api(question, k)
             except RagError as exc:  # the reason, not Gradio's generic "Error", reaches the caller
                 raise gr.Error(redact(str(exc)), print_exception=False) from None
             except Exception:  # details go to the (masked) server log, not to the caller
@@ -168,11 +188,12 @@ def login(auth: str | None, users: UserStore | None) -> tuple[Callable | tuple[s
     return None, None
 
 
-def prepare(service: ChatService, *, auth: str | None = None, users: UserStore | None = None,
+def prepare(collections: Collections, *, auth: str | None = None, users: UserStore | None = None,
             concurrency: int = 4) -> PageSetup:
     credentials, may_change = login(auth, users)
+    service = collections.service(DEFAULT_COLLECTION)
     cache = process_cache()  # before the page is built: Gradio's components note their cache folder when made
-    app = build_app(service, cache, may_change)
+    app = build_app(collections, cache, may_change)
     app.queue(default_concurrency_limit=concurrency)
     guard = Middleware(Guard, read_only=service.read_only, max_upload_request=MAX_FILES_PER_REQUEST * TRANSPORT_LIMIT,
                        throttle=LoginThrottle() if credentials else None, may_upload=may_change)
@@ -182,13 +203,16 @@ def prepare(service: ChatService, *, auth: str | None = None, users: UserStore |
 
 def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
           auth: str | None = None, concurrency: int = 4, block: bool = True, service: ChatService | None = None,
-          users: UserStore | None = None):
-    """The page alone, served by Gradio (`rag serve --share`: a share link needs Gradio's own
-    server); `rag serve` mounts it beside the HTTP API instead (rag.api.server)."""
-    if service is None:
-        service = ChatService(config)
-        threading.Thread(target=service.warm_up, daemon=True).start()
-    page = prepare(service, auth=auth, users=users, concurrency=concurrency)
+          collections: Collections | None = None, users: UserStore | None = None):
+    """The page alone, over `collections` (default: the configured ones, the default collection's
+    service being `service` when given), served by Gradio: `rag serve --share` (a share link needs
+    Gradio's own server); `rag serve` mounts the page beside the HTTP API instead (rag.api.server)."""
+    if collections is None:
+        collections = Collections(config, default=service)
+        if service is None:
+            threading.Thread(target=collections.service(DEFAULT_COLLECTION).warm_up, daemon=True).start()
+    service = collections.service(DEFAULT_COLLECTION)
+    page = prepare(collections, auth=auth, users=users, concurrency=concurrency)
     warning = exposure_warning(host=host, share=share, login=page.auth is not None, read_only=service.read_only)
     if warning:
         log.warning("%s", warning)

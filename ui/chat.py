@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import gradio as gr
 
-from rag.app.service import ChatService
+from rag.app.collections import DEFAULT_COLLECTION, Collections
 from rag.app.web import language_note, redact
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import Answer
@@ -48,6 +48,7 @@ class ChatSession:
         self.pending: list[str] = []
         self.live: dict | None = None  # the turn being answered
         self.running = False
+        self.asking_in = DEFAULT_COLLECTION  # the collection of the turn being answered
         self.cancel = threading.Event()
         self.lock = threading.Lock()
 
@@ -64,6 +65,7 @@ class Settings:
     k: int
     base_url: str
     model: str
+    collection: str = DEFAULT_COLLECTION  # the one picked; a conversation keeps its own
 
 
 @dataclass
@@ -117,12 +119,13 @@ def check_endpoint(url: str) -> None:
 
 # --- the answering loop ---
 
-def _pump(service: ChatService, question: str, history: list, s: Settings, out: queue.Queue,
+def _pump(collections: Collections, collection: str, question: str, history: list, s: Settings, out: queue.Queue,
           cancel: threading.Event) -> None:
     """Worker thread: the answer's events into `out`; stops reading (and closes the stream) on cancel."""
     try:
         if s.generator == "openai":
             check_endpoint(s.base_url)
+        service = collections.service(collection)
         with closing(service.ask_stream(question, history, s.generator, s.k, s.base_url, s.model)) as stream:
             for event in stream:
                 if cancel.is_set():
@@ -149,9 +152,15 @@ def _meta(answer: Answer, elapsed: float, first_token: float | None, streamed_fo
 
 
 class ChatEvents:
-    def __init__(self, service: ChatService, view: ChatView):
-        self.service = service
+    def __init__(self, collections: Collections, view: ChatView):
+        self.collections = collections
         self.v = view
+
+    def index_problem(self, collection: str) -> str | None:
+        try:
+            return self.collections.service(collection).index_problem
+        except RagError:
+            return None
 
     # outputs of the answering events, in this order
     def loop_outputs(self):
@@ -168,7 +177,8 @@ class ChatEvents:
     def last_sources(self, session: ChatSession) -> str:
         conv = convs.current(session.store)
         # Why a newer index on disk is not the one answering, if it is not.
-        return with_notice(sources_panel(conv["turns"]) if conv else EMPTY, self.service.index_problem)
+        return with_notice(sources_panel(conv["turns"]) if conv else EMPTY,
+                           self.index_problem(convs.collection_of(conv)))
 
     def last_status(self, session: ChatSession) -> str:
         return status_html(self.last_status_text(session))
@@ -181,10 +191,10 @@ class ChatEvents:
         restored = convs.clean_store(stored)
         with session.lock:
             if session.running or session.pending or not restored["conversations"]:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             session.store = restored
         return (self.display(session), self.last_sources(session), self.last_status(session),
-                self.list_update(session))
+                self.list_update(session), self.picked(session))
 
     def accept(self, question: str, session: ChatSession):
         """Enter or Ask: the question joins the queue at once (answered by `run`)."""
@@ -195,7 +205,8 @@ class ChatEvents:
             session.pending.append(question)
         return "", self.display(session), gr.skip()
 
-    def run(self, session: ChatSession, generator: str, k: float, base_url: str, model: str):
+    def run(self, session: ChatSession, generator: str, k: float, base_url: str, model: str,
+            collection: str | None = None):
         idle = tuple(gr.skip() for _ in self.loop_outputs())
         with session.lock:
             busy = session.running or not session.pending
@@ -204,7 +215,7 @@ class ChatEvents:
         if busy:  # the tab's loop is already answering; it takes the new question next
             yield idle
             return
-        settings = Settings(generator, int(k), base_url or "", model or "")
+        settings = Settings(generator, int(k), base_url or "", model or "", collection or DEFAULT_COLLECTION)
         try:
             while True:
                 with session.lock:
@@ -219,7 +230,7 @@ class ChatEvents:
                     turn, session.live = session.live, None
                     turn["status"] = "stopped"
                     turn["meta"] = "stopped"
-                    convs.add_turn(session.store, turn)
+                    convs.add_turn(session.store, turn, session.asking_in)
                 session.running = False
         yield (self.display(session), gr.skip(), gr.skip(), session.store, self.list_update(session),
                gr.update(visible=True), gr.update(visible=False))
@@ -229,13 +240,17 @@ class ChatEvents:
         turn = {"question": question, "answer": "", "status": "done", "abstained": False, "sources": [],
                 "meta": "", "note": language_note(question)}
         history = convs.history(conv)
+        # Follow-ups stay in the conversation's collection; a new conversation asks the one picked.
+        collection = convs.collection_of(conv) if conv and conv["turns"] else s.collection
+        session.asking_in = collection
         out: queue.Queue = queue.Queue()
         cancel = threading.Event()
         session.cancel = cancel
         session.live = turn
         t0 = time.monotonic()
         first = last = None
-        worker = threading.Thread(target=_pump, args=(self.service, question, history, s, out, cancel), daemon=True,
+        worker = threading.Thread(target=_pump, args=(self.collections, collection, question, history, s, out, cancel),
+                                  daemon=True,
                                   name="rag-answer")
         worker.start()
         try:
@@ -274,7 +289,7 @@ class ChatEvents:
                 break
             with session.lock:
                 session.live = None
-                convs.add_turn(session.store, turn)
+                convs.add_turn(session.store, turn, collection)
             yield (self.display(session), self.last_sources(session), status_html(turn["meta"]), session.store,
                    self.list_update(session), gr.skip(), gr.skip())
         finally:
@@ -328,7 +343,21 @@ class ChatEvents:
         queued = self.halt(session)
         with session.lock:
             convs.open_conversation(session.store, conv_id or "")
-        return self._after_halt(session, queued, self.last_status_text(session))
+        return (*self._after_halt(session, queued, self.last_status_text(session)), self.picked(session))
+
+    def picked(self, session: ChatSession):
+        """The picker showing the open conversation's collection (unchanged with none open)."""
+        conv = convs.current(session.store)
+        if not conv or not conv["turns"] or not self.collections.exists(convs.collection_of(conv)):
+            return gr.skip()  # a collection removed since keeps the picker where it is
+        return convs.collection_of(conv)
+
+    def pick(self, collection: str, session: ChatSession):
+        """Another collection picked: a conversation in another one is left for a new chat."""
+        conv = convs.current(session.store)
+        if not conv or not conv["turns"] or convs.collection_of(conv) == (collection or DEFAULT_COLLECTION):
+            return tuple(gr.skip() for _ in range(len(self.loop_outputs()) + 1))
+        return self.new_chat(session)
 
     def last_status_text(self, session: ChatSession) -> str:
         conv = convs.current(session.store)
@@ -357,10 +386,11 @@ def build_chat(*, storage_secret: str) -> ChatView:
     return ChatView(session, store, chatbot, question, ask, stop, retry, new_chat, delete, history, status, sources)
 
 
-def wire_chat(app: gr.Blocks, service: ChatService, v: ChatView, settings: list) -> None:
-    """Events of the chat. `settings`: the generator, k, endpoint and model components, in that order."""
-    ev = ChatEvents(service, v)
-    loop_in = [v.session, *settings]
+def wire_chat(app: gr.Blocks, collections: Collections, v: ChatView, settings: list, picker: gr.Dropdown) -> None:
+    """Events of the chat. `settings`: the generator, k, endpoint and model components, in that
+    order; `picker`: the collection a new conversation asks."""
+    ev = ChatEvents(collections, v)
+    loop_in = [v.session, *settings, picker]
     loop_out = ev.loop_outputs()
     quick = {"queue": False, "api_visibility": "private"}
     runs = []
@@ -376,5 +406,7 @@ def wire_chat(app: gr.Blocks, service: ChatService, v: ChatView, settings: list)
     v.new_chat.click(ev.new_chat, [v.session], halt_out, **halting)
     v.chatbot.clear(ev.new_chat, [v.session], halt_out, **halting)  # the chat's own trash icon: the same
     v.delete.click(ev.delete_chat, [v.session], halt_out, **halting)
-    v.history.input(ev.open_chat, [v.history, v.session], halt_out, **halting)
-    app.load(ev.restore, [v.session, v.store], [v.chatbot, v.sources, v.status, v.history], api_visibility="private")
+    v.history.input(ev.open_chat, [v.history, v.session], [*halt_out, picker], **halting)
+    picker.input(ev.pick, [picker, v.session], halt_out, **halting)
+    app.load(ev.restore, [v.session, v.store], [v.chatbot, v.sources, v.status, v.history, picker],
+             api_visibility="private")

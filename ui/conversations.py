@@ -2,11 +2,12 @@
 function here takes and returns dicts and trusts nothing it reads back — a stored value may be
 from an older version of the page or edited by hand.
 
-    store = {"current": id, "conversations": [{"id", "title", "updated", "turns": [turn, ...]}, ...]}
+    store = {"current": id, "conversations": [{"id", "title", "updated", "collection", "turns": [turn, ...]}, ...]}
     turn  = {"question", "answer", "status", "abstained", "sources", "meta", "note", "short", "dropped", "kind",
              "reason"}
 
-`status` is "done", "stopped" or "error". `sources` are the retrieved passages as shown in the
+`collection` is the document collection the conversation asks (its first question's; follow-ups
+stay in it), "" for one stored before collections. `status` is "done", "stopped" or "error". `sources` are the retrieved passages as shown in the
 sources panel (see `sources_of`), so a reopened conversation shows what its answers cited.
 """
 
@@ -17,6 +18,7 @@ import uuid
 from typing import Any
 
 from rag.app.web import without_bidi
+from rag.core.collections import DEFAULT_COLLECTION, is_name
 from rag.core.pages import pages_label
 from rag.core.records import ANSWER_KIND_LABELS, Answer
 
@@ -30,7 +32,7 @@ def empty_store() -> dict:
 
 
 def new_conversation() -> dict:
-    return {"id": uuid.uuid4().hex[:12], "title": "", "updated": time.time(), "turns": []}
+    return {"id": uuid.uuid4().hex[:12], "title": "", "updated": time.time(), "collection": "", "turns": []}
 
 
 def clean_store(value: Any) -> dict:
@@ -45,6 +47,7 @@ def clean_store(value: Any) -> dict:
         updated = conv.get("updated")
         conversations.append({"id": conv["id"][:40], "title": str(conv.get("title", ""))[:MAX_TITLE],
                               "updated": float(updated) if isinstance(updated, (int, float)) else 0.0,
+                              "collection": conv["collection"] if is_name(conv.get("collection")) else "",
                               "turns": [t for t in turns if t["question"]]})
     current = value.get("current") if isinstance(value.get("current"), str) else ""
     return {"current": current, "conversations": conversations[:MAX_CONVERSATIONS]}
@@ -117,8 +120,16 @@ def delete_current(store: dict) -> None:
     store["current"] = ""
 
 
-def add_turn(store: dict, turn: dict) -> None:
+def collection_of(conv: dict | None) -> str:
+    """The collection a conversation asks (the default one for a new or older conversation)."""
+    return (conv or {}).get("collection") or DEFAULT_COLLECTION
+
+
+def add_turn(store: dict, turn: dict, collection: str = "") -> None:
+    """`collection`: where the turn was answered; a conversation keeps its first one's."""
     conv = current_or_new(store)
+    if not conv.get("collection"):
+        conv["collection"] = collection
     conv["turns"].append(turn)
     if not conv["title"]:
         title = " ".join(turn["question"].split())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.app.service import ChatService
+from rag.app.collections import DEFAULT_COLLECTION, Collections
 from rag.app.web import MAX_UPLOAD_BYTES, DocumentInfo, format_time, without_bidi
 from rag.core.errors import RagError
 from ui.chat import page_message
@@ -62,26 +62,37 @@ def chosen_id(value: object) -> str | None:
     return value
 
 
-def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | None = None,
-                    may_change: Callable[[str | None], bool] | None = None) -> None:
-    """Lay the panel out inside `app` (call within its `with` block) and wire its events. `cache`:
-    where the page's uploads arrive; each is deleted from it once stored or refused.
-    `may_change(user)`: whether the signed-in user may upload and remove (a reader may not: the
-    controls are hidden from them, and the events and the upload route refuse them too)."""
+def problem_html(message: str) -> str:
+    return f'<div class="rag-docs"><p class="rag-meta" data-testid="docs-problem">{safe(message)}</p></div>'
+
+
+def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdown,
+                    cache: UploadCache | None = None, may_change: Callable[[str | None], bool] | None = None) -> None:
+    """Lay the panel out inside `app` (call within its `with` block) and wire its events: the list,
+    uploads and removals act on the collection `picker` names. `cache`: where the page's uploads
+    arrive; each is deleted from it once stored or refused. `may_change(user)`: whether the
+    signed-in user may upload and remove (a reader may not: the controls are hidden from them, and
+    the events and the upload route refuse them too)."""
 
     def allowed(request: gr.Request | None) -> bool:
         return may_change is None or may_change(getattr(request, "username", None))
 
-    def listing():
-        docs = service.list_documents()
+    read_only = collections.service(DEFAULT_COLLECTION).read_only  # one setting for every collection
+
+    def listing(collection: str | None = DEFAULT_COLLECTION):
+        try:
+            docs = collections.service(collection or DEFAULT_COLLECTION).list_documents()
+        except RagError as exc:  # a collection removed meanwhile, say
+            return problem_html(page_message(exc)), gr.update(choices=[], value=None)
         return library_html(docs), gr.update(choices=_choices(docs), value=None)
 
     with gr.Accordion("Documents", open=False, elem_id="documents"):
         docs_list = gr.HTML(library_html([]), elem_id="doc-list")
-        if service.read_only:
+        if read_only:
             gr.Markdown("This server is read-only: documents cannot be added or removed here.",
                         elem_id="read-only-note")
-            app.load(lambda: listing()[0], None, docs_list, api_visibility="private")
+            app.load(lambda c: listing(c)[0], picker, docs_list, api_visibility="private")
+            picker.change(lambda c: listing(c)[0], picker, docs_list, api_visibility="private")
             return
         # No file_types filter (and a transport limit above the upload limit, in app.py): a wrong
         # type or a file over the limit gets its reason in the status box, not a toast that fades.
@@ -101,8 +112,10 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             confirm = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove")
             cancel = gr.Button("Cancel", elem_id="cancel-remove")
 
-    def on_upload(uploaded, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
+    def on_upload(uploaded, collection: str | None, request: gr.Request,
+                  progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
         lines = []
+        collection = collection or DEFAULT_COLLECTION
         uploaded = uploaded or []
         if not allowed(request):
             for f in uploaded if isinstance(uploaded, list) else [uploaded]:
@@ -121,7 +134,7 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
                 if path.stat().st_size > MAX_UPLOAD_BYTES:
                     raise RagError(f"file too large ({path.stat().st_size / 1e6:.1f} MB; "
                                    f"the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB)")
-                result = service.upload(path.name, path.read_bytes())
+                result = collections.service(collection).upload(path.name, path.read_bytes())
                 lines.append(f"✓ {result.status()} — ask away")
             except RagError as exc:
                 lines.append(f"✗ {path.name}: {page_message(exc)}")
@@ -130,30 +143,32 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
             finally:
                 if cache is not None:  # stored or refused, the received copy goes
                     cache.discard(path)
-        html, choices = listing()
+        html, choices = listing(collection)
         status = without_bidi("\n".join(lines)) or "No files received."
         return status, html, choices, None  # None empties the file box
 
-    def ask_confirmation(doc_id: str | None):
+    def ask_confirmation(doc_id: str | None, collection: str | None):
         try:
             doc_id = chosen_id(doc_id)
             if not doc_id:
                 return "Choose a document to remove first.", gr.update(visible=False), gr.skip()
-            info = service.retriever.get_document(doc_id)
+            info = collections.service(collection or DEFAULT_COLLECTION).retriever.get_document(doc_id)
         except RagError as exc:
             return without_bidi(str(exc)), gr.update(visible=False), gr.skip()
         return "", gr.update(visible=True), confirmation_html(info)
 
-    def on_remove(doc_id: str | None, request: gr.Request):
+    def on_remove(doc_id: str | None, collection: str | None, request: gr.Request):
         html, choices = gr.skip(), gr.skip()
+        collection = collection or DEFAULT_COLLECTION
         try:
             if not allowed(request):
                 raise RagError("your role does not allow removing documents")
             doc_id = chosen_id(doc_id)
             if not doc_id:
                 raise RagError("choose a document to remove first")
-            message = "\n".join(f"✓ {line}" for line in service.remove_documents([doc_id]).messages(full_paths=False))
-            html, choices = listing()
+            removal = collections.service(collection).remove_documents([doc_id])
+            message = "\n".join(f"✓ {line}" for line in removal.messages(full_paths=False))
+            html, choices = listing(collection)
         except RagError as exc:
             message = without_bidi(f"✗ {exc}")
         except Exception:  # the page must survive anything; details go to the server log
@@ -166,10 +181,13 @@ def documents_panel(app: gr.Blocks, service: ChatService, cache: UploadCache | N
         return (gr.update(visible=not show), gr.update(visible=show), gr.update(visible=show),
                 gr.update(visible=show))
 
-    app.load(listing, None, [docs_list, chosen], api_visibility="private")
+    app.load(listing, picker, [docs_list, chosen], api_visibility="private")
     if may_change is not None:
         app.load(controls, None, [reader_note, files, status, remove_row], api_visibility="private")
-    files.upload(on_upload, files, [status, docs_list, chosen, files], api_visibility="private")
-    remove.click(ask_confirmation, chosen, [status, confirm_row, question], api_visibility="private")
-    confirm.click(on_remove, chosen, [status, docs_list, chosen, confirm_row], api_visibility="private")
+    # Another collection: its list, and no removal half-confirmed for a document of the last one.
+    picker.change(lambda c: (*listing(c), gr.update(visible=False)), picker, [docs_list, chosen, confirm_row],
+                  api_visibility="private")
+    files.upload(on_upload, [files, picker], [status, docs_list, chosen, files], api_visibility="private")
+    remove.click(ask_confirmation, [chosen, picker], [status, confirm_row, question], api_visibility="private")
+    confirm.click(on_remove, [chosen, picker], [status, docs_list, chosen, confirm_row], api_visibility="private")
     cancel.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")

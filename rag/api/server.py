@@ -19,7 +19,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
-from rag.api.app import build_api
+from rag.api.app import BoundCollections, build_api
 from rag.api.auth import AccessPolicy
 from rag.api.limits import RateLimiter
 from rag.app.access import KeyStore, UserStore, keys_path, users_path
@@ -82,7 +82,8 @@ def build(config: Config, *, host: str = "127.0.0.1", auth: str | None = None, c
     login, users = users_of(config, auth)
     policy = AccessPolicy(keys, open_local=not is_public(host), limiter=RateLimiter(config.rate_limit), slots=slots)
     api = build_api(collections, policy, max_request_bytes=config.max_request_kb * 1024, warm=warm)
-    page = prepare(service, auth=login, users=users, concurrency=concurrency)
+    # The page answers from the same collections, each service taking its turns from the same slots.
+    page = prepare(BoundCollections(collections, policy), auth=login, users=users, concurrency=concurrency)
 
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     root.mount("/v1", api)

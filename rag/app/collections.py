@@ -24,58 +24,35 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.app import factory
 from rag.app.service import ChatService
-from rag.core.config import Config
-from rag.core.errors import (
-    CollectionError,
-    CollectionExistsError,
-    CollectionNameError,
-    CollectionNotFoundError,
-    ConfigError,
-    IndexNotFoundError,
-    NotOwnedError,
+from rag.core.collections import (
+    DEFAULT_COLLECTION,
+    INDEX_DIR,
+    check_name,
+    collection_config,
+    collections_dir,
+    is_name,
+    milvus_name,
+    not_found,
 )
+from rag.core.config import Config
+from rag.core.errors import CollectionError, CollectionExistsError, ConfigError, IndexNotFoundError, NotOwnedError
 from rag.embedders import Embedder
 from rag.indexing.uploads import UPLOAD_DIR
 from rag.safety.ownership import OwnedDir
 
-__all__ = ["DEFAULT_COLLECTION", "CollectionInfo", "Collections", "check_name", "collections_dir", "milvus_name"]
+__all__ = ["DEFAULT_COLLECTION", "CollectionInfo", "Collections", "check_name", "collections_dir", "milvus_name",
+           "not_found"]
 
-DEFAULT_COLLECTION = "default"
-INDEX_DIR = "index"  # a named collection's index, inside its folder
 ROOT_KIND = "collections"
 FOLDER_KIND = "collection"
-_NAME = re.compile(r"[a-z0-9_-]{1,64}")
 
 log = logging.getLogger(__name__)
-
-
-def check_name(name: object) -> str:
-    """`name` when it may name a collection: 1-64 lowercase letters, digits, `-` and `_`."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (".", ".."):
-        shown = repr(name)[:80]
-        raise CollectionNameError(f"{shown} is not a collection name: use 1-64 lowercase letters, digits, - and _ "
-                                  "(such as team-a)")
-    return name
-
-
-def collections_dir(config: Config) -> Path:
-    """Where named collections live: `collections_dir`, or `collections` beside the index directory."""
-    if config.collections_dir.strip():
-        return Path(config.collections_dir)
-    return Path(config.index_dir).parent / "collections"
-
-
-def milvus_name(prefix: str, name: str) -> str:
-    """The Milvus chunk collection of the named collection `name`. Escaped so that the mapping is
-    one-to-one and no result ends in `_docs` after another's name (the catalogue's suffix)."""
-    return f"{prefix}__{name.replace('_', '_u').replace('-', '_h')}"
 
 
 @dataclass(frozen=True)
@@ -95,9 +72,10 @@ class Collections:
 
     Thread-safe; a collection removed by another process is noticed at its next lookup."""
 
-    def __init__(self, config: Config, *, embedder: Embedder | None = None):
+    def __init__(self, config: Config, *, embedder: Embedder | None = None, default: ChatService | None = None):
         """`embedder`: an already loaded model, shared by every collection (default: the
-        configured one, loaded on first use)."""
+        configured one, loaded on first use); `default`: the default collection's service, when
+        one is already made (its model is then the shared one)."""
         self.config = config
         self.root = collections_dir(config)
         index = Path(config.index_dir).resolve()
@@ -106,8 +84,10 @@ class Collections:
             raise ConfigError(f"collections_dir {self.root} and index_dir {config.index_dir} overlap; "
                               "give them separate folders")
         self._owned = OwnedDir(self.root, ROOT_KIND)
+        if default is not None and embedder is None:
+            embedder = default.retriever.embedder
         self._embedder = embedder
-        self._services: dict[str, ChatService] = {}
+        self._services: dict[str, ChatService] = {} if default is None else {DEFAULT_COLLECTION: default}
         self._lock = threading.RLock()
 
     @property
@@ -126,12 +106,12 @@ class Collections:
     def exists(self, name: str) -> bool:
         if name == DEFAULT_COLLECTION:
             return True
-        return isinstance(name, str) and bool(_NAME.fullmatch(name)) and name in self._named()
+        return is_name(name) and name in self._named()
 
     def _named(self) -> list[str]:
         if self._owned.kind_on_disk() != ROOT_KIND:
             return []
-        return [n for n in self._owned.entries() if _NAME.fullmatch(n) and (self.root / n).is_dir()]
+        return [n for n in self._owned.entries() if is_name(n) and (self.root / n).is_dir()]
 
     def index_dir(self, name: str) -> Path:
         """The index directory of collection `name` (whether or not it exists yet)."""
@@ -139,18 +119,12 @@ class Collections:
 
     def config_for(self, name: str) -> Config:
         """The configuration with collection `name`'s index, upload folder and Milvus collection."""
-        if name == DEFAULT_COLLECTION:
-            return self.config
-        folder = self.root / check_name(name)
-        changes: dict = {"index_dir": folder / INDEX_DIR, "corpus_dir": folder}
-        if self.config.backend == "milvus":
-            changes["milvus_collection"] = milvus_name(self.config.milvus_collection, name)
-        return self.config.replace(**changes)
+        return collection_config(self.config, name)
 
     def info(self, name: str) -> CollectionInfo:
         """Its documents and chunks, read from the catalogue (no model is loaded)."""
         if not self.exists(name):
-            raise self._not_found(name)
+            raise not_found(name)
         store = factory.backend(self.config_for(name))
         try:
             manifest = store.read_manifest()
@@ -162,22 +136,23 @@ class Collections:
 
     def service(self, name: str) -> ChatService:
         """The service answering from collection `name` (made once, then kept)."""
-        with self._lock:
-            if not self.exists(name):
+        if not self.exists(name):
+            with self._lock:
                 stale = self._services.pop(name, None)  # removed by another process
-                if stale is not None:
-                    stale.close()
-                raise self._not_found(name)
+            if stale is not None:
+                stale.close()
+            raise not_found(name)
+        with self._lock:
             service = self._services.get(name)
-            if service is None:
-                service = ChatService(self.config_for(name), embedder=self.embedder)
-                self._services[name] = service
+        if service is not None:
             return service
-
-    def _not_found(self, name: object) -> CollectionNotFoundError:
-        shown = repr(name)[:80]
-        return CollectionNotFoundError(f"no collection named {shown}; `rag collections` lists them and "
-                                       "`rag index DIR --collection NAME` makes one")
+        # Made outside the lock: loading one collection's index does not hold up questions to others.
+        made = ChatService(self.config_for(name), embedder=self.embedder)
+        with self._lock:
+            service = self._services.setdefault(name, made)
+        if service is not made:  # another thread made it first
+            made.close()
+        return service
 
     # --- changing ---
 
@@ -201,8 +176,12 @@ class Collections:
                 folder.claim()
                 with folder.lock():
                     folder.record(INDEX_DIR, UPLOAD_DIR)
-            # An empty index: the collection answers at once, and its model is fixed from the start.
-            factory.indexer(config, self.embedder).sync([], config.index_dir)
+            try:
+                # An empty index: the collection answers at once, and its model is fixed from the start.
+                factory.indexer(config, self.embedder).sync([], config.index_dir)
+            except BaseException:
+                self._forget(name, config)  # no half-made collection is listed
+                raise
             return self.service(name)
 
     def delete(self, name: str) -> None:
@@ -212,11 +191,15 @@ class Collections:
                                   "`rag docs remove ID`, or point index_dir elsewhere")
         with self._lock:
             if not self.exists(name):
-                raise self._not_found(name)
+                raise not_found(name)
             service = self._services.pop(name, None)
             if service is not None:
                 service.close()
-            config = self.config_for(name)
+            self._forget(name, self.config_for(name))
+
+    def _forget(self, name: str, config: Config) -> None:
+        """Delete what rag made for collection `name`, and its name."""
+        with self._lock:
             if config.backend == "milvus":
                 factory.backend(config).drop()
             with self._owned.lock():

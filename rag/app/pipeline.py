@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.app import factory
+from rag.core.collections import DEFAULT_COLLECTION, collection_config, not_found
 from rag.core.config import Config
 from rag.core.errors import QueryError
 from rag.core.records import Answer
@@ -34,9 +35,18 @@ class Pipeline:
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, *, config: Config | None = None,
-             generator: str | Generator | None = None, **generator_options: Any) -> "Pipeline":
+             generator: str | Generator | None = None, collection: str = DEFAULT_COLLECTION,
+             **generator_options: Any) -> "Pipeline":
+        """`collection`: a named document collection (rag.app.collections) instead of the default
+        one; `index_dir` is the default collection's index, beside which named ones live."""
         config = config or Config.load()
-        retriever = factory.retriever(config, index_dir)
+        if index_dir is not None:
+            config = config.replace(index_dir=index_dir)
+        if collection != DEFAULT_COLLECTION:
+            config = collection_config(config, collection)
+            if not Path(config.corpus_dir).is_dir():  # its folder, with either backend
+                raise not_found(collection)
+        retriever = factory.retriever(config, config.index_dir)
         return cls(retriever, factory.generator(config, generator, retriever=retriever, **generator_options))
 
     def ask(self, question: str, history: Sequence[Any] | None = None, *, k: int | None = None,

@@ -15,7 +15,8 @@ import numpy as np
 
 from rag.backends import Backend, Filters, Key, SearchView, local_backend
 from rag.backends.local import LocalBackend, LocalView
-from rag.core.errors import QueryError, RagError
+from rag.core.collections import DEFAULT_COLLECTION, INDEX_DIR, check_name, default_collections_dir, not_found
+from rag.core.errors import ConfigError, QueryError, RagError
 from rag.core.records import Chunk, Hit
 from rag.embedders import Embedder, EmbedderSettings, load_embedder
 from rag.index.library import DocumentInfo, find_document, list_documents
@@ -76,11 +77,19 @@ class Retriever:
     @classmethod
     def load(cls, index_dir: Path | str = ".rag/index", *, settings: RetrievalSettings | None = None,
              embedder: Embedder | None = None, backend: Backend | None = None,
-             reranker: Reranker | None = None) -> "Retriever":
+             reranker: Reranker | None = None, collection: str = DEFAULT_COLLECTION) -> "Retriever":
         """The index at `index_dir` (or in `backend`), searched with `settings` (default: the
         documented defaults) and the embedding model named in the index's manifest (its
-        installed copy), unless `embedder` is given. It reads no rag.toml or RAG_* variables:
-        `rag.app.factory.retriever(config)` is the configured way."""
+        installed copy), unless `embedder` is given. `collection`: a named document collection,
+        kept beside `index_dir` (in `collections/`) rather than the default one. It reads no
+        rag.toml or RAG_* variables: `rag.app.factory.retriever(config)` is the configured way."""
+        if collection != DEFAULT_COLLECTION:
+            if backend is not None:
+                raise ConfigError("give Retriever.load a backend or a collection, not both")
+            folder = default_collections_dir(index_dir) / check_name(collection)
+            if not folder.is_dir():
+                raise not_found(collection)
+            index_dir = folder / INDEX_DIR
         store = backend or local_backend(index_dir)
         view = store.open()
         embedder = embedder or load_embedder(EmbedderSettings(model=view.manifest.embedder["name"]))

@@ -229,10 +229,11 @@ VERSION_NAME = re.compile(r"v\d+-[0-9a-f]{6}")
 
 
 def is_index_dir(path: Path) -> bool:
-    """An index directory, ledgered or written before ledgers (a CURRENT naming a version)."""
+    """An index directory, ledgered or written before ledgers (a CURRENT naming a version), or the
+    folder of named collections (rag.app.collections), which holds indexes and their uploads."""
     kind = OwnedDir(path, "index").kind_on_disk() if (path / LEDGER).is_file() else None
     if kind is not None:
-        return kind == "index"  # an upload folder keeps a ledger too
+        return kind in ("index", "collections")  # an upload folder keeps a ledger too
     try:
         name = (path / CURRENT).read_text(encoding="utf-8").strip()
     except (OSError, ValueError):

@@ -174,3 +174,81 @@ def test_milvus_names_never_collide():
     assert len(mapped) == len(names)
     assert not mapped & catalogues
     assert "rag_chunks_docs" not in mapped | catalogues  # the default collection's catalogue
+
+
+# --- the library: collection= ---
+
+def test_pipeline_load_takes_a_collection(setup, shared_model):
+    from rag.app.pipeline import Pipeline
+
+    config, collections = setup
+    collections.create("trains").upload("trains.txt", TRAINS["trains.txt"].encode())
+    answer = Pipeline.load(config=config, collection="trains").ask("When did the Shinkansen open?")
+    assert "1964" in answer.text and {c.doc_id for c in answer.citations} == {"uploads/trains.txt"}
+    assert Pipeline.load(config=config).ask("When did the Shinkansen open?").abstained  # the default one
+    with pytest.raises(CollectionNotFoundError):
+        Pipeline.load(config=config, collection="nope")
+    with pytest.raises(CollectionNameError):
+        Pipeline.load(config=config, collection="../etc")
+
+
+def test_indexing_a_folder_holding_the_collections_reads_none_of_them(tmp_path, embedder):
+    # The collections kept inside the corpus: their indexes and uploads are not the corpus's documents.
+    corpus = write_docs(tmp_path / "corpus", BIRDS)
+    config = Config(index_dir=tmp_path / "index", collections_dir=str(corpus / "collections"))
+    Collections(config, embedder=embedder).create("trains").upload("trains.txt", TRAINS["trains.txt"].encode())
+    report = factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
+    assert report.added == ["birds.txt"] and not report.skipped
+
+
+def test_a_collection_whose_index_cannot_be_made_is_not_listed(setup, monkeypatch):
+    _, collections = setup
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("rag.indexing.indexer.Indexer.sync", full_disk)
+    with pytest.raises(OSError):
+        collections.create("half")
+    assert collections.names() == ["default"]
+    assert not (collections.root / "half").exists()
+
+
+def test_concurrent_first_lookups_share_one_service(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, collections = setup
+    collections.create("a")
+    fresh = Collections(collections.config, embedder=collections.embedder)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: fresh.service("a"), range(8)))
+    assert len({id(s) for s in got}) == 1
+
+
+@pytest.mark.parametrize("where", ["index", "index/collections", "."])
+def test_collections_dir_may_not_overlap_the_index(tmp_path, embedder, where):
+    from rag.core.errors import ConfigError
+
+    config = Config(index_dir=tmp_path / "index", collections_dir=str(tmp_path / where))
+    with pytest.raises(ConfigError, match="overlap"):
+        Collections(config, embedder=embedder)
+
+
+def test_on_milvus_each_collection_is_its_own_milvus_collection(tmp_path, embedder):
+    from tests.conftest import backend_config
+
+    config = backend_config(Config(index_dir=tmp_path / ".rag" / "index"), "milvus", tmp_path)
+    factory.indexer(config, embedder).index_paths([write_docs(tmp_path / "corpus", BIRDS)])
+    collections = Collections(config, embedder=embedder)
+    collections.create("team-a").upload("trains.txt", TRAINS["trains.txt"].encode())
+
+    answer = _answer(collections, "team-a", "When did the Shinkansen open?")
+    assert "1964" in answer.text and {c.doc_id for c in answer.citations} == {"uploads/trains.txt"}
+    assert _answer(collections, "default", "When did the Shinkansen open?").abstained
+    assert collections.info("team-a").where.endswith("collection rag_chunks__team_ha")
+    client = factory.backend(config).client
+    assert client.has_collection("rag_chunks__team_ha") and client.has_collection("rag_chunks__team_ha_docs")
+
+    collections.delete("team-a")
+    assert not client.has_collection("rag_chunks__team_ha") and not client.has_collection("rag_chunks__team_ha_docs")
+    assert client.has_collection("rag_chunks") and collections.names() == ["default"]

@@ -34,12 +34,12 @@ def test_a_stored_then_removed_upload_leaves_no_copy_to_fetch(web):
     assert fetch(url, path) == 200  # what Gradio serves while the upload is being handled
 
     session = uuid.uuid4().hex[:12]
-    call_event(url, None, "listing", [], session)
-    stored = call_event(url, "upload", "upload", [[file_data(path, "kilwa-notes.txt")]], session)
+    call_event(url, None, "listing", ["default"], session)
+    stored = call_event(url, "upload", "upload", [[file_data(path, "kilwa-notes.txt")], "default"], session)
     assert "✓ uploads/kilwa-notes.txt: indexed" in stored["output"]["data"][0]
     assert fetch(url, path) != 200 and cached_copies(data) == []
 
-    removed = call_event(url, "confirm-remove", "click", ["uploads/kilwa-notes.txt"], session)
+    removed = call_event(url, "confirm-remove", "click", ["uploads/kilwa-notes.txt", "default"], session)
     assert "removed" in removed["output"]["data"][0]
     assert fetch(url, path) != 200 and cached_copies(data) == []
     assert not any(data in p.read_bytes() for p in Path(config.corpus_dir).rglob("*") if p.is_file())
@@ -49,7 +49,7 @@ def test_a_refused_upload_leaves_no_copy_to_fetch(web):
     url, _ = web
     data = b"%PDF-1.4 truncated " + uuid.uuid4().hex.encode()
     (path,) = upload(url, "blob.pdf", data).json()
-    refused = call_event(url, "upload", "upload", [[file_data(path, "blob.pdf")]])
+    refused = call_event(url, "upload", "upload", [[file_data(path, "blob.pdf")], "default"])
     assert "✗ blob.pdf" in refused["output"]["data"][0]
     assert fetch(url, path) != 200 and cached_copies(data) == []
 
@@ -118,10 +118,10 @@ def test_logins_guessed_at_speed_are_held_back(web, embedder):
 def test_a_bad_call_is_one_log_line_and_a_clear_refusal(web, caplog, capfd):
     url, _ = web
     session = uuid.uuid4().hex[:12]
-    call_event(url, None, "listing", [], session)
+    call_event(url, None, "listing", ["default"], session)
     with caplog.at_level(logging.WARNING, logger="rag.ui"):
-        listed = call_event(url, "confirm-remove", "click", [["imu-pakistan-2014.txt"] * 2], session)
-        huge = call_event(url, "confirm-remove", "click", ["x" * 100_000], session)
+        listed = call_event(url, "confirm-remove", "click", [["imu-pakistan-2014.txt"] * 2, "default"], session)
+        huge = call_event(url, "confirm-remove", "click", ["x" * 100_000, "default"], session)
     assert "✗ choose one document to remove" in listed["output"]["data"][0]
     assert huge["success"] is False and "refused" in huge["output"]["error"]
     assert len(huge["output"]["error"]) < 400
