@@ -32,7 +32,7 @@ def ask(live, question: str) -> dict:
 
 def page_documents(live) -> str:
     """The Documents panel's list, as the page loads it."""
-    return call_event(live.url, None, "listing", [])["output"]["data"][0]
+    return call_event(live.url, None, "listing", ["default"])["output"]["data"][0]
 
 
 def test_search_returns_exact_spans_with_scores(live):
