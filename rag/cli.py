@@ -140,7 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--role", choices=ROLES, default="reader",
                    help="reader: ask only; editor: also upload and remove; admin: everything")
-    p.add_argument("--collection", action="append", metavar="NAME", help="limit the user to this collection")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input instead of asking for it")
 
@@ -588,7 +587,7 @@ def cmd_users(args: argparse.Namespace) -> int:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
             raise RagError("the passwords differ; nothing was written")
-    users.add(args.name, password, args.role, args.collection)
+    users.add(args.name, password, args.role)
     print(f"user {plain(args.name)} ({args.role}) written to {users.path}; serve with rag serve --auth {users.path} "
           "(or without --auth: the file there is used)")
     return 0
