@@ -3,7 +3,7 @@
     python -m bench --quick --corpus CORPUS --eval SET --out DIR   the tables (the default command)
     python -m bench --only updates --sizes 100k --out DIR          some of the tables
     python -m bench peers SET ... --out FILE                       retrieval beside other pipelines
-    python -m bench load --duration 10 --out FILE                  concurrent chat sessions
+    python -m bench load --duration 10 --out FILE                  concurrent chat sessions and API clients
     python -m bench faults --out FILE                              fault injection through `rag`
     python -m bench claims --out FILE                              citation verification: faithful vs padded
     python -m bench readers --out FILE                             pages/s of each format's reader, OCR included
@@ -83,9 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "llamaindex, langchain)")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the results as JSON to this file")
 
-    p = command("load", "concurrent chat sessions against `rag serve`: throughput and latency",
-                "Load test for the web chat: concurrent sessions asking through the page's streamed chat "
-                "endpoint, with follow-ups, for a fixed time; exit 1 if a single request failed.", _load)
+    p = command("load", "concurrent chat sessions and API clients against `rag serve`: throughput and latency",
+                "Load test for `rag serve`: concurrent sessions asking through the page's streamed chat "
+                "endpoint, then as many API clients streaming /v1/chat/completions, with follow-ups, for a "
+                "fixed time each; exit 1 if a single request failed.", _load)
+    p.add_argument("--mode", choices=("both", "page", "api"), default="both",
+                   help="the page's sessions, the API's clients, or both one after the other (default)")
     p.add_argument("--sessions", type=int, default=20, help="concurrent chat sessions (default 20)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of asking (default 60)")
     p.add_argument("--url", help="a running app; default: start `rag serve` over corpus/ on a free port")

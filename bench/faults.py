@@ -1849,6 +1849,33 @@ def _web_public(b: Bench, o: Outcome) -> None:
         o.fail("no warning that anyone reaching the server can upload and remove documents")
 
 
+@case("web page", "/v1 with API keys: none sent, a reader's upload, a key in the URL, a revoked key")
+def _web_api_keys(b: Bench, o: Outcome) -> None:
+    import httpx
+
+    from rag.app.access import KeyStore
+
+    with web_server(b, o, "web-api-keys") as (url, _, log):
+        keys = KeyStore(b.work / "web-api-keys" / "api-keys.json")  # where `rag keys create` writes beside that index
+        key, listing = keys.create("reader")
+        api, headers = url + "/v1", {"Authorization": f"Bearer {key}"}
+        if httpx.get(api + "/models", timeout=30).status_code != 401:
+            o.fail("/v1 answered a request without a key once a key file existed")
+        upload = httpx.post(api + "/collections/default/documents", headers=headers, timeout=60,
+                            files={"files": ("notes.txt", b"The reader wrote this.")})
+        if upload.status_code != 403:
+            o.fail(f"a reader's upload got {upload.status_code}, not 403")
+        if httpx.get(api + "/models", params={"api_key": key}, timeout=30).status_code != 400:
+            o.fail("a key in the URL was accepted")
+        keys.revoke(listing["id"])
+        if httpx.get(api + "/models", headers=headers, timeout=30).status_code != 401:
+            o.fail("a revoked key still worked")
+    text = log.read_text(errors="replace")
+    secret = key.rsplit("_", 1)[-1]
+    if key in text or any(secret[i:i + 12] in text for i in range(len(secret) - 11)):
+        o.fail("the API key is in the server's log")
+
+
 @case("web page", "a list and a 100 KB string where the removal expects one id")
 def _web_bad_calls(b: Bench, o: Outcome) -> None:
     with web_server(b, o, "web-bad-calls") as (url, _, log):

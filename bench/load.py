@@ -1,10 +1,12 @@
-"""Load test for the web chat: concurrent sessions asking through the page's own streamed chat
-endpoint, with follow-ups, for a fixed time; a table of throughput and latency, and a non-zero
+"""Load test for `rag serve`: concurrent sessions asking through the page's own streamed chat
+endpoint, then as many API clients streaming from /v1/chat/completions, with follow-ups, for a
+fixed time each; a table of throughput, latency and time to first token for both, and a non-zero
 exit code if a single request failed.
 
-    python -m bench load                               # 20 sessions, 60 s, against a fresh `rag serve`
+    python -m bench load                               # 20 sessions, 60 s each way, against a fresh `rag serve`
     python -m bench load --duration 10                 # the reduced run for CI
-    python -m bench load --url http://127.0.0.1:7860/  # an app that is already running
+    python -m bench load --mode api                    # the API clients only
+    python -m bench load --url http://127.0.0.1:7860/  # a server that is already running (RAG_API_KEY: its key)
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Run:
     url: str
     sessions: int
     duration: float
+    mode: str = "page"  # "page": the page's chat event; "api": /v1/chat/completions, streamed
     samples: list[Sample] = field(default_factory=list)
     unfinished: int = 0  # sessions still running at the hard stop
     connect_errors: list[str] = field(default_factory=list)
@@ -117,6 +120,50 @@ def ask(client, question: str, history: list, timeout: float, t_run: float, sess
         return sample, []
 
 
+def ask_api(client, api: str, question: str, history: list, timeout: float, t_run: float,
+            session: int) -> tuple[Sample, list]:
+    """One question through /v1/chat/completions, streamed as an OpenAI client reads it; returns
+    the sample and the messages to continue from."""
+    sample = Sample(session, question, start=time.perf_counter() - t_run)
+    t0 = time.perf_counter()
+    messages = [*history, {"role": "user", "content": question}]
+    try:
+        parts, citations, done = [], None, False
+        with client.stream("POST", f"{api}/chat/completions", timeout=timeout,
+                           json={"model": "rag/default", "stream": True, "messages": messages}) as response:
+            if response.status_code != 200:
+                raise RuntimeError(f"HTTP {response.status_code}: {response.read()[:200]!r}")
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                if line == "data: [DONE]":
+                    done = True
+                    break
+                chunk = json.loads(line[6:])
+                if "error" in chunk:
+                    raise RuntimeError(chunk["error"].get("message", "error")[:200])
+                delta = chunk["choices"][0]["delta"].get("content") or ""
+                if delta and sample.first_token is None:
+                    sample.first_token = time.perf_counter() - t0
+                parts.append(delta)
+                citations = chunk.get("citations", citations)
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError(f"no full answer within {timeout:.0f} s")
+        sample.total = time.perf_counter() - t0
+        answer = "".join(parts)
+        if not done:
+            raise RuntimeError("the stream ended without data: [DONE]")
+        if not answer.strip():
+            raise RuntimeError("empty answer")
+        if not (CITED.search(answer) and citations) and DECLINED not in answer:
+            raise RuntimeError(f"neither a cited answer nor a refusal: {answer[:200]!r}")
+        return sample, [*messages, {"role": "assistant", "content": answer}]
+    except Exception as exc:  # noqa: BLE001 - every failure is counted and reported, none stops the run
+        sample.total = time.perf_counter() - t0
+        sample.error = f"{type(exc).__name__}: {exc}"[:300]
+        return sample, []
+
+
 @dataclass
 class Clock:
     """Set once every session has connected (the barrier's action), before any of them asks."""
@@ -131,11 +178,17 @@ class Clock:
 
 
 def session(n: int, run: Run, clock: Clock, barrier: threading.Barrier, timeout: float) -> None:
-    from gradio_client import Client
-
     client = None
     try:
-        client = Client(run.url, verbose=False, download_files=False, httpx_kwargs={"timeout": timeout})
+        if run.mode == "api":
+            import httpx
+
+            key = os.environ.get("RAG_API_KEY")
+            client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"} if key else {})
+        else:
+            from gradio_client import Client
+
+            client = Client(run.url, verbose=False, download_files=False, httpx_kwargs={"timeout": timeout})
     except Exception as exc:  # noqa: BLE001
         run.connect_errors.append(f"session {n}: {type(exc).__name__}: {exc}"[:300])
     try:
@@ -153,7 +206,10 @@ def session(n: int, run: Run, clock: Clock, barrier: threading.Barrier, timeout:
             for question in CONVERSATIONS[turn % len(CONVERSATIONS)]:
                 if time.perf_counter() >= clock.stop_at:
                     break
-                sample, history = ask(client, question, history, timeout, clock.start, n)
+                if run.mode == "api":
+                    sample, history = ask_api(client, run.url.rstrip("/"), question, history, timeout, clock.start, n)
+                else:
+                    sample, history = ask(client, question, history, timeout, clock.start, n)
                 run.samples.append(sample)
                 if sample.error:
                     break  # a fresh conversation after a failure, like "New chat"
@@ -182,6 +238,7 @@ def summarise(run: Run) -> dict:
 
     return {
         "url": run.url,
+        "mode": run.mode,
         "sessions": run.sessions,
         "duration_s": run.duration,
         "wall_s": round(run.wall, 2),
@@ -216,7 +273,8 @@ def print_table(summary: dict) -> None:
         ("first token p50 / p95 / max (ms)", f"{fmt(ttft['p50'])} / {fmt(ttft['p95'])} / {fmt(ttft['max'])}"),
     ]
     width = max(len(name) for name, _ in rows)
-    print(f"\nchat load on {summary['url']} (load average at the end: {summary['machine']['load_average']})")
+    how = "API clients streaming" if summary.get("mode") == "api" else "page sessions"
+    print(f"\nchat load, {how}, on {summary['url']} (load average at the end: {summary['machine']['load_average']})")
     for name, value in rows:
         print(f"  {name:<{width}}  {fmt(value)}")
     for message in summary["error_messages"][:10]:
@@ -245,9 +303,11 @@ def local_app(log: Path) -> Iterator[str]:
         port = free_port()
         with open(log, "w") as out:
             # The index lives in a temporary directory; uploads (none here) would go to corpus/uploads.
+            # No key file beside this index: /v1 is open on loopback. No rate limit: twenty clients
+            # share the one local user, and what is measured is the server, not the limit.
             proc = subprocess.Popen([*rag, "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port),
-                                     "--generator", "extractive"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT)
+                                     "--generator", "extractive"], cwd=ROOT, env={**env, "RAG_RATE_LIMIT": "0"},
+                                    stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
@@ -274,8 +334,8 @@ def local_app(log: Path) -> Iterator[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_load(url: str, sessions: int, duration: float, timeout: float, grace: float) -> Run:
-    run = Run(url, sessions, duration)
+def run_load(url: str, sessions: int, duration: float, timeout: float, grace: float, mode: str = "page") -> Run:
+    run = Run(url.rstrip("/") + "/v1" if mode == "api" else url, sessions, duration, mode)
     clock = Clock(duration)
     barrier = threading.Barrier(sessions, action=clock.begin)
     # Daemon threads: a session stuck past the hard stop is reported, never waited for.
@@ -295,24 +355,35 @@ def run_load(url: str, sessions: int, duration: float, timeout: float, grace: fl
 
 
 def command(args: argparse.Namespace) -> int:
-    """`python -m bench load`: `args.sessions`, `args.duration`, `args.url`, `args.out`, `args.timeout`
-    and `args.grace`; the exit code is 1 when a request failed, 2 when the run could not start."""
+    """`python -m bench load`: `args.sessions`, `args.duration`, `args.url`, `args.out`, `args.timeout`,
+    `args.grace` and `args.mode` (page, api or both: the page first, then the API, one after the
+    other on the same server); the exit code is 1 when a request failed, 2 when the run could not
+    start. The JSON holds the page's figures at its top level (as before) and the API's under "api"."""
     log = Path(tempfile.gettempdir()) / f"rag-load-serve-{os.getpid()}.log"
+    mode = getattr(args, "mode", "both")
+    modes = ["page", "api"] if mode == "both" else [mode]
+
+    def runs(url: str) -> list[Run]:
+        return [run_load(url, args.sessions, args.duration, args.timeout, args.grace, m) for m in modes]
+
     try:
         if args.url:
-            run = run_load(args.url, args.sessions, args.duration, args.timeout, args.grace)
+            done = runs(args.url)
         else:
             with local_app(log) as url:
-                run = run_load(url, args.sessions, args.duration, args.timeout, args.grace)
+                done = runs(url)
     except (RuntimeError, subprocess.SubprocessError) as exc:
         print(f"load: {exc}", file=sys.stderr)
         return 2
-    summary = summarise(run)
-    print_table(summary)
+    summaries = [summarise(run) for run in done]
+    for summary in summaries:
+        print_table(summary)
+    by_mode = {s["mode"]: s for s in summaries}
+    report = {**by_mode["page"], "api": by_mode.get("api")} if "page" in by_mode else by_mode["api"]
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return 1 if summary["errors"] else 0
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 1 if any(s["errors"] for s in summaries) else 0
 
 
 if __name__ == "__main__":

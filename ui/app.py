@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.app import factory
+from rag.app.access import UserStore
 from rag.app.collections import DEFAULT_COLLECTION, Collections
 from rag.app.service import ChatService
 from rag.app.web import MAX_UPLOAD_BYTES, allowed_endpoints, redact
@@ -57,9 +60,11 @@ def collection_picker(collections: Collections) -> gr.Dropdown:
                        visible=len(names) > 1, info="the documents questions are answered from")
 
 
-def build_app(collections: Collections | ChatService, cache: UploadCache | None = None) -> gr.Blocks:
+def build_app(collections: Collections | ChatService, cache: UploadCache | None = None,
+              may_change: Callable[[str | None], bool] | None = None) -> gr.Blocks:
     """The page over every collection (a `ChatService` alone: over its index only). `cache`: the
-    folder uploads arrive in (see ui.uploads), emptied as they are handled."""
+    folder uploads arrive in (see ui.uploads), emptied as they are handled; `may_change(user)`:
+    whether a signed-in user may upload and remove (None: everyone may)."""
     if isinstance(collections, ChatService):
         collections = Collections(collections.config, default=collections)
     service = collections.service(DEFAULT_COLLECTION)
@@ -118,7 +123,7 @@ def build_app(collections: Collections | ChatService, cache: UploadCache | None 
             model = gr.Textbox(value=config.openai_model, label="Hosted model", elem_id="model")
             gr.Markdown(f"API key: read from the `{escape(config.openai_api_key_env)}` environment variable "
                         f"({key_state}); it is never shown here.")
-        documents_panel(app, collections, picker, cache)
+        documents_panel(app, collections, picker, cache, may_change)
 
         settings = [generator, k, base_url, model]
         wire_chat(app, collections, chat, settings, picker)
@@ -153,39 +158,71 @@ def build_app(collections: Collections | ChatService, cache: UploadCache | None 
     return app
 
 
-def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-          auth: str | None = None, concurrency: int = 4, block: bool = True, service: ChatService | None = None,
-          collections: Collections | None = None):
-    """The page on `host:port`, over `collections` (default: the configured ones, the default
-    collection's service being `service` when given)."""
-    credentials = None
+@dataclass
+class PageSetup:
+    """The page and what serving it takes, whether Gradio serves it alone (`serve`) or it is
+    mounted in the server that also serves the HTTP API (rag.api.server)."""
+
+    app: gr.Blocks
+    auth: Callable[[str, str], bool] | tuple[str, str] | None
+    middleware: Middleware
+    options: dict = field(default_factory=dict)  # for launch() and mount_gradio_app() alike
+
+
+def login(auth: str | None, users: UserStore | None) -> tuple[Callable | tuple[str, str] | None,
+                                                             Callable[[str | None], bool] | None]:
+    """The page's login (`auth`: USER:PASSWORD, else RAG_AUTH; or a users file) and who may change
+    documents: with a users file, editors and admins; with one USER:PASSWORD, that user."""
     auth = auth or os.environ.get("RAG_AUTH")
+    if users is not None:
+        def may_change(user: str | None) -> bool:
+            who = users.principal(user)
+            return who is not None and who.may("upload")
+
+        return users.check, may_change
     if auth:
         user, sep, password = auth.partition(":")
         if not sep or not user or not password:
-            raise ConfigError("--auth must look like USER:PASSWORD")
-        credentials = (user, password)
+            raise ConfigError("--auth must look like USER:PASSWORD, or name a users file (rag users add)")
+        return (user, password), None
+    return None, None
+
+
+def prepare(collections: Collections, *, auth: str | None = None, users: UserStore | None = None,
+            concurrency: int = 4) -> PageSetup:
+    credentials, may_change = login(auth, users)
+    service = collections.service(DEFAULT_COLLECTION)
+    cache = process_cache()  # before the page is built: Gradio's components note their cache folder when made
+    app = build_app(collections, cache, may_change)
+    app.queue(default_concurrency_limit=concurrency)
+    guard = Middleware(Guard, read_only=service.read_only, max_upload_request=MAX_FILES_PER_REQUEST * TRANSPORT_LIMIT,
+                       throttle=LoginThrottle() if credentials else None, may_upload=may_change)
+    return PageSetup(app, credentials, guard, {"css": CSS, "head": HEAD, "show_error": False,
+                                                "max_file_size": TRANSPORT_LIMIT, "footer_links": []})
+
+
+def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+          auth: str | None = None, concurrency: int = 4, block: bool = True, service: ChatService | None = None,
+          collections: Collections | None = None, users: UserStore | None = None):
+    """The page alone, over `collections` (default: the configured ones, the default collection's
+    service being `service` when given), served by Gradio: `rag serve --share` (a share link needs
+    Gradio's own server); `rag serve` mounts the page beside the HTTP API instead (rag.api.server)."""
     if collections is None:
         collections = Collections(config, default=service)
         if service is None:
             threading.Thread(target=collections.service(DEFAULT_COLLECTION).warm_up, daemon=True).start()
     service = collections.service(DEFAULT_COLLECTION)
-    warning = exposure_warning(host=host, share=share, login=credentials is not None, read_only=service.read_only)
+    page = prepare(collections, auth=auth, users=users, concurrency=concurrency)
+    warning = exposure_warning(host=host, share=share, login=page.auth is not None, read_only=service.read_only)
     if warning:
         log.warning("%s", warning)
-    cache = process_cache()  # before the page is built: Gradio's components note their cache folder when made
-    app = build_app(collections, cache)
-    app.queue(default_concurrency_limit=concurrency)
-    guard = Middleware(Guard, read_only=service.read_only, max_upload_request=MAX_FILES_PER_REQUEST * TRANSPORT_LIMIT,
-                       throttle=LoginThrottle() if credentials else None)
     if block and threading.current_thread() is threading.main_thread():
         # A stop by SIGTERM (a service manager, `kill`) ends the server as Ctrl-C does, so the
         # upload folder is removed on the way out.
         signal.signal(signal.SIGTERM, _interrupt)
-    app.launch(server_name=host, server_port=port, share=share, auth=credentials, css=CSS, head=HEAD,
-               prevent_thread_lock=not block, show_error=False, max_file_size=TRANSPORT_LIMIT,
-               quiet=True, footer_links=[], app_kwargs={"middleware": [guard]})
-    return app
+    page.app.launch(server_name=host, server_port=port, share=share, auth=page.auth, prevent_thread_lock=not block,
+                    quiet=True, app_kwargs={"middleware": [page.middleware]}, **page.options)
+    return page.app
 
 
 def _interrupt(signum, frame):

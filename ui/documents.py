@@ -7,6 +7,7 @@ controls is a courtesy, not the protection.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -89,10 +90,16 @@ def _follow_index(collections: Collections, picker: gr.Dropdown, listing, output
 
 
 def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdown,
-                    cache: UploadCache | None = None) -> None:
+                    cache: UploadCache | None = None, may_change: Callable[[str | None], bool] | None = None) -> None:
     """Lay the panel out inside `app` (call within its `with` block) and wire its events: the list,
     uploads and removals act on the collection `picker` names. `cache`: where the page's uploads
-    arrive; each is deleted from it once stored or refused."""
+    arrive; each is deleted from it once stored or refused. `may_change(user)`: whether the
+    signed-in user may upload and remove (a reader may not: the controls are hidden from them, and
+    the events and the upload route refuse them too)."""
+
+    def allowed(request: gr.Request | None) -> bool:
+        return may_change is None or may_change(getattr(request, "username", None))
+
     default = collections.service(DEFAULT_COLLECTION)
     read_only = default.read_only  # one setting for every collection
     watching = default.watching  # the watched folders feed the default collection
@@ -116,10 +123,14 @@ def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdow
             return
         # No file_types filter (and a transport limit above the upload limit, in app.py): a wrong
         # type or a file over the limit gets its reason in the status box, not a toast that fades.
-        files = gr.File(file_count="multiple",
+        reader_note = gr.Markdown("You may read the documents; your role does not add or remove them.",
+                                  visible=False, elem_id="reader-note")
+        # With page users, the controls show only once the page knows the user may use them.
+        files = gr.File(file_count="multiple", visible=may_change is None,
                         label=f"Add documents: {', '.join(s.lstrip('.') for s in UPLOADABLE)}", elem_id="upload")
-        status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status")
-        with gr.Row():
+        status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="upload-status",
+                            visible=may_change is None)
+        with gr.Row(visible=may_change is None) as remove_row:
             chosen = gr.Dropdown(choices=[], value=None, label="Document to remove", elem_id="remove-choice",
                                  scale=3)
             remove = gr.Button("Remove…", elem_id="remove", scale=1)
@@ -130,10 +141,16 @@ def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdow
         if watching:
             _follow_index(collections, picker, listing, [docs_list, chosen])
 
-    def on_upload(uploaded, collection: str | None, progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
+    def on_upload(uploaded, collection: str | None, request: gr.Request,
+                  progress=gr.Progress()):  # noqa: B008 - how Gradio injects a progress bar
         lines = []
         collection = collection or DEFAULT_COLLECTION
         uploaded = uploaded or []
+        if not allowed(request):
+            for f in uploaded if isinstance(uploaded, list) else [uploaded]:
+                if cache is not None:
+                    cache.discard(Path(f if isinstance(f, str) else f.name))
+            return "✗ your role does not allow uploads", gr.skip(), gr.skip(), None
         if not isinstance(uploaded, list):
             uploaded = [uploaded]
         for i, f in enumerate(uploaded):
@@ -169,10 +186,12 @@ def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdow
             return without_bidi(str(exc)), gr.update(visible=False), gr.skip()
         return "", gr.update(visible=True), confirmation_html(info)
 
-    def on_remove(doc_id: str | None, collection: str | None):
+    def on_remove(doc_id: str | None, collection: str | None, request: gr.Request):
         html, choices = gr.skip(), gr.skip()
         collection = collection or DEFAULT_COLLECTION
         try:
+            if not allowed(request):
+                raise RagError("your role does not allow removing documents")
             doc_id = chosen_id(doc_id)
             if not doc_id:
                 raise RagError("choose a document to remove first")
@@ -186,7 +205,14 @@ def documents_panel(app: gr.Blocks, collections: Collections, picker: gr.Dropdow
             message = "✗ removing the document failed; see the server log"
         return message, html, choices, gr.update(visible=False)
 
+    def controls(request: gr.Request):
+        show = allowed(request)
+        return (gr.update(visible=not show), gr.update(visible=show), gr.update(visible=show),
+                gr.update(visible=show))
+
     app.load(listing, picker, [docs_list, chosen], api_visibility="private")
+    if may_change is not None:
+        app.load(controls, None, [reader_note, files, status, remove_row], api_visibility="private")
     # Another collection: its list, and no removal half-confirmed for a document of the last one.
     picker.change(lambda c: (*listing(c), gr.update(visible=False)), picker, [docs_list, chosen, confirm_row],
                   api_visibility="private")

@@ -1,6 +1,6 @@
 """What the web server refuses before Gradio sees a request: uploads a read-only deployment does
-not take, uploads from another site's page, upload requests over the size bound, and logins
-guessed faster than a person types.
+not take, uploads by a signed-in user whose role takes none (a reader), uploads from another
+site's page, upload requests over the size bound, and logins guessed faster than a person types.
 
 An ASGI middleware, given to Gradio's FastAPI app when it is made (`app_kwargs`), so it stands in
 front of every route, including the ones Gradio adds by itself.
@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 # Routes that write a request's files to the upload cache. The page has no recording component,
@@ -64,9 +65,11 @@ class Guard:
     """The middleware. `max_upload_request`: the most bytes one upload request may carry."""
 
     def __init__(self, app, *, read_only: bool = False, max_upload_request: int | None = None,
-                 throttle: LoginThrottle | None = None):
+                 throttle: LoginThrottle | None = None, may_upload: Callable[[str | None], bool] | None = None):
+        """`may_upload(user)`: whether the signed-in user (None: nobody signed in) may upload."""
         self.app = app
         self.read_only = read_only
+        self.may_upload = may_upload
         self.max_upload_request = max_upload_request if max_upload_request is not None else math.inf
         self.throttle = throttle
 
@@ -76,7 +79,7 @@ class Guard:
         path = scope["path"].rstrip("/")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if path in FILE_ROUTES:
-            refusal = self._upload_refusal(headers)
+            refusal = self._upload_refusal(headers) or self._role_refusal(scope, headers)
             if refusal:
                 return await _refuse(send, *refusal)
         elif path in LOGIN_ROUTES and self.throttle is not None:
@@ -94,6 +97,11 @@ class Guard:
         if int(length) > self.max_upload_request:
             return 413, f"an upload request is limited to {self.max_upload_request / 1e6:.0f} MB"
         return None
+
+    def _role_refusal(self, scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        if self.may_upload is None or self.may_upload(signed_in(scope, headers)):
+            return None
+        return 403, "your role does not allow uploads (a reader asks and searches only)"
 
     async def _login(self, scope, receive, send):
         client = (scope.get("client") or ("unknown", 0))[0]
@@ -113,6 +121,24 @@ class Guard:
             self.throttle.succeeded(client)
         elif status.get("code") in (400, 401, 403):
             self.throttle.failed(client)
+
+
+def signed_in(scope, headers: dict[str, str]) -> str | None:
+    """The user the request's login cookie belongs to, by the Gradio app's own session table
+    (the app a middleware stands in front of is `scope["app"]`); None when nobody is signed in."""
+    app = scope.get("app")
+    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
+    if not isinstance(tokens, dict) or not cookie_id:
+        return None
+    cookies = SimpleCookie()
+    try:
+        cookies.load(headers.get("cookie", ""))
+    except CookieError:
+        return None
+    for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+        if name in cookies and cookies[name].value in tokens:
+            return tokens[cookies[name].value]
+    return None
 
 
 def same_origin(headers: dict[str, str]) -> bool:

@@ -7,11 +7,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from rag.app import factory
 from rag.app.pipeline import Pipeline
+from rag.app.slots import AnswerSlots
 from rag.core.config import Config
 from rag.core.errors import ReadOnlyError
 from rag.core.records import Answer
@@ -98,6 +100,8 @@ class ChatService:
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
         self.watching: tuple[Path, ...] = ()  # the folders a watch keeps the index in step with
+        # Shared by every service of a server (the page's and the API's answers, every collection).
+        self.slots: AnswerSlots | None = None
         if not config.read_only:
             swept = UploadFolder(config.corpus_dir).sweep_at_start()
             if swept:
@@ -139,7 +143,8 @@ class ChatService:
         key, options = self._key(generator, base_url, model)
         gen = self.generators.acquire(key, lambda: factory.generator(self.config, generator, retriever=self.retriever, **options))
         try:
-            yield from Pipeline(self.retriever, gen).ask_stream(question, history, k=k)
+            with self.slots.hold() if self.slots is not None else nullcontext():
+                yield from Pipeline(self.retriever, gen).ask_stream(question, history, k=k)
         finally:
             self.generators.release(gen)
 

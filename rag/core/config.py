@@ -79,12 +79,15 @@ SECTIONS: dict[str, dict[str, str]] = {
             "content_types": "web_content_types", "max_sitemap_urls": "web_max_sitemap_urls"},
     "serve": {"read_only": "read_only"},
     "watch": {"debounce_ms": "watch_debounce_ms", "quiet_ms": "watch_quiet_ms"},
+    "api": {"keys_file": "keys_file", "users_file": "users_file", "rate_limit": "rate_limit",
+            "max_request_kb": "max_request_kb"},
 }
 # Field -> (section, key): where the deprecation note for a flat key points.
 FIELD_SECTION: dict[str, tuple[str, str]] = {f: (sec, key) for sec, keys in SECTIONS.items() for key, f in keys.items()}
 # RAG_* variables that are not settings: the config file, the CLI's debug switch, the page's
-# login, the loopback Ray cluster's marker. Variables named by *_env settings hold secrets.
-OTHER_ENV = frozenset({"RAG_CONFIG", "RAG_DEBUG", "RAG_AUTH", "RAG_RAY_CLUSTER"})
+# login, the loopback Ray cluster's marker, the API key the load bench sends to a running server.
+# Variables named by *_env settings hold secrets.
+OTHER_ENV = frozenset({"RAG_CONFIG", "RAG_DEBUG", "RAG_AUTH", "RAG_RAY_CLUSTER", "RAG_API_KEY"})
 _noted: set[tuple[str, str]] = set()  # deprecation and unknown-variable notes already given
 
 
@@ -238,6 +241,15 @@ class Config:
     # `watch_debounce_ms` after its first change, and then synced at once.
     watch_debounce_ms: int = 1000
     watch_quiet_ms: int = 200
+    # Who may use the server (rag.app.access): API keys and the page's users, stored as salted
+    # hashes in 0600 files; empty paths mean `api-keys.json` and `users.json` beside the index
+    # directory. Without a key file, /v1 answers on loopback only.
+    keys_file: str = ""
+    users_file: str = ""
+    # Requests a minute one API key (or, without keys, the one local user) may make; 0: no limit.
+    rate_limit: int = 120
+    # The largest request body /v1 accepts outside uploads (which have the upload limit).
+    max_request_kb: int = 1024
 
     # Where chunks, vectors and the document catalogue are stored and searched: "local" (the
     # index directory) or "milvus" (a Milvus server or cluster, Zilliz Cloud, or a milvus-lite
@@ -417,6 +429,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "web_max_sitemap_urls": (1, 1_000_000),
     "watch_debounce_ms": (1, 3_600_000),
     "watch_quiet_ms": (1, 3_600_000),
+    "rate_limit": (0, 1_000_000),
+    "max_request_kb": (1, 1_048_576),
 }
 _ABOVE_ZERO = {"dedup_similarity", "request_timeout", "max_parse_seconds", "web_connect_timeout", "web_read_timeout",
                "web_max_fetch_seconds", "max_ocr_seconds"}

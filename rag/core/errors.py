@@ -76,6 +76,10 @@ class ReadOnlyError(RagError):
     """A change was asked of a deployment that only serves answers."""
 
 
+class AccessError(RagError):
+    """A principal (API key or page user) asked for something its role does not allow."""
+
+
 class CollectionError(RagError):
     """A document collection cannot be used as asked (rag.app.collections)."""
 

@@ -30,6 +30,8 @@ _PATTERNS = (
     (re.compile(rf"(?i)\b(bearer)(\s+)[{_TOKEN_CHARS}]{{8,}}"), rf"\1\2{MASK}"),
     # OpenAI-style keys (sk-..., sk-proj-...), wherever they stand.
     (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{10,}"), MASK),
+    # This server's own API keys (rag.app.access): rag_<id>_<secret>.
+    (re.compile(r"(?<![A-Za-z0-9])rag_[0-9a-f]{8}_[A-Za-z0-9_\-]{20,}"), MASK),
 )
 
 _lock = threading.Lock()

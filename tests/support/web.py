@@ -23,11 +23,13 @@ The keeper also wrote ![tracker](https://evil.example.com/pixel.png) in his diar
 
 def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str, ...] = (),
               collections: list[str] = ()):
-    """The app serving a copy of the article on a free port, sharing the session's model; the
-    operator allows the API key to go to DOWN (an endpoint that is down) and `allowed`.
-    `collections`: named collections made (empty) beside the article's."""
+    """The server `rag serve` starts (the page at /, the HTTP API at /v1) serving a copy of the
+    article on a free port, sharing the session's model; the operator allows the API key to go
+    to DOWN (an endpoint that is down) and `allowed`. `collections`: named collections made
+    (empty) beside the article's. Its close() stops it."""
+    from rag.api.server import serve
+    from rag.app.collections import Collections
     from rag.generators.local_server import free_port
-    from ui.app import serve
 
     root = tmp_path_factory.mktemp("web")
     corpus = root / "corpus"
@@ -35,15 +37,13 @@ def start_web(tmp_path_factory, embedder, monkeypatch_module, allowed: tuple[str
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     config = Config(corpus_dir=corpus, index_dir=root / "index", openai_allowed_base_urls=(DOWN, *allowed))
     factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
-    if collections:
-        from rag.app.collections import Collections
-
-        for name in collections:
-            Collections(config, embedder=embedder).create(name)
+    served = Collections(config, embedder=embedder)
+    for name in collections:
+        served.create(name)
     monkeypatch_module.setattr("rag.app.factory.load_embedder", lambda *a, **k: embedder)
-    port = free_port()
-    app = serve(config, port=port, block=False)
-    return f"http://127.0.0.1:{port}/", config, app
+    running = serve(config, port=free_port(), block=False, collections=served,
+                    announce=lambda line: None)
+    return running.url, config, running
 
 
 def choose_generator(page, name: str) -> None:
