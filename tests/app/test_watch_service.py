@@ -4,7 +4,6 @@ without a restart; a read-only server watches too when its operator asks."""
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
@@ -14,17 +13,7 @@ from rag.core.config import Config
 from tests.support.files import write
 
 from ..conftest import ARTICLE
-
-
-def until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.1)
+from ..support.waiting import until
 
 
 @pytest.fixture(params=[False, True], ids=["writable", "read-only"])

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,8 @@ from rag.backends import local_backend
 from rag.retrieval.retriever import Retriever
 from tests.support.cli import assert_one_clear_error, run
 from tests.support.files import write
+
+from ..support.waiting import until
 
 WITHIN = 5.0  # seconds from a change on disk to the index answering with it
 
@@ -51,17 +52,6 @@ class WatchProcess:
         for reader in self._readers:
             reader.join(5)
         return code
-
-
-def until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

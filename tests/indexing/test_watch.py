@@ -14,17 +14,9 @@ from rag.indexing.indexer import Indexer, IndexerSettings, IndexReport
 from rag.indexing.watch import Batch, ChangeFilter, FolderWatch, WatchSettings
 from tests.support.files import write
 
+from ..support.waiting import until
+
 FAST = WatchSettings(debounce_ms=400, quiet_ms=100)
-
-
-def until(condition, timeout: float = 5.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
 class Watching:
