@@ -267,9 +267,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not collections.exists(args.collection):
             create = collections.create
         embedder = collections.embedder
-        if args.paths and (Path(config.corpus_dir) / UPLOAD_DIR).is_dir():
+        if paths and args.paths and (Path(config.corpus_dir) / UPLOAD_DIR).is_dir():
             # What was uploaded to the collection stays in it when other folders are indexed into
-            # it: its folder is read too (its index inside is skipped, as any index is).
+            # it: its folder is read too (its index inside is skipped, as any index is). A run of
+            # URLs alone syncs no folder, so it reads none.
             paths.append(str(config.corpus_dir))
     if args.watch:
         if args.rebuild or args.merge:

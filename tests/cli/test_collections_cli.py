@@ -61,6 +61,21 @@ def test_reindexing_a_collection_keeps_what_was_uploaded_to_it(two, capsys, tmp_
     assert sorted(d["id"] for d in json.loads(out)) == ["trains.txt", "uploads/tgv.txt"]
 
 
+def test_web_pages_indexed_into_a_collection_leave_its_folders_alone(two, capsys, tmp_path, embedder, monkeypatch):
+    from bench.samples import html_page, local_site
+    from rag.app.collections import Collections
+    from rag.core.config import Config
+
+    monkeypatch.setenv("RAG_WEB_HOST_DELAY", "0")
+    Collections(Config(), embedder=embedder).service("trains").upload("tgv.txt", b"The TGV first ran in 1981.")
+    with local_site() as site:
+        url = site.put("/maglev", html_page("Maglev", ["The Shanghai maglev reaches 431 km/h on its daily runs."]))
+        code, out, err = run(capsys, "index", url, "--collection", "trains")
+    assert code == 0 and "1 added" in out and "removed" in out and "0 removed" in out, err
+    _, out, _ = run(capsys, "docs", "--collection", "trains", "--json")
+    assert sorted(d["id"] for d in json.loads(out)) == sorted(["trains.txt", "uploads/tgv.txt", url])
+
+
 def test_collections_lists_each_with_its_documents_and_chunks(two, capsys):
     code, out, _ = run(capsys, "collections")
     lines = out.splitlines()
