@@ -158,18 +158,27 @@ class FolderWatch:
                 continue
             # The watcher is live from the generator's first step on, and a sync runs between two
             # steps: whatever changes meanwhile is kept for the next step, never missed.
+            pending, burst = 0, None
             for changes in watchfiles.watch(
                     *self.roots, watch_filter=self._filter, debounce=self.settings.debounce_ms,
-                    step=self.settings.quiet_ms, stop_event=stop, rust_timeout=int(ROOT_POLL_SECONDS * 1000),
+                    step=self.settings.quiet_ms, stop_event=stop, rust_timeout=self.settings.quiet_ms,
                     yield_on_timeout=True, raise_interrupt=False, ignore_permission_denied=True):
                 if stop.is_set() or self._missing():
                     break  # a watched folder went away: the watcher saw its last event
                 if any(Path(path) in self.roots for _, path in changes):
                     due = True  # a folder moved away and back: its old watch is not to be trusted
                     break
-                if due or changes:
-                    self.sync(len(changes))
-                    due = False
+                if changes:
+                    # watchfiles ends a step when its set of changes stops growing, and a file
+                    # written again and again is the same change each time: the burst ends only
+                    # at a step with no change at all (an empty yield), or at debounce_ms.
+                    pending += len(changes)
+                    burst = burst if burst is not None else time.monotonic()
+                    if time.monotonic() - burst < self.settings.debounce_ms / 1000:
+                        continue
+                if due or pending:
+                    self.sync(pending)
+                    pending, burst, due = 0, None, False
                     if self._ready is not None:
                         self._ready()
                         self._ready = None

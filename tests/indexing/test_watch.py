@@ -105,6 +105,23 @@ def test_a_burst_of_fifty_files_becomes_a_few_syncs(indexer, tmp_path):
     assert 1 <= syncs <= 3, w.lines()
 
 
+def test_a_file_rewritten_again_and_again_is_synced_once_a_debounce_not_once_a_write(indexer, tmp_path):
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    write(root / "live.txt", "Reading 0.")
+    settings = WatchSettings(debounce_ms=600, quiet_ms=100)
+    with Watching([root], lambda: indexer.index_paths([root], index_dir), settings) as w:
+        before = len(w.batches)
+        for i in range(1, 31):  # 1.5 s of writes, one every 50 ms: each step of the watcher sees one
+            write(root / "live.txt", f"Reading {i}.")
+            time.sleep(0.05)
+        # The last write is indexed once the folder is quiet, and nothing more comes after it.
+        until(lambda: any("live.txt" in line for b in w.batches[before:] for line in b.lines()), 10,
+              what="the rewritten file synced")
+        time.sleep(1.0)
+        syncs = len(w.batches) - before
+    assert 1 <= syncs <= 4, w.lines()  # 1.5 s at one sync per 0.6 s, and the last writes after it
+
+
 def test_a_bad_file_is_one_line_once_and_the_watch_goes_on(indexer, tmp_path):
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     write(root / "a.txt", "Alpha.")
