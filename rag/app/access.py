@@ -128,6 +128,14 @@ class SecretFile:
             raise ConfigError(f"{self.path} is not a {self.kind} file (no {self.kind!r} list)")
         return [e for e in items if isinstance(e, dict)]
 
+    def drop(self, field: str, value: str, missing: str) -> None:
+        """Remove the entry whose `field` is `value`; `missing`: the error when there is none."""
+        entries = self.entries()
+        kept = [e for e in entries if e.get(field) != value]
+        if len(kept) == len(entries):
+            raise ConfigError(missing)
+        self.write(kept)
+
     def write(self, entries: list[dict[str, Any]]) -> None:
         """Written whole to a 0600 sibling and renamed into place: a reader sees the old file or
         the new one, never half of one, and never one others can read."""
@@ -182,11 +190,7 @@ class KeyStore(SecretFile):
         return [_listing(e) for e in self.entries()]
 
     def revoke(self, key_id: str) -> None:
-        entries = self.entries()
-        kept = [e for e in entries if e.get("id") != key_id]
-        if len(kept) == len(entries):
-            raise ConfigError(f"no key has the id {key_id!r}; `rag keys list` shows them")
-        self.write(kept)
+        self.drop("id", key_id, f"no key has the id {key_id!r}; `rag keys list` shows them")
 
     def principal(self, key: str) -> Principal | None:
         """Whose key this is, or None for a key that is not (or no longer) valid."""
@@ -223,11 +227,7 @@ class UserStore(SecretFile):
                             "created": _now(), **hash_secret(password)}])
 
     def remove(self, name: str) -> None:
-        entries = self.entries()
-        kept = [e for e in entries if e.get("name") != name]
-        if len(kept) == len(entries):
-            raise ConfigError(f"no user is named {name!r}")
-        self.write(kept)
+        self.drop("name", name, f"no user is named {name!r}")
 
     def listing(self) -> list[dict[str, Any]]:
         return [{"name": e.get("name"), "role": e.get("role"), "collections": e.get("collections"),
