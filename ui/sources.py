@@ -21,7 +21,7 @@ import json
 import mimetypes
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
@@ -42,9 +42,6 @@ ASSET_TYPES = {".mjs": "text/javascript; charset=utf-8", ".js": "text/javascript
 # sent, and the text and boxes of a private document are not kept by shared caches.
 PRIVATE = {"x-content-type-options": "nosniff", "cache-control": "private, no-store",
            "referrer-policy": "same-origin"}
-# An original opened in its own tab runs nothing (a PDF's script, an HTML file's) with the
-# page's origin.
-FILE_HEADERS = {**PRIVATE, "content-security-policy": "sandbox"}
 
 
 class Sources:
@@ -144,15 +141,8 @@ def problem(status: int, message: str, extra: dict | None = None) -> Response:
                     headers={**PRIVATE, **(extra or {})})
 
 
-def disposition(filename: str, *, attachment: bool) -> str:
-    """Content-Disposition naming the file in UTF-8 (RFC 6266), with a plain fallback name."""
-    plain = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;%' else "_" for c in filename) or "document"
-    kind = "attachment" if attachment else "inline"
-    return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 def file_response(original, *, download: bool) -> Response:
-    """The original file; a type a browser would run (HTML, SVG…) always as a download."""
-    headers = {**FILE_HEADERS, "content-disposition": disposition(original.filename,
-                                                                  attachment=download or not original.inline)}
-    return FileResponse(original.path, media_type=original.media_type, headers=headers)
+    """The original file with the API's own headers (its name, no sniffing, a sandbox); a type a
+    browser would run (HTML, SVG…) always as a download."""
+    return FileResponse(original.path, media_type=original.media_type,
+                        headers={**PRIVATE, **{k.lower(): v for k, v in original.headers(download=download).items()}})

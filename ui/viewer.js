@@ -342,6 +342,8 @@
     if (target.opener) state.opener = target.opener;
     panel.hidden = false;
     panel.dataset.state = "loading";
+    panel.dataset.collection = collection;
+    panel.dataset.doc = doc;
     delete panel.dataset.renderedPage;
     p.error.hidden = true;
     p.error.textContent = "";
