@@ -170,6 +170,8 @@
     where.textContent = pages ? `page ${page} of ${pages}` : "";
     prev.disabled = !pages || page <= 1;
     next.disabled = !pages || page >= pages;
+    // A document without pages (Markdown, a web page…) has nothing to page through.
+    for (const control of [prev, next, where]) control.hidden = !pages;
   }
 
   function placeMarks(holder, width, height) {
