@@ -319,6 +319,7 @@
 
   async function guarded(work) {
     const token = state.token;
+    state.panel.dataset.state = "loading";
     try { await work(); } catch (err) { if (token === state.token) fail(err); throw err; }
   }
 
