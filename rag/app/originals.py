@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import quote
 
 from rag.app.documents import chunks_of, document_text
-from rag.core.errors import DocumentNotFoundError, OriginalNotFoundError, SpanError
+from rag.core.errors import DocumentError, DocumentNotFoundError, OriginalNotFoundError, SpanError
 from rag.core.pages import span_pages
 from rag.core.records import Chunk
 from rag.ingest import layout
 from rag.ingest.layout import PageHighlight
+from rag.ingest.mail import read_mail
 from rag.ingest.ocr import OcrSettings
 from rag.retrieval.retriever import Retriever
 
@@ -254,8 +255,12 @@ class Originals:
         return list(dict.fromkeys(out))
 
     def _data(self, doc_id: str, entry: Mapping[str, Any]) -> bytes | None:
-        """The original's bytes, as verified; None when there is none to read."""
+        """The original's bytes, as verified; None when there is none to read. An e-mail's
+        attachment is taken out of its verified e-mail and must have the hash it was indexed with."""
         meta = entry.get("metadata") or {}
+        parent = meta.get("parent")
+        if parent:
+            return self._attachment(meta, str(parent))
         try:
             path = self._verified(doc_id, meta, entry.get("source"))
             data = path.read_bytes()
@@ -265,6 +270,21 @@ class Originals:
         if isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest:
             return None  # changed between the check and the read
         return data
+
+    def _attachment(self, meta: Mapping[str, Any], parent: str) -> bytes | None:
+        mail_entry = self.retriever.documents.get(parent)
+        digest, name = meta.get("sha256"), meta.get("attachment")
+        if mail_entry is None or not digest or not name or (mail_entry.get("metadata") or {}).get("parent"):
+            return None
+        mail = self._data(parent, mail_entry)
+        if mail is None:
+            return None
+        try:
+            attachments = read_mail(mail).attachments
+        except DocumentError:
+            return None
+        return next((a.data for a in attachments
+                     if a.name == name and hashlib.sha256(a.data).hexdigest() == digest), None)
 
     # --- what the viewer shows ---
 
