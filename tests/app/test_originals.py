@@ -69,8 +69,11 @@ def test_html_is_never_served_inline(served):
 
 def test_the_index_records_each_files_sha256(served):
     corpus = Path(served.config.corpus_dir)
-    entry = served.retriever.documents["velmont.pdf"]
-    assert entry["metadata"]["sha256"] == hashlib.sha256((corpus / "velmont.pdf").read_bytes()).hexdigest()
+    pdf = hashlib.sha256((corpus / "velmont.pdf").read_bytes()).hexdigest()
+    documents = served.retriever.documents
+    assert documents["velmont.pdf"]["metadata"]["sha256"] == pdf
+    assert documents["mail.eml#report.pdf"]["metadata"]["sha256"] == pdf  # an attachment: its own bytes
+    assert documents["mail.eml"]["metadata"]["sha256"] == hashlib.sha256((corpus / "mail.eml").read_bytes()).hexdigest()
 
 
 def test_a_record_of_a_jsonl_corpus_has_no_original(served):
