@@ -184,6 +184,27 @@ def _sha256_file(path: Path, expected: os.stat_result) -> str | None:
         os.close(fd)
 
 
+def _read_regular(path: Path, size: int) -> bytes | None:
+    """The bytes of a regular file of exactly `size` bytes; None if it is not that any more."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        parts, total = [], 0
+        while total <= size and (part := os.read(fd, min(1 << 20, size + 1 - total))):
+            parts.append(part)
+            total += len(part)
+        return b"".join(parts) if total == size else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
 
@@ -262,12 +283,11 @@ class Originals:
         if parent:
             return self._attachment(meta, str(parent))
         try:
-            path = self._verified(doc_id, meta, entry.get("source"))
-            data = path.read_bytes()
-        except (OriginalNotFoundError, OSError):
+            data = _read_regular(self._verified(doc_id, meta, entry.get("source")), int(meta["bytes"]))
+        except OriginalNotFoundError:
             return None
         digest = meta.get("sha256")
-        if isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest:
+        if data is None or (isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest):
             return None  # changed between the check and the read
         return data
 
