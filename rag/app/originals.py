@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import quote
 
 from rag.app.documents import chunks_of, document_text
-from rag.core.errors import DocumentNotFoundError, OriginalNotFoundError, SpanError
+from rag.core.errors import DocumentError, DocumentNotFoundError, OriginalNotFoundError, SpanError
 from rag.core.pages import span_pages
 from rag.core.records import Chunk
 from rag.ingest import layout
 from rag.ingest.layout import PageHighlight
+from rag.ingest.mail import read_mail
 from rag.ingest.ocr import OcrSettings
 from rag.retrieval.retriever import Retriever
 
@@ -183,6 +184,27 @@ def _sha256_file(path: Path, expected: os.stat_result) -> str | None:
         os.close(fd)
 
 
+def _read_regular(path: Path, size: int) -> bytes | None:
+    """The bytes of a regular file of exactly `size` bytes; None if it is not that any more."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        parts, total = [], 0
+        while total <= size and (part := os.read(fd, min(1 << 20, size + 1 - total))):
+            parts.append(part)
+            total += len(part)
+        return b"".join(parts) if total == size else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
 
@@ -254,17 +276,35 @@ class Originals:
         return list(dict.fromkeys(out))
 
     def _data(self, doc_id: str, entry: Mapping[str, Any]) -> bytes | None:
-        """The original's bytes, as verified; None when there is none to read."""
+        """The original's bytes, as verified; None when there is none to read. An e-mail's
+        attachment is taken out of its verified e-mail and must have the hash it was indexed with."""
         meta = entry.get("metadata") or {}
+        parent = meta.get("parent")
+        if parent:
+            return self._attachment(meta, str(parent))
         try:
-            path = self._verified(doc_id, meta, entry.get("source"))
-            data = path.read_bytes()
-        except (OriginalNotFoundError, OSError):
+            data = _read_regular(self._verified(doc_id, meta, entry.get("source")), int(meta["bytes"]))
+        except OriginalNotFoundError:
             return None
         digest = meta.get("sha256")
-        if isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest:
+        if data is None or (isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest):
             return None  # changed between the check and the read
         return data
+
+    def _attachment(self, meta: Mapping[str, Any], parent: str) -> bytes | None:
+        mail_entry = self.retriever.documents.get(parent)
+        digest, name = meta.get("sha256"), meta.get("attachment")
+        if mail_entry is None or not digest or not name or (mail_entry.get("metadata") or {}).get("parent"):
+            return None
+        mail = self._data(parent, mail_entry)
+        if mail is None:
+            return None
+        try:
+            attachments = read_mail(mail).attachments
+        except DocumentError:
+            return None
+        return next((a.data for a in attachments
+                     if a.name == name and hashlib.sha256(a.data).hexdigest() == digest), None)
 
     # --- what the viewer shows ---
 

@@ -74,6 +74,8 @@ def file_changed(entry: dict, doc: Document) -> bool:
     indexed again all the same, so the index's record of its file (size, hash) is the file's own
     and the file can still be served as the original the answers quote."""
     old, new = entry.get("metadata") or {}, doc.metadata
+    if new.get("url") or old.get("url"):  # a web page has no file to serve, and its bytes vary by visit
+        return False
     if old.get("sha256") and new.get("sha256"):
         return old["sha256"] != new["sha256"]
     return old.get("bytes") is not None and new.get("bytes") is not None and old["bytes"] != new["bytes"]

@@ -506,7 +506,9 @@ def _document(suffix: str, extracted: Extracted, data: bytes, doc_id: str, sourc
         raise DocumentError("empty document (no text after cleaning)")
     found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
     metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
-                "type": _TYPES[suffix], "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                "type": _TYPES[suffix], "bytes": len(data)}
+    if not web:  # what a file's original is checked against before it is served (rag.app.originals)
+        metadata["sha256"] = hashlib.sha256(data).hexdigest()
     if extracted.section_breaks and extracted.sections:
         metadata["section_breaks"] = True
     if extracted.warnings:

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.samples import eml_file, text_image
 from rag.app import factory
 from rag.app.originals import Originals
 from rag.app.service import ChatService
 from rag.core.config import Config
 from rag.core.errors import DocumentNotFoundError, OriginalNotFoundError, SpanError
+from rag.ingest.layout import Box, PageHighlight, SpanLayout
 from tests.support.document_files import harbour_docx, velmont_pdf
 from tests.support.files import write, write_jsonl
 
@@ -34,6 +36,9 @@ def served(tmp_path_factory, embedder):
     write(corpus / "page.html", "<html><body><h1>Tides</h1><p>High tide at Kilwa is at noon.</p>"
                                 "<script>alert(1)</script></body></html>")
     write_jsonl(corpus / "qa.jsonl", [{"id": "q1", "title": "Ferry", "text": "The ferry leaves at nine in the morning."}])
+    eml_file(corpus / "mail.eml", "The report", "Here is the observatory report.",
+             [("report.pdf", (corpus / "velmont.pdf").read_bytes(), "application/pdf")])
+    text_image(corpus / "sign.png", "The harbour closes at sunset.", size=(6, 2.5))
     write(root / "secret.txt", SECRET)
     config = Config(corpus_dir=corpus, index_dir=root / "index")
     factory.indexer(config, embedder).index_paths([corpus], config.index_dir)
@@ -64,12 +69,15 @@ def test_html_is_never_served_inline(served):
 
 def test_the_index_records_each_files_sha256(served):
     corpus = Path(served.config.corpus_dir)
-    entry = served.retriever.documents["velmont.pdf"]
-    assert entry["metadata"]["sha256"] == hashlib.sha256((corpus / "velmont.pdf").read_bytes()).hexdigest()
+    pdf = hashlib.sha256((corpus / "velmont.pdf").read_bytes()).hexdigest()
+    documents = served.retriever.documents
+    assert documents["velmont.pdf"]["metadata"]["sha256"] == pdf
+    assert documents["mail.eml#report.pdf"]["metadata"]["sha256"] == pdf  # an attachment: its own bytes
+    assert documents["mail.eml"]["metadata"]["sha256"] == hashlib.sha256((corpus / "mail.eml").read_bytes()).hexdigest()
 
 
 def test_a_record_of_a_jsonl_corpus_has_no_original(served):
-    doc_id = next(d for d in served.retriever.documents if d != "qa.jsonl" and d.startswith("q"))
+    doc_id = next(d for d, e in served.retriever.documents.items() if e["metadata"].get("type") == "jsonl")
     with pytest.raises(OriginalNotFoundError):
         served.original(doc_id)
     view = served.source_view(doc_id)
@@ -200,3 +208,62 @@ def test_files_indexed_before_hashes_were_recorded_are_served_from_the_corpus_on
         originals.original("old.txt")
     entry["metadata"]["sha256"] = hashlib.sha256(outside.read_bytes()).hexdigest()
     assert originals.original("old.txt").path == outside.resolve()  # its hash proves it is the file indexed
+
+
+@pytest.fixture
+def located(monkeypatch):
+    """What the layout reader is asked: the file's bytes, the quote and the pages (it answers one box)."""
+    asked = []
+
+    def locate_span(suffix, data, quote, pages, *, ocr=None):
+        asked.append((suffix, data, quote, list(pages)))
+        return SpanLayout((PageHighlight(pages[0], 595.0, 842.0, (Box(0.1, 0.2, 0.5, 0.25),)),), "text-layer", 1.0)
+
+    monkeypatch.setattr("rag.ingest.layout.locate_span", locate_span)
+    return asked
+
+
+def test_boxes_are_looked_for_in_the_verified_file_on_the_cited_pages(served, located):
+    text = served.source_view("velmont.pdf").text
+    start = text.index("Halvorsen")
+    found = served.highlights("velmont.pdf", start, start + 9)
+    pdf = (Path(served.config.corpus_dir) / "velmont.pdf").read_bytes()
+    assert located == [(".pdf", pdf, "Halvorsen", [2])]
+    assert found.method == "text-layer"
+    assert found.to_dict()["pages"] == [{"page": 2, "width": 595.0, "height": 842.0, "boxes": [[0.1, 0.2, 0.5, 0.25]]}]
+
+
+def test_an_attachment_is_read_from_its_e_mail_for_boxes_but_not_served_alone(served, located):
+    doc_id = "mail.eml#report.pdf"
+    with pytest.raises(OriginalNotFoundError, match="mail.eml"):
+        served.original(doc_id)
+    assert served.original("mail.eml").media_type == "message/rfc822" and not served.original("mail.eml").inline
+    view = served.source_view(doc_id)
+    assert view.view == "pdf" and not view.original
+    start = view.text.index("Halvorsen")
+    found = served.highlights(doc_id, start, start + 9)
+    assert found.page_first == 2 and found.method == "text-layer"
+    assert located[0][1] == (Path(served.config.corpus_dir) / "velmont.pdf").read_bytes()
+
+
+def test_a_file_the_layout_reader_fails_on_still_opens_at_its_page(served, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("Failed to load page")
+
+    monkeypatch.setattr("rag.ingest.layout.locate_span", broken)
+    text = served.source_view("velmont.pdf").text
+    start = text.index("Halvorsen")
+    found = served.highlights("velmont.pdf", start, start + 9)
+    assert (found.page_first, found.method, found.pages) == (2, "", ())
+
+
+def test_an_image_has_one_page_and_only_images_have_page_pictures(served):
+    view = served.source_view("sign.png")
+    assert view.view == "image" and view.original and "harbour closes" in view.text
+    for page in (0, 2, -1):
+        with pytest.raises(SpanError):
+            served.page_image("sign.png", page)
+    with pytest.raises(OriginalNotFoundError):
+        served.page_image("velmont.pdf", 1)
+    with pytest.raises(DocumentNotFoundError):
+        served.page_image("../sign.png", 1)
