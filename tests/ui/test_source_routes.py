@@ -148,3 +148,14 @@ def test_pdfjs_files_are_served_from_their_folder_only(collections, tmp_path):
         assert "TOP-SECRET" not in answer.text and "root:" not in answer.text
         # the name as it reaches the route, whatever a client makes of the URL
         assert Sources(None, collections=collections, assets=assets).asset(name).status_code == 404, name
+
+
+def test_a_document_of_another_collection_is_served_only_from_its_own(collections):
+    private = "The vault of the Tarvel granary opens at noon."
+    added = collections.create("archive").upload("vault.md", f"# Vault\n\n{private}\n".encode())
+    doc = added.document.id
+    http = client(collections)
+    assert private in http.get("/rag-source/view", params={"collection": "archive", "doc": doc}).json()["text"]
+    for route in ("file", "view"):
+        answer = http.get(f"/rag-source/{route}", params={"collection": "default", "doc": doc})
+        assert answer.status_code == 404 and private not in answer.text
