@@ -104,9 +104,11 @@
     return body;
   }
 
-  async function sourceView(collection, doc) {
+  async function sourceView(collection, doc, fresh) {
     const key = JSON.stringify([collection, doc]);
+    if (fresh) state.views.delete(key);
     if (!state.views.has(key)) {
+      if (state.views.size >= 8) state.views.delete(state.views.keys().next().value);
       const pending = json(route("view", { collection, doc }));
       state.views.set(key, pending);
       pending.catch(() => state.views.delete(key));
@@ -357,11 +359,17 @@
     p.close.focus({ preventScroll: true });
     try {
       const quoted = Number.isInteger(start) && Number.isInteger(end) && start < end;
-      const [view, marks] = await Promise.all([
+      let [view, marks] = await Promise.all([
         sourceView(collection, doc),
         quoted ? json(route("highlights", { collection, doc, start, end })) : Promise.resolve(null),
       ]);
       if (token !== state.token) return { state: "superseded" };
+      if (marks && view.text.slice(start, end) !== marks.quote) {
+        // The document was indexed again since its text was fetched: fetch it (and its file) anew.
+        view = await sourceView(collection, doc, true);
+        state.pdfKey = "";
+        if (token !== state.token) return { state: "superseded" };
+      }
       state.view = view;
       state.marks = marks;
       p.title.textContent = view.title || doc;
