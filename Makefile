@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PDFJS := ui/static/pdfjs/.version
 # The exact versions a fresh install resolved when the tests last passed (see `upgrade-lock`).
 LOCK := constraints.txt
 # The fast tier leaves out what drives a browser or a language model, or takes minutes.
@@ -10,7 +11,7 @@ FAST := not browser and not llm and not slow
 
 .PHONY: setup run index lint test test-all docs bench upgrade-lock clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(PDFJS)
 
 # torch is installed first and pinned: any other torch requirement pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml $(LOCK)
@@ -26,6 +27,11 @@ $(STAMP): pyproject.toml $(LOCK)
 		(apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || \
 		echo "note: OCR needs Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng"
 	touch $(STAMP)
+
+# pdf.js for the source viewer, served by the app itself: one pinned release, checked against the
+# hash the registry published. Offline, the viewer shows a PDF as its text until this runs again.
+$(PDFJS): ui/pdfjs.py | $(STAMP)
+	$(BIN)/python -m ui.pdfjs || echo "note: the source viewer shows PDFs as text until pdf.js is fetched (make setup)"
 
 index: setup
 	$(BIN)/rag index corpus

@@ -1876,6 +1876,53 @@ def _web_api_keys(b: Bench, o: Outcome) -> None:
         o.fail("the API key is in the server's log")
 
 
+@case("web page", "/v1 originals: a file changed, damaged or deleted after indexing; ids that are paths")
+def _web_originals(b: Bench, o: Outcome) -> None:
+    import httpx
+
+    from bench.samples import pdf_with_table
+    from rag.app.access import KeyStore
+
+    with web_server(b, o, "web-originals") as (url, corpus, _):
+        keys_file = b.work / "web-originals" / "api-keys.json"
+        key, _ = KeyStore(keys_file).create("reader")
+        api, headers = url + "/v1/collections/default/documents", {"Authorization": f"Bearer {key}"}
+        notes = corpus / "notes.md"
+        notes.write_text("# Notes\n\nThe harbour master is Amina Said.\n", encoding="utf-8")
+        ledger = pdf_with_table(corpus / "ledger.pdf", [["Berth", "Fee"], ["East pier", "40"]],
+                                before="The Kilwa harbour ledger lists the berths and their fees.")
+        indexed = b.rag(o, "index", str(corpus), "--index", str(corpus.parent / "index"))
+        if indexed.code != 0:
+            o.fail(f"rag index failed: {indexed.err.strip()[:160]}")
+            return
+
+        def get(path: str, **params) -> httpx.Response:
+            return httpx.get(f"{api}/{path}", params=params, headers=headers, timeout=30)
+
+        if get("notes.md/file").status_code != 200 or get("ledger.pdf/file").status_code != 200:
+            o.fail("an indexed, unchanged file was not served")
+        notes.write_text("# Notes\n\nThe harbour master is Jomo Said.\n", encoding="utf-8")
+        changed = get("notes.md/file")
+        if changed.status_code != 404 or "re-index" not in changed.text or "Jomo" in changed.text:
+            o.fail(f"a file changed after indexing: {changed.status_code} {changed.text[:120]!r}")
+        ledger.write_bytes(ledger.read_bytes()[:300])  # damaged: cut off
+        text = get("ledger.pdf").json().get("text", "")
+        start = text.find("harbour ledger")
+        marks = get("ledger.pdf/highlights", start=start, end=start + 14)
+        if get("ledger.pdf/file").status_code != 404:
+            o.fail("a damaged PDF was served as the one indexed")
+        if marks.status_code != 200 or marks.json().get("page_first") != 1:
+            o.fail(f"highlights of a damaged PDF: {marks.status_code} {marks.text[:120]!r}")
+        notes.unlink()
+        if get("notes.md/file").status_code != 404:
+            o.fail("a deleted file was served")
+        secret = keys_file.read_text()
+        for doc_id in ("../api-keys.json", "..%2Fapi-keys.json", str(keys_file), "/etc/passwd", "corpus/../index"):
+            r = get(f"{doc_id}/file")
+            if r.status_code != 404 or secret[:40] in r.text or "root:" in r.text:
+                o.fail(f"{doc_id!r} answered {r.status_code}")
+
+
 @case("web page", "a list and a 100 KB string where the removal expects one id")
 def _web_bad_calls(b: Bench, o: Outcome) -> None:
     with web_server(b, o, "web-bad-calls") as (url, _, log):

@@ -582,3 +582,64 @@ def mixed_pdf(path: Path, text_page: str, scanned_page: str, dpi: int = 200) -> 
     pdf.image(image, x=0, y=0, w=210, h=297)
     Path(path).write_bytes(bytes(pdf.output()))
     return Path(path)
+
+
+# --- PDFs that say where their words were drawn, and scanned pages that do (the source viewer) ---
+
+@dataclass(frozen=True)
+class DrawnLine:
+    """One line of text as it was drawn: its 1-based page and its box in fractions of the page
+    (x0, y0, x1, y1 from the top-left), known by construction."""
+
+    page: int
+    text: str
+    box: tuple[float, float, float, float]
+
+
+def text_pdf(path: Path, pages: Sequence[Sequence[str]], *, points: float = 12.0) -> list[DrawnLine]:
+    """An A4 PDF with a text layer, one line of Helvetica a string of each page's list (keep them
+    short enough for one line); returns where every line was drawn."""
+    from fpdf import FPDF
+
+    width, height, margin, leading = 210.0, 297.0, 25.0, points * 0.3528 * 1.6  # millimetres
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(False)
+    pdf.set_font("Helvetica", size=points)
+    drawn = []
+    for number, lines in enumerate(pages, 1):
+        pdf.add_page()
+        for i, line in enumerate(lines):
+            y = margin + i * leading
+            pdf.set_xy(margin, y)
+            pdf.cell(pdf.get_string_width(line), leading, line)
+            # The glyphs fill about the middle 70 % of the cell's height.
+            glyphs = points * 0.3528
+            top = y + (leading - glyphs) / 2
+            drawn.append(DrawnLine(number, line, ((margin) / width, top / height,
+                                                  (margin + pdf.get_string_width(line)) / width,
+                                                  (top + glyphs) / height)))
+    Path(path).write_bytes(bytes(pdf.output()))
+    return drawn
+
+
+def scanned_page_lines(path: Path, lines: Sequence[str], *, dpi: int = 150,
+                       points: float = 14.0) -> list[DrawnLine]:
+    """A scanned page as a PNG image (no text at all: OCR reads it), one short line a string;
+    returns where every line was drawn (page 1)."""
+    from PIL import Image, ImageDraw
+
+    width, height = int(A4_INCHES[0] * dpi), int(A4_INCHES[1] * dpi)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(round(points * dpi / 72))
+    margin, leading = dpi, round(points * 1.8 * dpi / 72)
+    drawn = []
+    for i, line in enumerate(lines):
+        y = margin + i * leading
+        draw.text((margin, y), line, fill=0, font=font)
+        x0, y0, x1, y1 = draw.textbbox((margin, y), line, font=font)
+        drawn.append(DrawnLine(1, line, (x0 / width, y0 / height, x1 / width, y1 / height)))
+    image.save(Path(path), dpi=(dpi, dpi))
+    return drawn
+
+# --- end of PDFs and scanned pages that say where their words were drawn ---

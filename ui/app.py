@@ -30,6 +30,7 @@ from ui.conversations import short_of, sources_of
 from ui.documents import documents_panel
 from ui.guard import Guard, LoginThrottle, exposure_warning
 from ui.render import CSS, SEARCHING, answer_html, error_html, sources_html, text_html, with_notice
+from ui.sources import Sources
 from ui.uploads import UploadCache, process_cache
 
 log = logging.getLogger("rag.ui")
@@ -165,7 +166,7 @@ class PageSetup:
 
     app: gr.Blocks
     auth: Callable[[str, str], bool] | tuple[str, str] | None
-    middleware: Middleware
+    middleware: list[Middleware]  # the Guard, then the source viewer's routes (ui.sources)
     options: dict = field(default_factory=dict)  # for launch() and mount_gradio_app() alike
 
 
@@ -188,6 +189,18 @@ def login(auth: str | None, users: UserStore | None) -> tuple[Callable | tuple[s
     return None, None
 
 
+def reads(users: UserStore | None) -> Callable[[str | None, str], bool] | None:
+    """Whether a signed-in user may read a collection (None: with no users file, everyone may)."""
+    if users is None:
+        return None
+
+    def sees(user: str | None, collection: str) -> bool:
+        who = users.principal(user)
+        return who is not None and who.sees(collection)
+
+    return sees
+
+
 def prepare(collections: Collections, *, auth: str | None = None, users: UserStore | None = None,
             concurrency: int = 4) -> PageSetup:
     credentials, may_change = login(auth, users)
@@ -197,7 +210,8 @@ def prepare(collections: Collections, *, auth: str | None = None, users: UserSto
     app.queue(default_concurrency_limit=concurrency)
     guard = Middleware(Guard, read_only=service.read_only, max_upload_request=MAX_FILES_PER_REQUEST * TRANSPORT_LIMIT,
                        throttle=LoginThrottle() if credentials else None, may_upload=may_change)
-    return PageSetup(app, credentials, guard, {"css": CSS, "head": HEAD, "show_error": False,
+    sources = Middleware(Sources, collections=collections, login=credentials is not None, sees=reads(users))
+    return PageSetup(app, credentials, [guard, sources], {"css": CSS, "head": HEAD, "show_error": False,
                                                 "max_file_size": TRANSPORT_LIMIT, "footer_links": []})
 
 
@@ -221,7 +235,7 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 7860, share: b
         # upload folder is removed on the way out.
         signal.signal(signal.SIGTERM, _interrupt)
     page.app.launch(server_name=host, server_port=port, share=share, auth=page.auth, prevent_thread_lock=not block,
-                    quiet=True, app_kwargs={"middleware": [page.middleware]}, **page.options)
+                    quiet=True, app_kwargs={"middleware": page.middleware}, **page.options)
     return page.app
 
 

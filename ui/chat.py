@@ -37,7 +37,8 @@ EXAMPLES = ["When was the IMU first formed?", "Where is it based now?", "How man
 TICK = 0.5  # seconds between elapsed-time updates while waiting; also the longest a Stop waits for the event
 STOP_WAIT = 15.0  # seconds Stop waits for the answering loop to wind down before reporting anyway
 CITE_JS = (Path(__file__).with_name("cite.js")).read_text()
-HEAD = f"<script>{CITE_JS}</script>"
+VIEWER_JS = (Path(__file__).with_name("viewer.js")).read_text()
+HEAD = f"<script>{CITE_JS}</script>\n<script>{VIEWER_JS}</script>"
 
 
 class ChatSession:
@@ -177,7 +178,7 @@ class ChatEvents:
     def last_sources(self, session: ChatSession) -> str:
         conv = convs.current(session.store)
         # Why a newer index on disk is not the one answering, if it is not.
-        return with_notice(sources_panel(conv["turns"]) if conv else EMPTY,
+        return with_notice(sources_panel(conv["turns"], convs.collection_of(conv)) if conv else EMPTY,
                            self.index_problem(convs.collection_of(conv)))
 
     def last_status(self, session: ChatSession) -> str:

@@ -167,7 +167,9 @@ def history(conv: dict | None) -> list[dict]:
 
 
 def sources_of(answer: Answer) -> list[dict]:
-    """Every retrieved passage, cited ones first with their markers and quote spans (chunk offsets)."""
+    """Every retrieved passage, cited ones first with their markers and quote spans (chunk offsets),
+    and "cites": each marker's quote in document offsets with its first page (what the source
+    viewer opens at)."""
     markers: dict[str, list[int]] = {}
     spans: dict[str, list[list[int]]] = {}
     for c in answer.citations:
@@ -184,11 +186,17 @@ def sources_of(answer: Answer) -> list[dict]:
         if cites:
             pages[chunk_id] = pages_label(min(c.page_start for c in cites),
                                           max(c.page_end or c.page_start for c in cites))
+    # Where each marker's quote is in its document, for the source viewer.
+    cites: dict[str, list[dict]] = {}
+    for c in answer.citations:
+        cites.setdefault(c.chunk_id, []).append({"marker": c.marker, "start": c.start, "end": c.end,
+                                                 "page": c.page_start})
     ordered = sorted(answer.hits, key=lambda h: (min(markers.get(h.chunk.id, [10**6])), h.rank))
     return [{"doc_id": h.chunk.doc_id, "title": h.chunk.title, "date": str(h.chunk.metadata.get("date") or ""),
              "start": h.chunk.start, "end": h.chunk.end, "score": round(float(h.score), 4), "rank": h.rank,
              "text": h.chunk.text, "markers": sorted(set(markers.get(h.chunk.id, []))),
              "spans": spans.get(h.chunk.id, []),
+             "cites": cites.get(h.chunk.id, []),
              "pages": pages.get(h.chunk.id) or pages_label(h.chunk.metadata.get("page_start"),
                                                             h.chunk.metadata.get("page_end")),
              "section": str(h.chunk.metadata.get("section") or ""),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from rag.app.collections import DEFAULT_COLLECTION
 from rag.app.web import left_out, without_bidi
 from rag.core.records import ANSWER_KIND_LABELS, Answer, Hit
 from ui.conversations import sources_of
@@ -41,6 +42,35 @@ CSS = """
                 padding-left: 6px; margin-top: 6px; }
 .rag-note { color: var(--body-text-color-subdued); font-size: 0.85em; border-left: 3px solid #2563eb;
             padding-left: 6px; margin-top: 6px; }
+.rag-open { margin-left: 6px; font-size: 0.78rem; font-weight: 500; padding: 1px 8px; border-radius: 6px; cursor: pointer;
+            border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }
+.rag-open:focus-visible, .rag-viewer button:focus-visible, .rag-viewer a:focus-visible { outline: 2px solid #2563eb; }
+.rag-viewer { position: fixed; top: 0; right: 0; bottom: 0; width: min(880px, 62vw); z-index: 1000; display: flex;
+              flex-direction: column; background: var(--background-fill-primary, #fff); color: var(--body-text-color);
+              border-left: 1px solid var(--border-color-primary); box-shadow: -6px 0 24px rgba(0, 0, 0, 0.18); }
+.rag-viewer[hidden] { display: none; }
+.rag-viewer-head { display: flex; align-items: center; gap: 8px; padding: 10px 12px 0; }
+.rag-viewer-title { flex: 1; margin: 0; font-size: 1.05rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.rag-viewer-section { margin: 2px 12px 0; color: var(--body-text-color-subdued); font-size: 0.85rem; }
+.rag-viewer-bar { display: flex; align-items: center; gap: 6px; padding: 8px 12px; flex-wrap: wrap;
+                  border-bottom: 1px solid var(--border-color-primary); }
+.rag-viewer-bar button, .rag-viewer-close { padding: 2px 10px; border-radius: 6px; cursor: pointer;
+                  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }
+.rag-viewer-bar button:disabled { opacity: 0.45; cursor: default; }
+.rag-viewer-where, .rag-viewer-zoom { font-size: 0.85rem; min-width: 4.5em; text-align: center; }
+.rag-viewer-original { margin-left: auto; font-size: 0.85rem; }
+.rag-viewer-original[hidden] { display: none; }
+.rag-viewer-note { margin: 6px 12px 0; font-size: 0.82rem; border-left: 3px solid #2563eb; padding-left: 6px; }
+.rag-viewer-error { margin: 6px 12px 0; border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.1); padding: 6px 8px; }
+.rag-viewer-body { flex: 1; overflow: auto; padding: 12px; background: var(--background-fill-secondary, #f3f4f6); }
+.rag-viewer-page { position: relative; margin: 0 auto; box-shadow: 0 1px 6px rgba(0, 0, 0, 0.25); background: #fff; }
+.rag-viewer-page canvas, .rag-viewer-page img { display: block; }
+.rag-viewer-box { position: absolute; background: rgba(250, 204, 21, 0.38); mix-blend-mode: multiply; border-radius: 2px;
+                  padding: 0; pointer-events: none; }
+.rag-viewer-text { white-space: pre-wrap; word-wrap: break-word; line-height: 1.5; margin: 0; padding: 12px;
+                   background: var(--background-fill-primary, #fff); font-family: inherit; }
+.rag-viewer-text mark { background: #fde68a; color: #111; border-radius: 2px; }
+.rag-viewer-break { color: var(--body-text-color-subdued); font-size: 0.8em; }
 #status { min-height: 1.4em; }
 #status p { color: var(--body-text-color-subdued); font-size: 0.8rem; margin: 0; }
 """
@@ -165,19 +195,60 @@ def link(url: object, text: str) -> str:
     return f'<a href="{safe(url)}" target="_blank" rel="noopener noreferrer nofollow" data-testid="source-link">{text}</a>'
 
 
-def _card(source: dict, index: int) -> str:
+def _offset(value: object) -> int | None:
+    """A stored offset or page number, if it is one (the browser's copy may be edited by hand)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def cites_of(source: dict) -> list[tuple[int, int, int, int | None]]:
+    """(marker, start, end, page) of each quote of a passage, in document offsets. A turn saved
+    before quotes were kept that way opens at its first quote inside the passage, else the passage."""
+    out = []
+    for c in source.get("cites") or []:
+        if isinstance(c, dict):
+            marker, start, end = _offset(c.get("marker")), _offset(c.get("start")), _offset(c.get("end"))
+            if marker is not None and start is not None and end is not None and start < end:
+                out.append((marker, start, end, _offset(c.get("page"))))
+    if out:
+        return out
+    start, end = _offset(source.get("start")), _offset(source.get("end"))
+    if start is None or end is None:
+        return []
+    spans = source.get("spans") or []
+    if spans and isinstance(spans[0], list) and len(spans[0]) == 2 and all(_offset(v) is not None for v in spans[0]):
+        start, end = start + spans[0][0], start + spans[0][1]
+    return [(int(m), start, end, None) for m in source.get("markers", [])] or [(0, start, end, None)]
+
+
+def open_button(source: dict, collection: str) -> str:
+    """The card's control that opens its document in the source viewer (ui/viewer.js) at its first
+    quote (the passage itself when nothing in it is cited)."""
+    cites = cites_of(source)
+    if not cites:
+        return ""
+    _, start, end, page = cites[0]
+    return (f'<button type="button" class="rag-open" data-testid="open-source" data-collection="{safe(collection)}" '
+            f'data-doc="{safe(source["doc_id"])}" data-start="{start}" data-end="{end}" '
+            f'data-page="{"" if page is None else page}" aria-label="Open {safe(source.get("title") or source["doc_id"])} '
+            f'at the quote">Open</button>')
+
+
+def _card(source: dict, index: int, collection: str = DEFAULT_COLLECTION) -> str:
     markers = [int(m) for m in source.get("markers", [])]
     label = "".join(f"[{m}]" for m in markers) + " " if markers else ""
     title = link(source.get("url"), safe(source.get("title") or source["doc_id"]))
     attrs = (f' id="rag-src-{index}-{markers[0]}" data-markers="{" ".join(map(str, markers))}" tabindex="-1"'
              if markers else "")
+    if markers:  # where each marker's quote is, for a click on [n] in the answer
+        cites = " ".join(f'{m}:{s}:{e}:{"" if p is None else p}' for m, s, e, p in cites_of(source))
+        attrs += f' data-collection="{safe(collection)}" data-doc="{safe(source["doc_id"])}" data-cites="{cites}"'
     classes = "rag-source rag-cited" if markers else "rag-source"
     return (f'<div class="{classes}" data-testid="source"{attrs}>'
-            f'<h4>{label}{title}</h4><div class="rag-meta">{_meta(source)}</div>'
+            f'<h4>{label}{title} {open_button(source, collection)}</h4><div class="rag-meta">{_meta(source)}</div>'
             f'<div class="rag-passage">{marked_text(str(source.get("text", "")), source.get("spans", []))}</div></div>')
 
 
-def turn_sources(turn: dict, index: int = 0) -> str:
+def turn_sources(turn: dict, index: int = 0, collection: str = DEFAULT_COLLECTION) -> str:
     """All retrieved passages of one answer: cited ones first and open, the others folded below."""
     if turn.get("status") == "error":
         message = turn.get("answer", "").removeprefix("⚠ ")
@@ -193,18 +264,19 @@ def turn_sources(turn: dict, index: int = 0) -> str:
     if not sources:
         blocks.append('<p class="rag-meta">The answer was stopped before its passages were checked.</p>'
                       if turn.get("status") == "stopped" else '<p class="rag-meta">No passages were retrieved.</p>')
-    blocks += [_card(s, index) for s in cited]
+    blocks += [_card(s, index, collection) for s in cited]
     if others:
         noun = "passage" if len(others) == 1 else "passages"
         more = "other retrieved" if cited else "retrieved"
         blocks.append(f'<details class="rag-more" data-testid="more-sources"><summary>{len(others)} {more} {noun}'
-                      f"</summary>{''.join(_card(s, index) for s in others)}</details>")
+                      f"</summary>{''.join(_card(s, index, collection) for s in others)}</details>")
     return "\n".join(blocks)
 
 
-def sources_panel(turns: list[dict]) -> str:
-    """The passages of every answer of the conversation; the last answer's are shown, and a click on
-    an earlier answer's marker shows that answer's (ui/cite.js), with no round trip to the server."""
+def sources_panel(turns: list[dict], collection: str = DEFAULT_COLLECTION) -> str:
+    """The passages of every answer of the conversation (asked in `collection`); the last answer's
+    are shown, and a click on an earlier answer's marker shows that answer's (ui/cite.js), with no
+    round trip to the server."""
     if not turns:
         return EMPTY
     last = len(turns) - 1
@@ -213,14 +285,14 @@ def sources_panel(turns: list[dict]) -> str:
         hidden = "" if i == last else " rag-hidden"
         heading = (f'<p class="rag-meta rag-for">Passages for: {safe(turn.get("question", ""), quote=False)}</p>'
                    if len(turns) > 1 else "")
-        blocks.append(f'<div class="rag-turn{hidden}" data-turn="{i}">{heading}{turn_sources(turn, i)}</div>')
+        blocks.append(f'<div class="rag-turn{hidden}" data-turn="{i}">{heading}{turn_sources(turn, i, collection)}</div>')
     blocks.append("</div>")
     return "\n".join(blocks)
 
 
-def sources_html(answer: Answer) -> str:
+def sources_html(answer: Answer, collection: str = DEFAULT_COLLECTION) -> str:
     """The panel for an `Answer` (all its retrieved passages)."""
-    return sources_panel([{"sources": sources_of(answer), "abstained": answer.abstained}])
+    return sources_panel([{"sources": sources_of(answer), "abstained": answer.abstained}], collection)
 
 
 def error_html(message: str) -> str:

@@ -8,7 +8,7 @@ import threading
 
 from fastapi import FastAPI
 
-from rag.api import chat, errors, native
+from rag.api import chat, errors, native, sources
 from rag.api.auth import AccessPolicy
 from rag.api.limits import BodyLimit
 from rag.app.web import MAX_UPLOAD_BYTES
@@ -61,6 +61,7 @@ def build_api(collections, policy: AccessPolicy, *, max_request_bytes: int,
     api.state.warm = warm or threading.Event()
     errors.install(api)
     api.include_router(chat.router)
+    api.include_router(sources.router)  # before native's catch-all GET of a document
     api.include_router(native.router)
     api.add_middleware(BodyLimit, limit=max_request_bytes, upload_limit=UPLOAD_REQUEST_LIMIT, is_upload=_is_upload,
                        refuse=_too_large)

@@ -19,10 +19,12 @@ from rag.core.errors import (
     DocumentNotFoundError,
     EndpointNotAllowedError,
     GeneratorError,
+    OriginalNotFoundError,
     QueryError,
     QuestionError,
     RagError,
     ReadOnlyError,
+    SpanError,
 )
 from rag.safety.redact import redact
 
@@ -33,7 +35,9 @@ STATUS: tuple[tuple[type[Exception], int, str | None], ...] = (
     (CollectionNotFoundError, 404, "collection_not_found"),
     (CollectionExistsError, 409, "collection_exists"),
     (CollectionNameError, 400, "invalid_collection_name"),
+    (OriginalNotFoundError, 404, "original_not_found"),
     (DocumentNotFoundError, 404, "document_not_found"),
+    (SpanError, 422, "invalid_span"),
     (AccessError, 403, "insufficient_role"),
     (ReadOnlyError, 403, "read_only"),
     (EndpointNotAllowedError, 400, "endpoint_not_allowed"),

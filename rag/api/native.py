@@ -10,10 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from rag.api.auth import Caller
-from rag.api.documents import chunks_of, document_text
 from rag.api.errors import APIError
 from rag.api.scope import model_name, service, visible
 from rag.app.access import Principal
+from rag.app.documents import chunks_of, document_text
 from rag.app.web import MAX_UPLOAD_BYTES
 from rag.safety.redact import redact_data
 

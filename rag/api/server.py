@@ -87,7 +87,7 @@ def build(config: Config, *, host: str = "127.0.0.1", auth: str | None = None, c
 
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     root.mount("/v1", api)
-    gr.mount_gradio_app(root, page.app, path="/", auth=page.auth, app_kwargs={"middleware": [page.middleware]},
+    gr.mount_gradio_app(root, page.app, path="/", auth=page.auth, app_kwargs={"middleware": page.middleware},
                         **page.options)
 
     notes = []

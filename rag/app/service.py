@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.app import factory
+from rag.app.originals import Highlights, OriginalFile, Originals, SourceView
 from rag.app.pipeline import Pipeline
 from rag.app.slots import AnswerSlots
 from rag.core.config import Config
@@ -99,6 +100,7 @@ class ChatService:
         self.generators = GeneratorCache()
         self._upload_lock = threading.Lock()  # one indexing at a time; never blocks questions
         self._indexer: Indexer | None = None
+        self.originals = Originals(self.retriever, config.corpus_dir, ocr=factory.ocr_settings(config))
         self.watching: tuple[Path, ...] = ()  # the folders a watch keeps the index in step with
         # Shared by every service of a server (the page's and the API's answers, every collection).
         self.slots: AnswerSlots | None = None
@@ -182,6 +184,26 @@ class ChatService:
             removal = self._get_indexer().remove_documents(doc_ids, self.config.index_dir)
             self.retriever.refresh()
             return removal
+
+    def original(self, doc_id: str) -> OriginalFile:
+        """The file document `doc_id` was read from, verified to be the one indexed (its size
+        and hash). DocumentNotFoundError for an id not indexed, OriginalNotFoundError (its
+        subclass) when no file can be served: a web page, a record of a .jsonl corpus, a file
+        gone or changed since it was indexed."""
+        return self.originals.original(doc_id)
+
+    def source_view(self, doc_id: str) -> SourceView:
+        """What a viewer shows of a document: its text as indexed, its pages and sections."""
+        return self.originals.source_view(doc_id)
+
+    def highlights(self, doc_id: str, start: int, end: int) -> Highlights:
+        """Where the span [start, end) of a document is: its pages and, on a PDF or an image,
+        its boxes. SpanError when the span is not inside the document."""
+        return self.originals.highlights(doc_id, start, end)
+
+    def page_image(self, doc_id: str, page: int) -> bytes:
+        """A PNG of page `page` (1-based) of an image document, as OCR saw it."""
+        return self.originals.page_image(doc_id, page)
 
     def index_version(self) -> str:
         """Which index version answers now (after picking up any newer one): it changes exactly

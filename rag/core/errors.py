@@ -72,6 +72,15 @@ class DocumentNotFoundError(RagError):
     """No indexed document has the given id."""
 
 
+class OriginalNotFoundError(DocumentNotFoundError):
+    """A document is indexed, but no file can be served as its original: a web page or a line of
+    a .jsonl corpus has none, and a file gone or changed since indexing is not it any more."""
+
+
+class SpanError(RagError):
+    """A span or page asked of a document lies outside it (start/end offsets, a page number)."""
+
+
 class ReadOnlyError(RagError):
     """A change was asked of a deployment that only serves answers."""
 

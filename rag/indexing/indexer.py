@@ -69,6 +69,18 @@ def content_hash(doc: Document) -> str:
     return h.hexdigest()
 
 
+def file_changed(entry: dict, doc: Document) -> bool:
+    """The file's bytes changed though its text did not (a PDF saved again): the document is
+    indexed again all the same, so the index's record of its file (size, hash) is the file's own
+    and the file can still be served as the original the answers quote."""
+    old, new = entry.get("metadata") or {}, doc.metadata
+    if new.get("url") or old.get("url"):  # a web page has no file to serve, and its bytes vary by visit
+        return False
+    if old.get("sha256") and new.get("sha256"):
+        return old["sha256"] != new["sha256"]
+    return old.get("bytes") is not None and new.get("bytes") is not None and old["bytes"] != new["bytes"]
+
+
 @dataclass(frozen=True)
 class IndexerSettings:
     """How documents become an index: the chunker's settings, what one file may cost (`limits`,
@@ -208,7 +220,7 @@ class Indexer:
         for doc_id in docs:
             if doc_id not in old_docs:
                 report.added.append(doc_id)
-            elif old_docs[doc_id]["hash"] != hashes[doc_id]:
+            elif old_docs[doc_id]["hash"] != hashes[doc_id] or file_changed(old_docs[doc_id], docs[doc_id]):
                 report.updated.append(doc_id)
             else:
                 report.unchanged.append(doc_id)

@@ -9,6 +9,7 @@ one `{"id", "title", "text"}` document a line.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -506,6 +507,8 @@ def _document(suffix: str, extracted: Extracted, data: bytes, doc_id: str, sourc
     found = {k: locate(v)[0] if isinstance(v, str) else v for k, v in cleaned.metadata.items()}
     metadata = {**found, **{k: v for k, v in extracted.metadata.items() if v}, "path": source,
                 "type": _TYPES[suffix], "bytes": len(data)}
+    if not web:  # what a file's original is checked against before it is served (rag.app.originals)
+        metadata["sha256"] = hashlib.sha256(data).hexdigest()
     if extracted.section_breaks and extracted.sections:
         metadata["section_breaks"] = True
     if extracted.warnings:
