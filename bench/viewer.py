@@ -92,18 +92,19 @@ def browser_part(folder: Path, page: int, repeat: int) -> dict:
                 if not tab.evaluate("() => typeof window.ragViewer?.open === 'function'"):
                     raise RuntimeError("the page has no window.ragViewer (this build has no source viewer)")
                 spec = {"collection": "default", "doc": doc, "start": start, "end": end, "page": page}
-                opens = []
-                for _ in range(1 + repeat):
-                    opens.append(_open(tab, spec))
+                opens, requests = [], []
+                for n in range(1 + repeat):
+                    opens.append(_open(tab, spec, requests if n == 0 else None))
                     tab.evaluate("() => window.ragViewer.close && window.ragViewer.close()")
             finally:
                 browser.close()
     return {"doc": doc, "cold_seconds": opens[0], "warm_seconds": statistics.median(opens[1:]) if repeat else None,
-            "opens": opens}
+            "opens": opens, "cold_requests": requests}
 
 
 # Timed in the page itself: from the call to the moment the panel says the page is shown.
 _OPEN = """async spec => {
+  performance.clearResourceTimings();
   const t0 = performance.now();
   try { await window.ragViewer.open(spec); } catch (e) { return {error: String(e)}; }
   const panel = document.querySelector('[data-testid="source-viewer"]');
@@ -114,16 +115,21 @@ _OPEN = """async spec => {
     await new Promise(r => requestAnimationFrame(r));
   }
   const ms = performance.now() - t0;
-  return {ms, marks: panel.querySelectorAll('[data-testid="source-highlight"]').length};
+  const requests = performance.getEntriesByType('resource').filter(r => r.startTime >= t0)
+    .map(r => [new URL(r.name).pathname, Math.round(r.duration)]);
+  return {ms, requests, marks: panel.querySelectorAll('[data-testid="source-highlight"]').length};
 }"""
 
 
-def _open(tab, spec: dict) -> float:
+def _open(tab, spec: dict, requests: list | None = None) -> float:
+    """Seconds the open took; `requests` gets the (path, milliseconds) of what the page fetched."""
     result = tab.evaluate(_OPEN, spec)
     if "error" in result:
         raise RuntimeError(f"the viewer did not show page {spec['page']}: {result['error']}")
     if not result["marks"]:
         raise RuntimeError(f"the viewer showed page {spec['page']} without the cited sentence highlighted")
+    if requests is not None:
+        requests.extend(result["requests"])
     return result["ms"] / 1000
 
 
@@ -176,6 +182,10 @@ def command(args: argparse.Namespace) -> int:
             ["highlight compute, warm", _s(report["server"]["warm_seconds"])],
             ["pages", str(args.pages)],
             ["file size", f"{report['file_bytes'] / 1e6:.2f} MB"]]
+    if browser:
+        slowest = sorted(browser["cold_requests"], key=lambda r: -r[1])[:4]
+        rows.insert(1, ["cold open: slowest fetches", ", ".join(f"{path.rsplit('/', 1)[-1]} {ms} ms"
+                                                                 for path, ms in slowest) or "none"])
     table = Table(f"Source viewer: page {args.page} of a {args.pages}-page PDF, cited sentence highlighted",
                   ["measure", "value"], rows)
     print("\n" + table.render())
