@@ -7,6 +7,7 @@
     python -m bench faults --out FILE                              fault injection through `rag`
     python -m bench claims --out FILE                              citation verification: faithful vs padded
     python -m bench readers --out FILE                             pages/s of each format's reader, OCR included
+    python -m bench viewer --out FILE                              the source viewer opening page 250 of a 300-page PDF
 
 Run it from the repository root: the benchmarks read corpus/ and eval/ from there. Each benchmark
 module is imported only when its command runs (the peers benchmark sets Hugging Face's offline
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-COMMANDS = ("peers", "load", "faults", "claims", "readers")
+COMMANDS = ("peers", "load", "faults", "claims", "readers", "viewer")
 
 TABLES = """\
 the tables of the default command (--only NAME picks some):
@@ -119,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ocr-pages", type=int, default=10, help="pages of the formats read by OCR (default 10)")
     p.add_argument("--only", action="append", metavar="FORMAT", help="measure only these formats (repeatable)")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
+
+    p = command("viewer", "the source viewer opening a long PDF at a cited page, highlight included",
+                "The source viewer opening page --page of a --pages-page PDF with a cited sentence highlighted: "
+                "the highlight's computation (fresh process and warm), and the whole open in headless Chromium "
+                "against `rag serve` (first and repeated).", _viewer)
+    p.add_argument("--pages", type=int, default=300, help="pages of the PDF (default 300)")
+    p.add_argument("--page", type=int, default=250, help="the page opened (default 250)")
+    p.add_argument("--repeat", type=int, default=3, help="warm repeats of each measure (default 3)")
+    p.add_argument("--no-browser", action="store_true", help="measure the server's part only")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
     return parser
 
 
@@ -161,6 +172,12 @@ def _readers(args: argparse.Namespace) -> int:
     from bench import readers
 
     return readers.command(args)
+
+
+def _viewer(args: argparse.Namespace) -> int:
+    from bench import viewer
+
+    return viewer.command(args)
 
 
 def _claims(args: argparse.Namespace) -> int:

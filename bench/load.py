@@ -288,8 +288,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_app(log: Path) -> Iterator[str]:
-    """`rag serve` over a fresh index of corpus/, offline generator, on a free local port."""
+def local_app(log: Path, corpus: Path | None = None) -> Iterator[str]:
+    """`rag serve` over a fresh index of `corpus` (default corpus/), offline generator, on a free
+    local port."""
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False",
@@ -298,8 +299,8 @@ def local_app(log: Path) -> Iterator[str]:
     index = work / "index"
     proc = None
     try:
-        subprocess.run([*rag, "index", str(ROOT / "corpus"), "--index", str(index)], cwd=ROOT, env=env,
-                       check=True, timeout=READY_TIMEOUT, stdout=subprocess.DEVNULL)
+        subprocess.run([*rag, "index", str(corpus or ROOT / "corpus"), "--index", str(index)], cwd=ROOT, env=env,
+                       check=True, timeout=READY_TIMEOUT * 3, stdout=subprocess.DEVNULL)
         port = free_port()
         with open(log, "w") as out:
             # The index lives in a temporary directory; uploads (none here) would go to corpus/uploads.

@@ -643,3 +643,51 @@ def scanned_page_lines(path: Path, lines: Sequence[str], *, dpi: int = 150,
     return drawn
 
 # --- end of PDFs and scanned pages that say where their words were drawn ---
+# --- PDFs with text where the caller knows it is (source-viewer highlights) ---
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a paragraph of `placed_pdf` was drawn: its page (from 1) and the rectangle of its
+    lines, in fractions of the page's width and height from the top-left."""
+
+    page: int
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def placed_pdf(path: Path, pages: Sequence[Sequence[str]], *, points: float = 11.0,
+               header: str = "") -> list[Placed]:
+    """A text PDF (A4), each page its paragraphs one below the other, a `header` line at the top
+    of every page when given, in a serif TrueType face (so that "ﬁ" and other ligatures are real
+    glyphs; a "\\n" in a paragraph breaks its line there). Returns where each paragraph went."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+    font = next((name for name in _FONTS if Path(name).is_file()), None)
+    if font:
+        pdf.add_font("serif", fname=font)
+        pdf.set_font("serif", size=points)
+    else:
+        pdf.set_font("Times", size=points)
+    line = points * 0.3528 * 1.4  # mm: 1.4 times the type size
+    placed = []
+    for number, paragraphs in enumerate(pages, start=1):
+        pdf.add_page()
+        if header:
+            pdf.cell(0, line, header, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(line)
+        for text in paragraphs:
+            top = pdf.get_y()
+            pdf.multi_cell(0, line, text, new_x="LMARGIN", new_y="NEXT")
+            placed.append(Placed(number, text, pdf.l_margin / pdf.w, top / pdf.h, (pdf.w - pdf.r_margin) / pdf.w,
+                                 pdf.get_y() / pdf.h))
+            pdf.ln(line / 2)
+    Path(path).write_bytes(bytes(pdf.output()))
+    return placed
+
+
+# --- end of PDFs with text where the caller knows it is ---

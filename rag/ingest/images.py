@@ -23,6 +23,22 @@ def extract_image(data: bytes, settings: OcrSettings, on_page: Callable[[object]
         raise DocumentError('an image, and OCR is off (ocr = "never"); not read')
     if tesseract_path() is None:
         raise missing_tesseract("an image")
+    image, frames = open_image(data, settings)
+    numbers = list(range(1, frames + 1))
+    pages = list(recognize_pages(_frames(image, frames, settings), numbers, settings, Deadline(settings.max_seconds),
+                                 on_page=on_page))
+    lines = [page.lines() for page in pages]
+    if not any(line for page in lines for line in page):
+        raise DocumentError("no text found in the image by OCR")
+    text, sections = join_pages(lines)
+    confidence = sum(p.confidence for p in pages) / len(pages)
+    return Extracted(text, None, {"ocr_pages": numbers, "ocr_confidence": round(confidence, 1)},
+                     pages=frames if frames > 1 else 0, sections=tuple(sections))
+
+
+def open_image(data: bytes, settings: OcrSettings) -> tuple[object, int]:
+    """The image (a Pillow image, no pixel decoded yet) and its number of frames; refused when
+    damaged or larger than `settings.max_pixels`."""
     try:
         from PIL import Image
     except ImportError:
@@ -41,35 +57,34 @@ def extract_image(data: bytes, settings: OcrSettings, on_page: Callable[[object]
     finally:
         Image.MAX_IMAGE_PIXELS = settings.max_pixels
     _check_size(image.size, settings)
-    numbers = list(range(1, frames + 1))
-    pages = list(recognize_pages(_frames(image, frames, settings), numbers, settings, Deadline(settings.max_seconds),
-                                 on_page=on_page))
-    lines = [page.lines() for page in pages]
-    if not any(line for page in lines for line in page):
-        raise DocumentError("no text found in the image by OCR")
-    text, sections = join_pages(lines)
-    confidence = sum(p.confidence for p in pages) / len(pages)
-    return Extracted(text, None, {"ocr_pages": numbers, "ocr_confidence": round(confidence, 1)},
-                     pages=frames if frames > 1 else 0, sections=tuple(sections))
+    return image, frames
+
+
+def upright_frame(image, n: int, frames: int, settings: OcrSettings) -> tuple[object, int | None]:
+    """Frame `n` (from 0) of an image from open_image, turned the way OCR reads it, with the
+    resolution it claims (None when unbelievable)."""
+    from PIL import ImageOps
+
+    try:
+        image.seek(n)
+        _check_size(image.size, settings)
+        dpi = image.info.get("dpi")
+        # A phone's photo is stored sideways with a note of how to turn it; OCR reads it upright.
+        frame = ImageOps.exif_transpose(image) if frames == 1 else image
+        frame.load()
+    except ParseLimitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt pixel data
+        where = f" (page {n + 1})" if frames > 1 else ""
+        raise DocumentError(f"unreadable image{where}: {type(exc).__name__}: {str(exc)[:120]}") from None
+    return frame, _dpi(dpi)
 
 
 def _frames(image, frames: int, settings: OcrSettings) -> Iterator[tuple[object, int | None]]:
     """Each frame as a greyscale image, with the resolution it claims (None when unbelievable)."""
-    from PIL import ImageOps
-
     for n in range(frames):
-        try:
-            image.seek(n)
-            _check_size(image.size, settings)
-            dpi = image.info.get("dpi")
-            # A phone's photo is stored sideways with a note of how to turn it; OCR reads it upright.
-            frame = (ImageOps.exif_transpose(image) if frames == 1 else image).convert("L")
-        except ParseLimitError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - truncated or corrupt pixel data
-            where = f" (page {n + 1})" if frames > 1 else ""
-            raise DocumentError(f"unreadable image{where}: {type(exc).__name__}: {str(exc)[:120]}") from None
-        yield frame, _dpi(dpi)
+        frame, dpi = upright_frame(image, n, frames, settings)
+        yield frame.convert("L"), dpi
 
 
 def _dpi(value) -> int | None:

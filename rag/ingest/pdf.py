@@ -112,7 +112,7 @@ def _read_scanned_pages(data: bytes, pages: list[list[str]], ocr: OcrSettings,
         raise DocumentError(f"cannot render the PDF's pages for OCR: {type(exc).__name__}: {str(exc)[:120]}") from None
     try:
         wanted = [i for i in wanted if i < len(document)]
-        read = list(recognize_pages(_renders(document, wanted, ocr), [i + 1 for i in wanted], ocr,
+        read = list(recognize_pages(render_pages(document, wanted, ocr), [i + 1 for i in wanted], ocr,
                                     Deadline(ocr.max_seconds), on_page=on_page))
     finally:
         document.close()
@@ -127,7 +127,7 @@ def _read_scanned_pages(data: bytes, pages: list[list[str]], ocr: OcrSettings,
     return {"ocr_pages": [n for n, _ in used], "ocr_confidence": round(sum(c for _, c in used) / len(used), 1)}
 
 
-def _renders(document, wanted: list[int], ocr: OcrSettings):
+def render_pages(document, wanted: list[int], ocr: OcrSettings):
     """Each wanted page as a greyscale image at `ocr.dpi` (less for a page so large that it would
     exceed `ocr.max_pixels`), with the resolution it was rendered at."""
     for i in wanted:
