@@ -29,6 +29,18 @@ def embedder(config):
     return create_embedder(config.embedding_model)
 
 
+@pytest.fixture(scope="session")
+def fp32_embedder(embedder):
+    """The session's model with passages embedded in fp32, for tests that compare two indexes
+    exactly: in bf16 a passage's vector changes in the fifth decimal with the batch it is embedded
+    in, and a near tie between two passages can turn (rag.embedders.precision)."""
+    from rag.embedders import create_embedder
+
+    fp32 = create_embedder(embedder.name, passage_precision="fp32")
+    fp32.__dict__["model"] = embedder.model
+    return fp32
+
+
 @pytest.fixture
 def shared_model(monkeypatch, embedder):
     """Commands run in-process reuse the session's model instead of loading their own."""

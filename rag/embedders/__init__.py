@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.core.config import QUERY_BACKENDS
+from rag.core.config import PRECISIONS, QUERY_BACKENDS
 from rag.core.errors import ConfigError
 from rag.core.registry import Registry
 
@@ -36,12 +36,15 @@ class EmbedderSettings:
     """`model`: a hub name or a local path (names resolve to an installed copy, rag.embedders.models).
     `query_backend`: "torch" embeds everything with sentence-transformers; "onnx-int8" embeds
     questions with an int8 ONNX export (passages still with PyTorch); "auto" takes the int8 path
-    when an export of `model` (or `query_onnx_model`) is installed, with onnxruntime."""
+    when an export of `model` (or `query_onnx_model`) is installed, with onnxruntime.
+    `passage_precision`: "fp32", "bf16", or "auto" (bf16 where the CPU has it natively; see
+    rag.embedders.precision)."""
 
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     batch_size: int = 64
     query_backend: str = "auto"
     query_onnx_model: str = ""  # an .onnx file; empty means the installed export of `model`
+    passage_precision: str = "auto"
 
 
 # query backend -> the class that embeds questions (and passages, through PyTorch). Each takes
@@ -69,13 +72,16 @@ def load_embedder(settings: EmbedderSettings | None = None) -> Embedder:
     backend = choose_query_backend(settings)
     cls = EMBEDDERS.resolve(backend)
     if backend == "onnx-int8":
-        return cls(settings.model, onnx_path=settings.query_onnx_model, batch_size=settings.batch_size)
-    return cls(settings.model, batch_size=settings.batch_size)
+        return cls(settings.model, onnx_path=settings.query_onnx_model, batch_size=settings.batch_size,
+                   precision=settings.passage_precision)
+    return cls(settings.model, batch_size=settings.batch_size, precision=settings.passage_precision)
 
 
 def create_embedder(model: str, *, batch_size: int = 64, query_backend: str = "torch",
-                    query_onnx_model: str = "") -> Embedder:
+                    query_onnx_model: str = "", passage_precision: str = "auto") -> Embedder:
     """`load_embedder` with the settings as keywords (PyTorch for questions unless asked otherwise)."""
     if query_backend not in QUERY_BACKENDS and query_backend not in EMBEDDERS:
         raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {query_backend!r})")
-    return load_embedder(EmbedderSettings(model, batch_size, query_backend, query_onnx_model))
+    if passage_precision not in PRECISIONS:
+        raise ConfigError(f"passage_precision must be one of {', '.join(PRECISIONS)} (got {passage_precision!r})")
+    return load_embedder(EmbedderSettings(model, batch_size, query_backend, query_onnx_model, passage_precision))

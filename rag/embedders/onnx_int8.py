@@ -35,7 +35,7 @@ class OnnxInt8QueryEmbedder:
     variant = "onnx-int8"
 
     def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, onnx_path: str = "",
-                 batch_size: int = 64):
+                 batch_size: int = 64, precision: str = "auto"):
         self.name = canonical_name(model)
         self._recent = RecentQuestions()
         self._onnx_path = onnx_path or resolve_quantized_model(model)
@@ -47,7 +47,7 @@ class OnnxInt8QueryEmbedder:
         if not (self._model_dir / "tokenizer.json").is_file():
             raise ModelNotFoundError(f"the int8 query path needs {self.name!r}'s tokenizer.json, which is not "
                                      "installed locally; set query_backend = \"torch\"")
-        self.passages = SentenceTransformerEmbedder(model, batch_size=batch_size)
+        self.passages = SentenceTransformerEmbedder(model, batch_size=batch_size, precision=precision)
         self._lock = threading.Lock()
 
     @cached_property
@@ -97,6 +97,11 @@ class OnnxInt8QueryEmbedder:
         if config.is_file():
             return int(json.loads(config.read_text())["max_seq_length"])
         return self.passages.max_tokens
+
+    @property
+    def variant(self) -> str:
+        """The passages' variant: questions are never stored, so they do not make one."""
+        return self.passages.variant
 
     def count_tokens(self, text: str) -> int:
         return self.passages.count_tokens(text)

@@ -50,6 +50,7 @@ import numpy as np
 from rag.core.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from rag.core.records import Chunk
 from rag.embedders import Embedder
+from rag.embedders.precision import DEFAULT_VARIANT, mixable
 from rag.index import npy
 from rag.index.bm25 import Bm25sIndex, TermStats
 from rag.index.chunk_store import ChunkStore
@@ -115,6 +116,21 @@ class Manifest:
         return cls(embedder=data["embedder"], chunker=data["chunker"], documents=data["documents"],
                    n_chunks=int(data["n_chunks"]), index_type=data["index_type"],
                    built_at=float(data["built_at"]), format_version=int(data["format_version"]))
+
+    @property
+    def variants(self) -> list[str]:
+        """How the index's passage vectors were made (rag.embedders.precision); an index that
+        records none was made by PyTorch in fp32."""
+        recorded = self.embedder.get("variants") or [self.embedder.get("variant") or DEFAULT_VARIANT]
+        return [str(v) for v in recorded]
+
+    def check_variant(self, variant: str, index_dir: Path | str = "") -> None:
+        """Raise when vectors made as `variant` may not join this index's."""
+        if not mixable(self.variants, variant):
+            where = f" --index {index_dir}" if index_dir else ""
+            raise IndexMismatchError(
+                f"the index holds passage vectors made as {', '.join(self.variants)}, which do not mix with "
+                f"{variant}'s. Rebuild it with `rag index --rebuild{where}` or set passage_precision back.")
 
     def check_embedder(self, embedder: Embedder, chunker: dict[str, Any], index_dir: Path | str = "") -> None:
         """`check_compatible` for a live embedder. When the models differ, the configured one is

@@ -17,6 +17,7 @@ from rag.backends import Backend, local_backend
 from rag.core.errors import DocumentNotFoundError, RagError
 from rag.core.records import Document
 from rag.embedders import Embedder, load_embedder
+from rag.embedders.precision import DEFAULT_VARIANT
 from rag.index.library import DocumentInfo, Removal, find_document, list_documents, source_file, with_children
 from rag.index.sentence_vectors import encode_chunks
 from rag.index.store import Manifest
@@ -263,6 +264,12 @@ class Indexer:
         new_docs = [docs[d] for d in report.added + report.updated]
         new_chunks = [c for d in new_docs for c in chunked[d.id]]
         sentences = None
+        variants = old_manifest.variants if old_manifest else []
+        if new_chunks:
+            variant = getattr(self.embedder, "variant", DEFAULT_VARIANT)
+            if old_manifest:
+                old_manifest.check_variant(variant, store.where)
+            variants = sorted({*variants, variant})
         if new_chunks and prepared:
             new_vectors = prepared.vectors_for(new_chunks)
         elif new_chunks:
@@ -283,7 +290,8 @@ class Indexer:
                                     "metadata": {k: v for k, v in d.metadata.items()
                                                  if isinstance(v, (str, int, float, bool))}}
         manifest = Manifest(
-            embedder={"name": self.embedder.name, "dim": self.embedder.dim, "max_tokens": self.embedder.max_tokens},
+            embedder={"name": self.embedder.name, "dim": self.embedder.dim, "max_tokens": self.embedder.max_tokens,
+                      "variants": variants or [DEFAULT_VARIANT]},
             chunker=self.chunker.settings.to_dict(),
             documents=documents_meta,
             n_chunks=sum(int(m.get("n_chunks", 0)) for m in documents_meta.values()),

@@ -46,7 +46,8 @@ def eval_questions(config) -> list[str]:
 
 
 def test_many_segments_with_tombstones_answer_the_eval_set_exactly_like_one_index(
-        tmp_path, config, embedder, eval_questions, monkeypatch):
+        tmp_path, config, fp32_embedder, eval_questions, monkeypatch):
+    embedder = fp32_embedder  # compared exactly (see the fixture)
     docs = paragraphs()
     assert len(docs) >= 8
     distractor = Document(id="zz", title="IMU", text="The IMU was formed in 1998 in the Fergana valley. " * 20)

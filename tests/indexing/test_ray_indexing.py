@@ -67,10 +67,10 @@ def local_ray():
 
 
 @pytest.mark.slow
-def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, embedder, local_ray):
-
+def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, fp32_embedder, local_ray):
+    embedder = fp32_embedder  # compared to 1e-5: fp32 on both sides (the workers read the setting)
     # A limit that one document exceeds, so skipping happens on the workers too.
-    cfg = config.replace(max_file_chunks=6)
+    cfg = config.replace(max_file_chunks=6, passage_precision="fp32")
     single = factory.indexer(cfg, embedder)
     on_ray = factory.indexer(cfg, embedder, ray=factory.ray_indexing(cfg, "local", actors=2))
     docs = [document("a", 12), document("b", 2), document("big", 80), document("c", 25, seed=7),
@@ -132,19 +132,21 @@ def test_a_malformed_ray_address_is_refused_at_load(address):
 
 
 @pytest.mark.slow
-def test_index_on_a_two_node_loopback_cluster_equals_the_single_process_index(tmp_path, config, embedder):
+def test_index_on_a_two_node_loopback_cluster_equals_the_single_process_index(tmp_path, config, fp32_embedder):
     """The rgb_en_fact corpus through `rag index --ray auto` on a head (127.0.0.2) and a worker
     node (127.0.0.3), one CPU each; the cluster's processes are all gone afterwards."""
     from bench.ray_cluster import LoopbackCluster
 
     assert RGB_CORPUS.is_file(), f"{RGB_CORPUS} is missing"
-    factory.indexer(config, embedder).index_paths([RGB_CORPUS], tmp_path / "single")
+    # Compared to 1e-5: fp32 on both sides (see the fp32_embedder fixture).
+    factory.indexer(config, fp32_embedder).index_paths([RGB_CORPUS], tmp_path / "single")
     cluster = LoopbackCluster(cpus=1)
     with cluster:
         assert len(cluster.pids()) > 4
         done = subprocess.run([str(Path(sys.executable).with_name("rag")), "-v", "index", str(RGB_CORPUS),
                                "--index", str(tmp_path / "ray"), "--ray", "auto"],
-                              env=cluster.env, capture_output=True, text=True, timeout=900)
+                              env={**cluster.env, "RAG_PASSAGE_PRECISION": "fp32"}, capture_output=True, text=True,
+                              timeout=900)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "2 actors" in done.stderr and "'CPU': 2.0" in done.stderr
         assert cluster.env["RAY_AUTH_TOKEN"] not in done.stdout + done.stderr
