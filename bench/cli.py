@@ -202,7 +202,7 @@ def _indexing(args: argparse.Namespace) -> int:
     from bench import indexing_speed
 
     cores = len(os.sched_getaffinity(0))
-    args.threads = args.threads or cores
+    args.threads = cores if args.threads is None else args.threads
     if not 1 <= args.threads <= cores:
         args.parser.error(f"argument --threads: choose 1 to {cores} (the cores this process may use)")
     if args.articles is not None and args.articles < 1:

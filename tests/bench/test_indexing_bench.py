@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench import indexing_speed as ib
+from bench.cli import build_parser, main
 from tests.support.files import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,3 +95,15 @@ def test_the_dataset_defaults_to_the_shared_sets_beside_the_repository(monkeypat
     assert ib.default_dataset() == ROOT / "../shared/datasets/realtimeqa_2023"
     monkeypatch.setenv("SHARED", "/data/shared")
     assert ib.default_dataset() == Path("/data/shared/datasets/realtimeqa_2023")
+
+
+def test_the_command_takes_its_flags_and_refuses_threads_it_cannot_have(capsys):
+    args = build_parser().parse_args(["indexing", "--dataset", "d", "--articles", "200", "--threads", "1",
+                                      "--fail-under-ratio", "1.5", "--out", "i.json"])
+    assert (args.command, args.dataset, args.articles, args.threads, args.fail_under_ratio, args.out) == (
+        "indexing", Path("d"), 200, 1, 1.5, Path("i.json"))
+    for bad in (["--threads", "0"], ["--threads", str(len(os.sched_getaffinity(0)) + 1)], ["--articles", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["indexing", *bad])
+        assert exc.value.code == 2, bad
+        assert f"argument {bad[0]}" in capsys.readouterr().err
