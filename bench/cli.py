@@ -8,6 +8,7 @@
     python -m bench claims --out FILE                              citation verification: faithful vs padded
     python -m bench readers --out FILE                             pages/s of each format's reader, OCR included
     python -m bench viewer --out FILE                              the source viewer opening page 250 of a 300-page PDF
+    python -m bench indexing --articles 200 --out FILE             `rag index` vs a plain sentence-transformers encode
 
 Run it from the repository root: the benchmarks read corpus/ and eval/ from there. Each benchmark
 module is imported only when its command runs (the peers benchmark sets Hugging Face's offline
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-COMMANDS = ("peers", "load", "faults", "claims", "readers", "viewer")
+COMMANDS = ("peers", "load", "faults", "claims", "readers", "viewer", "indexing")
 
 TABLES = """\
 the tables of the default command (--only NAME picks some):
@@ -130,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=3, help="warm repeats of each measure (default 3)")
     p.add_argument("--no-browser", action="store_true", help="measure the server's part only")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
+
+    p = command("indexing", "`rag index` beside a plain sentence-transformers encode: speed, memory, quality",
+                "`rag index` over the first --articles articles of a set, then a plain sentence-transformers "
+                "`encode` of the same model over the same passages into a FAISS IndexFlatIP, each in a fresh "
+                "process on the same threads, one after the other: passages/s, tokens/s, word pieces/s, peak "
+                "RSS, and recall@5 / MRR@10 of each one's vectors; exit 1 if the passages/s ratio is under "
+                "--fail-under-ratio or a quality delta exceeds 0.005.", _indexing)
+    p.add_argument("--dataset", type=Path, metavar="DIR",
+                   help="a set with corpus.jsonl and qa.jsonl (default: $SHARED/datasets/realtimeqa_2023, "
+                        "$SHARED being ../shared from the repository root unless set)")
+    p.add_argument("--articles", type=int, metavar="N", help="index the first N articles of corpus.jsonl (default all)")
+    p.add_argument("--threads", type=int, metavar="T", help="cores both pipelines run on (default: all)")
+    p.add_argument("--fail-under-ratio", type=float, metavar="R",
+                   help="exit 1 when ours passages/s divided by the plain encode's is under R")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the figures as JSON to this file")
     return parser
 
 
@@ -178,6 +194,20 @@ def _viewer(args: argparse.Namespace) -> int:
     from bench import viewer
 
     return viewer.command(args)
+
+
+def _indexing(args: argparse.Namespace) -> int:
+    import os
+
+    from bench import indexing_speed
+
+    cores = len(os.sched_getaffinity(0))
+    args.threads = cores if args.threads is None else args.threads
+    if not 1 <= args.threads <= cores:
+        args.parser.error(f"argument --threads: choose 1 to {cores} (the cores this process may use)")
+    if args.articles is not None and args.articles < 1:
+        args.parser.error("argument --articles: must be positive")
+    return indexing_speed.command(args)
 
 
 def _claims(args: argparse.Namespace) -> int:
