@@ -307,7 +307,7 @@ def run(dataset: Path, *, articles: int | None, threads: int, log=lambda m: None
         tokens = sum(count_tokens(t, encoding) for t in texts)
         word_pieces = sum(len(ids_) for ids_ in model.tokenizer(texts, truncation=True,
                                                                   max_length=model.max_seq_length)["input_ids"])
-        variant = str(embedder.get("variant") or DEFAULT_VARIANT)
+        variant = ", ".join(embedder.get("variants") or [embedder.get("variant") or DEFAULT_VARIANT])
         ours = Pipeline("ours (rag index)", len(chunks), ours_run.seconds, tokens, word_pieces,
                         ours_run.peak_rss_mb, ours_run.hwm_mb, ours_run.cpu_seconds, variant,
                         score(questions, dense_ranking(query_vectors, ours_vectors, doc_ids)))

@@ -32,8 +32,6 @@ INTRA_OP_THREADS = 2
 class OnnxInt8QueryEmbedder:
     """`Embedder` whose `encode_queries` runs the int8 ONNX graph; passages go to PyTorch."""
 
-    variant = "onnx-int8"
-
     def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, onnx_path: str = "",
                  batch_size: int = 64, precision: str = "auto"):
         self.name = canonical_name(model)
