@@ -90,8 +90,25 @@ class SentenceTransformerEmbedder:
         """Tokens the model sees, including its special tokens."""
         return self._token_counts([text])[0]
 
+    @cached_property
+    def _counter(self):
+        """The fast tokenizer's own Rust object, without truncation or padding: counting through
+        it costs a tenth of a millisecond a text, where the Python wrapper costs four (the chunker
+        counts every chunk, which was a sixth of `rag index`). None for a slow tokenizer."""
+        import copy
+
+        backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return None
+        backend = copy.deepcopy(backend)  # its own settings: the wrapper sets them per call on its object
+        backend.no_truncation()
+        backend.no_padding()
+        return backend
+
     def _token_counts(self, texts: list[str]) -> list[int]:
         with self._count_lock:
+            if self._counter is not None:
+                return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=True)]
             ids = self._counting_tokenizer(texts, add_special_tokens=True, truncation=False,
                                            verbose=False)["input_ids"]
         return [len(i) for i in ids]

@@ -108,3 +108,12 @@ def test_vectors_that_do_not_mix_are_refused_with_the_command_that_fixes_it(conf
         indexer.index_paths([tmp_path / "docs"], index_dir)
     # Nothing was published: the index still holds its one document.
     assert list(IndexStore(index_dir).read_manifest().documents) == ["a.txt"]
+
+
+def test_tokens_are_counted_as_the_model_reads_them_without_truncation(embedder):
+    texts = ["", "short", "Tahir Yuldashev's IMU, formed in 1998 — in Namangan.", "word " * 700,
+             "naïve café ﬁnance 😀 日本語"]
+    expected = [len(ids) for ids in embedder.model.tokenizer(texts, add_special_tokens=True, truncation=False,
+                                                              verbose=False)["input_ids"]]
+    assert [embedder.count_tokens(t) for t in texts] == expected
+    assert expected[3] > embedder.max_tokens  # a long text is counted whole, not cut at the model's limit
