@@ -18,7 +18,8 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,47 +163,57 @@ class _HashCache:
 _HASHES = _HashCache()
 
 
-def _sha256_file(path: Path, expected: os.stat_result) -> str | None:
-    """The file's hash, or None when it is not the regular file that was stat'ed any more."""
+@contextmanager
+def _regular(path: Path) -> Iterator[tuple[int, os.stat_result] | None]:
+    """The file opened for reading with its stat, or None when it cannot be opened or is not a
+    regular file. Opened without blocking, so a FIFO put in a file's place cannot hang a request."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
     except OSError:
-        return None
+        yield None
+        return
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino, info.st_size) != \
-                (expected.st_dev, expected.st_ino, expected.st_size):
-            return None
-        h = hashlib.sha256()
-        while part := os.read(fd, 1 << 20):
-            h.update(part)
-        return h.hexdigest()
-    except OSError:
-        return None
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            info = None
+        yield (fd, info) if info is not None and stat.S_ISREG(info.st_mode) else None
     finally:
         os.close(fd)
+
+
+def _sha256_file(path: Path, expected: os.stat_result) -> str | None:
+    """The file's hash, or None when it is not the regular file that was stat'ed any more."""
+    with _regular(path) as opened:
+        if opened is None:
+            return None
+        fd, info = opened
+        if (info.st_dev, info.st_ino, info.st_size) != (expected.st_dev, expected.st_ino, expected.st_size):
+            return None
+        h = hashlib.sha256()
+        try:
+            while part := os.read(fd, 1 << 20):
+                h.update(part)
+        except OSError:
+            return None
+        return h.hexdigest()
 
 
 def _read_regular(path: Path, size: int) -> bytes | None:
     """The bytes of a regular file of exactly `size` bytes; None if it is not that any more."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    with _regular(path) as opened:
+        if opened is None:
             return None
+        fd, _ = opened
         parts, total = [], 0
-        while total <= size and (part := os.read(fd, min(1 << 20, size + 1 - total))):
-            parts.append(part)
-            total += len(part)
+        try:
+            while total <= size and (part := os.read(fd, min(1 << 20, size + 1 - total))):
+                parts.append(part)
+                total += len(part)
+        except OSError:
+            return None
         return b"".join(parts) if total == size else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
