@@ -93,7 +93,7 @@ class SentenceTransformerEmbedder:
     @cached_property
     def _counter(self):
         """The fast tokenizer's own Rust object, without truncation or padding: counting through
-        it costs a tenth of a millisecond a text, where the Python wrapper costs four (the chunker
+        it costs a third of a millisecond a text, where the Python wrapper costs four (the chunker
         counts every chunk, which was a sixth of `rag index`). None for a slow tokenizer."""
         import copy
 
