@@ -59,7 +59,8 @@ def load_bench_documents(corpus: Path | None) -> list[Document]:
 
 def bench_indexing(docs: list[Document], config: Config, embedder: Embedder, repeats: int = 1) -> Table:
     """The plain loop is what most code does: fixed batches in the order the documents give the
-    chunks, one `encode` call each. `rag index` sorts all new chunks by token length first."""
+    chunks, one sentence-transformers `encode` call each. `rag index` sorts all new chunks by
+    token length first, and runs them as `passage_backend` says (the variant in the row)."""
     from rag.ingest.chunking import Chunker
 
     chunker = Chunker(config.chunk_tokens, config.chunk_overlap, config.encoding, fits=embedder.fits)
@@ -85,7 +86,8 @@ def bench_indexing(docs: list[Document], config: Config, embedder: Embedder, rep
     p, b, q = min(plain), min(bucketed), min(pipeline)
     rows = [
         [f"plain encode loop (batches of {size} in document order)", n_chunks, n_chunks / p, n_tokens / p, 1.0],
-        ["length-bucketed encode (sorted by token length)", n_chunks, n_chunks / b, n_tokens / b, p / b],
+        [f"length-bucketed encode ({getattr(embedder, 'variant', 'torch-fp32')})", n_chunks, n_chunks / b,
+         n_tokens / b, p / b],
         ["rag index (chunk + bucketed embed + write)", n_chunks, n_chunks / q, n_tokens / q, p / q],
     ]
     return Table(f"Indexing {len(docs)} documents ({n_chunks} chunks, {n_tokens} tokens; best of {repeats})",
@@ -94,9 +96,10 @@ def bench_indexing(docs: list[Document], config: Config, embedder: Embedder, rep
 
 def bench_embedding_backends(docs: list[Document], config: Config, torch_e: Embedder, eval_sets: Sequence[Path],
                              n_passages: int = 256) -> Table:
-    """PyTorch (fp32) against the int8 ONNX export, same model, same run: passages/s on ~200-token
-    chunks, question latency, and Recall@5 with questions embedded by each against an index
-    whose passages PyTorch embedded (what `query_backend = "auto"` does)."""
+    """The full model against the int8 ONNX export, same model, same run: passages/s on ~200-token
+    chunks (the full model's row: as `passage_backend` runs it, the int8 row: the int8 graph),
+    question latency, and Recall@5 with questions embedded by each against an index whose
+    passages the full model embedded (what `query_backend = "auto"` does)."""
     from rag.embedders.models import resolve_quantized_model
     from rag.eval.datasets import load_eval_set
     from rag.eval.run import evaluate
@@ -110,7 +113,7 @@ def bench_embedding_backends(docs: list[Document], config: Config, torch_e: Embe
     avg_tokens = sum(torch_e.count_tokens(p) for p in passages) / len(passages)
     rows = []
     recalls: dict[str, list[float]] = {}
-    for backend, embedder, encode in (("torch (fp32)", torch_e, torch_e.encode_passages),
+    for backend, embedder, encode in (("torch", torch_e, torch_e.encode_passages),
                                       ("onnx-int8", int8_e, int8_e.encode_queries)):
         encode(passages[:8])
         t = time.perf_counter()
@@ -135,7 +138,8 @@ def bench_embedding_backends(docs: list[Document], config: Config, torch_e: Embe
         rows.append(row)
     columns = ["query backend", f"passages/s (~{avg_tokens:.0f} tok)", "query p50 ms", "query p95 ms"]
     columns += [f"R@5 {name}" for name in recalls]
-    return Table("Embedding backends (all-MiniLM-L6-v2; passages of the index embedded by PyTorch)",
+    variant = getattr(torch_e, "variant", "torch-fp32")
+    return Table(f"Embedding backends (all-MiniLM-L6-v2; the torch row's passages and the index's embedded as {variant})",
                  columns, rows)
 
 

@@ -31,12 +31,12 @@ def embedder(config):
 
 @pytest.fixture(scope="session")
 def fp32_embedder(embedder):
-    """The session's model with passages embedded in fp32, for tests that compare two indexes
-    exactly: in bf16 a passage's vector changes in the fifth decimal with the batch it is embedded
-    in, and a near tie between two passages can turn (rag.embedders.precision)."""
+    """The session's model with passages embedded by PyTorch in fp32, for tests that compare two
+    indexes exactly: in bf16 a passage's vector changes in the fifth decimal with the batch it is
+    embedded in, and a near tie between two passages can turn (rag.embedders.precision)."""
     from rag.embedders import create_embedder
 
-    fp32 = create_embedder(embedder.name, passage_precision="fp32")
+    fp32 = create_embedder(embedder.name, passage_precision="fp32", passage_backend="torch")
     fp32.__dict__["model"] = embedder.model
     return fp32
 

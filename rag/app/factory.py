@@ -52,7 +52,7 @@ __all__ = [
 def embedder_settings(config: Config) -> EmbedderSettings:
     return EmbedderSettings(model=config.embedding_model, batch_size=config.embedding_batch_size,
                             query_backend=config.query_backend, query_onnx_model=config.query_onnx_model,
-                            passage_precision=config.passage_precision)
+                            passage_precision=config.passage_precision, passage_backend=config.passage_backend)
 
 
 def chunker_settings(config: Config) -> ChunkerSettings:

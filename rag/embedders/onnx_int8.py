@@ -2,8 +2,8 @@
 
 A question is a dozen tokens: there the int8 graph on ONNX Runtime is about twice as fast as
 PyTorch and, more important for start-up, needs neither torch nor sentence-transformers to be
-imported. On ~200-token passages it is slower than PyTorch, so indexing keeps the full model,
-which is loaded only when a passage has to be embedded. Both produce vectors of the same model
+imported. On ~200-token passages it is slower than the full model, which indexing keeps (run by
+PyTorch or as an OpenVINO graph) and loads only when a passage has to be embedded. Both produce vectors of the same model
 (mean cosine 0.999 to the fp32 ones), so the index manifest names one model for both.
 """
 
@@ -30,10 +30,10 @@ INTRA_OP_THREADS = 2
 
 
 class OnnxInt8QueryEmbedder:
-    """`Embedder` whose `encode_queries` runs the int8 ONNX graph; passages go to PyTorch."""
+    """`Embedder` whose `encode_queries` runs the int8 ONNX graph; passages go to the full model."""
 
     def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, onnx_path: str = "",
-                 batch_size: int = 64, precision: str = "auto"):
+                 batch_size: int = 64, precision: str = "auto", passage_backend: str = "auto"):
         self.name = canonical_name(model)
         self._recent = RecentQuestions()
         self._onnx_path = onnx_path or resolve_quantized_model(model)
@@ -45,7 +45,8 @@ class OnnxInt8QueryEmbedder:
         if not (self._model_dir / "tokenizer.json").is_file():
             raise ModelNotFoundError(f"the int8 query path needs {self.name!r}'s tokenizer.json, which is not "
                                      "installed locally; set query_backend = \"torch\"")
-        self.passages = SentenceTransformerEmbedder(model, batch_size=batch_size, precision=precision)
+        self.passages = SentenceTransformerEmbedder(model, batch_size=batch_size, precision=precision,
+                                                    passage_backend=passage_backend)
         self._lock = threading.Lock()
 
     @cached_property

@@ -11,8 +11,8 @@ from functools import cached_property
 
 import numpy as np
 
-from rag.core.errors import ModelNotFoundError
-from rag.embedders.models import canonical_name, resolve_model
+from rag.core.errors import ConfigError, ModelNotFoundError
+from rag.embedders.models import canonical_name, mean_pooled_layout, resolve_model
 from rag.embedders.precision import autocast, choose_precision
 from rag.embedders.recent import RecentQuestions
 
@@ -23,16 +23,20 @@ class SentenceTransformerEmbedder:
     """Normalised embeddings, so inner product is cosine similarity.
 
     The model loads on first use: commands that never embed (listing, loading an index to
-    inspect it) stay fast.
+    inspect it) stay fast. With `passage_backend` "openvino" (or "auto" where it applies),
+    passages go through an OpenVINO graph of the same weights (rag.embedders.openvino_passages)
+    and indexing never loads the PyTorch model; questions still do.
     """
 
     def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, batch_size: int = 64,
-                 device: str = "cpu", precision: str = "auto"):
+                 device: str = "cpu", precision: str = "auto", passage_backend: str = "auto"):
         self.name = canonical_name(model)
         self._source = resolve_model(model)
         self.batch_size = batch_size
         self.device = device
         self._precision = precision  # of passages (rag.embedders.precision); questions stay fp32
+        self._layout = mean_pooled_layout(self._source)
+        self.passage_backend = self._choose_backend(passage_backend)
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._recent = RecentQuestions()
@@ -58,23 +62,55 @@ class SentenceTransformerEmbedder:
         log.info("loaded embedding model %s", self.name)
         return model
 
+    def _choose_backend(self, setting: str) -> str:
+        from rag.embedders import openvino_passages
+
+        if setting == "torch":
+            return "torch"
+        usable = self._layout is not None and openvino_passages.available()
+        if setting == "auto":
+            return "openvino" if usable else "torch"
+        if setting != "openvino":
+            raise ConfigError(f"passage_backend must be auto, torch or openvino (got {setting!r})")
+        if not openvino_passages.available():
+            raise ConfigError('passage_backend = "openvino" needs the openvino package: '
+                              "pip install 'rag[fast-index]', or set passage_backend = \"torch\"")
+        if self._layout is None:
+            raise ConfigError(f"{self.name!r} cannot run as an OpenVINO graph here: only a locally installed "
+                              "model with mean pooling and a tokenizer.json can; set passage_backend = \"torch\"")
+        return "openvino"
+
+    @cached_property
+    def _openvino(self):
+        from rag.embedders.openvino_passages import OpenVinoPassages
+
+        return OpenVinoPassages(self._layout, precision=self.precision, batch_size=self.batch_size)
+
     @cached_property
     def precision(self) -> str:
         """"fp32" or "bf16": the format passages are embedded in."""
+        if self.passage_backend == "openvino" and self._precision == "auto":
+            from rag.embedders.openvino_passages import native_bf16
+
+            return "bf16" if native_bf16() else "fp32"
         return choose_precision(self._precision)
 
     @property
     def variant(self) -> str:
         """How this embedder's passage vectors are made, as the index records it."""
-        return f"torch-{self.precision}"
+        return f"{self.passage_backend}-{self.precision}"
 
     @cached_property
     def dim(self) -> int:  # type: ignore[override]
+        if self._layout is not None:
+            return self._layout.dim
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(getter())
 
     @cached_property
     def max_tokens(self) -> int:  # type: ignore[override]
+        if self._layout is not None:
+            return self._layout.max_tokens
         return int(self.model.max_seq_length)
 
     @cached_property
@@ -97,10 +133,15 @@ class SentenceTransformerEmbedder:
         counts every chunk, which was a sixth of `rag index`). None for a slow tokenizer."""
         import copy
 
-        backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            return None
-        backend = copy.deepcopy(backend)  # its own settings: the wrapper sets them per call on its object
+        if self._layout is not None:  # the same Rust tokenizer, from its file: no model to load
+            from tokenizers import Tokenizer
+
+            backend = Tokenizer.from_file(str(self._layout.tokenizer_file))
+        else:
+            backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                return None
+            backend = copy.deepcopy(backend)  # its own settings: the wrapper sets them per call on its object
         backend.no_truncation()
         backend.no_padding()
         return backend
@@ -124,6 +165,8 @@ class SentenceTransformerEmbedder:
         so mixing a 20-token chunk with a 250-token one wastes most of the short one's compute.
         (sentence-transformers' own sort is by characters and only within one call.)"""
         texts = list(texts)
+        if self.passage_backend == "openvino":
+            return self._openvino.encode(texts)[0]
         with all_cores(), autocast(self.precision):
             if len(texts) <= self.batch_size:
                 return self._encode(texts, show_progress=show_progress)
@@ -148,13 +191,20 @@ class SentenceTransformerEmbedder:
         pooled: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float16)] * len(texts)
         if not texts:
             return out, pooled
-        lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
-        order = np.argsort(lengths, kind="stable")[::-1]
         bar = None
         if show_progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc="embedding", unit="passage", dynamic_ncols=True)
+        if self.passage_backend == "openvino":
+            try:
+                vectors, by_text = self._openvino.encode(texts, spans, progress=bar.update if bar else None)
+            finally:
+                if bar is not None:
+                    bar.close()
+            return vectors, by_text or pooled
+        lengths = [min(n, self.max_tokens) for n in self._token_counts(texts)]
+        order = np.argsort(lengths, kind="stable")[::-1]
         for at in range(0, len(order), block):
             idx = order[at:at + block]
             batch = [texts[i] for i in idx]

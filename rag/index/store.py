@@ -130,7 +130,7 @@ class Manifest:
             where = f" --index {index_dir}" if index_dir else ""
             raise IndexMismatchError(
                 f"the index holds passage vectors made as {', '.join(self.variants)}, which do not mix with "
-                f"{variant}'s. Rebuild it with `rag index --rebuild{where}` or set passage_precision back.")
+                f"{variant}'s. Rebuild it with `rag index --rebuild{where}` or set passage_backend and passage_precision back.")
 
     def check_embedder(self, embedder: Embedder, chunker: dict[str, Any], index_dir: Path | str = "") -> None:
         """`check_compatible` for a live embedder. When the models differ, the configured one is

@@ -161,6 +161,13 @@ class Worker:
             return value
         raise value
 
+    def release(self) -> None:
+        """End the child but keep the template: what the last calls left in the child's memory (a
+        parsed corpus) goes back to the system before the caller does something long, and the next
+        call forks a fresh child in a millisecond."""
+        with self._lock:
+            self._end_child()
+
     def close(self) -> None:
         """Stop the child and the template (the next call starts them again)."""
         self._end_child()

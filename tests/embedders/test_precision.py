@@ -24,8 +24,8 @@ PASSAGES = [
 
 @pytest.fixture(scope="module")
 def fp32_and_bf16(embedder):
-    fp32 = create_embedder(embedder.name, passage_precision="fp32")
-    bf16 = create_embedder(embedder.name, passage_precision="bf16")
+    fp32 = create_embedder(embedder.name, passage_precision="fp32", passage_backend="torch")
+    bf16 = create_embedder(embedder.name, passage_precision="bf16", passage_backend="torch")
     # One model in memory: the two differ only in how a forward pass is run.
     fp32.__dict__["model"] = bf16.__dict__["model"] = embedder.model
     return fp32, bf16

@@ -176,10 +176,14 @@ def test_readers_keep_their_version_while_a_new_one_is_published(tmp_path, index
     assert {h.doc_id for h in reader.search("rock", 5)} == {"a.txt", "b.txt"}
 
 
-def test_passages_are_embedded_on_every_core_even_after_faiss_took_the_shared_openmp_pool(embedder, monkeypatch):
+def test_passages_are_embedded_on_every_core_even_after_faiss_took_the_shared_openmp_pool(fp32_embedder,
+                                                                                          monkeypatch):
+    """PyTorch's passages (OpenVINO runs its own thread pool, not the OpenMP one FAISS sets)."""
     import os
 
     import torch
+
+    embedder = fp32_embedder
 
     seen = []
     monkeypatch.setattr(embedder, "_encode", lambda texts, show_progress: seen.append(torch.get_num_threads())

@@ -70,7 +70,7 @@ def local_ray():
 def test_ray_build_and_update_equal_the_single_process_ones(tmp_path, config, fp32_embedder, local_ray):
     embedder = fp32_embedder  # compared to 1e-5: fp32 on both sides (the workers read the setting)
     # A limit that one document exceeds, so skipping happens on the workers too.
-    cfg = config.replace(max_file_chunks=6, passage_precision="fp32")
+    cfg = config.replace(max_file_chunks=6, passage_precision="fp32", passage_backend="torch")
     single = factory.indexer(cfg, embedder)
     on_ray = factory.indexer(cfg, embedder, ray=factory.ray_indexing(cfg, "local", actors=2))
     docs = [document("a", 12), document("b", 2), document("big", 80), document("c", 25, seed=7),
@@ -145,7 +145,8 @@ def test_index_on_a_two_node_loopback_cluster_equals_the_single_process_index(tm
         assert len(cluster.pids()) > 4
         done = subprocess.run([str(Path(sys.executable).with_name("rag")), "-v", "index", str(RGB_CORPUS),
                                "--index", str(tmp_path / "ray"), "--ray", "auto"],
-                              env={**cluster.env, "RAG_PASSAGE_PRECISION": "fp32"}, capture_output=True, text=True,
+                              env={**cluster.env, "RAG_PASSAGE_PRECISION": "fp32", "RAG_PASSAGE_BACKEND": "torch"},
+                              capture_output=True, text=True,
                               timeout=900)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "2 actors" in done.stderr and "'CPU': 2.0" in done.stderr

@@ -132,3 +132,18 @@ def test_the_memory_and_unpacking_limits_come_from_settings(tmp_path, monkeypatc
     assert (limits.max_parse_memory_mb, limits.zip.max_ratio, limits.zip.max_unzipped_mb) == (300, 50, 64)
     with pytest.raises(ConfigError, match="max_parse_memory_mb"):
         Config(max_parse_memory_mb=16)  # too little to even start the parsers
+
+
+def test_after_reading_a_folder_the_parser_child_gives_its_memory_back_and_the_next_read_still_works(tmp_path, parser):
+    """What the files took stays out of the indexing process tree while the passages are embedded."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write(corpus / "corpus.jsonl", "".join(f'{{"id": "d{i}", "text": "{"lighthouse keeper " * 2000}"}}\n'
+                                           for i in range(40)))
+    first = load_documents([corpus])
+    assert len(first.documents) == 40 and parser.peak_memory > 0
+    assert parser.memory() == 0  # the child that read them is gone; the template stays for a fast fork
+    harbour_docx(corpus / "harbour.docx")
+    again = load_documents([corpus])
+    assert "Amina Said" in next(d.text for d in again.documents if d.id == "harbour.docx")
+    assert parser.memory() == 0
